@@ -1,0 +1,1 @@
+//! The built-in generated dataset (work in progress).

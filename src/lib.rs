@@ -1,0 +1,10 @@
+//! invlab: a lab for invariance transfer in long-tailed image classification.
+//!
+//! The science (`config`, `data`, `transforms`, `models`, `train`, `metrics`, `engine`) knows
+//! nothing of terminals; the front ends (`batch`, `tui`) drive it through `engine::spawn`.
+
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod engine;
+pub mod paths;
