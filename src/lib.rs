@@ -7,4 +7,8 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod engine;
+pub mod method;
+pub mod metrics;
+pub mod models;
 pub mod paths;
+pub mod transforms;

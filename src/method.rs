@@ -1,0 +1,277 @@
+//! Long-tail methods as three independent choices: the loss, the class rule (how sampling and
+//! loss weights depend on class size, and when), and the batch augmentation.
+//! Formulas follow the papers and their reference code (Cao et al. 2019 for LDAM / DRW / DRS,
+//! Cui et al. 2019 for effective numbers, Lin et al. 2017 for focal loss, Kang et al. 2020 for cRT).
+
+use rand::distr::weighted::WeightedIndex;
+use rand::distr::Distribution;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Kind, Reduction, Tensor};
+
+use crate::config::{Loss, MethodConfig, Rule};
+
+/// Effective-number weights (1 - beta) / (1 - beta^n_c), normalised to sum to the class count.
+pub fn effective_number_weights(sizes: &[usize], beta: f64) -> Vec<f64> {
+    let raw: Vec<f64> = sizes
+        .iter()
+        .map(|&n| (1.0 - beta) / (1.0 - beta.powi(n.max(1) as i32)))
+        .collect();
+    let total: f64 = raw.iter().sum();
+    raw.iter().map(|w| w / total * sizes.len() as f64).collect()
+}
+
+/// Whether `epoch` (0-based) is past the first decay epoch, where deferred rules switch on.
+fn deferred_on(epoch: usize, e1: usize) -> bool {
+    epoch >= e1
+}
+
+/// Per-class loss weights for this epoch, or `None` for plain (unweighted) loss.
+pub fn loss_weights(
+    method: &MethodConfig,
+    sizes: &[usize],
+    epoch: usize,
+    e1: usize,
+) -> Option<Vec<f64>> {
+    match method.rule {
+        Rule::Reweight => Some(effective_number_weights(sizes, method.beta)),
+        Rule::Drw if deferred_on(epoch, e1) => Some(effective_number_weights(sizes, method.beta)),
+        _ => None,
+    }
+}
+
+/// Per-class sampling weights (probability of one image of class c is proportional to w_c), or
+/// `None` for plain shuffling. `crt_stage` is true during classifier re-training.
+pub fn sampling_weights(
+    method: &MethodConfig,
+    sizes: &[usize],
+    epoch: usize,
+    e1: usize,
+    crt_stage: bool,
+) -> Option<Vec<f64>> {
+    let balanced = || sizes.iter().map(|&n| 1.0 / n.max(1) as f64).collect();
+    match method.rule {
+        Rule::Resample => Some(balanced()),
+        Rule::ResampleEffective => Some(effective_number_weights(sizes, method.beta)),
+        Rule::Drs if deferred_on(epoch, e1) => Some(balanced()),
+        Rule::Crt if crt_stage => Some(balanced()),
+        _ => None,
+    }
+}
+
+/// One epoch's image order: a shuffle, or `len` draws with replacement by class weight.
+pub fn epoch_order(
+    labels: &[i64],
+    class_weights: Option<&[f64]>,
+    by_class: &[Vec<usize>],
+    rng: &mut ChaCha8Rng,
+) -> Vec<usize> {
+    match class_weights {
+        None => {
+            let mut order: Vec<usize> = (0..labels.len()).collect();
+            order.shuffle(rng);
+            order
+        }
+        Some(w) => {
+            // P(class c) = w_c n_c / sum; then uniform within the class.
+            let class_mass: Vec<f64> = by_class
+                .iter()
+                .enumerate()
+                .map(|(c, members)| w[c] * members.len() as f64)
+                .collect();
+            let classes = WeightedIndex::new(&class_mass).expect("some class has images");
+            (0..labels.len())
+                .map(|_| {
+                    let members = &by_class[classes.sample(rng)];
+                    members[rng.random_range(0..members.len())]
+                })
+                .collect()
+        }
+    }
+}
+
+/// LDAM margins: proportional to n_c^(-1/4), the largest equal to `max_margin`.
+pub fn ldam_margins(sizes: &[usize], max_margin: f64) -> Vec<f64> {
+    let raw: Vec<f64> = sizes
+        .iter()
+        .map(|&n| 1.0 / (n.max(1) as f64).powf(0.25))
+        .collect();
+    let max = raw.iter().cloned().fold(0.0, f64::max);
+    raw.iter().map(|m| m * max_margin / max).collect()
+}
+
+/// The training loss on a batch's logits.
+pub struct LossFn {
+    loss: Loss,
+    gamma: f64,
+    scale: f64,
+    margins: Option<Tensor>,
+}
+
+impl LossFn {
+    pub fn new(method: &MethodConfig, sizes: &[usize], device: tch::Device) -> LossFn {
+        let margins = (method.loss == Loss::Ldam).then(|| {
+            let m: Vec<f32> = ldam_margins(sizes, method.ldam_max_margin)
+                .into_iter()
+                .map(|x| x as f32)
+                .collect();
+            Tensor::from_slice(&m).to_device(device)
+        });
+        LossFn {
+            loss: method.loss,
+            gamma: method.focal_gamma,
+            scale: method.ldam_scale,
+            margins,
+        }
+    }
+
+    /// Mean loss over the batch; `weights` are per-class loss weights (a tensor on the device).
+    pub fn compute(&self, logits: &Tensor, targets: &Tensor, weights: Option<&Tensor>) -> Tensor {
+        match self.loss {
+            Loss::Ce => logits.cross_entropy_loss(targets, weights, Reduction::Mean, -100, 0.0),
+            Loss::Focal => {
+                // As the LDAM-DRW reference: p = exp(-CE_i) with the (weighted) per-sample CE.
+                let ce = logits.cross_entropy_loss(targets, weights, Reduction::None, -100, 0.0);
+                let p = (-&ce).exp();
+                ((-p + 1.0).pow_tensor_scalar(self.gamma) * ce).mean(Kind::Float)
+            }
+            Loss::Ldam => {
+                let margins = self.margins.as_ref().expect("LDAM margins");
+                let classes = logits.size()[1];
+                let onehot = targets.one_hot(classes).to_kind(Kind::Bool);
+                let m = margins.index_select(0, targets).unsqueeze(1);
+                let adjusted = logits.where_self(&onehot.logical_not(), &(logits - m));
+                (adjusted * self.scale).cross_entropy_loss(
+                    targets,
+                    weights,
+                    Reduction::Mean,
+                    -100,
+                    0.0,
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use tch::Device;
+
+    fn method(loss: Loss, rule: Rule) -> MethodConfig {
+        MethodConfig {
+            loss,
+            rule,
+            ..MethodConfig::default()
+        }
+    }
+
+    #[test]
+    fn effective_numbers_match_cui_et_al() {
+        let sizes = [5000, 500, 50];
+        let w = effective_number_weights(&sizes, 0.9999);
+        let raw: Vec<f64> = sizes
+            .iter()
+            .map(|&n| (1.0 - 0.9999) / (1.0 - 0.9999f64.powi(n as i32)))
+            .collect();
+        let s: f64 = raw.iter().sum();
+        for (a, b) in w.iter().zip(&raw) {
+            assert!((a - b / s * 3.0).abs() < 1e-12);
+        }
+        assert!((w.iter().sum::<f64>() - 3.0).abs() < 1e-9);
+        assert!(w[2] > w[1] && w[1] > w[0]);
+    }
+
+    #[test]
+    fn deferred_rules_switch_at_e1() {
+        let sizes = [100, 10];
+        let drw = method(Loss::Ce, Rule::Drw);
+        assert_eq!(loss_weights(&drw, &sizes, 29, 30), None);
+        assert!(loss_weights(&drw, &sizes, 30, 30).is_some());
+        let drs = method(Loss::Ce, Rule::Drs);
+        assert_eq!(sampling_weights(&drs, &sizes, 29, 30, false), None);
+        assert_eq!(
+            sampling_weights(&drs, &sizes, 30, 30, false),
+            Some(vec![0.01, 0.1])
+        );
+        let crt = method(Loss::Ce, Rule::Crt);
+        assert_eq!(sampling_weights(&crt, &sizes, 100, 30, false), None);
+        assert!(sampling_weights(&crt, &sizes, 0, 30, true).is_some());
+    }
+
+    #[test]
+    fn balanced_sampling_draws_classes_uniformly() {
+        // Classes of 1000, 100 and 10 images; class-balanced draws each about 1/3 of the time.
+        let sizes = [1000usize, 100, 10];
+        let labels: Vec<i64> = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(c, &n)| std::iter::repeat_n(c as i64, n))
+            .collect();
+        let mut by_class = vec![Vec::new(); 3];
+        for (i, &y) in labels.iter().enumerate() {
+            by_class[y as usize].push(i);
+        }
+        let w = sampling_weights(&method(Loss::Ce, Rule::Resample), &sizes, 0, 0, false).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut counts = [0f64; 3];
+        for _ in 0..20 {
+            for i in epoch_order(&labels, Some(&w), &by_class, &mut rng) {
+                counts[labels[i] as usize] += 1.0;
+            }
+        }
+        let total: f64 = counts.iter().sum();
+        let expected = total / 3.0;
+        let chi2: f64 = counts
+            .iter()
+            .map(|c| (c - expected).powi(2) / expected)
+            .sum();
+        // 2 degrees of freedom: P(chi2 > 13.8) = 0.001.
+        assert!(chi2 < 13.8, "counts {counts:?}, chi2 {chi2}");
+    }
+
+    #[test]
+    fn ldam_margins_follow_the_quarter_power() {
+        let m = ldam_margins(&[10000, 625, 16], 0.5);
+        assert!((m[2] - 0.5).abs() < 1e-12);
+        assert!((m[1] - 0.5 * (16f64 / 625.0).powf(0.25)).abs() < 1e-12);
+        assert!((m[0] - 0.5 * (16f64 / 10000.0).powf(0.25)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ldam_with_zero_margin_and_unit_scale_is_ce_and_focal_gamma_zero_is_ce() {
+        tch::manual_seed(0);
+        let logits = Tensor::randn([16, 5], (Kind::Float, Device::Cpu));
+        let targets = Tensor::randint(5, [16], (Kind::Int64, Device::Cpu));
+        let sizes = [50, 40, 30, 20, 10];
+        let ce = LossFn::new(&method(Loss::Ce, Rule::None), &sizes, Device::Cpu)
+            .compute(&logits, &targets, None);
+        let mut ldam_cfg = method(Loss::Ldam, Rule::None);
+        ldam_cfg.ldam_max_margin = 0.0;
+        ldam_cfg.ldam_scale = 1.0;
+        let ldam = LossFn::new(&ldam_cfg, &sizes, Device::Cpu).compute(&logits, &targets, None);
+        let mut focal_cfg = method(Loss::Focal, Rule::None);
+        focal_cfg.focal_gamma = 0.0;
+        let focal = LossFn::new(&focal_cfg, &sizes, Device::Cpu).compute(&logits, &targets, None);
+        let ce = f64::try_from(ce).unwrap();
+        assert!((ce - f64::try_from(ldam).unwrap()).abs() < 1e-6);
+        assert!((ce - f64::try_from(focal).unwrap()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn ldam_subtracts_the_margin_from_the_true_logit_only() {
+        let logits = Tensor::from_slice(&[1.0f32, 2.0, 3.0]).view([1, 3]);
+        let targets = Tensor::from_slice(&[2i64]);
+        let mut cfg = method(Loss::Ldam, Rule::None);
+        cfg.ldam_scale = 2.0;
+        let sizes = [10, 10, 10]; // all margins 0.5
+        let got =
+            f64::try_from(LossFn::new(&cfg, &sizes, Device::Cpu).compute(&logits, &targets, None))
+                .unwrap();
+        let z = [2.0f64, 4.0, 5.0]; // s * (1, 2, 3 - 0.5)
+        let expected = -(z[2] - z.iter().map(|v| v.exp()).sum::<f64>().ln());
+        assert!((got - expected).abs() < 1e-5);
+    }
+}

@@ -1,0 +1,249 @@
+//! Classifiers: a backbone that produces features and a head that produces logits, kept apart
+//! so cRT can re-train the head alone and LDAM can use a normalized linear head.
+//! Variables live under `backbone/...` and `head/...` in the run's `VarStore`.
+
+use tch::nn::{self, ModuleT};
+use tch::{Kind, Tensor};
+
+use crate::config::Arch;
+
+/// The classifier head.
+#[derive(Debug)]
+pub enum Head {
+    Linear(nn::Linear),
+    /// Cosine classifier: normalize(x) . normalize(W) (Cao et al.'s NormedLinear), for LDAM.
+    Normed(Tensor),
+}
+
+impl Head {
+    pub fn new(path: &nn::Path, features: i64, classes: i64, normed: bool) -> Head {
+        if normed {
+            // Uniform(-1, 1), then columns rescaled to unit norm at use.
+            let w = path.var(
+                "weight",
+                &[features, classes],
+                nn::Init::Uniform { lo: -1.0, up: 1.0 },
+            );
+            Head::Normed(w)
+        } else {
+            let config = nn::LinearConfig {
+                ws_init: nn::init::DEFAULT_KAIMING_NORMAL,
+                ..Default::default()
+            };
+            Head::Linear(nn::linear(path, features, classes, config))
+        }
+    }
+
+    pub fn forward(&self, features: &Tensor) -> Tensor {
+        match self {
+            Head::Linear(l) => features.apply(l),
+            Head::Normed(w) => {
+                let x = normalize(features, 1);
+                let w = normalize(w, 0);
+                x.matmul(&w)
+            }
+        }
+    }
+}
+
+fn normalize(x: &Tensor, dim: i64) -> Tensor {
+    let norm = x.norm_scalaropt_dim(2, [dim], true).clamp_min(1e-12);
+    x / norm
+}
+
+/// A convolutional feature extractor.
+#[derive(Debug)]
+pub struct Backbone {
+    layers: nn::SequentialT,
+    pub features: i64,
+}
+
+impl Backbone {
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        x.apply_t(&self.layers, train)
+    }
+}
+
+/// The whole classifier.
+#[derive(Debug)]
+pub struct Classifier {
+    pub backbone: Backbone,
+    pub head: Head,
+}
+
+impl Classifier {
+    /// Builds `arch` for `channels` x `size` x `size` inputs under `root/backbone` and `root/head`.
+    pub fn new(
+        root: &nn::Path,
+        arch: Arch,
+        channels: i64,
+        size: i64,
+        classes: i64,
+        normed_head: bool,
+    ) -> Classifier {
+        let backbone = match arch {
+            Arch::SmallCnn => small_cnn(&(root / "backbone"), channels, size),
+            Arch::Resnet20 => cifar_resnet(&(root / "backbone"), channels, 3),
+            Arch::Resnet32 => cifar_resnet(&(root / "backbone"), channels, 5),
+        };
+        let head = Head::new(&(root / "head"), backbone.features, classes, normed_head);
+        Classifier { backbone, head }
+    }
+
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        self.head.forward(&self.backbone.forward_t(x, train))
+    }
+}
+
+fn conv_config(stride: i64, padding: i64) -> nn::ConvConfig {
+    nn::ConvConfig {
+        stride,
+        padding,
+        bias: false,
+        ws_init: nn::init::DEFAULT_KAIMING_NORMAL,
+        ..Default::default()
+    }
+}
+
+/// conv32-pool-conv64-pool-fc128: fast on CPU.
+fn small_cnn(path: &nn::Path, channels: i64, size: i64) -> Backbone {
+    let conv = |p: nn::Path, i, o| {
+        nn::conv2d(
+            p,
+            i,
+            o,
+            3,
+            nn::ConvConfig {
+                padding: 1,
+                ..Default::default()
+            },
+        )
+    };
+    let flat = 64 * (size / 4) * (size / 4);
+    let layers = nn::seq_t()
+        .add(conv(path / "conv1", channels, 32))
+        .add_fn(|x| x.relu().max_pool2d_default(2))
+        .add(conv(path / "conv2", 32, 64))
+        .add_fn(|x| x.relu().max_pool2d_default(2))
+        .add_fn(|x| x.flatten(1, -1))
+        .add(nn::linear(path / "fc", flat, 128, Default::default()))
+        .add_fn(|x| x.relu());
+    Backbone {
+        layers,
+        features: 128,
+    }
+}
+
+/// A CIFAR-style basic block with the parameter-free "option A" shortcut (He et al.; as in
+/// Cao et al.'s ResNet-32): stride-2 subsampling and zero-padded channels.
+#[derive(Debug)]
+struct BasicBlock {
+    conv1: nn::Conv2D,
+    bn1: nn::BatchNorm,
+    conv2: nn::Conv2D,
+    bn2: nn::BatchNorm,
+    stride: i64,
+    pad_channels: i64,
+}
+
+impl BasicBlock {
+    fn new(path: &nn::Path, input: i64, output: i64, stride: i64) -> BasicBlock {
+        BasicBlock {
+            conv1: nn::conv2d(path / "conv1", input, output, 3, conv_config(stride, 1)),
+            bn1: nn::batch_norm2d(path / "bn1", output, Default::default()),
+            conv2: nn::conv2d(path / "conv2", output, output, 3, conv_config(1, 1)),
+            bn2: nn::batch_norm2d(path / "bn2", output, Default::default()),
+            stride,
+            pad_channels: output - input,
+        }
+    }
+}
+
+impl ModuleT for BasicBlock {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let out = x
+            .apply(&self.conv1)
+            .apply_t(&self.bn1, train)
+            .relu()
+            .apply(&self.conv2)
+            .apply_t(&self.bn2, train);
+        let shortcut = if self.stride != 1 || self.pad_channels != 0 {
+            let sub = x
+                .slice(2, 0, None, self.stride)
+                .slice(3, 0, None, self.stride);
+            let p = self.pad_channels / 2;
+            sub.constant_pad_nd([0, 0, 0, 0, p, self.pad_channels - p])
+        } else {
+            x.shallow_clone()
+        };
+        (out + shortcut).relu()
+    }
+}
+
+/// ResNet-(6n+2): n = 3 gives ResNet-20, n = 5 ResNet-32.
+fn cifar_resnet(path: &nn::Path, channels: i64, n: usize) -> Backbone {
+    let mut layers = nn::seq_t()
+        .add(nn::conv2d(
+            path / "conv1",
+            channels,
+            16,
+            3,
+            conv_config(1, 1),
+        ))
+        .add(nn::batch_norm2d(path / "bn1", 16, Default::default()))
+        .add_fn(|x| x.relu());
+    let mut input = 16;
+    for (stage, width) in [16i64, 32, 64].into_iter().enumerate() {
+        for block in 0..n {
+            let stride = if stage > 0 && block == 0 { 2 } else { 1 };
+            let p = path / format!("layer{}", stage + 1) / block.to_string();
+            layers = layers.add(BasicBlock::new(&p, input, width, stride));
+            input = width;
+        }
+    }
+    let layers = layers.add_fn(|x| x.mean_dim([2i64, 3].as_slice(), false, Kind::Float));
+    Backbone {
+        layers,
+        features: 64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{nn::VarStore, Device};
+
+    #[test]
+    fn shapes_and_parameter_counts() {
+        for (arch, channels, size, expected_params) in [
+            (Arch::SmallCnn, 1, 28, None),
+            // ResNet-20 has ~0.27 M parameters, ResNet-32 ~0.46 M (He et al.).
+            (Arch::Resnet20, 3, 32, Some((260_000, 280_000))),
+            (Arch::Resnet32, 3, 32, Some((455_000, 475_000))),
+            (Arch::Resnet20, 1, 28, None),
+        ] {
+            let vs = VarStore::new(Device::Cpu);
+            let model = Classifier::new(&vs.root(), arch, channels, size, 10, false);
+            let x = Tensor::zeros([2, channels, size, size], (Kind::Float, Device::Cpu));
+            assert_eq!(model.forward_t(&x, false).size(), vec![2, 10]);
+            if let Some((lo, hi)) = expected_params {
+                let count: i64 = vs
+                    .trainable_variables()
+                    .iter()
+                    .map(|t| t.numel() as i64)
+                    .sum();
+                assert!(count > lo && count < hi, "{arch:?}: {count}");
+            }
+        }
+    }
+
+    #[test]
+    fn normed_head_gives_cosines() {
+        let vs = VarStore::new(Device::Cpu);
+        let model = Classifier::new(&vs.root(), Arch::SmallCnn, 1, 28, 5, true);
+        let x = Tensor::rand([3, 1, 28, 28], (Kind::Float, Device::Cpu));
+        let logits = model.forward_t(&x, false);
+        let max = f64::try_from(logits.abs().max()).unwrap();
+        assert!(max <= 1.0 + 1e-5);
+    }
+}
