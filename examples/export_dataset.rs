@@ -77,7 +77,12 @@ fn main() {
     let train = Tensor::cat(&parts, 0).contiguous();
     let bytes = Vec::<u8>::try_from(train.view([-1])).expect("train bytes");
     npy(&out.join("train_x.npy"), "|u1", &[n, c, h, w], &bytes);
-    npy(&out.join("train_y.npy"), "<i8", &[n], &i64_bytes(&set.labels));
+    npy(
+        &out.join("train_y.npy"),
+        "<i8",
+        &[n],
+        &i64_bytes(&set.labels),
+    );
 
     // The final eKLD's held-out images, chosen as the engine chooses them.
     let mut pick_rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, "ekld-images"));
