@@ -1,8 +1,10 @@
 //! Datasets as plain data: the built-in generated set, real loaders, long-tailed subsets.
 //! Images stay `u8` in host memory here; the engine moves them to the run's device once.
 
+pub mod formats;
 pub mod glyphs;
 pub mod longtail;
+pub mod real;
 
 use std::fmt;
 use std::path::PathBuf;
