@@ -167,3 +167,25 @@ pub fn check_labels(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_data_given_as_idx_is_recognised() {
+        let e = parse_idx_images(b"\x1f\x8b\x08\x00\x00\x00\x00\x00", Path::new("a")).unwrap_err();
+        assert!(e.message.contains("gzip"), "{e}");
+    }
+
+    #[test]
+    fn trailing_bytes_are_an_error() {
+        let mut b = Vec::new();
+        for v in [LABELS_MAGIC, 2] {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        b.extend_from_slice(&[1, 2, 3]);
+        let e = parse_idx_labels(&b, Path::new("a")).unwrap_err();
+        assert!(e.message.contains("longer than its header says"), "{e}");
+    }
+}

@@ -409,3 +409,42 @@ pub fn parse_npz_limited(bytes: &[u8], path: &Path, limit: u64) -> Result<NpyArr
         parse_npy(&data, path, &name)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_dict_forms() {
+        let d = parse_dict(b"{\"descr\": \"|u1\", \"fortran_order\": False, \"shape\": (3L, 4L)}")
+            .unwrap();
+        assert_eq!(d, ("|u1".to_string(), false, vec![3, 4]));
+        let d = parse_dict(b"{'shape': (), 'fortran_order': True, 'descr': '<i8', }  \n").unwrap();
+        assert_eq!(d, ("<i8".to_string(), true, vec![]));
+        assert!(parse_dict(b"{'descr': '|u1'}")
+            .unwrap_err()
+            .contains("fortran_order"));
+        assert!(parse_dict(b"{'descr': '|u1', 'x': 1}").is_err());
+        assert!(parse_dict(b"{'shape': (1, -2)}")
+            .unwrap_err()
+            .contains("bad dimension"));
+        assert!(parse_dict(b"{'descr").is_err());
+    }
+
+    #[test]
+    fn shape_text() {
+        assert_eq!(shape_str(&[48]), "(48,)");
+        assert_eq!(shape_str(&[2, 28, 28]), "(2, 28, 28)");
+        assert_eq!(shape_str(&[]), "()");
+    }
+
+    #[test]
+    fn overflowing_shape_is_an_error() {
+        let h = "{'descr': '|u1', 'fortran_order': False, 'shape': (18446744073709551615, 2), }\n";
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        let e = parse_npy(&b, Path::new("x.npy"), "").unwrap_err();
+        assert!(e.message.contains("truncated"), "{e}");
+    }
+}

@@ -121,3 +121,20 @@ pub fn parse_ppm(bytes: &[u8], path: &Path) -> Result<Rgb, DataError> {
         pixels,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maxval_below_255_is_rescaled() {
+        let img = parse_ppm(b"P6 1 1 15\n\x0f\x00\x07", Path::new("a.ppm")).unwrap();
+        assert_eq!(img.pixels, [255, 0, 119]);
+    }
+
+    #[test]
+    fn huge_sizes_are_rejected_before_allocation() {
+        let e = parse_ppm(b"P6 99999999999999999999 2 255\n", Path::new("a.ppm")).unwrap_err();
+        assert!(e.message.contains("out of range"), "{e}");
+    }
+}
