@@ -1,10 +1,10 @@
 //! Loading speed of the real-dataset loaders on synthetic full-size fixtures (and on the
 //! Debian Fashion-MNIST package when installed). Prints wall and CPU time per load.
 //!
-//!     cargo run --release --example load_bench
+//!     cargo run --example load_bench
 //!
-//! (`cargo run --example load_bench` uses the dev profile: dependencies at opt-level 3, invlab
-//! itself at opt-level 1.)
+//! (the dev profile: dependencies at opt-level 3, invlab itself at opt-level 1; `--release` is
+//! faster still but rebuilds libtorch's bindings.)
 
 use std::io::Write;
 use std::path::Path;
@@ -174,8 +174,7 @@ fn main() {
         println!("Fashion-MNIST (Debian package): not installed, skipped");
     }
 
-    // Per-image formats: 2000 GTSRB-like PPMs (~50x50) and 2000 64x64 JPEGs are timed by the
-    // tests' fixtures at small scale; here, decode throughput on a flat folder of PPMs.
+    // Per-image formats: 2000 GTSRB-like PPMs (30..70 px) and 2000 TinyImageNet-like JPEGs.
     let g = d.join("gtsrb/GTSRB/Final_Training/Images/00000");
     std::fs::create_dir_all(&g).unwrap();
     let mut csv = String::from("Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\n");
@@ -197,6 +196,45 @@ fn main() {
     .unwrap();
     let s = time("GTSRB-like PPM, 2001 images resized to 32x32", || {
         real::load(DatasetName::Gtsrb, &d.join("gtsrb")).unwrap()
+    });
+    assert_eq!(s.train.len(), 2000);
+
+    // TinyImageNet-like: 2 classes x 1000 64x64 JPEGs (every 10th grayscale), 10 val images.
+    let tiny = d.join("tiny");
+    let wnids = ["n00000001", "n00000002"];
+    std::fs::create_dir_all(tiny.join("val/images")).unwrap();
+    std::fs::write(tiny.join("wnids.txt"), wnids.join("\n")).unwrap();
+    let jpeg = |i: usize| {
+        let mut out = Vec::new();
+        let enc = jpeg_encoder::Encoder::new(&mut out, 90);
+        if i % 10 == 0 {
+            let px: Vec<u8> = (0..64 * 64).map(|p| ((p / 64) * 3 + i) as u8).collect();
+            enc.encode(&px, 64, 64, jpeg_encoder::ColorType::Luma)
+                .unwrap();
+        } else {
+            let px: Vec<u8> = (0..64 * 64 * 3)
+                .map(|p| ((p / 192) * 2 + p % 3 * 50 + i) as u8)
+                .collect();
+            enc.encode(&px, 64, 64, jpeg_encoder::ColorType::Rgb)
+                .unwrap();
+        }
+        out
+    };
+    for w in wnids {
+        let dir = tiny.join("train").join(w).join("images");
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..1000 {
+            std::fs::write(dir.join(format!("{w}_{i}.JPEG")), jpeg(i)).unwrap();
+        }
+    }
+    let mut ann = String::new();
+    for i in 0..10 {
+        std::fs::write(tiny.join(format!("val/images/val_{i}.JPEG")), jpeg(i)).unwrap();
+        ann.push_str(&format!("val_{i}.JPEG\t{}\t0\t0\t63\t63\n", wnids[i % 2]));
+    }
+    std::fs::write(tiny.join("val/val_annotations.txt"), ann).unwrap();
+    let s = time("TinyImageNet-like JPEG, 2010 images of 64x64", || {
+        real::load(DatasetName::Tinyimagenet, &tiny).unwrap()
     });
     assert_eq!(s.train.len(), 2000);
 }

@@ -729,12 +729,15 @@ fn load_cifar100(root: &Path) -> Result<SourceData, DataError> {
 
 // --- Images decoded in parallel ----------------------------------------------------------------
 
+/// Decodes one image file into its slot of the output buffer.
+type DecodeInto = dyn Fn(&Path, &mut [u8]) -> Result<(), DataError> + Sync;
+
 /// Decodes `jobs` (file, label) into one N x `item_len` buffer, using every core; each decoder
 /// writes its image straight into its slot. The first error in job order is returned.
 fn par_decode(
     jobs: &[(PathBuf, i64)],
     item_len: usize,
-    decode: &(dyn Fn(&Path, &mut [u8]) -> Result<(), DataError> + Sync),
+    decode: &DecodeInto,
 ) -> Result<(Vec<u8>, Vec<i64>), DataError> {
     let n = jobs.len();
     let mut out = vec![0u8; n * item_len];
@@ -900,7 +903,7 @@ pub fn decode_ppm_into(path: &Path, slot: &mut [u8]) -> Result<(), DataError> {
 fn set_from_jobs(
     jobs: &[(PathBuf, i64)],
     side: usize,
-    decode: &(dyn Fn(&Path, &mut [u8]) -> Result<(), DataError> + Sync),
+    decode: &DecodeInto,
 ) -> Result<ImageSet, DataError> {
     let (images, labels) = par_decode(jobs, 3 * side * side, decode)?;
     Ok(ImageSet {

@@ -44,7 +44,7 @@ pub fn parse_cifar_into(
     out: &mut ImageSet,
 ) -> Result<usize, DataError> {
     let rec = kind.record_len();
-    if bytes.is_empty() || bytes.len() % rec != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(rec) {
         return Err(DataError::new(
             path,
             format!(

@@ -47,7 +47,11 @@ pub fn gunzip(bytes: &[u8], path: &Path, limit: u64) -> Result<Vec<u8>, DataErro
     } else {
         0
     };
-    let cap = hint.min(limit).min(1 << 30) as usize;
+    // Deflate expands at most ~1032:1, so a corrupt trailer cannot cause a large allocation.
+    let cap = hint
+        .min(limit)
+        .min((bytes.len() as u64).saturating_mul(1032))
+        .min(1 << 30) as usize;
     let mut out = Vec::with_capacity(cap);
     let decoder = flate2::read::GzDecoder::new(bytes);
     let mut limited = decoder.take(limit + 1);

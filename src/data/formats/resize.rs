@@ -38,7 +38,8 @@ pub fn axis_weights(src: usize, dst: usize) -> Vec<Vec<(usize, f32)>> {
 }
 
 /// Resizes an interleaved image (`h` x `w` x `c`) to `oh` x `ow`, writing `c` x `oh` x `ow`
-/// planar bytes into `out`. Sizes must be non-zero and `src.len() == h * w * c`.
+/// planar bytes into `out` (appended). With zero sizes or `src.len() != h * w * c` the output
+/// is black.
 pub fn resize_to_planar(
     src: &[u8],
     w: usize,
@@ -48,9 +49,13 @@ pub fn resize_to_planar(
     oh: usize,
     out: &mut Vec<u8>,
 ) {
-    debug_assert_eq!(src.len(), w * h * c);
     let base = out.len();
     out.resize(base + c * oh * ow, 0);
+    let fits = w.checked_mul(h).and_then(|n| n.checked_mul(c)) == Some(src.len());
+    if !fits || w == 0 || h == 0 || ow == 0 || oh == 0 {
+        // Not reachable from the parsers (they check sizes); leave a black image, never panic.
+        return;
+    }
     if w == ow && h == oh {
         for y in 0..h {
             for x in 0..w {
