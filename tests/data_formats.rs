@@ -1019,7 +1019,7 @@ fn fuzz_seeds_and_crash_regressions_do_not_panic() {
         let Ok(targets) = std::fs::read_dir(&base) else {
             continue;
         };
-        for t in targets.flatten() {
+        for t in targets.flatten().filter(|t| t.path().is_dir()) {
             let target = t.file_name().to_string_lossy().into_owned();
             for f in std::fs::read_dir(t.path()).unwrap().flatten() {
                 let data = std::fs::read(f.path()).unwrap();
