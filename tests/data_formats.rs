@@ -498,6 +498,39 @@ fn k49_deflated_and_stored() {
 }
 
 #[test]
+fn kmnist_npz_release() {
+    let d = tempfile::tempdir().unwrap();
+    for (split, n) in [("train", 20usize), ("test", 10)] {
+        let px: Vec<u8> = (0..n * 784).map(|i| i as u8).collect();
+        write(
+            &d.path().join(format!("kmnist-{split}-imgs.npz")),
+            &npz_bytes(
+                "arr_0.npy",
+                &npy_bytes("|u1", false, &[n, 28, 28], &px, 1),
+                true,
+            ),
+        );
+        write(
+            &d.path().join(format!("kmnist-{split}-labels.npz")),
+            &npz_bytes(
+                "arr_0.npy",
+                &npy_bytes("|u1", false, &[n], &labels_cycle(n, 10), 1),
+                true,
+            ),
+        );
+    }
+    assert!(real::looks_present(DatasetName::Kmnist, d.path()));
+    let s = real::load(DatasetName::Kmnist, d.path()).unwrap();
+    assert_eq!((s.train.len(), s.test.len(), s.num_classes), (20, 10, 10));
+    std::fs::remove_file(d.path().join("kmnist-test-labels.npz")).unwrap();
+    assert_err_has(
+        real::load(DatasetName::Kmnist, d.path()),
+        "kmnist-test-labels.npz",
+        &["missing file"],
+    );
+}
+
+#[test]
 fn npy_versions_and_header_forms() {
     for v in [1u8, 2, 3] {
         let b = npy_bytes("<u1", false, &[2, 3], &[1, 2, 3, 4, 5, 6], v);

@@ -3,7 +3,8 @@
 //!
 //! Layouts (under a dataset's root folder):
 //! - MNIST, Fashion-MNIST, KMNIST: `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]`
-//!   (also in a `raw/` subfolder, as torchvision keeps them).
+//!   (also in a `raw/` subfolder, as torchvision keeps them); KMNIST also as
+//!   `kmnist-{train,test}-{imgs,labels}.npz`.
 //! - Kuzushiji-49: `k49-{train,test}-{imgs,labels}.npz`.
 //! - CIFAR-10: `cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin` (+ `batches.meta.txt`);
 //!   CIFAR-100: `cifar-100-binary/{train,test}.bin` (+ `fine_label_names.txt`). The root may be
@@ -254,6 +255,7 @@ pub fn looks_present(name: DatasetName, root: &Path) -> bool {
     let any = |rels: &[&str]| rels.iter().any(|r| root.join(r).exists());
     match name {
         DatasetName::Glyphs => false,
+        DatasetName::Kmnist if any(&["kmnist-train-imgs.npz", "kmnist-test-imgs.npz"]) => true,
         DatasetName::Mnist | DatasetName::FashionMnist | DatasetName::Kmnist => {
             [root.to_path_buf(), root.join("raw")].iter().any(|d| {
                 ["train", "t10k"].iter().any(|s| {
@@ -366,7 +368,7 @@ pub fn load(name: DatasetName, root: &Path) -> Result<SourceData, DataError> {
         DatasetName::Glyphs => unreachable_glyphs(root),
         DatasetName::Mnist => load_idx_dataset(root, &MNIST_CLASSES),
         DatasetName::FashionMnist => load_idx_dataset(root, &FASHION_MNIST_CLASSES),
-        DatasetName::Kmnist => load_idx_dataset(root, &KMNIST_CLASSES),
+        DatasetName::Kmnist => load_kmnist(root),
         DatasetName::K49 => load_k49(root),
         DatasetName::Cifar10 => load_cifar10(root),
         DatasetName::Cifar100 => load_cifar100(root),
@@ -600,38 +602,71 @@ fn required(path: PathBuf, what: &str) -> Result<PathBuf, DataError> {
     }
 }
 
-/// Loads one K49 split (`split` = "train" or "test").
-pub fn load_k49_split(root: &Path, split: &str) -> Result<ImageSet, DataError> {
-    let ip = required(root.join(format!("k49-{split}-imgs.npz")), "the K49 images")?;
+/// Loads one split of an `.npz` release (`prefix` "k49" or "kmnist", `split` "train" or
+/// "test"): `<prefix>-<split>-imgs.npz` and `<prefix>-<split>-labels.npz`.
+pub fn load_npz_split(
+    root: &Path,
+    prefix: &str,
+    split: &str,
+    num_classes: usize,
+) -> Result<ImageSet, DataError> {
+    let ip = required(
+        root.join(format!("{prefix}-{split}-imgs.npz")),
+        "the images",
+    )?;
     let lp = required(
-        root.join(format!("k49-{split}-labels.npz")),
-        "the K49 labels",
+        root.join(format!("{prefix}-{split}-labels.npz")),
+        "the labels",
     )?;
     let (imgs, labels) = both(
         root,
         || npy::parse_npz(&formats::read_file(&ip)?, &ip),
         || npy::parse_npz(&formats::read_file(&lp)?, &lp),
     )?;
-    k49_split_from_arrays(imgs, &ip, labels, &lp, K49_CLASSES.len())
+    k49_split_from_arrays(imgs, &ip, labels, &lp, num_classes)
 }
 
-fn load_k49(root: &Path) -> Result<SourceData, DataError> {
+/// Loads one K49 split (`split` = "train" or "test").
+pub fn load_k49_split(root: &Path, split: &str) -> Result<ImageSet, DataError> {
+    load_npz_split(root, "k49", split, K49_CLASSES.len())
+}
+
+fn load_npz_dataset(root: &Path, prefix: &str, classes: &[&str]) -> Result<SourceData, DataError> {
     for s in ["train", "test"] {
-        required(root.join(format!("k49-{s}-imgs.npz")), "the K49 images")?;
-        required(root.join(format!("k49-{s}-labels.npz")), "the K49 labels")?;
+        required(root.join(format!("{prefix}-{s}-imgs.npz")), "the images")?;
+        required(root.join(format!("{prefix}-{s}-labels.npz")), "the labels")?;
     }
+    let n = classes.len();
     let (train, test) = both(
         root,
-        || load_k49_split(root, "train"),
-        || load_k49_split(root, "test"),
+        || load_npz_split(root, prefix, "train", n),
+        || load_npz_split(root, prefix, "test", n),
     )?;
-    check_same_shape(&train, &test, &root.join("k49-test-imgs.npz"))?;
+    check_same_shape(&train, &test, &root.join(format!("{prefix}-test-imgs.npz")))?;
     Ok(SourceData {
         train,
         test,
-        num_classes: K49_CLASSES.len(),
-        class_names: names(&K49_CLASSES),
+        num_classes: n,
+        class_names: names(classes),
     })
+}
+
+fn load_k49(root: &Path) -> Result<SourceData, DataError> {
+    load_npz_dataset(root, "k49", &K49_CLASSES)
+}
+
+/// KMNIST: the IDX release, or the `.npz` release (`kmnist-{train,test}-{imgs,labels}.npz`)
+/// when the folder has no IDX files but has those.
+fn load_kmnist(root: &Path) -> Result<SourceData, DataError> {
+    let dir = idx_dir(root);
+    let has_idx = ["train", "t10k"]
+        .iter()
+        .any(|s| find_idx_file(&dir, s, "images").is_some());
+    if !has_idx && root.join("kmnist-train-imgs.npz").is_file() {
+        load_npz_dataset(root, "kmnist", &KMNIST_CLASSES)
+    } else {
+        load_idx_dataset(root, &KMNIST_CLASSES)
+    }
 }
 
 // --- CIFAR -------------------------------------------------------------------------------------
