@@ -207,7 +207,7 @@ fn main() {
     let jpeg = |i: usize| {
         let mut out = Vec::new();
         let enc = jpeg_encoder::Encoder::new(&mut out, 90);
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             let px: Vec<u8> = (0..64 * 64).map(|p| ((p / 64) * 3 + i) as u8).collect();
             enc.encode(&px, 64, 64, jpeg_encoder::ColorType::Luma)
                 .unwrap();
