@@ -13,4 +13,5 @@ pub mod method;
 pub mod metrics;
 pub mod models;
 pub mod paths;
+pub mod report;
 pub mod transforms;

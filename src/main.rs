@@ -4,7 +4,26 @@ use clap::Parser;
 use invlab::cli::{Cli, Command};
 use invlab::{batch, paths};
 
+/// libtorch's OpenMP threads spin-wait between kernels by default; on a busy machine (or beside
+/// the UI thread) that burns the cores the work needs: a tiny run measured 39 s spinning against
+/// 2.6 s passive. libgomp reads the policy when it loads, before `main`, so set it and re-exec.
+fn ensure_passive_openmp() {
+    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
+        return;
+    }
+    #[cfg(unix)]
+    if let Ok(exe) = std::env::current_exe() {
+        use std::os::unix::process::CommandExt;
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("OMP_WAIT_POLICY", "PASSIVE")
+            .exec();
+        eprintln!("invlab: could not restart with OMP_WAIT_POLICY=PASSIVE ({err}); continuing");
+    }
+}
+
 fn main() {
+    ensure_passive_openmp();
     if let Err(e) = color_eyre::install() {
         eprintln!("invlab: {e}");
     }
@@ -13,9 +32,11 @@ fn main() {
     invlab::device::load_cuda_backend();
     let code = match &cli.command {
         Some(Command::Data { root }) => {
-            eprintln!("invlab data: real dataset readers are not built into this version yet (root {root:?})");
-            batch::EXIT_USAGE
+            let statuses = invlab::data::real::survey(root.as_deref());
+            print!("{}", invlab::data::real::render_survey(&statuses));
+            0
         }
+        Some(Command::Report { runs, out }) => report(runs, out.as_deref()),
         None => {
             let Some(runs_dir) = cli.out.clone().or_else(paths::runs_dir) else {
                 eprintln!("invlab: no data directory is known on this system; pass --out DIR");
@@ -30,4 +51,40 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+fn report(dirs: &[std::path::PathBuf], out: Option<&std::path::Path>) -> i32 {
+    use invlab::report::{comparison_table, curves_svg, ekld_vs_size_svg, RunRecord};
+    let mut runs = Vec::new();
+    for d in dirs {
+        match RunRecord::load(d) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("invlab report: {e}");
+                return batch::EXIT_USAGE;
+            }
+        }
+    }
+    let table = comparison_table(&runs);
+    print!("{table}");
+    if let Some(prefix) = out {
+        let with = |suffix: &str| {
+            let mut p = prefix.as_os_str().to_owned();
+            p.push(suffix);
+            std::path::PathBuf::from(p)
+        };
+        let files = [
+            (with("-ekld.svg"), ekld_vs_size_svg(&runs)),
+            (with("-curves.svg"), curves_svg(&runs)),
+            (with(".md"), table),
+        ];
+        for (path, text) in files {
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("invlab report: writing {}: {e}", path.display());
+                return batch::EXIT_FAILED;
+            }
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    0
 }
