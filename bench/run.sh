@@ -16,6 +16,9 @@ EPOCHS=${EPOCHS:-3}
 PY=.bench-venv/bin/python
 [ -x "$PY" ] || { echo "run bench/setup.sh first (no $PY)" >&2; exit 1; }
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
+# invlab runs its OpenMP threads with passive waits (it re-executes itself with
+# OMP_WAIT_POLICY=PASSIVE unless the variable is set); give the reference the same policy.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 cargo build --release --bin invlab --example export_dataset --example bench_transforms
 BIN=target/release/invlab
@@ -36,6 +39,7 @@ target/release/examples/export_dataset configs/default.toml "$WORK/data"
   echo "  \"cpu_flags_avx512f\": $(grep -qw avx512f /proc/cpuinfo && echo true || echo false),"
   echo "  \"mem_gib\": $(awk '/MemTotal/ {printf "%.1f", $2/1048576}' /proc/meminfo),"
   echo "  \"threads\": $THREADS,"
+  echo "  \"omp_wait_policy\": \"$OMP_WAIT_POLICY\","
   echo "  \"pairs\": $PAIRS,"
   echo "  \"epochs_per_run\": $EPOCHS,"
   echo "  \"loadavg_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
