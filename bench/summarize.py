@@ -78,7 +78,8 @@ def main():
         f"Measured {machine['date']} on {machine['nproc']} cores, {machine['cpu']} "
         f"(AVX-512: {'yes' if machine['cpu_flags_avx512f'] else 'no'}), "
         f"{machine['mem_gib']} GiB; {machine['threads']} threads on both sides "
-        f"(OMP_NUM_THREADS / torch.set_num_threads); PyTorch {machine['python_torch']}; "
+        f"(OMP_NUM_THREADS / torch.set_num_threads), OpenMP wait policy "
+        f"{machine.get('omp_wait_policy', 'default (spinning)')} on both sides; PyTorch {machine['python_torch']}; "
         f"invlab {machine['invlab_commit']}; {len(train_rows)} alternating pairs; load average "
         f"{machine['loadavg_start']} at the start, {machine.get('loadavg_end', '?')} at the end.",
         "",
