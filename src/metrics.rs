@@ -8,6 +8,11 @@ use tch::{Kind, Tensor};
 use crate::config::TransformKind;
 use crate::transforms;
 
+/// Images per inference forward pass. Small batches keep the activations in cache: on a 2-core
+/// CPU the full eKLD evaluation ran 3.4x faster at 256 than at 4096 (7.3 s against 25.0 s for
+/// 49 x 10 x 100 images, same machine, same minute).
+pub const FORWARD_BATCH: usize = 256;
+
 /// Per-class accuracy from predictions; classes without test images get 0.
 pub fn per_class_accuracy(predictions: &[i64], labels: &[i64], num_classes: usize) -> Vec<f64> {
     let mut correct = vec![0usize; num_classes];
@@ -78,8 +83,8 @@ pub fn invariance(
         ekld_stderr: vec![0.0; num_classes],
         consistency: vec![0.0; num_classes],
     };
-    // About 4096 transformed images per forward pass.
-    let per_chunk = (4096 / samples.max(1)).max(1);
+    // About FORWARD_BATCH transformed images per forward pass.
+    let per_chunk = (FORWARD_BATCH / samples.max(1)).max(1);
     for (class, members) in chosen.iter().enumerate() {
         if members.is_empty() {
             continue;

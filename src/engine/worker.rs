@@ -668,7 +668,7 @@ impl Trainer<'_> {
             let mut preds = Vec::with_capacity(n as usize);
             let mut start = 0;
             while start < n {
-                let len = 1024.min(n - start);
+                let len = (metrics::FORWARD_BATCH as i64).min(n - start);
                 let logits = self.logits(&self.data.test.narrow(0, start, len));
                 preds.extend(
                     Vec::<i64>::try_from(logits.argmax(-1, false).to_device(Device::Cpu))
