@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod models;
 pub mod paths;
 pub mod transforms;
+pub mod tui;
