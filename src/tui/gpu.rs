@@ -43,7 +43,12 @@ pub fn spawn_sampler(tx: Sender<AppEvent>, period: Duration) {
         .name("invlab-gpu".into())
         .spawn(move || {
             let nvml = nvml_wrapper::Nvml::init();
-            let reason = nvml.as_ref().err().map(|e| format!("NVML: {e}"));
+            let reason = nvml.as_ref().err().map(|e| match e {
+                nvml_wrapper::error::NvmlError::LibloadingError(_) => {
+                    "NVIDIA driver library libnvidia-ml not found".to_string()
+                }
+                other => format!("NVML: {other}"),
+            });
             if let Some(r) = &reason {
                 tracing::info!("GPU sampling off: {r}");
             }

@@ -81,6 +81,35 @@ pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         vec!["", "run", "status", "epoch", "ETA", "bal%"]
     };
     let header = Row::new(header_cells).style(theme.dim());
+    // The selected run's failure reason or directory on the last line.
+    let detail = app.selected_run().and_then(|r| match &r.status {
+        RunStatus::Failed(reason) if !reason.is_empty() => Some(Line::from(Span::styled(
+            format!(" {}: {reason}", r.short_name().0),
+            Style::default().fg(theme.colors.error),
+        ))),
+        _ => r
+            .dir
+            .as_ref()
+            .map(|d| Line::from(Span::styled(format!(" {}", d.display()), theme.dim()))),
+    });
+    let inner = match detail {
+        Some(line) if inner.height >= 4 => {
+            let last = Rect {
+                y: inner.bottom() - 1,
+                height: 1,
+                ..inner
+            };
+            frame.render_widget(
+                Paragraph::new(line).wrap(ratatui::widgets::Wrap { trim: true }),
+                last,
+            );
+            Rect {
+                height: inner.height - 1,
+                ..inner
+            }
+        }
+        _ => inner,
+    };
     // Scroll so the selected row stays visible.
     let visible = inner.height.saturating_sub(1) as usize;
     let offset = app.selected.saturating_sub(visible.saturating_sub(1));
