@@ -3,6 +3,8 @@
 //! The science (`config`, `data`, `transforms`, `models`, `train`, `metrics`, `engine`) knows
 //! nothing of terminals; the front ends (`batch`, `tui`) drive it through `engine::spawn`.
 
+pub mod batch;
+pub mod cli;
 pub mod config;
 pub mod data;
 pub mod device;

@@ -1,24 +1,45 @@
-//! Minimal entry point until the full command line lands: `invlab` opens the TUI.
-//! Options: `--theme NAME`, `--config FILE`, `--runs-dir DIR`.
+//! The `invlab` binary: parse the command line, then hand over to a front end.
 
-fn main() -> color_eyre::Result<()> {
-    let mut options = invlab::tui::TuiOptions::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .ok_or_else(|| color_eyre::eyre::eyre!("{name} needs a value"))
-        };
-        match arg.as_str() {
-            "--theme" => options.theme = Some(value("--theme")?),
-            "--config" => options.config = Some(value("--config")?.into()),
-            "--runs-dir" => options.runs_dir = value("--runs-dir")?.into(),
-            "-h" | "--help" => {
-                println!("usage: invlab [--theme NAME] [--config FILE] [--runs-dir DIR]");
-                return Ok(());
-            }
-            other => color_eyre::eyre::bail!("unknown argument {other:?} (try --help)"),
-        }
+use clap::Parser;
+use invlab::cli::{Cli, Command};
+use invlab::{batch, paths};
+
+fn main() {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("invlab: {e}");
     }
-    invlab::tui::run(options)
+    let cli = Cli::parse();
+    // Load CUDA (when installed) before libtorch is first used, so `auto` can find a GPU.
+    invlab::device::load_cuda_backend();
+    let code = match &cli.command {
+        Some(Command::Data { root }) => {
+            eprintln!("invlab data: real dataset readers are not built into this version yet (root {root:?})");
+            batch::EXIT_USAGE
+        }
+        None => {
+            let Some(runs_dir) = cli.out.clone().or_else(paths::runs_dir) else {
+                eprintln!("invlab: no data directory is known on this system; pass --out DIR");
+                std::process::exit(batch::EXIT_USAGE);
+            };
+            if !cli.batch && cli.resume.is_none() {
+                // No --batch: the interactive lab (the first CONFIG, if any, fills its form).
+                let options = invlab::tui::TuiOptions {
+                    theme: cli.theme.clone(),
+                    runs_dir,
+                    config: cli.configs.first().cloned(),
+                    ..Default::default()
+                };
+                match invlab::tui::run(options) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("invlab: {e:?}");
+                        1
+                    }
+                }
+            } else {
+                batch::main(&cli, &runs_dir)
+            }
+        }
+    };
+    std::process::exit(code);
 }

@@ -105,9 +105,20 @@ fn conv_config(stride: i64, padding: i64) -> nn::ConvConfig {
     }
 }
 
+/// PyTorch's default initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases
+/// (tch's default Kaiming gain is larger, which makes this BN-free net collapse to the majority
+/// class under a long tail at lr 0.05).
+fn torch_default(fan_in: i64) -> nn::Init {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    nn::Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
+}
+
 /// conv32-pool-conv64-pool-fc128: fast on CPU.
 fn small_cnn(path: &nn::Path, channels: i64, size: i64) -> Backbone {
-    let conv = |p: nn::Path, i, o| {
+    let conv = |p: nn::Path, i: i64, o| {
         nn::conv2d(
             p,
             i,
@@ -115,18 +126,25 @@ fn small_cnn(path: &nn::Path, channels: i64, size: i64) -> Backbone {
             3,
             nn::ConvConfig {
                 padding: 1,
+                ws_init: torch_default(i * 9),
+                bs_init: torch_default(i * 9),
                 ..Default::default()
             },
         )
     };
     let flat = 64 * (size / 4) * (size / 4);
+    let fc = nn::LinearConfig {
+        ws_init: torch_default(flat),
+        bs_init: Some(torch_default(flat)),
+        bias: true,
+    };
     let layers = nn::seq_t()
         .add(conv(path / "conv1", channels, 32))
         .add_fn(|x| x.relu().max_pool2d_default(2))
         .add(conv(path / "conv2", 32, 64))
         .add_fn(|x| x.relu().max_pool2d_default(2))
         .add_fn(|x| x.flatten(1, -1))
-        .add(nn::linear(path / "fc", flat, 128, Default::default()))
+        .add(nn::linear(path / "fc", flat, 128, fc))
         .add_fn(|x| x.relu());
     Backbone {
         layers,

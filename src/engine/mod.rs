@@ -2,7 +2,11 @@
 //! to it only through plain-data `Event`s (out) and `Control`s (in).
 
 pub mod events;
+pub mod rundir;
 pub mod summary;
+mod worker;
+
+pub use worker::learning_rate;
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
@@ -69,12 +73,7 @@ pub fn spawn(request: RunRequest, sink: EventSink) -> RunHandle {
     let (control, controls) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("invlab-worker".into())
-        .spawn(move || {
-            let _ = (&request, &controls);
-            sink(Event::Failed {
-                message: "the training worker is not written yet".into(),
-            });
-        })
+        .spawn(move || worker::run(request, sink, controls))
         .expect("spawning a thread");
     RunHandle {
         control,

@@ -1,0 +1,94 @@
+//! Command-line interface (clap). The binary stays thin: it parses, then hands over to the TUI,
+//! the batch runner or the data survey.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+EXAMPLES:
+  invlab                                   open the interactive lab
+  invlab --batch configs/default.toml      run a config headless
+  invlab --batch configs/default.toml --set train.epochs=2 --set method.rule=drs
+  invlab --batch configs/default.toml --sweep seed=0,1,2 --sweep method.rule=none,drs --list
+  invlab --batch configs/default.toml --sweep seed=0,1,2 --index $SLURM_ARRAY_TASK_ID
+  invlab --batch --resume ~/.local/share/invlab/runs/default
+  invlab data                              where each dataset was looked for, and whether it is valid
+
+RUN DIRECTORY (one per run, every file written atomically):
+  config.toml     the resolved config          run.json       device, versions, class sizes
+  metrics.jsonl   one JSON object per epoch    state.json     status and last checkpointed epoch
+  summary.json    accuracy, balanced / many / medium / few-shot accuracy, per-class
+                  train_size, accuracy, ekld, consistency; invlab and libtorch versions, device
+  per_class.csv   the per-class table          checkpoint.ot, optimizer.ot  for --resume
+
+EXIT STATUS: 0 all runs finished; 1 a run failed; 2 bad command line, config or data;
+130 interrupted (Ctrl-C stops the run cleanly; resume it with --resume).
+
+ENVIRONMENT: INVLAB_DATA_DIR (runs and datasets), INVLAB_CONFIG_DIR (saved configs, themes).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "invlab",
+    version,
+    about = "A lab for invariance transfer in long-tailed image classification",
+    long_about = "A lab for invariance transfer in long-tailed image classification: train on a \
+long-tailed dataset with a nuisance transform and watch per-class accuracy and per-class \
+invariance (eKLD) against class size. With no arguments it opens the interactive lab.",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Run headless: progress on stderr, results in run directories, no terminal UI.
+    #[arg(long)]
+    pub batch: bool,
+
+    /// Session config files (TOML). Without --batch, the first is loaded into the lab's form.
+    #[arg(value_name = "CONFIG")]
+    pub configs: Vec<PathBuf>,
+
+    /// Parent folder for run directories [default: <data dir>/runs].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Override a config value, e.g. train.epochs=2 or method.rule=drs (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+
+    /// Sweep a key over values, e.g. seed=0,1,2 (repeatable: the Cartesian product is run).
+    #[arg(long = "sweep", value_name = "KEY=V1,V2,...")]
+    pub sweeps: Vec<String>,
+
+    /// Run only the sweep point with this 0-based index (for Slurm job arrays).
+    #[arg(long, value_name = "N", env = "INVLAB_INDEX")]
+    pub index: Option<usize>,
+
+    /// Print the sweep points (index and overrides) and exit.
+    #[arg(long)]
+    pub list: bool,
+
+    /// Continue a killed or stopped run from its directory's last checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub resume: Option<PathBuf>,
+
+    /// Print every epoch's metrics as a JSON line on stdout (batch mode).
+    #[arg(long)]
+    pub stream: bool,
+
+    /// Colour theme for the lab (dark, light, high-contrast, or a user theme).
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every dataset, where it was looked for, and whether it was found and valid.
+    Data {
+        /// A folder to look in first (as `data.root`).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+}
