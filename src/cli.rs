@@ -14,6 +14,7 @@ EXAMPLES:
   invlab --batch configs/default.toml --sweep seed=0,1,2 --index $SLURM_ARRAY_TASK_ID
   invlab --batch --resume ~/.local/share/invlab/runs/default
   invlab data                              where each dataset was looked for, and whether it is valid
+  invlab report RUN_DIR... --out docs/cmp  compare finished runs: table + eKLD-vs-size figure
 
 RUN DIRECTORY (one per run, every file written atomically):
   config.toml     the resolved config          run.json       device, versions, class sizes
@@ -21,6 +22,7 @@ RUN DIRECTORY (one per run, every file written atomically):
   summary.json    accuracy, balanced / many / medium / few-shot accuracy, per-class
                   train_size, accuracy, ekld, consistency; invlab and libtorch versions, device
   per_class.csv   the per-class table          checkpoint.ot, optimizer.ot  for --resume
+  ekld_vs_size.svg, curves.svg                 figures (batch mode)
 
 EXIT STATUS: 0 all runs finished; 1 a run failed; 2 bad command line, config or data;
 130 interrupted (Ctrl-C stops the run cleanly; resume it with --resume).
@@ -90,5 +92,14 @@ pub enum Command {
         /// A folder to look in first (as `data.root`).
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
+    },
+    /// Compare finished runs: a Markdown table on stdout, and overlaid figures with --out.
+    Report {
+        /// Run directories (each with summary.json and metrics.jsonl).
+        #[arg(required = true, value_name = "RUN_DIR")]
+        runs: Vec<PathBuf>,
+        /// Write PREFIX-ekld.svg, PREFIX-curves.svg and PREFIX.md.
+        #[arg(long, value_name = "PREFIX")]
+        out: Option<PathBuf>,
     },
 }

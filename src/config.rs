@@ -548,3 +548,87 @@ fn parse_value(raw: &str) -> toml::Value {
         Err(_) => toml::Value::String(raw.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, overrides: &[&str]) -> Result<RunConfig, ConfigError> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        RunConfig::from_toml_str(text, "test.toml", &o)
+    }
+
+    #[test]
+    fn defaults_and_round_trip() {
+        let c = parse("", &[]).unwrap();
+        assert_eq!(c, RunConfig::default());
+        let again = parse(&c.to_toml(), &[]).unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn unknown_keys_bad_enums_and_ranges_name_the_field() {
+        let e = parse("[data]\nimbalanse = 3\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("test.toml") && e.contains("imbalanse") && e.contains("imbalance"),
+            "{e}"
+        );
+        let e = parse("[method]\nrule = \"magic\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("magic") && e.contains("drs"),
+            "allowed values listed: {e}"
+        );
+        let e = parse("[data]\nimbalance = -1\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("data.imbalance") && e.contains("-1"), "{e}");
+        let e = parse("device = \"tpu\"\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("device") && e.contains("cuda:N"), "{e}");
+        let e = parse("[train]\ndecay_epochs = [40, 30]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("train.decay_epochs"), "{e}");
+        let e = parse(
+            "[method]\naugment = \"oracle\"\n[data]\ntransform = \"none\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("method.augment"), "{e}");
+    }
+
+    #[test]
+    fn overrides_apply_in_order_and_are_validated() {
+        let c = parse(
+            "",
+            &[
+                "train.epochs=3",
+                "method.rule=drs",
+                "data.imbalance=50",
+                "train.epochs=4",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.train.epochs, c.method.rule, c.data.imbalance),
+            (4, Rule::Drs, 50.0)
+        );
+        let e = parse("", &["train.nope=1"]).unwrap_err().to_string();
+        assert!(e.contains("nope") && e.contains("--set"), "{e}");
+        let e = parse("", &["seed.x=1"]).unwrap_err().to_string();
+        assert!(e.contains("seed"), "{e}");
+        assert!(parse("", &["noequals"]).is_err());
+    }
+
+    #[test]
+    fn ekld_transform_defaults_to_the_datasets_own() {
+        let c = parse("[data]\ntransform = \"bg\"\n", &[]).unwrap();
+        assert_eq!(c.ekld_transform(), TransformKind::Bg);
+        let c = parse("[data]\ntransform = \"none\"\n", &[]).unwrap();
+        assert_eq!(c.ekld_transform(), TransformKind::Rot);
+    }
+}

@@ -13,5 +13,6 @@ pub mod method;
 pub mod metrics;
 pub mod models;
 pub mod paths;
+pub mod report;
 pub mod transforms;
 pub mod tui;

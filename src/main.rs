@@ -16,6 +16,7 @@ fn main() {
             eprintln!("invlab data: real dataset readers are not built into this version yet (root {root:?})");
             batch::EXIT_USAGE
         }
+        Some(Command::Report { runs, out }) => report(runs, out.as_deref()),
         None => {
             let Some(runs_dir) = cli.out.clone().or_else(paths::runs_dir) else {
                 eprintln!("invlab: no data directory is known on this system; pass --out DIR");
@@ -42,4 +43,40 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+fn report(dirs: &[std::path::PathBuf], out: Option<&std::path::Path>) -> i32 {
+    use invlab::report::{comparison_table, curves_svg, ekld_vs_size_svg, RunRecord};
+    let mut runs = Vec::new();
+    for d in dirs {
+        match RunRecord::load(d) {
+            Ok(r) => runs.push(r),
+            Err(e) => {
+                eprintln!("invlab report: {e}");
+                return batch::EXIT_USAGE;
+            }
+        }
+    }
+    let table = comparison_table(&runs);
+    print!("{table}");
+    if let Some(prefix) = out {
+        let with = |suffix: &str| {
+            let mut p = prefix.as_os_str().to_owned();
+            p.push(suffix);
+            std::path::PathBuf::from(p)
+        };
+        let files = [
+            (with("-ekld.svg"), ekld_vs_size_svg(&runs)),
+            (with("-curves.svg"), curves_svg(&runs)),
+            (with(".md"), table),
+        ];
+        for (path, text) in files {
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("invlab report: writing {}: {e}", path.display());
+                return batch::EXIT_FAILED;
+            }
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    0
 }

@@ -1,0 +1,253 @@
+//! The engine on small CPU runs: events, run files, control, resume and reproducibility.
+
+mod common;
+
+use common::*;
+use invlab::config::Rule;
+use invlab::engine::rundir::RunDir;
+use invlab::engine::{Event, RunRequest, Summary};
+
+#[test]
+fn a_run_reports_in_order_and_writes_every_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tiny_config("files");
+    let (handle, rx) = spawn(RunRequest::New {
+        config: config.clone(),
+        runs_dir: tmp.path().to_path_buf(),
+    });
+    let events = drain(&rx, 300);
+    handle.join();
+    assert!(
+        matches!(events.first(), Some(Event::Phase(_)))
+            || matches!(events.first(), Some(Event::Started(_)))
+    );
+    let started = events
+        .iter()
+        .position(|e| matches!(e, Event::Started(_)))
+        .unwrap();
+    let epochs: Vec<_> = events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Epoch(m) = e {
+                Some(m.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert!(
+        epochs.len() == 2
+            && events
+                .iter()
+                .position(|e| matches!(e, Event::Epoch(_)))
+                .unwrap()
+                > started
+    );
+    let Some(Event::Finished(summary)) = events.last() else {
+        panic!("last event {:?}", events.last())
+    };
+    // Each epoch had a live eKLD; the last one is the full estimate.
+    assert_eq!(epochs[0].invariance.as_ref().unwrap().samples, 2);
+    assert_eq!(epochs[1].invariance.as_ref().unwrap().samples, 4);
+
+    let dir = tmp.path().join("files");
+    for f in [
+        "config.toml",
+        "run.json",
+        "state.json",
+        "metrics.jsonl",
+        "summary.json",
+        "per_class.csv",
+        "checkpoint.ot",
+        "optimizer.ot",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    for key in [
+        "accuracy",
+        "balanced_accuracy",
+        "many_shot_accuracy",
+        "medium_shot_accuracy",
+        "few_shot_accuracy",
+        "classes",
+        "invlab_version",
+        "libtorch_version",
+        "device",
+    ] {
+        assert!(json.get(key).is_some(), "summary.json lacks {key}");
+    }
+    let classes = json["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 49);
+    for key in ["class", "train_size", "accuracy", "ekld", "consistency"] {
+        assert!(classes[0].get(key).is_some(), "class entry lacks {key}");
+    }
+    assert!(json["libtorch_version"].as_str().unwrap().starts_with("2."));
+    assert_eq!(json["device"], "cpu");
+    let parsed: Summary = serde_json::from_value(json).unwrap();
+    assert_eq!(&parsed, summary.as_ref());
+    // Zipf a=1, n_max 120, floor 4: sizes 120, 60, 40, 30, 24, 20, ... as class sizes.
+    let mut sizes: Vec<usize> = parsed.classes.iter().map(|c| c.train_size).collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(&sizes[..6], &[120, 60, 40, 30, 24, 20]);
+    let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2);
+    let csv = std::fs::read_to_string(dir.join("per_class.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 50);
+    assert!(csv.starts_with("class,name,train_size"));
+    let state = RunDir::open(&dir).unwrap().read_state().unwrap();
+    assert_eq!(
+        (state.status.as_str(), state.checkpoint_epoch),
+        ("finished", 2)
+    );
+}
+
+#[test]
+fn the_worker_obeys_pause_resume_and_stop_and_a_stopped_run_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = tiny_config("control");
+    config.train.epochs = 4;
+    config.train.batch_size = 16;
+    let (handle, rx) = spawn(RunRequest::New {
+        config,
+        runs_dir: tmp.path().to_path_buf(),
+    });
+    wait_for(&rx, 120, |e| matches!(e, Event::Batch { .. }));
+    handle.pause();
+    wait_for(&rx, 60, |e| matches!(e, Event::Paused));
+    // While paused nothing advances.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let during: Vec<Event> = rx.try_iter().collect();
+    assert!(
+        during
+            .iter()
+            .all(|e| !matches!(e, Event::Batch { .. } | Event::Epoch(_))),
+        "{during:?}"
+    );
+    let dir = tmp.path().join("control");
+    assert_eq!(
+        RunDir::open(&dir).unwrap().read_state().unwrap().status,
+        "paused"
+    );
+    handle.resume();
+    wait_for(&rx, 60, |e| matches!(e, Event::Resumed));
+    wait_for(&rx, 120, |e| matches!(e, Event::Epoch(m) if m.epoch == 1));
+    handle.stop();
+    let stopped = wait_for(&rx, 120, |e| e.is_terminal());
+    let Event::Stopped { epochs_done } = stopped else {
+        panic!("{stopped:?}")
+    };
+    assert!(epochs_done >= 1);
+    handle.join();
+    assert_eq!(
+        RunDir::open(&dir).unwrap().read_state().unwrap().status,
+        "stopped"
+    );
+
+    let (handle, rx) = spawn(RunRequest::Resume { dir: dir.clone() });
+    let events = drain(&rx, 300);
+    handle.join();
+    let Some(Event::Started(info)) = events.iter().find(|e| matches!(e, Event::Started(_))) else {
+        panic!()
+    };
+    assert_eq!(info.resumed_at, Some(epochs_done));
+    assert!(
+        matches!(events.last(), Some(Event::Finished(_))),
+        "{:?}",
+        events.last()
+    );
+    let metrics = RunDir::open(&dir).unwrap().read_metrics();
+    assert_eq!(
+        metrics.iter().map(|m| m.epoch).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+}
+
+fn final_summary(runs: &std::path::Path, config: invlab::config::RunConfig) -> Summary {
+    let (handle, rx) = spawn(RunRequest::New {
+        config,
+        runs_dir: runs.to_path_buf(),
+    });
+    let events = drain(&rx, 300);
+    handle.join();
+    match events.last() {
+        Some(Event::Finished(s)) => (**s).clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn same_seed_same_run_and_resume_equals_an_unbroken_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = final_summary(tmp.path(), tiny_config("a"));
+    let b = final_summary(tmp.path(), tiny_config("b"));
+    let key = |s: &Summary| {
+        s.classes
+            .iter()
+            .map(|c| (c.train_size, c.accuracy, c.ekld))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        key(&a),
+        key(&b),
+        "same seed, same config: identical results"
+    );
+
+    // Stopped after epoch 1 and resumed: the same result as the unbroken run `a`.
+    let (handle, rx) = spawn(RunRequest::New {
+        config: tiny_config("c"),
+        runs_dir: tmp.path().to_path_buf(),
+    });
+    wait_for(&rx, 120, |e| matches!(e, Event::Epoch(m) if m.epoch == 1));
+    handle.stop();
+    let end = wait_for(&rx, 120, |e| e.is_terminal());
+    handle.join();
+    let dir = tmp.path().join("c");
+    let resumed = if let Event::Stopped { .. } = end {
+        let (handle, rx) = spawn(RunRequest::Resume { dir });
+        let events = drain(&rx, 300);
+        handle.join();
+        match events.last() {
+            Some(Event::Finished(s)) => (**s).clone(),
+            other => panic!("{other:?}"),
+        }
+    } else if let Event::Finished(s) = end {
+        // The stop arrived after the last batch: nothing left to resume.
+        *s
+    } else {
+        panic!("{end:?}")
+    };
+    assert_eq!(key(&a), key(&resumed));
+
+    let mut other = tiny_config("d");
+    other.seed = 4;
+    let d = final_summary(tmp.path(), other);
+    assert_ne!(key(&a), key(&d), "another seed draws another long tail");
+}
+
+#[test]
+fn a_bad_run_fails_with_a_message_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = tiny_config("bad");
+    config.data.dataset = invlab::config::DatasetName::Mnist;
+    config.data.root = tmp.path().join("nowhere").display().to_string();
+    let (handle, rx) = spawn(RunRequest::New {
+        config,
+        runs_dir: tmp.path().to_path_buf(),
+    });
+    let last = loop {
+        let e = rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+        if e.is_terminal() {
+            break e;
+        }
+    };
+    handle.join();
+    let Event::Failed { message } = last else {
+        panic!("{last:?}")
+    };
+    assert!(message.contains("nowhere"), "{message}");
+    let state = RunDir::open(&tmp.path().join("bad")).unwrap().read_state();
+    assert_eq!(state.map(|s| s.status), Some("failed".to_string()));
+    let _ = Rule::None;
+}
