@@ -127,6 +127,8 @@ pub struct RunEntry {
     pub marked: bool,
     pub pause_requested: bool,
     pub from_history: bool,
+    /// Last update, seconds since the Unix epoch (history order).
+    pub updated: u64,
 }
 
 impl RunEntry {
@@ -147,6 +149,7 @@ impl RunEntry {
             marked: false,
             pause_requested: false,
             from_history: false,
+            updated: 0,
         }
     }
 

@@ -118,11 +118,7 @@ pub fn demo_app(live_epoch: usize) -> super::app::App {
     // Run 0: ERM, finished.
     app.form.config.name = "k49rot-erm".into();
     app.apply(Command::Start);
-    let info0 = run_info(
-        &app.runs[0].config,
-        "20261128-101500-k49rot-erm",
-        "/tmp/r0".into(),
-    );
+    let info0 = run_info(&app.runs[0].config, "k49rot-erm", "/tmp/r0".into());
     send(&mut app, 0, Event::Started(Box::new(info0.clone())));
     for e in 1..=50 {
         let mut m = epoch(&info0, e, 0.9);
@@ -142,11 +138,7 @@ pub fn demo_app(live_epoch: usize) -> super::app::App {
     app.form.config.name = "k49rot-drs".into();
     app.form.config.method.rule = crate::config::Rule::Drs;
     app.apply(Command::Start);
-    let info1 = run_info(
-        &app.runs[1].config,
-        "20261128-113000-k49rot-drs",
-        "/tmp/r1".into(),
-    );
+    let info1 = run_info(&app.runs[1].config, "k49rot-drs", "/tmp/r1".into());
     send(&mut app, 1, Event::Started(Box::new(info1.clone())));
     for e in 1..=live_epoch {
         for b in 1..=4 {

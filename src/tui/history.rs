@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::RunConfig;
+use crate::engine::rundir::RunState;
 use crate::engine::{EpochMetrics, InvarianceReport, RunInfo, Summary};
 
 use super::app::{RunEntry, RunStatus};
@@ -24,7 +25,18 @@ pub fn load_run(dir: &Path) -> Option<RunEntry> {
         })
         .unwrap_or_default();
     let summary: Option<Summary> = read("summary.json").and_then(|t| serde_json::from_str(&t).ok());
-    let status_text = read("status").map(|s| s.trim().to_string());
+    // `state.json` (the engine's), else a plain `status` file.
+    let state: Option<RunState> = read("state.json").and_then(|t| serde_json::from_str(&t).ok());
+    let status_text = state
+        .as_ref()
+        .map(|s| {
+            if s.message.is_empty() {
+                s.status.clone()
+            } else {
+                format!("{}: {}", s.status, s.message)
+            }
+        })
+        .or_else(|| read("status").map(|s| s.trim().to_string()));
     let invariance: Option<InvarianceReport> = epochs
         .iter()
         .rev()
@@ -44,7 +56,17 @@ pub fn load_run(dir: &Path) -> Option<RunEntry> {
     entry.summary = summary.map(Box::new);
     entry.status = status;
     entry.from_history = true;
+    entry.updated = state.map(|s| s.updated).unwrap_or_else(|| modified(dir));
     Some(entry)
+}
+
+fn modified(dir: &Path) -> u64 {
+    std::fs::metadata(dir)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn classify(status: Option<&str>, summary: Option<&Summary>, epochs_done: usize) -> RunStatus {
@@ -99,7 +121,7 @@ fn invariance_from_summary(s: &Summary) -> Option<InvarianceReport> {
     })
 }
 
-/// Every run under `runs_dir`, oldest first (run directory names start with a timestamp).
+/// Every run under `runs_dir`, least recently updated first.
 pub fn load_history(runs_dir: &Path) -> Vec<RunEntry> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs_dir)
         .into_iter()
@@ -109,5 +131,7 @@ pub fn load_history(runs_dir: &Path) -> Vec<RunEntry> {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
-    dirs.iter().filter_map(|d| load_run(d)).collect()
+    let mut runs: Vec<RunEntry> = dirs.iter().filter_map(|d| load_run(d)).collect();
+    runs.sort_by_key(|r| r.updated);
+    runs
 }

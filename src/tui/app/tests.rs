@@ -404,6 +404,12 @@ fn history_loads_finished_and_killed_runs() {
         serde_json::to_string(&summary).unwrap(),
     )
     .unwrap();
+    let state = |status: &str, done: usize, updated: u64| {
+        format!(
+            r#"{{"status":"{status}","checkpoint_epoch":{done},"epochs_done":{done},"total_epochs":4,"message":"","updated":{updated}}}"#
+        )
+    };
+    std::fs::write(done.join("state.json"), state("finished", 4, 100)).unwrap();
     // A killed run: two epochs, the last line cut short, no summary.
     let killed = tmp.path().join("20260102-000000-killed");
     std::fs::create_dir_all(&killed).unwrap();
@@ -411,11 +417,23 @@ fn history_loads_finished_and_killed_runs() {
     let partial: String =
         lines.lines().take(2).collect::<Vec<_>>().join("\n") + "\n{\"epoch\": 3, \"tot";
     std::fs::write(killed.join("metrics.jsonl"), partial).unwrap();
+    // The process died while the state still said running.
+    std::fs::write(killed.join("state.json"), state("running", 2, 200)).unwrap();
+    // A failed run (named to sort first by name, but updated last).
+    let failed = tmp.path().join("a-failed");
+    std::fs::create_dir_all(&failed).unwrap();
+    std::fs::write(failed.join("config.toml"), config.to_toml()).unwrap();
+    std::fs::write(
+        failed.join("state.json"),
+        state("failed", 0, 300).replace(r#""message":"""#, r#""message":"no data""#),
+    )
+    .unwrap();
     // Not a run at all.
     std::fs::create_dir_all(tmp.path().join("junk")).unwrap();
 
     let runs = load_history(tmp.path());
-    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[2].status, RunStatus::Failed("no data".into()));
     assert_eq!(runs[0].status, RunStatus::Done);
     assert_eq!(runs[0].epochs.len(), 4);
     assert!(runs[0].invariance.is_some(), "eKLD from the summary");
@@ -426,10 +444,10 @@ fn history_loads_finished_and_killed_runs() {
     let mut setup = AppSetup::plain(tmp.path().to_path_buf());
     setup.history = runs;
     let mut app = App::new(setup);
-    assert_eq!(app.selected, 1);
+    assert_eq!(app.selected, 2);
     // New runs get fresh slots after the history.
     let e = ch(&mut app, 's');
-    assert_eq!(spawned(&e), vec![2]);
+    assert_eq!(spawned(&e), vec![3]);
     // Duplicate from history works too.
     app.selected = 0;
     app.form.config.seed = 99;

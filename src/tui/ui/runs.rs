@@ -74,9 +74,7 @@ pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     }
     let wide = inner.width >= 76;
     let header_cells: Vec<&str> = if wide {
-        vec![
-            "", "run", "started", "status", "epoch", "ETA", "bal%", "device",
-        ]
+        vec!["", "run", "status", "epoch", "ETA", "bal%", "device"]
     } else {
         vec!["", "run", "status", "epoch", "ETA", "bal%"]
     };
@@ -122,17 +120,11 @@ pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         .map(|(i, run)| {
             let mark = if run.marked { "*" } else { " " };
             let eta = run.eta_seconds().map(duration).unwrap_or_else(|| "".into());
-            let (name, when) = run.short_name();
+            let (name, _) = run.short_name();
             let mut cells = vec![
                 Cell::from(Span::styled(mark, theme.accent())),
                 Cell::from(name.to_string()),
             ];
-            if wide {
-                cells.push(Cell::from(Span::styled(
-                    when.unwrap_or_default(),
-                    theme.dim(),
-                )));
-            }
             cells.extend([
                 Cell::from(Span::styled(
                     run.status.label(),
@@ -162,9 +154,8 @@ pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let widths: Vec<Constraint> = if wide {
         vec![
             Constraint::Length(1),
-            Constraint::Min(12),
-            Constraint::Length(11),
-            Constraint::Min(9),
+            Constraint::Min(18),
+            Constraint::Length(16),
             Constraint::Length(11),
             Constraint::Length(6),
             Constraint::Length(5),
