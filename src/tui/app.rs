@@ -254,7 +254,13 @@ pub enum Prompt {
 pub struct Message {
     pub text: String,
     pub error: bool,
+    /// Ticks left before it fades (errors stay longer).
+    pub ttl: u16,
 }
+
+/// Ticks (4 Hz) a message stays: 6 s, errors 15 s.
+const MESSAGE_TICKS: u16 = 24;
+const ERROR_TICKS: u16 = 60;
 
 /// Start-up inputs of the App.
 #[derive(Debug, Clone)]
@@ -340,6 +346,7 @@ impl App {
                             .join(", ")
                     ),
                     error: true,
+                    ttl: ERROR_TICKS,
                 });
             }
         }
@@ -425,6 +432,7 @@ impl App {
         self.message = Some(Message {
             text: text.into(),
             error: false,
+            ttl: MESSAGE_TICKS,
         });
     }
 
@@ -432,6 +440,7 @@ impl App {
         self.message = Some(Message {
             text: text.into(),
             error: true,
+            ttl: ERROR_TICKS,
         });
     }
 
@@ -449,7 +458,16 @@ impl App {
                 let cmd = self.handle_key(key);
                 self.apply(cmd)
             }
-            AppEvent::Tick | AppEvent::Resize(..) => Vec::new(),
+            AppEvent::Tick => {
+                if let Some(m) = &mut self.message {
+                    m.ttl = m.ttl.saturating_sub(1);
+                    if m.ttl == 0 {
+                        self.message = None;
+                    }
+                }
+                Vec::new()
+            }
+            AppEvent::Resize(..) => Vec::new(),
             AppEvent::Gpu(sample) => {
                 let util = sample
                     .gpus

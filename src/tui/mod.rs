@@ -190,11 +190,15 @@ where
         return Ok(());
     }
     let mut dirty = false;
+    let mut last_tick = Instant::now();
     loop {
+        let until_tick = (last_tick + TICK).saturating_duration_since(Instant::now());
         let timeout = if dirty {
-            (last_draw + FRAME).saturating_duration_since(Instant::now())
+            (last_draw + FRAME)
+                .saturating_duration_since(Instant::now())
+                .min(until_tick)
         } else {
-            TICK
+            until_tick
         };
         let mut urgent = false;
         match rx.recv_timeout(timeout) {
@@ -210,6 +214,13 @@ where
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            let before = app.message.clone();
+            let effects = app.on_event(AppEvent::Tick);
+            runtime.execute(app, effects);
+            dirty |= app.message.is_none() != before.is_none();
         }
         if app.should_exit {
             break;

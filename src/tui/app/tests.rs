@@ -468,3 +468,19 @@ fn unknown_theme_is_reported_and_t_cycles() {
     ch(&mut app, 't');
     assert_eq!(app.theme().name, "light");
 }
+
+#[test]
+fn messages_fade_on_ticks_and_errors_last_longer() {
+    let mut app = app();
+    ch(&mut app, 't');
+    assert!(app.message.is_some());
+    for _ in 0..24 {
+        app.on_event(AppEvent::Tick);
+    }
+    assert!(app.message.is_none());
+    ch(&mut app, 'p'); // an error: nothing to pause
+    for _ in 0..24 {
+        app.on_event(AppEvent::Tick);
+    }
+    assert!(app.message.as_ref().unwrap().error);
+}
