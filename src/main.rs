@@ -13,8 +13,9 @@ fn main() {
     invlab::device::load_cuda_backend();
     let code = match &cli.command {
         Some(Command::Data { root }) => {
-            eprintln!("invlab data: real dataset readers are not built into this version yet (root {root:?})");
-            batch::EXIT_USAGE
+            let statuses = invlab::data::real::survey(root.as_deref());
+            print!("{}", invlab::data::real::render_survey(&statuses));
+            0
         }
         Some(Command::Report { runs, out }) => report(runs, out.as_deref()),
         None => {

@@ -251,3 +251,41 @@ fn a_bad_run_fails_with_a_message_not_a_panic() {
     assert_eq!(state.map(|s| s.status), Some("failed".to_string()));
     let _ = Rule::None;
 }
+
+#[test]
+fn a_short_real_fashion_mnist_rot_lt_run() {
+    let root = std::path::Path::new("/usr/share/datasets/fashion-mnist");
+    if !root.is_dir() {
+        eprintln!(
+            "skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = tiny_config("fmnist");
+    config.data.dataset = invlab::config::DatasetName::FashionMnist;
+    config.data.profile = invlab::config::Profile::Exp;
+    config.data.imbalance = 10.0;
+    config.data.max_per_class = 300;
+    config.train.epochs = 3;
+    let (handle, rx) = spawn(RunRequest::New {
+        config,
+        runs_dir: tmp.path().to_path_buf(),
+    });
+    let events = drain(&rx, 600);
+    handle.join();
+    let Some(Event::Finished(s)) = events.last() else {
+        panic!("{:?}", events.last())
+    };
+    assert_eq!(s.classes.len(), 10);
+    assert_eq!(s.classes.iter().map(|c| c.test_size).sum::<usize>(), 10_000);
+    let mut sizes: Vec<usize> = s.classes.iter().map(|c| c.train_size).collect();
+    sizes.sort_unstable();
+    assert_eq!((sizes[0], sizes[9]), (30, 300));
+    // Ten classes, rotated: twice chance (10 %) or better after three short epochs (26 % seen).
+    assert!(
+        s.balanced_accuracy > 0.2,
+        "balanced accuracy {}",
+        s.balanced_accuracy
+    );
+}

@@ -1,9 +1,11 @@
 //! Datasets as plain data: the built-in generated set, real loaders, long-tailed subsets.
 //! Images stay `u8` in host memory here; the engine moves them to the run's device once.
 
+pub mod formats;
 pub mod glyphs;
 pub mod longtail;
 pub mod prepare;
+pub mod real;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -122,15 +124,3 @@ impl fmt::Display for DataError {
 }
 
 impl std::error::Error for DataError {}
-
-/// Reads a real dataset from `root`. Until the file-format readers land, every real dataset
-/// reports itself as unavailable.
-pub fn load_real(
-    name: crate::config::DatasetName,
-    root: &std::path::Path,
-) -> Result<SourceData, DataError> {
-    Err(DataError::new(
-        root,
-        format!("no reader for {name:?} is built into this version yet"),
-    ))
-}

@@ -2,6 +2,7 @@
 //! the engine transforms them on the device).
 
 use super::{glyphs, longtail, DataError, ImageSet, SourceData};
+
 use crate::config::{DatasetName, RunConfig};
 
 /// A run's data before transforms.
@@ -45,13 +46,9 @@ pub fn prepare(config: &RunConfig) -> Result<Prepared, DataError> {
             test_sizes,
         });
     }
-    let root = config.data_root().ok_or_else(|| {
-        DataError::new(
-            "data.root",
-            "no data directory is known on this system: set data.root",
-        )
-    })?;
-    let source = super::load_real(config.data.dataset, &root)?;
+    let configured =
+        (!config.data.root.is_empty()).then(|| std::path::PathBuf::from(&config.data.root));
+    let source = super::real::load_auto(config.data.dataset, configured.as_deref())?;
     Ok(from_source(source, config))
 }
 
