@@ -126,6 +126,8 @@ pub struct RunEntry {
     pub summary: Option<Box<Summary>>,
     pub marked: bool,
     pub pause_requested: bool,
+    /// Queued to continue from its directory's checkpoint rather than start afresh.
+    pub resume: bool,
     pub from_history: bool,
     /// Last update, seconds since the Unix epoch (history order).
     pub updated: u64,
@@ -148,6 +150,7 @@ impl RunEntry {
             summary: None,
             marked: false,
             pause_requested: false,
+            resume: false,
             from_history: false,
             updated: 0,
         }
@@ -233,8 +236,9 @@ impl RunEntry {
     }
 }
 
-/// Something the runtime must do for the App.
+/// Something the runtime must do for the App. Short-lived, so the size of `Spawn` is no concern.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Effect {
     Spawn { slot: usize, request: RunRequest },
     Control { slot: usize, control: Control },
@@ -578,12 +582,17 @@ impl App {
             };
             let run = &mut self.runs[i];
             run.status = RunStatus::Starting;
-            effects.push(Effect::Spawn {
-                slot: run.slot,
-                request: RunRequest::New {
+            let request = match (&run.dir, run.resume) {
+                (Some(dir), true) => RunRequest::Resume { dir: dir.clone() },
+                _ => RunRequest::New {
                     config: run.config.clone(),
                     runs_dir: self.runs_dir.clone(),
                 },
+            };
+            run.resume = false;
+            effects.push(Effect::Spawn {
+                slot: run.slot,
+                request,
             });
             // Follow the newest live run.
             self.selected = i;
@@ -675,6 +684,27 @@ impl App {
                 }
                 _ => self.warn("the selected run is not running"),
             },
+            Command::Resume => {
+                let Some(run) = self.runs.get_mut(self.selected) else {
+                    self.warn("no run selected");
+                    return Vec::new();
+                };
+                match (&run.status, &run.dir) {
+                    (RunStatus::Stopped { .. } | RunStatus::Killed { .. }, Some(_)) => {
+                        run.status = RunStatus::Queued;
+                        run.resume = true;
+                        let name = run.name.clone();
+                        let effects = self.advance_queue();
+                        self.say(if effects.is_empty() {
+                            format!("{name} will resume when the active run ends")
+                        } else {
+                            format!("resuming {name} from its last checkpoint")
+                        });
+                        return effects;
+                    }
+                    _ => self.warn("only a stopped or killed run can be resumed (R)"),
+                }
+            }
             Command::Duplicate => match self.selected_run() {
                 Some(r) => {
                     let config = r.config.clone();

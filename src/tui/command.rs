@@ -12,6 +12,8 @@ pub enum Command {
     /// Stop the selected run (asks first); removes a queued run from the queue.
     Stop,
     Duplicate,
+    /// Continue a stopped or killed run from its checkpoint.
+    Resume,
     NextPane,
     PrevPane,
     Up,
@@ -62,6 +64,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("p", "pause / resume the selected (or active) run"),
     ("x", "stop the selected run (asks first); drop a queued run"),
     ("d", "duplicate the selected run's config into the form"),
+    (
+        "R",
+        "resume the selected stopped / killed run from its checkpoint",
+    ),
     ("Tab / Shift-Tab", "next / previous pane"),
     ("Up Down / j k", "move: form fields, runs"),
     (
@@ -113,6 +119,7 @@ pub fn map_key(mode: KeyMode, key: KeyEvent) -> Command {
             KeyCode::Char('p') => Command::TogglePause,
             KeyCode::Char('x') => Command::Stop,
             KeyCode::Char('d') => Command::Duplicate,
+            KeyCode::Char('R') => Command::Resume,
             KeyCode::Tab => Command::NextPane,
             KeyCode::BackTab => Command::PrevPane,
             KeyCode::Up | KeyCode::Char('k') => Command::Up,

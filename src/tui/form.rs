@@ -369,7 +369,7 @@ impl Form {
             Field::Config => match self.loaded {
                 Some(i) => format!("loaded {}", self.configs[i].path.display()),
                 None => format!(
-                    "built-in defaults; {} saved config(s) to pick with left/right",
+                    "the defaults; {} saved config(s) to pick with left/right",
                     self.configs.len()
                 ),
             },

@@ -484,3 +484,30 @@ fn messages_fade_on_ticks_and_errors_last_longer() {
     }
     assert!(app.message.as_ref().unwrap().error);
 }
+
+#[test]
+fn resume_a_stopped_run_from_its_directory() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    ch(&mut app, 'x');
+    ch(&mut app, 'y');
+    app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Stopped { epochs_done: 2 },
+    });
+    let e = key(&mut app, KeyCode::Char('R'));
+    match e.as_slice() {
+        [Effect::Spawn {
+            slot: 0,
+            request: RunRequest::Resume { dir },
+        }] => assert_eq!(dir, &PathBuf::from("/tmp/x")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(app.runs[0].status, RunStatus::Starting);
+    // A finished run cannot be resumed.
+    started(&mut app, 0);
+    finished(&mut app, 0);
+    assert!(key(&mut app, KeyCode::Char('R')).is_empty());
+    assert!(app.message.as_ref().unwrap().error);
+}

@@ -3,7 +3,7 @@
 //! histogram of the mean per class-size bin. In compare mode, one colour per marked run.
 
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
     Axis, Bar, BarChart, BarGroup, Chart, Dataset, GraphType, LegendPosition, Paragraph,
@@ -116,6 +116,7 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
     };
     let [scatter_area, hist_area] = Layout::default()
         .direction(direction)
+        .spacing(2)
         .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
         .areas(inner);
 
@@ -136,7 +137,8 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
         (y_max * 1.1).max(0.1)
     };
     let ticks: Vec<String> = (x_lo as i32..=x_hi as i32).map(pow10_label).collect();
-    let mut series: Vec<(String, Style, Vec<(f64, f64)>)> = Vec::new();
+    type Series = (String, Style, Vec<(f64, f64)>);
+    let mut series: Vec<Series> = Vec::new();
     if app.compare {
         for (k, (run, pts)) in data.iter().enumerate() {
             series.push((
@@ -204,6 +206,10 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
         .filter(|&b| means.iter().any(|m| m[b].is_some()))
         .collect();
     let scale = 1000.0;
+    let per_group = means.len().max(1) as u16;
+    let group_w = hist_area.width.saturating_sub(1) / (used.len() as u16).max(1);
+    let bar_width = (group_w.saturating_sub(1) / per_group).clamp(1, 9);
+    let labelled = bar_width >= 4;
     let groups: Vec<BarGroup> = used
         .iter()
         .map(|&b| {
@@ -223,29 +229,19 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
                     };
                     Bar::default()
                         .value((v * scale).round() as u64)
-                        .text_value(if m[b].is_some() {
-                            format!("{v:.2}")
-                        } else {
-                            "-".into()
+                        .text_value(match m[b] {
+                            Some(_) if labelled => format!("{v:.2}"),
+                            _ => String::new(),
                         })
                         .style(Style::default().fg(color))
-                        .value_style(Style::default().fg(theme.colors.bg).bg(color))
+                        .value_style(Style::default().fg(Color::Black).bg(color))
                 })
                 .collect();
             BarGroup::default().label(Line::from(BINS[b].1)).bars(&bars)
         })
         .collect();
-    let per_group = means.len().max(1) as u16;
-    let avail = hist_area.width.saturating_sub(2);
-    let slots = (used.len() as u16 * per_group).max(1);
-    let bar_width = (avail / slots).saturating_sub(1).clamp(1, 9);
     let mut chart = BarChart::default()
-        .bar_width(
-            bar_width
-                .max(if per_group == 1 { 5 } else { 1 })
-                .min(avail / slots.max(1))
-                .max(1),
-        )
+        .bar_width(bar_width)
         .bar_gap(0)
         .group_gap(1)
         .max((y_max * scale) as u64)

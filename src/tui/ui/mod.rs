@@ -13,7 +13,7 @@ mod setup;
 mod system;
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
@@ -98,7 +98,7 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     if app.compare {
         spans.push(Span::styled(
             format!(" COMPARE {} runs ", app.marked().len()),
-            Style::default().fg(theme.colors.bg).bg(theme.colors.warn),
+            Style::default().fg(Color::Black).bg(theme.colors.warn),
         ));
     }
     if let Some(run) = app.selected_run() {

@@ -30,11 +30,17 @@ pub fn render_help(frame: &mut Frame, area: Rect, app: &App) {
             ])
         })
         .collect();
-    lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        " Groups: many > 100 training images, medium 20-100, few < 20. Any key closes.",
-        theme.dim(),
-    )));
+    // The group note (and a blank line before it) when there is room.
+    let room = area.height as usize;
+    if room >= KEYS.len() + 4 {
+        lines.push(Line::from(""));
+    }
+    if room >= KEYS.len() + 3 {
+        lines.push(Line::from(Span::styled(
+            " Groups: many > 100 training images, medium 20-100, few < 20. Any key closes.",
+            theme.dim(),
+        )));
+    }
     let height = lines.len() as u16 + 2;
     let rect = centered(area, 84, height);
     frame.render_widget(Clear, rect);

@@ -128,3 +128,32 @@ fn tiny_terminal_does_not_panic() {
         render(&app, w, h);
     }
 }
+
+#[test]
+fn light_theme_paints_every_cell() {
+    let mut app = demo_app(20);
+    app.theme = app
+        .themes
+        .iter()
+        .position(|t| t.name == "light")
+        .unwrap_or_else(|| {
+            app.themes
+                .push(crate::tui::theme::Theme::builtin("light").unwrap());
+            app.themes.len() - 1
+        });
+    let bg = app.theme().colors.bg;
+    for (w, h) in [(80, 24), (200, 50)] {
+        let t = render(&app, w, h);
+        let buf = t.backend().buffer();
+        for y in 0..h {
+            for x in 0..w {
+                let cell = &buf[(x, y)];
+                assert!(
+                    cell.bg == bg || cell.bg != ratatui::style::Color::Reset,
+                    "cell ({x},{y}) {:?} has no background at {w}x{h}",
+                    cell.symbol()
+                );
+            }
+        }
+    }
+}
