@@ -66,7 +66,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("d", "duplicate the selected run's config into the form"),
     (
         "R",
-        "resume the selected stopped / killed run from its checkpoint",
+        "resume the selected stopped / killed run (checkpoint)",
     ),
     ("Tab / Shift-Tab", "next / previous pane"),
     ("Up Down / j k", "move: form fields, runs"),
