@@ -4,7 +4,26 @@ use clap::Parser;
 use invlab::cli::{Cli, Command};
 use invlab::{batch, paths};
 
+/// libtorch's OpenMP threads spin-wait between kernels by default; on a busy machine (or beside
+/// the UI thread) that burns the cores the work needs: a tiny run measured 39 s spinning against
+/// 2.6 s passive. libgomp reads the policy when it loads, before `main`, so set it and re-exec.
+fn ensure_passive_openmp() {
+    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
+        return;
+    }
+    #[cfg(unix)]
+    if let Ok(exe) = std::env::current_exe() {
+        use std::os::unix::process::CommandExt;
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("OMP_WAIT_POLICY", "PASSIVE")
+            .exec();
+        eprintln!("invlab: could not restart with OMP_WAIT_POLICY=PASSIVE ({err}); continuing");
+    }
+}
+
 fn main() {
+    ensure_passive_openmp();
     if let Err(e) = color_eyre::install() {
         eprintln!("invlab: {e}");
     }

@@ -10,7 +10,27 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Reduction, Tensor};
 
-use crate::config::{Loss, MethodConfig, Rule};
+use crate::config::{Augment, Loss, MethodConfig, Rule, RunConfig};
+use crate::transforms;
+
+/// Named method presets, as the literature names them: (name, loss, rule, augment).
+pub const PRESETS: [(&str, Loss, Rule, Augment); 10] = [
+    ("ERM", Loss::Ce, Rule::None, Augment::None),
+    ("CE-Resample", Loss::Ce, Rule::Resample, Augment::None),
+    (
+        "CE-Resample-EN",
+        Loss::Ce,
+        Rule::ResampleEffective,
+        Augment::None,
+    ),
+    ("CE-DRS", Loss::Ce, Rule::Drs, Augment::None),
+    ("CE-Reweight", Loss::Ce, Rule::Reweight, Augment::None),
+    ("CE-DRW", Loss::Ce, Rule::Drw, Augment::None),
+    ("Focal", Loss::Focal, Rule::None, Augment::None),
+    ("LDAM-DRW", Loss::Ldam, Rule::Drw, Augment::None),
+    ("cRT", Loss::Ce, Rule::Crt, Augment::None),
+    ("Oracle", Loss::Ce, Rule::None, Augment::Oracle),
+];
 
 /// Effective-number weights (1 - beta) / (1 - beta^n_c), normalised to sum to the class count.
 pub fn effective_number_weights(sizes: &[usize], beta: f64) -> Vec<f64> {
@@ -154,6 +174,51 @@ impl LossFn {
     }
 }
 
+/// Per-batch augmentation: the Oracle's true nuisance transform (a fresh parameter per image and
+/// batch), then CIFAR-style crop + flip when configured. `x` holds float 0..=255 images.
+pub fn augment_batch(config: &RunConfig, x: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
+    let mut x = x.shallow_clone();
+    if config.method.augment == Augment::Oracle {
+        x = transforms::apply(config.data.transform, &x, rng);
+    }
+    if config.train.crop_flip {
+        x = crop_flip(&x, rng);
+    }
+    x
+}
+
+/// Random crop (zero padding 4) and horizontal flip, one draw per image, batched by gather.
+fn crop_flip(images: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
+    let size = images.size();
+    let (n, c, h, w) = (size[0], size[1], size[2], size[3]);
+    let device = images.device();
+    let pad = 4;
+    let padded = images.constant_pad_nd([pad, pad, pad, pad]);
+    let oy: Vec<i64> = (0..n).map(|_| rng.random_range(0..=2 * pad)).collect();
+    let ox: Vec<i64> = (0..n).map(|_| rng.random_range(0..=2 * pad)).collect();
+    let flip: Vec<bool> = (0..n).map(|_| rng.random_bool(0.5)).collect();
+    let rows = Tensor::from_slice(&oy).to_device(device).view([n, 1])
+        + Tensor::arange(h, (Kind::Int64, device)).view([1, h]);
+    let cols = Tensor::from_slice(&ox).to_device(device).view([n, 1])
+        + Tensor::arange(w, (Kind::Int64, device)).view([1, w]);
+    let by_rows = padded.gather(
+        2,
+        &rows
+            .view([n, 1, h, 1])
+            .expand([n, c, h, w + 2 * pad], false),
+        false,
+    );
+    let cropped = by_rows.gather(
+        3,
+        &cols.view([n, 1, 1, w]).expand([n, c, h, w], false),
+        false,
+    );
+    let flip = Tensor::from_slice(&flip)
+        .to_device(device)
+        .view([n, 1, 1, 1]);
+    cropped.flip([3]).where_self(&flip, &cropped)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +230,50 @@ mod tests {
             loss,
             rule,
             ..MethodConfig::default()
+        }
+    }
+
+    #[test]
+    fn oracle_changes_every_batch() {
+        let mut config = RunConfig::default();
+        config.method.augment = Augment::Oracle;
+        tch::manual_seed(5);
+        let ink = Tensor::randint(256, [8, 1, 28, 28], (Kind::Float, Device::Cpu));
+        let x = ink.where_self(
+            &Tensor::rand([8, 1, 28, 28], (Kind::Float, Device::Cpu)).gt(0.7),
+            &Tensor::from(0f32),
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let a = augment_batch(&config, &x, &mut rng);
+        let b = augment_batch(&config, &x, &mut rng);
+        for i in 0..8 {
+            assert!(!a.get(i).equal(&x.get(i)), "image {i} unchanged");
+            assert!(
+                !a.get(i).equal(&b.get(i)),
+                "image {i} got the same rotation twice"
+            );
+        }
+        config.method.augment = Augment::None;
+        assert!(augment_batch(&config, &x, &mut rng).equal(&x));
+    }
+
+    #[test]
+    fn crop_flip_keeps_shape_and_only_moves_pixels() {
+        let x = Tensor::arange(2 * 3 * 8 * 8, (Kind::Float, Device::Cpu)).view([2, 3, 8, 8]);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let y = crop_flip(&x, &mut rng);
+        assert_eq!(y.size(), vec![2, 3, 8, 8]);
+        // Every output value is either padding (0) or a value of the same image.
+        for i in 0..2 {
+            let xi = x.get(i);
+            let yi = y.get(i);
+            let nonzero = yi.masked_select(&yi.ne(0.0));
+            let lo = f64::try_from(xi.min()).unwrap();
+            let hi = f64::try_from(xi.max()).unwrap();
+            assert!(
+                f64::try_from(nonzero.min()).unwrap() >= lo.max(1.0) - 1e-6 || nonzero.numel() == 0
+            );
+            assert!(f64::try_from(nonzero.max()).unwrap() <= hi);
         }
     }
 

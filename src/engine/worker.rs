@@ -5,7 +5,7 @@
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -16,7 +16,7 @@ use super::events::{
 use super::rundir::{now_secs, temp_path, RunDir, RunState};
 use super::summary::{group_means, Summary};
 use super::{EventSink, RunRequest};
-use crate::config::{Augment, Loss, Rule, RunConfig};
+use crate::config::{Loss, Rule, RunConfig};
 use crate::data::longtail::derive_seed;
 use crate::data::prepare::{prepare, Prepared};
 use crate::method::{self, LossFn};
@@ -260,38 +260,6 @@ pub fn learning_rate(config: &RunConfig, epoch: usize) -> f64 {
 fn crt_learning_rate(config: &RunConfig, stage_epoch: usize) -> f64 {
     let total = config.method.crt_epochs.max(1) as f64;
     config.train.lr * 0.5 * (1.0 + (std::f64::consts::PI * stage_epoch as f64 / total).cos())
-}
-
-/// Random crop (zero padding 4) and horizontal flip, one draw per image, batched by gather.
-fn crop_flip(images: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
-    let size = images.size();
-    let (n, c, h, w) = (size[0], size[1], size[2], size[3]);
-    let device = images.device();
-    let pad = 4;
-    let padded = images.constant_pad_nd([pad, pad, pad, pad]);
-    let oy: Vec<i64> = (0..n).map(|_| rng.random_range(0..=2 * pad)).collect();
-    let ox: Vec<i64> = (0..n).map(|_| rng.random_range(0..=2 * pad)).collect();
-    let flip: Vec<bool> = (0..n).map(|_| rng.random_bool(0.5)).collect();
-    let rows = Tensor::from_slice(&oy).to_device(device).view([n, 1])
-        + Tensor::arange(h, (Kind::Int64, device)).view([1, h]);
-    let cols = Tensor::from_slice(&ox).to_device(device).view([n, 1])
-        + Tensor::arange(w, (Kind::Int64, device)).view([1, w]);
-    let by_rows = padded.gather(
-        2,
-        &rows
-            .view([n, 1, h, 1])
-            .expand([n, c, h, w + 2 * pad], false),
-        false,
-    );
-    let cropped = by_rows.gather(
-        3,
-        &cols.view([n, 1, 1, w]).expand([n, c, h, w], false),
-        false,
-    );
-    let flip = Tensor::from_slice(&flip)
-        .to_device(device)
-        .view([n, 1, 1, 1]);
-    cropped.flip([3]).where_self(&flip, &cropped)
 }
 
 struct Trainer<'a> {
@@ -642,14 +610,9 @@ impl Trainer<'_> {
             }
             let idx: Vec<i64> = chunk.iter().map(|&i| i as i64).collect();
             let idx = Tensor::from_slice(&idx).to_device(device);
-            let mut x = self.data.train.index_select(0, &idx).to_kind(Kind::Float);
+            let x = self.data.train.index_select(0, &idx).to_kind(Kind::Float);
             let y = labels_all.index_select(0, &idx);
-            if self.config.method.augment == Augment::Oracle {
-                x = transforms::apply(self.config.data.transform, &x, &mut aug_rng);
-            }
-            if self.config.train.crop_flip {
-                x = crop_flip(&x, &mut aug_rng);
-            }
+            let x = method::augment_batch(&self.config, &x, &mut aug_rng);
             let x = self.data.normalize(&x);
             let logits = if crt {
                 let features = tch::no_grad(|| self.model.backbone.forward_t(&x, false));
@@ -812,25 +775,5 @@ mod tests {
         assert!((lr(159) - 0.1).abs() < 1e-12);
         assert!((lr(160) - 0.001).abs() < 1e-12);
         assert!((lr(180) - 0.00001).abs() < 1e-12);
-    }
-
-    #[test]
-    fn crop_flip_keeps_shape_and_content_at_zero_offset() {
-        let x = Tensor::arange(2 * 3 * 8 * 8, (Kind::Float, Device::Cpu)).view([2, 3, 8, 8]);
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let y = crop_flip(&x, &mut rng);
-        assert_eq!(y.size(), vec![2, 3, 8, 8]);
-        // Every output value is either padding (0) or a value of the same image.
-        for i in 0..2 {
-            let xi = x.get(i);
-            let yi = y.get(i);
-            let nonzero = yi.masked_select(&yi.ne(0.0));
-            let lo = f64::try_from(xi.min()).unwrap();
-            let hi = f64::try_from(xi.max()).unwrap();
-            assert!(
-                f64::try_from(nonzero.min()).unwrap() >= lo.max(1.0) - 1e-6 || nonzero.numel() == 0
-            );
-            assert!(f64::try_from(nonzero.max()).unwrap() <= hi);
-        }
     }
 }

@@ -1,0 +1,115 @@
+//! Every long-tail method preset trains end to end, and cRT's second stage touches only the head.
+
+mod common;
+
+use common::*;
+use invlab::config::Rule;
+use invlab::engine::{Event, RunRequest};
+use invlab::method::PRESETS;
+
+#[test]
+fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = write_config(tmp.path(), &tiny_config("preset"));
+    for (name, loss, rule, augment) in PRESETS {
+        let sets = [
+            format!("method.loss={}", invlab::config::serde_plain_name(&loss)),
+            format!("method.rule={}", invlab::config::serde_plain_name(&rule)),
+            format!(
+                "method.augment={}",
+                invlab::config::serde_plain_name(&augment)
+            ),
+            "method.crt_epochs=1".to_string(),
+            format!("name=\"{}\"", name.to_lowercase()),
+        ];
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_invlab"));
+        cmd.arg("--batch")
+            .arg(&base)
+            .arg("--out")
+            .arg(tmp.path().join("runs"));
+        for s in &sets {
+            cmd.args(["--set", s]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dir = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        let expected_epochs = if rule == Rule::Crt { 3 } else { 2 };
+        assert_eq!(summary["epochs"], expected_epochs, "{name}");
+        let classes = summary["classes"].as_array().unwrap();
+        assert_eq!(classes.len(), 49, "{name}");
+        assert!(
+            classes
+                .iter()
+                .all(|c| c["ekld"].is_number() && c["accuracy"].is_number()),
+            "{name}"
+        );
+        let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+        assert!(
+            config.contains(&format!(
+                "rule = \"{}\"",
+                invlab::config::serde_plain_name(&rule)
+            )),
+            "{name}: {config}"
+        );
+    }
+}
+
+fn load_checkpoint(dir: &std::path::Path) -> Vec<(String, tch::Tensor)> {
+    let mut v = tch::Tensor::load_multi(dir.join("checkpoint.ot")).unwrap();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn crt_retrains_only_the_classifier_on_a_frozen_backbone() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Stage one of cRT is plain ERM with the same seed, so the ERM run's weights after its
+    // epochs are cRT's weights when its classifier stage starts.
+    let mut erm = tiny_config("erm");
+    erm.train.epochs = 1;
+    let mut crt = erm.clone();
+    crt.name = "crt".into();
+    crt.method.rule = Rule::Crt;
+    crt.method.crt_epochs = 2;
+    for config in [erm, crt] {
+        let (handle, rx) = spawn(RunRequest::New {
+            config,
+            runs_dir: tmp.path().to_path_buf(),
+        });
+        let events = drain(&rx, 300);
+        handle.join();
+        assert!(
+            matches!(events.last(), Some(Event::Finished(_))),
+            "{:?}",
+            events.last()
+        );
+    }
+    let before = load_checkpoint(&tmp.path().join("erm"));
+    let after = load_checkpoint(&tmp.path().join("crt"));
+    assert_eq!(before.len(), after.len());
+    let (mut backbone, mut head_changed) = (0, 0);
+    for ((name, a), (name_b, b)) in before.iter().zip(&after) {
+        assert_eq!(name, name_b);
+        if name.starts_with("backbone") {
+            assert!(a.equal(b), "{name} changed during classifier re-training");
+            backbone += 1;
+        } else if !a.equal(b) {
+            head_changed += 1;
+        }
+    }
+    assert!(backbone >= 6, "checked {backbone} backbone tensors");
+    assert_eq!(head_changed, 2, "the head's weight and bias are re-trained");
+    // The second stage samples class-balanced, and its metrics say which stage they are.
+    let metrics = invlab::engine::rundir::RunDir::open(&tmp.path().join("crt"))
+        .unwrap()
+        .read_metrics();
+    let stages: Vec<&str> = metrics.iter().map(|m| m.stage.as_str()).collect();
+    assert_eq!(stages, vec!["train", "crt", "crt"]);
+}
