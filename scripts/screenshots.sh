@@ -60,7 +60,7 @@ shot setup
 keys s
 wait_for shots-erm '[ "$(state shots-erm)" = finished ]'
 # 3. CE-DRS: next method, rename, start; screenshot mid-run once eKLD has been measured.
-keys l k k k k k k k e BSpace BSpace BSpace d r s Enter s
+keys l l l k k k k k k k e BSpace BSpace BSpace d r s Enter s
 wait_for shots-drs '[ "$(epochs shots-drs)" -ge 5 ]'
 keys Tab Tab
 shot live

@@ -64,10 +64,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("p", "pause / resume the selected (or active) run"),
     ("x", "stop the selected run (asks first); drop a queued run"),
     ("d", "duplicate the selected run's config into the form"),
-    (
-        "R",
-        "resume the selected stopped / killed run (checkpoint)",
-    ),
+    ("R", "resume the selected stopped / killed run (checkpoint)"),
     ("Tab / Shift-Tab", "next / previous pane"),
     ("Up Down / j k", "move: form fields, runs"),
     (

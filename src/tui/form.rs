@@ -19,13 +19,27 @@ pub struct Preset {
     pub about: &'static str,
 }
 
-pub const PRESETS: [Preset; 9] = [
+pub const PRESETS: [Preset; 10] = [
     Preset {
         name: "ERM",
         loss: Loss::Ce,
         rule: Rule::None,
         augment: Augment::None,
         about: "plain cross-entropy on the long-tailed set",
+    },
+    Preset {
+        name: "CE-Resample",
+        loss: Loss::Ce,
+        rule: Rule::Resample,
+        augment: Augment::None,
+        about: "class-balanced sampling (prob. 1/n_c) throughout",
+    },
+    Preset {
+        name: "CE-Resample-EN",
+        loss: Loss::Ce,
+        rule: Rule::ResampleEffective,
+        augment: Augment::None,
+        about: "sampling by effective number (beta 0.9999) throughout",
     },
     Preset {
         name: "CE-DRS",
@@ -35,25 +49,18 @@ pub const PRESETS: [Preset; 9] = [
         about: "cross-entropy; class-balanced re-sampling from E1 on",
     },
     Preset {
-        name: "CE-DRW",
-        loss: Loss::Ce,
-        rule: Rule::Drw,
-        augment: Augment::None,
-        about: "cross-entropy; class-balanced loss weights from E1 on",
-    },
-    Preset {
-        name: "Reweight",
+        name: "CE-Reweight",
         loss: Loss::Ce,
         rule: Rule::Reweight,
         augment: Augment::None,
         about: "loss weights by effective number (beta 0.9999) throughout",
     },
     Preset {
-        name: "Resample",
+        name: "CE-DRW",
         loss: Loss::Ce,
-        rule: Rule::Resample,
+        rule: Rule::Drw,
         augment: Augment::None,
-        about: "class-balanced sampling (prob. 1/n_c) throughout",
+        about: "cross-entropy; class-balanced loss weights from E1 on",
     },
     Preset {
         name: "Focal",
@@ -558,6 +565,15 @@ mod tests {
         }
         form.cycle(1);
         assert_eq!(form.value(Field::Method), "ERM");
+    }
+
+    #[test]
+    fn presets_match_the_engines() {
+        let ours: Vec<_> = PRESETS
+            .iter()
+            .map(|p| (p.name, p.loss, p.rule, p.augment))
+            .collect();
+        assert_eq!(ours, crate::method::PRESETS.to_vec());
     }
 
     #[test]
