@@ -208,7 +208,11 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
     let scale = 1000.0;
     let per_group = means.len().max(1) as u16;
     let group_w = hist_area.width.saturating_sub(1) / (used.len() as u16).max(1);
-    let bar_width = (group_w.saturating_sub(1) / per_group).clamp(1, 9);
+    // One column between a group's bars when there are several (values stay apart).
+    let bar_gap = u16::from(per_group > 1 && group_w > 2 * per_group + 1);
+    let bar_width = (group_w.saturating_sub(1) / per_group)
+        .saturating_sub(bar_gap)
+        .clamp(1, 9);
     let labelled = bar_width >= 4;
     let groups: Vec<BarGroup> = used
         .iter()
@@ -242,7 +246,7 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
         .collect();
     let mut chart = BarChart::default()
         .bar_width(bar_width)
-        .bar_gap(0)
+        .bar_gap(bar_gap)
         .group_gap(1)
         .max((y_max * scale) as u64)
         .label_style(theme.dim())
