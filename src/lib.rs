@@ -15,3 +15,4 @@ pub mod models;
 pub mod paths;
 pub mod report;
 pub mod transforms;
+pub mod tui;

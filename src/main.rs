@@ -42,12 +42,24 @@ fn main() {
                 eprintln!("invlab: no data directory is known on this system; pass --out DIR");
                 std::process::exit(batch::EXIT_USAGE);
             };
-            // Until the interactive lab lands, no-argument runs use the default config headless.
-            let mut cli = cli;
-            if !cli.batch && cli.configs.is_empty() && cli.resume.is_none() {
-                cli.configs.push("configs/default.toml".into());
+            if !cli.batch && cli.resume.is_none() {
+                // No --batch: the interactive lab (the first CONFIG, if any, fills its form).
+                let options = invlab::tui::TuiOptions {
+                    theme: cli.theme.clone(),
+                    runs_dir,
+                    config: cli.configs.first().cloned(),
+                    ..Default::default()
+                };
+                match invlab::tui::run(options) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("invlab: {e:?}");
+                        1
+                    }
+                }
+            } else {
+                batch::main(&cli, &runs_dir)
             }
-            batch::main(&cli, &runs_dir)
         }
     };
     std::process::exit(code);

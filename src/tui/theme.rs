@@ -1,0 +1,182 @@
+//! Themes: TOML files with named colors. Built-ins are embedded in the binary; files in
+//! `<config dir>/themes/*.toml` add themes or override a built-in of the same name.
+
+use std::path::Path;
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::Marker;
+use serde::Deserialize;
+
+pub const BUILTIN: [(&str, &str); 3] = [
+    ("dark", include_str!("../../themes/dark.toml")),
+    ("light", include_str!("../../themes/light.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
+];
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Colors {
+    pub bg: Color,
+    pub fg: Color,
+    pub dim: Color,
+    pub accent: Color,
+    pub border: Color,
+    pub border_focus: Color,
+    pub selection_bg: Color,
+    pub ok: Color,
+    pub warn: Color,
+    pub error: Color,
+    pub many: Color,
+    pub medium: Color,
+    pub few: Color,
+    pub series: Vec<Color>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Theme {
+    pub name: String,
+    #[serde(default = "default_marker")]
+    pub marker: String,
+    pub colors: Colors,
+}
+
+fn default_marker() -> String {
+    "braille".into()
+}
+
+impl Theme {
+    pub fn parse(text: &str, source: &str) -> Result<Theme, String> {
+        let theme: Theme = toml::from_str(text).map_err(|e| format!("{source}: {e}"))?;
+        if theme.colors.series.is_empty() {
+            return Err(format!("{source}: colors.series needs at least one color"));
+        }
+        Ok(theme)
+    }
+
+    pub fn builtin(name: &str) -> Option<Theme> {
+        BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, text)| Theme::parse(text, n).expect("built-in themes parse"))
+    }
+
+    pub fn marker(&self) -> Marker {
+        match self.marker.to_ascii_lowercase().as_str() {
+            "dot" => Marker::Dot,
+            "block" => Marker::Block,
+            "bar" => Marker::Bar,
+            "halfblock" | "half-block" => Marker::HalfBlock,
+            _ => Marker::Braille,
+        }
+    }
+
+    pub fn series(&self, i: usize) -> Color {
+        self.colors.series[i % self.colors.series.len()]
+    }
+
+    pub fn base(&self) -> Style {
+        Style::default().fg(self.colors.fg).bg(self.colors.bg)
+    }
+
+    pub fn dim(&self) -> Style {
+        Style::default().fg(self.colors.dim)
+    }
+
+    pub fn accent(&self) -> Style {
+        Style::default()
+            .fg(self.colors.accent)
+            .add_modifier(Modifier::BOLD)
+    }
+
+    pub fn border(&self, focused: bool) -> Style {
+        if focused {
+            Style::default()
+                .fg(self.colors.border_focus)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().fg(self.colors.border)
+        }
+    }
+
+    pub fn selected(&self) -> Style {
+        Style::default()
+            .bg(self.colors.selection_bg)
+            .add_modifier(Modifier::BOLD)
+    }
+}
+
+impl Default for Theme {
+    fn default() -> Self {
+        Theme::builtin("dark").expect("dark theme")
+    }
+}
+
+/// Built-ins, then user themes from `dir` (a user theme replaces a built-in of the same name).
+/// Returns the themes and one message per file that could not be read.
+pub fn load_all(dir: Option<&Path>) -> (Vec<Theme>, Vec<String>) {
+    let mut themes: Vec<Theme> = BUILTIN
+        .iter()
+        .map(|(n, t)| Theme::parse(t, n).expect("built-in themes parse"))
+        .collect();
+    let mut problems = Vec::new();
+    if let Some(dir) = dir {
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let source = path.display().to_string();
+            match std::fs::read_to_string(&path)
+                .map_err(|e| format!("{source}: {e}"))
+                .and_then(|t| Theme::parse(&t, &source))
+            {
+                Ok(theme) => {
+                    if let Some(slot) = themes.iter_mut().find(|t| t.name == theme.name) {
+                        *slot = theme;
+                    } else {
+                        themes.push(theme);
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+    }
+    (themes, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse() {
+        for (name, _) in BUILTIN {
+            let t = Theme::builtin(name).unwrap();
+            assert_eq!(t.name, name);
+        }
+        assert_eq!(
+            Theme::builtin("high-contrast").unwrap().marker(),
+            Marker::Block
+        );
+    }
+
+    #[test]
+    fn user_theme_overrides_builtin() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = BUILTIN[0].1.replace("#5fafff", "red");
+        std::fs::write(dir.path().join("mine.toml"), text).unwrap();
+        std::fs::write(dir.path().join("broken.toml"), "name = 3").unwrap();
+        let (themes, problems) = load_all(Some(dir.path()));
+        assert_eq!(themes.len(), 3);
+        assert_eq!(themes[0].colors.accent, Color::Red);
+        assert_eq!(problems.len(), 1);
+    }
+}
