@@ -26,3 +26,16 @@ pub fn config_dir() -> Option<PathBuf> {
     }
     project_dirs().map(|d| d.config_dir().to_path_buf())
 }
+
+/// The `*.toml` files directly in `dir`, sorted; none when it cannot be read.
+pub fn toml_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    paths
+}

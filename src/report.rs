@@ -245,34 +245,21 @@ pub fn curves_svg(runs: &[RunRecord]) -> String {
     frame.axes(&mut out, &ticks, "%", "epoch");
     for (i, r) in runs.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let acc: Vec<String> = r
-            .metrics
-            .iter()
-            .map(|m| {
-                format!(
-                    "{:.1},{:.1}",
-                    frame.x(m.epoch as f64),
-                    frame.y(100.0 * m.balanced_accuracy)
-                )
-            })
-            .collect();
-        let loss: Vec<String> = r
-            .metrics
-            .iter()
-            .map(|m| {
-                format!(
-                    "{:.1},{:.1}",
-                    frame.x(m.epoch as f64),
-                    frame.y((10.0 * m.train_loss).min(100.0))
-                )
-            })
-            .collect();
+        // One "x,y" list per series: accuracy (solid) and loss x10 (dashed).
+        let series = |value: &dyn Fn(&EpochMetrics) -> f64| -> String {
+            r.metrics
+                .iter()
+                .map(|m| format!("{:.1},{:.1}", frame.x(m.epoch as f64), frame.y(value(m))))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let acc = series(&|m| 100.0 * m.balanced_accuracy);
+        let loss = series(&|m| (10.0 * m.train_loss).min(100.0));
         let _ = writeln!(
             out,
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>",
-            acc.join(" ")
+            "<polyline points=\"{acc}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>"
         );
-        let _ = writeln!(out, "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>", loss.join(" "));
+        let _ = writeln!(out, "<polyline points=\"{loss}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>");
     }
     legend(
         &mut out,

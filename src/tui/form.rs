@@ -252,14 +252,7 @@ pub struct ConfigFile {
 pub fn list_configs(dirs: &[PathBuf]) -> Vec<ConfigFile> {
     let mut out: Vec<ConfigFile> = Vec::new();
     for dir in dirs {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        paths.sort();
+        let paths = crate::paths::toml_files(dir);
         for path in paths {
             if out.iter().all(|c| c.path != path) {
                 let name = path

@@ -124,14 +124,7 @@ pub fn load_all(dir: Option<&Path>) -> (Vec<Theme>, Vec<String>) {
         .collect();
     let mut problems = Vec::new();
     if let Some(dir) = dir {
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        paths.sort();
+        let paths = crate::paths::toml_files(dir);
         for path in paths {
             let source = path.display().to_string();
             match std::fs::read_to_string(&path)
