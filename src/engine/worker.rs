@@ -650,8 +650,16 @@ impl Trainer<'_> {
         )))
     }
 
+    /// Evaluation logits. An LDAM model's head outputs cosines in [-1, 1] and its loss trains
+    /// softmax(s * cos): eKLD must compare those distributions (softmax of bare cosines over 49
+    /// classes is near uniform, which would report eKLD ~ 0 for any input).
     fn logits(&self, images: &Tensor) -> Tensor {
-        self.model.forward_t(&self.data.normalize(images), false)
+        let out = self.model.forward_t(&self.data.normalize(images), false);
+        if self.config.method.loss == Loss::Ldam {
+            out * self.config.method.ldam_scale
+        } else {
+            out
+        }
     }
 
     fn evaluate(
