@@ -2,7 +2,7 @@
 //! overrides. A `RunConfig` is plain data; everything a run does follows from it and its seed.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -486,15 +486,6 @@ impl RunConfig {
     /// Resolved TOML text, as written into a run directory.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a RunConfig always serializes")
-    }
-
-    /// The dataset's folder: `data.root`, else `<data dir>/datasets/<name>`.
-    pub fn data_root(&self) -> Option<PathBuf> {
-        if !self.data.root.is_empty() {
-            return Some(PathBuf::from(&self.data.root));
-        }
-        let name = serde_plain_name(&self.data.dataset);
-        crate::paths::data_dir().map(|d| d.join("datasets").join(name))
     }
 }
 
