@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod models;
 pub mod paths;
 pub mod report;
+pub mod seed;
 pub mod transforms;
 pub mod tui;

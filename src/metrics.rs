@@ -67,6 +67,7 @@ pub fn pick_per_class(
 
 /// Measures invariance of `logits_of` (which takes float 0..=255 images on the device) to
 /// `kind`, on `images` (u8 or float, N x C x H x W, untransformed, on the device).
+/// `stop_requested` is asked between forward batches; `None` when it said yes.
 pub fn invariance(
     logits_of: &dyn Fn(&Tensor) -> Tensor,
     images: &Tensor,
@@ -74,7 +75,8 @@ pub fn invariance(
     samples: usize,
     kind: TransformKind,
     rng: &mut ChaCha8Rng,
-) -> ClassInvariance {
+    stop_requested: &dyn Fn() -> bool,
+) -> Option<ClassInvariance> {
     let _guard = tch::no_grad_guard();
     let device = images.device();
     let num_classes = chosen.len();
@@ -92,6 +94,9 @@ pub fn invariance(
         let mut per_image_kl = Vec::with_capacity(members.len());
         let mut agree = 0.0;
         for chunk in members.chunks(per_chunk) {
+            if stop_requested() {
+                return None;
+            }
             let idx: Vec<i64> = chunk.iter().map(|&i| i as i64).collect();
             let base = images
                 .index_select(0, &Tensor::from_slice(&idx).to_device(device))
@@ -123,7 +128,7 @@ pub fn invariance(
         out.ekld_stderr[class] = (var / n).sqrt();
         out.consistency[class] = agree / (n * samples as f64);
     }
-    out
+    Some(out)
 }
 
 /// Spearman rank correlation (ties get average ranks); `None` when either side is constant.
@@ -205,7 +210,16 @@ mod tests {
         let chosen = vec![vec![0, 1, 2], vec![3, 4, 5]];
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         // Rotations by a multiple of 360 are rare enough: every draw moves the ink.
-        let inv = invariance(&model, &images, &chosen, 7, TransformKind::Rot, &mut rng);
+        let inv = invariance(
+            &model,
+            &images,
+            &chosen,
+            7,
+            TransformKind::Rot,
+            &mut rng,
+            &|| false,
+        )
+        .unwrap();
         let sm = |v: [f32; 3]| {
             let z: f64 = v.iter().map(|x| (*x as f64).exp()).sum();
             v.map(|x| (x as f64).exp() / z)
@@ -240,7 +254,9 @@ mod tests {
                 5,
                 kind,
                 &mut ChaCha8Rng::seed_from_u64(1),
-            );
+                &|| false,
+            )
+            .unwrap();
             assert!(
                 inv.ekld.iter().all(|&v| v.abs() < 1e-7),
                 "{kind:?} {:?}",

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use invlab::config::Rule;
-use invlab::engine::rundir::RunDir;
+use invlab::engine::rundir::{RunDir, Status};
 use invlab::engine::{Event, RunRequest, Summary};
 
 #[test]
@@ -98,7 +98,7 @@ fn a_run_reports_in_order_and_writes_every_file() {
     assert!(csv.starts_with("class,name,train_size"));
     let state = RunDir::open(&dir).unwrap().read_state().unwrap();
     assert_eq!(
-        (state.status.as_str(), state.checkpoint_epoch),
+        (state.status.word(), state.checkpoint_epoch),
         ("finished", 2)
     );
 }
@@ -128,7 +128,7 @@ fn the_worker_obeys_pause_resume_and_stop_and_a_stopped_run_resumes() {
     let dir = tmp.path().join("control");
     assert_eq!(
         RunDir::open(&dir).unwrap().read_state().unwrap().status,
-        "paused"
+        Status::Paused
     );
     handle.resume();
     wait_for(&rx, 60, |e| matches!(e, Event::Resumed));
@@ -142,7 +142,7 @@ fn the_worker_obeys_pause_resume_and_stop_and_a_stopped_run_resumes() {
     handle.join();
     assert_eq!(
         RunDir::open(&dir).unwrap().read_state().unwrap().status,
-        "stopped"
+        Status::Stopped
     );
 
     let (handle, rx) = spawn(RunRequest::Resume { dir: dir.clone() });
@@ -248,7 +248,7 @@ fn a_bad_run_fails_with_a_message_not_a_panic() {
     };
     assert!(message.contains("nowhere"), "{message}");
     let state = RunDir::open(&tmp.path().join("bad")).unwrap().read_state();
-    assert_eq!(state.map(|s| s.status), Some("failed".to_string()));
+    assert_eq!(state.map(|s| s.status), Some(Status::Failed));
     let _ = Rule::None;
 }
 

@@ -110,6 +110,6 @@ fn crt_retrains_only_the_classifier_on_a_frozen_backbone() {
     let metrics = invlab::engine::rundir::RunDir::open(&tmp.path().join("crt"))
         .unwrap()
         .read_metrics();
-    let stages: Vec<&str> = metrics.iter().map(|m| m.stage.as_str()).collect();
+    let stages: Vec<String> = metrics.iter().map(|m| m.stage.to_string()).collect();
     assert_eq!(stages, vec!["train", "crt", "crt"]);
 }

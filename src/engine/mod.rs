@@ -1,7 +1,9 @@
 //! The engine: one run = one worker thread that owns every tensor. Front ends (batch, TUI) talk
 //! to it only through plain-data `Event`s (out) and `Control`s (in).
 
+pub mod error;
 pub mod events;
+pub mod records;
 pub mod rundir;
 pub mod summary;
 mod worker;
@@ -13,14 +15,17 @@ use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 
 use crate::config::RunConfig;
-pub use events::{Control, EpochMetrics, Event, GroupAccuracy, InvarianceReport, Phase, RunInfo};
+pub use error::EngineError;
+pub use events::{Control, Event, Phase};
+pub use records::{EpochMetrics, GroupAccuracy, InvarianceReport, RunInfo, Stage};
 pub use summary::{ClassResult, Summary};
 
 /// Where the worker reports. Called on the worker thread; must not block for long.
 pub type EventSink = Box<dyn Fn(Event) + Send + 'static>;
 
-/// What to run.
+/// What to run. Sent once per run, so the size of `New` is no concern.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum RunRequest {
     /// A new run whose directory is created under `runs_dir`.
     New {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::events::{EpochMetrics, RunInfo};
+use super::records::{EpochMetrics, RunInfo};
 use super::summary::Summary;
 use crate::config::RunConfig;
 
@@ -32,11 +32,40 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".tmp-{}-{name}", std::process::id()))
 }
 
+/// A run's status word in `state.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Running,
+    Paused,
+    /// Stopped on request (a key, a signal): resumable from the last checkpoint.
+    Stopped,
+    Finished,
+    Failed,
+}
+
+impl Status {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+            Status::Finished => "finished",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
 /// Where a run stands, as `state.json` records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
-    /// `running`, `paused`, `stopped`, `finished` or `failed`.
-    pub status: String,
+    pub status: Status,
     /// Epochs whose weights are in `checkpoint.ot` (a resume starts after them).
     pub checkpoint_epoch: usize,
     /// Epochs whose metrics are in `metrics.jsonl`.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::events::{EpochMetrics, InvarianceReport, RunInfo};
+use super::records::{EpochMetrics, InvarianceReport, RunInfo};
 
 /// One class's final figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

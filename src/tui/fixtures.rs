@@ -86,7 +86,7 @@ pub fn epoch(info: &RunInfo, epoch: usize, rate: f64) -> EpochMetrics {
     EpochMetrics {
         epoch,
         total_epochs: info.total_epochs,
-        stage: "train".into(),
+        stage: crate::engine::Stage::Train,
         lr: 0.1,
         train_loss: 2.5 * (-rate * 3.0 * t).exp() + 0.1,
         train_accuracy: test_acc.min(1.0),

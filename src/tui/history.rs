@@ -31,7 +31,7 @@ pub fn load_run(dir: &Path) -> Option<RunEntry> {
         .as_ref()
         .map(|s| {
             if s.message.is_empty() {
-                s.status.clone()
+                s.status.to_string()
             } else {
                 format!("{}: {}", s.status, s.message)
             }

@@ -1,0 +1,97 @@
+//! The plain-data records a run produces: facts fixed at its start, one epoch's metrics, and an
+//! invariance report. They cross threads in events and are serialized to run directories.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+
+/// Facts fixed at the start of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub dir: PathBuf,
+    pub config: RunConfig,
+    /// The device actually used, e.g. `cpu` or `cuda:0`.
+    pub device: String,
+    pub num_classes: usize,
+    pub class_names: Vec<String>,
+    /// Training images per class, indexed by class label.
+    pub train_sizes: Vec<usize>,
+    pub test_sizes: Vec<usize>,
+    /// Total epochs including any classifier re-training stage.
+    pub total_epochs: usize,
+    /// Set when the run continues from a checkpoint: epochs already done.
+    pub resumed_at: Option<usize>,
+    pub invlab_version: String,
+    pub libtorch_version: String,
+}
+
+/// Accuracy split by class size: many (>100 training images), medium (20-100), few (<20).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GroupAccuracy {
+    pub many: Option<f64>,
+    pub medium: Option<f64>,
+    pub few: Option<f64>,
+}
+
+/// Which training stage an epoch belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// The main stage: the whole network.
+    Train,
+    /// cRT's classifier re-training on the frozen backbone.
+    Crt,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::Train => "train",
+            Stage::Crt => "crt",
+        })
+    }
+}
+
+/// One epoch's metrics; one line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    pub total_epochs: usize,
+    pub stage: Stage,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+    /// Mean of per-class accuracies on the balanced test set.
+    pub balanced_accuracy: f64,
+    pub groups: GroupAccuracy,
+    /// Indexed by class label.
+    pub per_class_accuracy: Vec<f64>,
+    pub train_seconds: f64,
+    pub eval_seconds: f64,
+    /// Present on epochs where eKLD was measured.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub invariance: Option<InvarianceReport>,
+}
+
+/// eKLD and consistency per class, measured on held-out untransformed images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvarianceReport {
+    pub epoch: usize,
+    pub transform: String,
+    pub images_per_class: usize,
+    pub samples: usize,
+    /// Mean KL(p(x) || p(x')) in nats, indexed by class label.
+    pub ekld: Vec<f64>,
+    /// Share of (x, x') pairs whose argmax agrees, indexed by class label.
+    pub consistency: Vec<f64>,
+    /// Standard error of each class's eKLD over its images.
+    pub ekld_stderr: Vec<f64>,
+    /// Spearman rank correlation between training class size and eKLD.
+    pub spearman_size_ekld: Option<f64>,
+    pub seconds: f64,
+}

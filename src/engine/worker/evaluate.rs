@@ -1,0 +1,152 @@
+//! Test accuracy after each epoch, and eKLD (the live estimate and the final one). Both check
+//! the run's controls between forward batches, so a stop never waits for a whole evaluation.
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Tensor};
+
+use super::super::error::EngineResult;
+use super::super::events::{Event, Phase};
+use super::super::records::{EpochMetrics, GroupAccuracy, InvarianceReport, Stage};
+use super::super::summary::group_means;
+use super::train::EpochTraining;
+use super::{Flow, Trainer};
+use crate::config::Loss;
+use crate::data::longtail::derive_seed;
+use crate::metrics;
+
+impl Trainer<'_> {
+    /// Evaluation logits. An LDAM model's head outputs cosines in [-1, 1] and its loss trains
+    /// softmax(s * cos): eKLD must compare those distributions (softmax of bare cosines over 49
+    /// classes is near uniform, which would report eKLD ~ 0 for any input).
+    fn logits(&self, images: &Tensor) -> Tensor {
+        let out = self.model.forward_t(&self.data.normalize(images), false);
+        if self.config.method.loss == Loss::Ldam {
+            out * self.config.method.ldam_scale
+        } else {
+            out
+        }
+    }
+
+    /// True when a stop arrived (blocks while paused, like training does).
+    fn stop_requested(&self) -> bool {
+        match self.check_controls() {
+            Ok(Flow::Stop) => true,
+            Ok(Flow::Continue) => false,
+            Err(e) => {
+                tracing::warn!("while checking controls: {e}");
+                false
+            }
+        }
+    }
+
+    /// Test accuracy per class after `epoch`. `None` when stopped.
+    pub(super) fn evaluate(
+        &self,
+        epoch: usize,
+        trained: EpochTraining,
+    ) -> EngineResult<Option<EpochMetrics>> {
+        self.emit(Event::Phase(Phase::Evaluating));
+        let t0 = Instant::now();
+        let n = self.data.test.size()[0];
+        let mut predictions = Vec::with_capacity(n as usize);
+        let mut start = 0;
+        while start < n {
+            if self.stop_requested() {
+                return Ok(None);
+            }
+            let len = (metrics::FORWARD_BATCH as i64).min(n - start);
+            let logits = tch::no_grad(|| self.logits(&self.data.test.narrow(0, start, len)));
+            predictions.extend(Vec::<i64>::try_from(
+                logits.argmax(-1, false).to_device(Device::Cpu),
+            )?);
+            start += len;
+        }
+        let classes = self.info.num_classes;
+        let per_class = metrics::per_class_accuracy(&predictions, &self.data.test_labels, classes);
+        let correct = predictions
+            .iter()
+            .zip(&self.data.test_labels)
+            .filter(|(p, y)| p == y)
+            .count();
+        let present: Vec<f64> = per_class
+            .iter()
+            .zip(&self.info.test_sizes)
+            .filter(|(_, &n)| n > 0)
+            .map(|(a, _)| *a)
+            .collect();
+        let [many, medium, few] = group_means(&per_class, &self.info.train_sizes);
+        Ok(Some(EpochMetrics {
+            epoch: epoch + 1,
+            total_epochs: self.total_epochs(),
+            stage: if self.in_crt_stage(epoch) {
+                Stage::Crt
+            } else {
+                Stage::Train
+            },
+            lr: self.lr_at(epoch),
+            train_loss: trained.loss,
+            train_accuracy: trained.accuracy,
+            test_accuracy: correct as f64 / predictions.len().max(1) as f64,
+            balanced_accuracy: present.iter().sum::<f64>() / present.len().max(1) as f64,
+            groups: GroupAccuracy { many, medium, few },
+            per_class_accuracy: per_class,
+            train_seconds: trained.seconds,
+            eval_seconds: t0.elapsed().as_secs_f64(),
+            invariance: None,
+        }))
+    }
+
+    /// eKLD per class: the quick live estimate, or the full one at the end. `None` when stopped.
+    pub(super) fn invariance(
+        &self,
+        epoch: usize,
+        full: bool,
+    ) -> EngineResult<Option<InvarianceReport>> {
+        self.emit(Event::Phase(Phase::Invariance));
+        let t0 = Instant::now();
+        let e = &self.config.eval;
+        let (images, samples) = if full {
+            (e.ekld_images_per_class, e.ekld_samples)
+        } else {
+            (e.live_images_per_class, e.live_samples)
+        };
+        // The same held-out images every time, so live estimates are comparable across epochs.
+        let mut pick_rng = ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, "ekld-images"));
+        let chosen = metrics::pick_per_class(
+            &self.data.test_labels,
+            self.info.num_classes,
+            images,
+            &mut pick_rng,
+        );
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, &format!("ekld-{epoch}")));
+        let kind = self.config.ekld_transform();
+        let logits_of = |x: &Tensor| self.logits(x);
+        let Some(inv) = metrics::invariance(
+            &logits_of,
+            &self.data.test_raw,
+            &chosen,
+            samples,
+            kind,
+            &mut rng,
+            &|| self.stop_requested(),
+        ) else {
+            return Ok(None);
+        };
+        let sizes: Vec<f64> = self.info.train_sizes.iter().map(|&n| n as f64).collect();
+        Ok(Some(InvarianceReport {
+            epoch: epoch + 1,
+            transform: crate::config::serde_plain_name(&kind),
+            images_per_class: images,
+            samples,
+            spearman_size_ekld: metrics::spearman(&sizes, &inv.ekld),
+            ekld: inv.ekld,
+            consistency: inv.consistency,
+            ekld_stderr: inv.ekld_stderr,
+            seconds: t0.elapsed().as_secs_f64(),
+        }))
+    }
+}
