@@ -233,9 +233,6 @@ pub fn run_one(
                     fmt_opt(s.ekld_by_group.few),
                     fmt_opt(s.spearman_size_ekld),
                 );
-                if let Err(e) = crate::report::write_run_figures(&dir) {
-                    let _ = writeln!(progress, "[{name}] figures not written: {e}");
-                }
                 break RunResult::Finished(dir.clone());
             }
             Event::Stopped { epochs_done } => {
