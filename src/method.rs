@@ -174,17 +174,34 @@ impl LossFn {
     }
 }
 
-/// Per-batch augmentation: the Oracle's true nuisance transform (a fresh parameter per image and
-/// batch), then CIFAR-style crop + flip when configured. `x` holds float 0..=255 images.
-pub fn augment_batch(config: &RunConfig, x: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
-    let mut x = x.shallow_clone();
-    if config.method.augment == Augment::Oracle {
-        x = transforms::apply(config.data.transform, &x, rng);
-    }
+/// A training batch's images (float 0..=255, before normalisation). `stored` is the batch as the
+/// training set holds it (transformed once, as the paper builds its datasets); `base` the same
+/// images untransformed, needed by Oracle, which draws a fresh nuisance transform of the base
+/// image for every image and batch (re-transforming `stored` would compose two transforms:
+/// dilate after dilate, a second background fill that finds no zero pixel, double interpolation).
+/// Then CIFAR-style crop + flip when configured.
+pub fn training_images(
+    config: &RunConfig,
+    stored: &Tensor,
+    base: Option<&Tensor>,
+    rng: &mut ChaCha8Rng,
+) -> Tensor {
+    let mut x = match config.method.augment {
+        Augment::Oracle => {
+            let base = base.expect("Oracle needs the untransformed training images");
+            transforms::apply(config.data.transform, base, rng)
+        }
+        Augment::None => stored.shallow_clone(),
+    };
     if config.train.crop_flip {
         x = crop_flip(&x, rng);
     }
     x
+}
+
+/// Whether the batches need the untransformed training images.
+pub fn needs_base_images(config: &RunConfig) -> bool {
+    config.method.augment == Augment::Oracle
 }
 
 /// Random crop (zero padding 4) and horizontal flip, one draw per image, batched by gather.
@@ -233,28 +250,97 @@ mod tests {
         }
     }
 
-    #[test]
-    fn oracle_changes_every_batch() {
-        let mut config = RunConfig::default();
-        config.method.augment = Augment::Oracle;
+    /// Glyph-like base images: sparse ink on a zero background.
+    fn base_images(n: i64) -> Tensor {
         tch::manual_seed(5);
-        let ink = Tensor::randint(256, [8, 1, 28, 28], (Kind::Float, Device::Cpu));
-        let x = ink.where_self(
-            &Tensor::rand([8, 1, 28, 28], (Kind::Float, Device::Cpu)).gt(0.7),
+        let ink = Tensor::randint_low(1, 256, [n, 1, 28, 28], (Kind::Float, Device::Cpu));
+        ink.where_self(
+            &Tensor::rand([n, 1, 28, 28], (Kind::Float, Device::Cpu)).gt(0.7),
             &Tensor::from(0f32),
+        )
+    }
+
+    #[test]
+    fn oracle_bg_fills_the_base_images_background_afresh_every_batch() {
+        let mut config = RunConfig::default();
+        config.data.transform = crate::config::TransformKind::Bg;
+        config.method.augment = Augment::Oracle;
+        let base = base_images(16);
+        // The stored set is the base with its own background, as the dataset holds it.
+        let stored = transforms::apply(
+            config.data.transform,
+            &base,
+            &mut ChaCha8Rng::seed_from_u64(9),
         );
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let a = augment_batch(&config, &x, &mut rng);
-        let b = augment_batch(&config, &x, &mut rng);
-        for i in 0..8 {
-            assert!(!a.get(i).equal(&x.get(i)), "image {i} unchanged");
-            assert!(
-                !a.get(i).equal(&b.get(i)),
-                "image {i} got the same rotation twice"
-            );
+        let a = training_images(&config, &stored, Some(&base), &mut rng);
+        let b = training_images(&config, &stored, Some(&base), &mut rng);
+        let background = base.eq(0.0);
+        let mut differs = 0;
+        for i in 0..16 {
+            for batch in [&a, &b] {
+                let (out, bg) = (batch.get(i), background.get(i));
+                let values = out.masked_select(&bg);
+                let (lo, hi) = (
+                    f64::try_from(values.min()).unwrap(),
+                    f64::try_from(values.max()).unwrap(),
+                );
+                assert_eq!(lo, hi, "image {i}: one background value per image");
+                assert!((0.0..=99.0).contains(&lo), "image {i}: background {lo}");
+                let ink = bg.logical_not();
+                assert!(out
+                    .masked_select(&ink)
+                    .equal(&base.get(i).masked_select(&ink)));
+            }
+            let bg = background.get(i);
+            let va = f64::try_from(a.get(i).masked_select(&bg).max()).unwrap();
+            let vb = f64::try_from(b.get(i).masked_select(&bg).max()).unwrap();
+            differs += usize::from(va != vb);
         }
+        // Fresh draws per batch: two batches agree on an image's value 1 time in 100.
+        assert!(differs >= 12, "only {differs} of 16 backgrounds redrawn");
         config.method.augment = Augment::None;
-        assert!(augment_batch(&config, &x, &mut rng).equal(&x));
+        assert!(training_images(&config, &stored, Some(&base), &mut rng).equal(&stored));
+    }
+
+    #[test]
+    fn oracle_dil_is_exactly_one_morphology_of_the_base_image() {
+        use transforms::{morphology, Morph};
+        let mut config = RunConfig::default();
+        config.data.transform = crate::config::TransformKind::Dil;
+        config.method.augment = Augment::Oracle;
+        let n = 24;
+        let base = base_images(n);
+        let stored = morphology(&base, &vec![Morph::Dilate(4); n as usize]);
+        let out = training_images(
+            &config,
+            &stored,
+            Some(&base),
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
+        let ops = [
+            Morph::Dilate(2),
+            Morph::Dilate(3),
+            Morph::Dilate(4),
+            Morph::Erode(1),
+            Morph::Erode(2),
+        ];
+        let candidates: Vec<Tensor> = ops
+            .iter()
+            .map(|&op| morphology(&base, &vec![op; n as usize]))
+            .collect();
+        let mut used = std::collections::HashSet::new();
+        for i in 0..n {
+            let matches: Vec<usize> = (0..ops.len())
+                .filter(|&k| candidates[k].get(i).equal(&out.get(i)))
+                .collect();
+            assert!(
+                !matches.is_empty(),
+                "image {i} is no single morphology of its base"
+            );
+            used.insert(matches[0]);
+        }
+        assert!(used.len() >= 3, "several operations drawn: {used:?}");
     }
 
     #[test]

@@ -10,12 +10,15 @@ use crate::config::{RunConfig, TransformKind};
 use crate::data::longtail::derive_seed;
 use crate::data::prepare::Prepared;
 use crate::data::ImageSet;
-use crate::transforms;
+use crate::{method, transforms};
 
 /// The training set, test sets and normalisation, resident on the device.
 pub(super) struct DeviceData {
     /// Transformed once, u8.
     pub train: Tensor,
+    /// Untransformed, u8: kept when the method draws fresh transforms of the base images
+    /// (Oracle).
+    pub train_raw: Option<Tensor>,
     pub train_labels: Vec<i64>,
     pub train_by_class: Vec<Vec<usize>>,
     /// Transformed once, u8 (test accuracy).
@@ -30,6 +33,17 @@ pub(super) struct DeviceData {
 }
 
 impl DeviceData {
+    /// A training batch's images (float 0..=255, before normalisation) for the method: the
+    /// stored images, or fresh transforms of the base images (see `method::training_images`).
+    pub fn training_batch(&self, config: &RunConfig, idx: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
+        let stored = self.train.index_select(0, idx).to_kind(Kind::Float);
+        let base = self
+            .train_raw
+            .as_ref()
+            .map(|raw| raw.index_select(0, idx).to_kind(Kind::Float));
+        method::training_images(config, &stored, base.as_ref(), rng)
+    }
+
     /// Float 0..=255 images → the classifier's input (per-channel standardised).
     pub fn normalize(&self, images: &Tensor) -> Tensor {
         (images.to_kind(Kind::Float) / 255.0 - &self.mean) / &self.std
@@ -86,8 +100,9 @@ pub(super) fn upload(
             prepared.train.height, prepared.train.width
         )));
     }
+    let train_raw = to_device(&prepared.train, device);
     let train = transform_once(
-        &to_device(&prepared.train, device),
+        &train_raw,
         kind,
         derive_seed(config.seed, "train-transform"),
     );
@@ -101,6 +116,7 @@ pub(super) fn upload(
         .clamp_min(1e-3);
     Ok(DeviceData {
         train,
+        train_raw: method::needs_base_images(config).then_some(train_raw),
         train_labels: prepared.train.labels.clone(),
         train_by_class: prepared.train.indices_by_class(prepared.num_classes),
         test,
@@ -111,4 +127,61 @@ pub(super) fn upload(
         channels: c,
         size: prepared.train.height as i64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Augment, Profile};
+
+    fn tiny(transform: TransformKind, augment: Augment) -> RunConfig {
+        let mut c = RunConfig::default();
+        c.data.transform = transform;
+        c.data.profile = Profile::Zipf;
+        c.data.max_per_class = 12;
+        c.data.min_per_class = 2;
+        c.data.test_per_class = 2;
+        c.method.augment = augment;
+        c
+    }
+
+    #[test]
+    fn oracle_batches_transform_the_untransformed_training_images() {
+        let config = tiny(TransformKind::Bg, Augment::Oracle);
+        let prepared = crate::data::prepare::prepare(&config).unwrap();
+        let data = upload(&prepared, &config, Device::Cpu).unwrap();
+        let raw = data
+            .train_raw
+            .as_ref()
+            .expect("Oracle keeps the base images");
+        let n = raw.size()[0];
+        // The base images are the prepared (untransformed) ones; the stored set is transformed.
+        assert!(raw.equal(&to_device(&prepared.train, Device::Cpu)));
+        assert!(!data.train.equal(raw));
+        let idx = Tensor::arange(n, (Kind::Int64, Device::Cpu));
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let batch = data.training_batch(&config, &idx, &mut rng);
+        let stored = data.train.to_kind(Kind::Float);
+        let mut redrawn = 0;
+        for i in 0..n {
+            let bg = raw.get(i).eq(0);
+            let values = batch.get(i).masked_select(&bg);
+            let (lo, hi) = (
+                f64::try_from(values.min()).unwrap(),
+                f64::try_from(values.max()).unwrap(),
+            );
+            assert_eq!(lo, hi, "image {i}: one background value");
+            assert!((0.0..=99.0).contains(&lo));
+            let stored_value = f64::try_from(stored.get(i).masked_select(&bg).max()).unwrap();
+            redrawn += usize::from(stored_value != lo);
+        }
+        assert!(redrawn as f64 > 0.9 * n as f64, "{redrawn} of {n} redrawn");
+
+        // Without Oracle the batch is the stored set and no base copy is kept.
+        let config = tiny(TransformKind::Bg, Augment::None);
+        let data = upload(&prepared, &config, Device::Cpu).unwrap();
+        assert!(data.train_raw.is_none());
+        let batch = data.training_batch(&config, &idx, &mut rng);
+        assert!(batch.equal(&data.train.to_kind(Kind::Float)));
+    }
 }

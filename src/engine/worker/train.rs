@@ -12,6 +12,7 @@ use super::optim::{crt_learning_rate, learning_rate, named_params, Sgd};
 use super::{Flow, Trainer};
 use crate::config::Loss;
 use crate::method;
+use crate::models::unit_columns;
 use crate::seed::{derive_seed, with_torch_seed};
 
 /// What an epoch of training measured.
@@ -70,9 +71,8 @@ impl Trainer<'_> {
             }
             let idx: Vec<i64> = chunk.iter().map(|&i| i as i64).collect();
             let idx = Tensor::from_slice(&idx).to_device(device);
-            let x = self.data.train.index_select(0, &idx).to_kind(Kind::Float);
             let y = labels_all.index_select(0, &idx);
-            let x = method::augment_batch(&self.config, &x, &mut aug_rng);
+            let x = self.data.training_batch(&self.config, &idx, &mut aug_rng);
             let x = self.data.normalize(&x);
             let logits = if crt {
                 let features = tch::no_grad(|| self.model.backbone.forward_t(&x, false));
@@ -125,7 +125,10 @@ impl Trainer<'_> {
                     let value = if name.ends_with("bias") {
                         Tensor::zeros(shape.as_slice(), (Kind::Float, device))
                     } else if self.config.method.loss == Loss::Ldam {
-                        Tensor::rand(shape.as_slice(), (Kind::Float, device)) * 2.0 - 1.0
+                        // As the cosine head's own init: U(-1, 1), unit-norm class columns.
+                        let uniform =
+                            Tensor::rand(shape.as_slice(), (Kind::Float, device)) * 2.0 - 1.0;
+                        unit_columns(&uniform)
                     } else {
                         let fan_in = shape[1] as f64;
                         Tensor::randn(shape.as_slice(), (Kind::Float, device))
