@@ -7,43 +7,77 @@ use tch::{Kind, Tensor};
 
 use crate::config::Arch;
 
+/// Which classifier head a model has.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HeadKind {
+    Linear,
+    /// Cosine classifier for LDAM: outputs cos(x, w_c); its probabilities are softmax(s * cos).
+    Cosine {
+        scale: f64,
+    },
+}
+
 /// The classifier head.
 #[derive(Debug)]
 pub enum Head {
     Linear(nn::Linear),
-    /// Cosine classifier: normalize(x) . normalize(W) (Cao et al.'s NormedLinear), for LDAM.
-    Normed(Tensor),
+    /// normalize(x) . normalize(W) (Cao et al.'s NormedLinear), for LDAM.
+    Cosine {
+        weight: Tensor,
+        scale: f64,
+    },
 }
 
 impl Head {
-    pub fn new(path: &nn::Path, features: i64, classes: i64, normed: bool) -> Head {
-        if normed {
-            // Uniform(-1, 1), then columns rescaled to unit norm at use.
-            let w = path.var(
-                "weight",
-                &[features, classes],
-                nn::Init::Uniform { lo: -1.0, up: 1.0 },
-            );
-            Head::Normed(w)
-        } else {
-            let config = nn::LinearConfig {
-                ws_init: nn::init::DEFAULT_KAIMING_NORMAL,
-                ..Default::default()
-            };
-            Head::Linear(nn::linear(path, features, classes, config))
-        }
-    }
-
-    pub fn forward(&self, features: &Tensor) -> Tensor {
-        match self {
-            Head::Linear(l) => features.apply(l),
-            Head::Normed(w) => {
-                let x = normalize(features, 1);
-                let w = normalize(w, 0);
-                x.matmul(&w)
+    pub fn new(path: &nn::Path, features: i64, classes: i64, kind: HeadKind) -> Head {
+        match kind {
+            HeadKind::Cosine { scale } => {
+                // As LDAM-DRW's NormedLinear: U(-1, 1), then every class column renormalised to
+                // unit norm. The forward pass normalises anyway, but the effective angular
+                // learning rate scales with 1/|w|^2: columns of norm ~6 would learn ~40x slower.
+                let weight = path.var(
+                    "weight",
+                    &[features, classes],
+                    nn::Init::Uniform { lo: -1.0, up: 1.0 },
+                );
+                tch::no_grad(|| {
+                    let unit = unit_columns(&weight);
+                    weight.shallow_clone().copy_(&unit);
+                });
+                Head::Cosine { weight, scale }
+            }
+            HeadKind::Linear => {
+                let config = nn::LinearConfig {
+                    ws_init: nn::init::DEFAULT_KAIMING_NORMAL,
+                    ..Default::default()
+                };
+                Head::Linear(nn::linear(path, features, classes, config))
             }
         }
     }
+
+    /// What the training loss consumes: logits, or cosines for the cosine head.
+    pub fn forward(&self, features: &Tensor) -> Tensor {
+        match self {
+            Head::Linear(l) => features.apply(l),
+            Head::Cosine { weight, .. } => normalize(features, 1).matmul(&unit_columns(weight)),
+        }
+    }
+
+    /// Logits whose softmax is the model's predictive distribution: `forward` for a linear
+    /// head, s * cos for the cosine head (the distribution the LDAM loss trains; softmax of bare
+    /// cosines is near uniform and would make every model look invariant).
+    pub fn logits(&self, features: &Tensor) -> Tensor {
+        match self {
+            Head::Linear(_) => self.forward(features),
+            Head::Cosine { scale, .. } => self.forward(features) * *scale,
+        }
+    }
+}
+
+/// Each column of a (features x classes) weight scaled to unit L2 norm.
+pub fn unit_columns(weight: &Tensor) -> Tensor {
+    normalize(weight, 0)
 }
 
 fn normalize(x: &Tensor, dim: i64) -> Tensor {
@@ -79,19 +113,25 @@ impl Classifier {
         channels: i64,
         size: i64,
         classes: i64,
-        normed_head: bool,
+        head: HeadKind,
     ) -> Classifier {
         let backbone = match arch {
             Arch::SmallCnn => small_cnn(&(root / "backbone"), channels, size),
             Arch::Resnet20 => cifar_resnet(&(root / "backbone"), channels, 3),
             Arch::Resnet32 => cifar_resnet(&(root / "backbone"), channels, 5),
         };
-        let head = Head::new(&(root / "head"), backbone.features, classes, normed_head);
+        let head = Head::new(&(root / "head"), backbone.features, classes, head);
         Classifier { backbone, head }
     }
 
+    /// The training loss's input (see `Head::forward`).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         self.head.forward(&self.backbone.forward_t(x, train))
+    }
+
+    /// Inference logits (see `Head::logits`): every evaluation, eKLD included, uses these.
+    pub fn logits(&self, x: &Tensor) -> Tensor {
+        self.head.logits(&self.backbone.forward_t(x, false))
     }
 }
 
@@ -241,7 +281,7 @@ mod tests {
             (Arch::Resnet20, 1, 28, None),
         ] {
             let vs = VarStore::new(Device::Cpu);
-            let model = Classifier::new(&vs.root(), arch, channels, size, 10, false);
+            let model = Classifier::new(&vs.root(), arch, channels, size, 10, HeadKind::Linear);
             let x = Tensor::zeros([2, channels, size, size], (Kind::Float, Device::Cpu));
             assert_eq!(model.forward_t(&x, false).size(), vec![2, 10]);
             if let Some((lo, hi)) = expected_params {
@@ -256,12 +296,34 @@ mod tests {
     }
 
     #[test]
-    fn normed_head_gives_cosines() {
+    fn cosine_head_starts_with_unit_columns_and_scales_its_logits() {
         let vs = VarStore::new(Device::Cpu);
-        let model = Classifier::new(&vs.root(), Arch::SmallCnn, 1, 28, 5, true);
+        let head = HeadKind::Cosine { scale: 30.0 };
+        let model = Classifier::new(&vs.root(), Arch::SmallCnn, 1, 28, 5, head);
+        let Head::Cosine { weight, .. } = &model.head else {
+            panic!("a cosine head")
+        };
+        // LDAM-DRW's init: every class column has unit norm (not ~sqrt(features / 3)).
+        let norms = weight.norm_scalaropt_dim(2, [0i64].as_slice(), false);
+        assert_eq!(norms.size(), vec![5]);
+        let dev = f64::try_from((norms - 1.0).abs().max()).unwrap();
+        assert!(dev < 1e-5, "column norms off by {dev}");
         let x = Tensor::rand([3, 1, 28, 28], (Kind::Float, Device::Cpu));
-        let logits = model.forward_t(&x, false);
-        let max = f64::try_from(logits.abs().max()).unwrap();
+        let cos = model.forward_t(&x, false);
+        let max = f64::try_from(cos.abs().max()).unwrap();
         assert!(max <= 1.0 + 1e-5);
+        // Cosines by hand, from the features and the weight.
+        let features = model.backbone.forward_t(&x, false);
+        let f = &features / features.norm_scalaropt_dim(2, [1i64].as_slice(), true);
+        let w = weight / weight.norm_scalaropt_dim(2, [0i64].as_slice(), true);
+        let by_hand = f.matmul(&w);
+        assert!(f64::try_from((&cos - &by_hand).abs().max()).unwrap() < 1e-5);
+        // Inference logits are s * cos: what the LDAM loss's softmax sees.
+        let logits = model.logits(&x);
+        assert!(f64::try_from((logits - by_hand * 30.0).abs().max()).unwrap() < 1e-4);
+        // A linear head's logits are its forward pass.
+        let vs = VarStore::new(Device::Cpu);
+        let linear = Classifier::new(&vs.root(), Arch::SmallCnn, 1, 28, 5, HeadKind::Linear);
+        assert!(linear.logits(&x).equal(&linear.forward_t(&x, false)));
     }
 }

@@ -13,21 +13,14 @@ use super::super::records::{EpochMetrics, GroupAccuracy, InvarianceReport, Stage
 use super::super::summary::group_means;
 use super::train::EpochTraining;
 use super::{Flow, Trainer};
-use crate::config::Loss;
 use crate::data::longtail::derive_seed;
 use crate::metrics;
 
 impl Trainer<'_> {
-    /// Evaluation logits. An LDAM model's head outputs cosines in [-1, 1] and its loss trains
-    /// softmax(s * cos): eKLD must compare those distributions (softmax of bare cosines over 49
-    /// classes is near uniform, which would report eKLD ~ 0 for any input).
+    /// Inference logits of float 0..=255 images (`Classifier::logits`: s * cos for LDAM's
+    /// cosine head, so eKLD compares the distributions the loss trains).
     fn logits(&self, images: &Tensor) -> Tensor {
-        let out = self.model.forward_t(&self.data.normalize(images), false);
-        if self.config.method.loss == Loss::Ldam {
-            out * self.config.method.ldam_scale
-        } else {
-            out
-        }
+        self.model.logits(&self.data.normalize(images))
     }
 
     /// True when a stop arrived (blocks while paused, like training does).

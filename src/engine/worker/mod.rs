@@ -29,7 +29,7 @@ use crate::config::{Loss, Rule, RunConfig};
 use crate::data::prepare::prepare;
 use crate::device;
 use crate::method::LossFn;
-use crate::models::Classifier;
+use crate::models::{Classifier, HeadKind};
 use crate::seed::{derive_seed, with_torch_seed};
 use data::DeviceData;
 
@@ -143,7 +143,7 @@ fn execute(
             data.channels,
             data.size,
             prepared.num_classes as i64,
-            config.method.loss == Loss::Ldam,
+            head_kind(&config),
         )
     });
     let loss = LossFn::new(&config.method, &prepared.train_sizes, device);
@@ -185,6 +185,17 @@ fn execute(
         trainer.restore()?;
     }
     trainer.run()
+}
+
+/// LDAM trains a cosine head; every other loss a linear one.
+fn head_kind(config: &RunConfig) -> HeadKind {
+    if config.method.loss == Loss::Ldam {
+        HeadKind::Cosine {
+            scale: config.method.ldam_scale,
+        }
+    } else {
+        HeadKind::Linear
+    }
 }
 
 impl Trainer<'_> {
