@@ -68,6 +68,26 @@ pub enum Profile {
     Step,
 }
 
+/// Which class gets which rank of the long tail (rank 0 = the largest class).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClassOrder {
+    /// A permutation drawn from the run's seed.
+    Seeded,
+    /// Class label c gets rank c (Cao et al.'s CIFAR-LT and the paper: class 0 is the largest).
+    Identity,
+}
+
+/// Which of a class's source images the long-tailed training set keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pick {
+    /// A choice drawn from the run's seed.
+    Seeded,
+    /// The first n_c images of the class in file order (Cao et al.'s CIFAR-LT).
+    First,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Arch {
@@ -141,8 +161,14 @@ pub struct DataConfig {
     pub max_per_class: usize,
     /// Floor on a class's size (the paper's n_floor for Zipf; at least 1 everywhere).
     pub min_per_class: usize,
-    /// Test images per class for the built-in generated set (real sets use their test split).
+    /// Test images per class for the built-in generated set (balanced). Real datasets keep
+    /// their official test split, as the paper does; some are imbalanced (GTSRB, K49), which
+    /// is why balanced accuracy is the headline metric.
     pub test_per_class: usize,
+    /// Which class is largest: `seeded` (a permutation from the seed) or `identity` (label order).
+    pub class_order: ClassOrder,
+    /// Which images a class keeps: `seeded` or `first` (file order, as Cao et al.).
+    pub pick: Pick,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,6 +251,8 @@ impl Default for DataConfig {
             max_per_class: 4800,
             min_per_class: 5,
             test_per_class: 100,
+            class_order: ClassOrder::Seeded,
+            pick: Pick::Seeded,
         }
     }
 }

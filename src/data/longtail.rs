@@ -4,7 +4,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{DataConfig, Profile};
+use crate::config::{ClassOrder, DataConfig, Pick, Profile};
 
 /// Training images per class *rank* (rank 0 = largest), as SPEC defines each profile.
 pub fn sizes_by_rank(data: &DataConfig, num_classes: usize) -> Vec<usize> {
@@ -45,20 +45,22 @@ pub fn sizes_by_rank(data: &DataConfig, num_classes: usize) -> Vec<usize> {
         .collect()
 }
 
-/// A seeded permutation of class labels: `order[rank] = class`.
-pub fn class_order(num_classes: usize, seed: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..num_classes).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(derive_seed(
-        seed,
-        "class-order",
-    )));
-    order
+/// Class labels by rank, `order[rank] = class`: a seeded permutation, or label order.
+pub fn class_order(order: ClassOrder, num_classes: usize, seed: u64) -> Vec<usize> {
+    let mut classes: Vec<usize> = (0..num_classes).collect();
+    if order == ClassOrder::Seeded {
+        classes.shuffle(&mut ChaCha8Rng::seed_from_u64(derive_seed(
+            seed,
+            "class-order",
+        )));
+    }
+    classes
 }
 
 /// Training size of each class label.
 pub fn sizes_by_class(data: &DataConfig, num_classes: usize, seed: u64) -> Vec<usize> {
     let by_rank = sizes_by_rank(data, num_classes);
-    let order = class_order(num_classes, seed);
+    let order = class_order(data.class_order, num_classes, seed);
     let mut sizes = vec![0; num_classes];
     for (rank, &class) in order.iter().enumerate() {
         sizes[class] = by_rank[rank];
@@ -66,9 +68,10 @@ pub fn sizes_by_class(data: &DataConfig, num_classes: usize, seed: u64) -> Vec<u
     sizes
 }
 
-/// Picks `n` of a class's `pool` (indices into the source set), seeded. When `n` exceeds the
-/// pool, base images are reused in fresh shuffled passes (each copy later gets its own transform).
-pub fn choose(pool: &[usize], n: usize, seed: u64, class: usize) -> Vec<usize> {
+/// Picks `n` of a class's `pool` (indices into the source set, in file order): seeded, or the
+/// first `n`. When `n` exceeds the pool, base images are reused in further passes (shuffled when
+/// seeded; each copy later gets its own transform).
+pub fn choose(pool: &[usize], n: usize, pick: Pick, seed: u64, class: usize) -> Vec<usize> {
     if pool.is_empty() {
         return Vec::new();
     }
@@ -76,7 +79,9 @@ pub fn choose(pool: &[usize], n: usize, seed: u64, class: usize) -> Vec<usize> {
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let mut pass = pool.to_vec();
-        pass.shuffle(&mut rng);
+        if pick == Pick::Seeded {
+            pass.shuffle(&mut rng);
+        }
         let take = (n - out.len()).min(pass.len());
         out.extend_from_slice(&pass[..take]);
     }
@@ -146,22 +151,50 @@ mod tests {
     }
 
     #[test]
-    fn order_is_seeded() {
-        assert_eq!(class_order(49, 7), class_order(49, 7));
-        assert_ne!(class_order(49, 7), class_order(49, 8));
-        let mut o = class_order(49, 7);
+    fn order_is_seeded_or_identity() {
+        let seeded = |seed| class_order(ClassOrder::Seeded, 49, seed);
+        assert_eq!(seeded(7), seeded(7));
+        assert_ne!(seeded(7), seeded(8));
+        let mut o = seeded(7);
         o.sort();
         assert_eq!(o, (0..49).collect::<Vec<_>>());
+        assert_eq!(
+            class_order(ClassOrder::Identity, 10, 7),
+            (0..10).collect::<Vec<_>>()
+        );
+        // Identity order with the exponential profile: CIFAR-10-LT exactly as Cao et al.
+        let d = DataConfig {
+            profile: Profile::Exp,
+            imbalance: 100.0,
+            max_per_class: 5000,
+            class_order: ClassOrder::Identity,
+            ..DataConfig::default()
+        };
+        assert_eq!(
+            sizes_by_class(&d, 10, 123),
+            vec![5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+        );
     }
 
     #[test]
     fn choose_reuses_when_pool_is_small() {
         let pool = [3, 4, 5];
-        let picked = choose(&pool, 7, 1, 0);
+        let picked = choose(&pool, 7, Pick::Seeded, 1, 0);
         assert_eq!(picked.len(), 7);
         for p in &pool {
             assert!(picked.iter().filter(|&&x| x == *p).count() >= 2);
         }
-        assert_eq!(picked, choose(&pool, 7, 1, 0));
+        assert_eq!(picked, choose(&pool, 7, Pick::Seeded, 1, 0));
+    }
+
+    #[test]
+    fn first_pick_keeps_file_order() {
+        let pool = [10, 11, 12, 13, 14];
+        assert_eq!(choose(&pool, 3, Pick::First, 9, 2), vec![10, 11, 12]);
+        assert_eq!(
+            choose(&pool, 7, Pick::First, 9, 2),
+            vec![10, 11, 12, 13, 14, 10, 11]
+        );
+        assert_ne!(choose(&pool, 3, Pick::Seeded, 9, 2), vec![10, 11, 12]);
     }
 }

@@ -1,5 +1,6 @@
-//! Turns a config into the run's long-tailed training set and balanced test set (untransformed;
-//! the engine transforms them on the device).
+//! Turns a config into the run's long-tailed training set and its test set (untransformed; the
+//! engine transforms them on the device). The built-in set's test split is balanced; real
+//! datasets keep their official test split, as the paper does.
 
 use super::{glyphs, longtail, DataError, ImageSet, SourceData};
 
@@ -59,7 +60,13 @@ pub fn from_source(source: SourceData, config: &RunConfig) -> Prepared {
     let pools = source.train.indices_by_class(num_classes);
     let mut chosen = Vec::new();
     for (class, pool) in pools.iter().enumerate() {
-        chosen.extend(longtail::choose(pool, sizes[class], config.seed, class));
+        chosen.extend(longtail::choose(
+            pool,
+            sizes[class],
+            config.data.pick,
+            config.seed,
+            class,
+        ));
     }
     let train = source.train.select(&chosen);
     let train_sizes = counts(&train.labels, num_classes);
@@ -71,5 +78,47 @@ pub fn from_source(source: SourceData, config: &RunConfig) -> Prepared {
         class_names: source.class_names,
         train_sizes,
         test_sizes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ClassOrder, Pick, Profile};
+
+    /// Three classes of six images each; pixel value = index in the file.
+    fn source() -> SourceData {
+        let mut train = ImageSet::new(1, 1, 1);
+        for i in 0..18u8 {
+            train.images.push(i);
+            train.labels.push(i64::from(i % 3));
+        }
+        SourceData {
+            test: train.clone(),
+            train,
+            num_classes: 3,
+            class_names: vec!["a".into(), "b".into(), "c".into()],
+        }
+    }
+
+    #[test]
+    fn identity_order_and_first_pick_take_the_first_images_class_0_largest() {
+        let mut config = RunConfig::default();
+        config.data.profile = Profile::Exp;
+        config.data.imbalance = 4.0;
+        config.data.max_per_class = 4;
+        config.data.class_order = ClassOrder::Identity;
+        config.data.pick = Pick::First;
+        let p = from_source(source(), &config);
+        assert_eq!(p.train_sizes, vec![4, 2, 1]);
+        // File order within each class: class 0 holds images 0, 3, 6, 9.
+        assert_eq!(p.train.images, vec![0, 3, 6, 9, 1, 4, 2]);
+        // Seeded choices differ from the first images for some seed.
+        config.data.pick = Pick::Seeded;
+        let differs = (0..10).any(|seed| {
+            config.seed = seed;
+            from_source(source(), &config).train.images != vec![0, 3, 6, 9, 1, 4, 2]
+        });
+        assert!(differs);
     }
 }
