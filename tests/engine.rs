@@ -289,3 +289,36 @@ fn a_short_real_fashion_mnist_rot_lt_run() {
         s.balanced_accuracy
     );
 }
+
+#[test]
+fn a_stop_during_the_final_ekld_ends_the_run_within_seconds_and_keeps_the_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = tiny_config("stop-in-ekld");
+    config.train.epochs = 2;
+    // The final estimate is large (49 x 6 x 3000 transformed images, tens of seconds).
+    config.eval.ekld_images_per_class = 6;
+    config.eval.ekld_samples = 3000;
+    let (handle, rx) = spawn(RunRequest::New {
+        config,
+        runs_dir: tmp.path().to_path_buf(),
+    });
+    wait_for(&rx, 120, |e| matches!(e, Event::Epoch(m) if m.epoch == 1));
+    wait_for(&rx, 120, |e| {
+        matches!(e, Event::Phase(invlab::engine::Phase::Invariance))
+    });
+    // Let the evaluation get going, then stop it.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let asked = std::time::Instant::now();
+    handle.stop();
+    let end = wait_for(&rx, 60, |e| e.is_terminal());
+    let waited = asked.elapsed().as_secs_f64();
+    handle.join();
+    assert_eq!(end, Event::Stopped { epochs_done: 1 });
+    assert!(waited < 5.0, "the stop took {waited:.1} s");
+    let state = RunDir::open(&tmp.path().join("stop-in-ekld"))
+        .unwrap()
+        .read_state()
+        .unwrap();
+    assert_eq!((state.status, state.checkpoint_epoch), (Status::Stopped, 1));
+    assert!(tmp.path().join("stop-in-ekld/checkpoint.ot").is_file());
+}
