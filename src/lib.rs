@@ -13,6 +13,7 @@ pub mod method;
 pub mod metrics;
 pub mod models;
 pub mod paths;
+pub mod picture;
 pub mod report;
 pub mod seed;
 pub mod transforms;
