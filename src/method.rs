@@ -191,7 +191,8 @@ pub fn training_images(
             let base = base.expect("Oracle needs the untransformed training images");
             transforms::apply(config.data.transform, base, rng)
         }
-        Augment::None => stored.shallow_clone(),
+        // GIT's generated images are mixed in by the engine, which owns the generator.
+        Augment::None | Augment::Git => stored.shallow_clone(),
     };
     if config.train.crop_flip {
         x = crop_flip(&x, rng);
