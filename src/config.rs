@@ -149,6 +149,18 @@ pub enum EkldTransform {
     Generator,
 }
 
+impl EkldTransform {
+    /// The fixed nuisance transform this names (`None` for `Auto` and `Generator`).
+    pub fn fixed_kind(self) -> Option<TransformKind> {
+        match self {
+            EkldTransform::Rot => Some(TransformKind::Rot),
+            EkldTransform::Bg => Some(TransformKind::Bg),
+            EkldTransform::Dil => Some(TransformKind::Dil),
+            EkldTransform::Auto | EkldTransform::Generator => None,
+        }
+    }
+}
+
 /// Sizes of the MUNIT generator, as a named preset (every size can be overridden).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

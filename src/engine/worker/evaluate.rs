@@ -13,7 +13,7 @@ use super::super::records::{EpochMetrics, GroupAccuracy, InvarianceReport, Stage
 use super::super::summary::group_means;
 use super::train::EpochTraining;
 use super::{Flow, Trainer};
-use crate::config::{EkldTransform, TransformKind};
+use crate::config::EkldTransform;
 use crate::data::longtail::derive_seed;
 use crate::{git, metrics, transforms};
 
@@ -119,12 +119,12 @@ impl Trainer<'_> {
             ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, &format!("ekld-{epoch}")));
         let kind = self.config.ekld_transform();
         let logits_of = |x: &Tensor| self.logits(x);
-        let mut transform = |x: &Tensor| match (kind, &self.generator) {
-            (EkldTransform::Generator, Some(g)) => git::augment::generate(&g.net, x, &mut rng),
-            (EkldTransform::Rot, _) => transforms::apply(TransformKind::Rot, x, &mut rng),
-            (EkldTransform::Bg, _) => transforms::apply(TransformKind::Bg, x, &mut rng),
-            (EkldTransform::Dil, _) => transforms::apply(TransformKind::Dil, x, &mut rng),
-            (EkldTransform::Generator | EkldTransform::Auto, _) => {
+        let mut transform = |x: &Tensor| match (kind.fixed_kind(), &self.generator) {
+            (Some(fixed), _) => transforms::apply(fixed, x, &mut rng),
+            (None, Some(g)) if kind == EkldTransform::Generator => {
+                git::augment::generate(&g.net, x, &mut rng)
+            }
+            (None, _) => {
                 unreachable!("the generator is loaded before the first epoch; auto is resolved")
             }
         };

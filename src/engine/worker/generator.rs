@@ -292,7 +292,7 @@ impl Trainer<'_> {
                 .gen_vs
                 .variables()
                 .into_iter()
-                .filter(|(name, _)| name.starts_with("a/"))
+                .filter(|(name, _)| name.starts_with("a."))
                 .collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
