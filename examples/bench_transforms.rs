@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use invlab::config::RunConfig;
+use invlab::config::{EkldTransform, RunConfig, TransformKind};
 use invlab::data::longtail::derive_seed;
 use invlab::data::prepare::prepare;
 use invlab::{metrics, transforms};
@@ -44,7 +44,15 @@ fn main() {
         &mut pick_rng,
     );
     let samples = config.eval.ekld_samples as i64;
-    let kind = config.ekld_transform();
+    let kind = match config.ekld_transform() {
+        EkldTransform::Bg => TransformKind::Bg,
+        EkldTransform::Dil => TransformKind::Dil,
+        EkldTransform::Rot | EkldTransform::Auto => TransformKind::Rot,
+        EkldTransform::Generator => {
+            eprintln!("bench_transforms times the built-in transforms, not a generator");
+            std::process::exit(2);
+        }
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let _guard = tch::no_grad_guard();
     let per_chunk = (4096 / samples.max(1)).max(1) as usize;
