@@ -134,6 +134,17 @@ pub enum Augment {
     Git,
 }
 
+/// How eKLD draws its images and transform samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EkldSampling {
+    /// `images_per_class` x `samples` for every class, as the paper.
+    Fixed,
+    /// Per class, rounds allocated by the measured variance components until the standard
+    /// error reaches the target (or the caps).
+    Adaptive,
+}
+
 /// What eKLD measures invariance to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -320,6 +331,15 @@ pub struct EvalConfig {
     /// Transform eKLD measures invariance to: `auto` = the dataset's own (rot if it has none),
     /// `rot`, `bg`, `dil`, or `generator` (the run's trained generator, random styles).
     pub ekld_transform: EkldTransform,
+    /// `fixed` (the paper's images x samples) or `adaptive` (to a standard error target).
+    pub ekld_sampling: EkldSampling,
+    /// Adaptive: the standard error per class to reach (nats), final and live estimate.
+    pub ekld_target_stderr: f64,
+    pub live_target_stderr: f64,
+    /// Adaptive caps: images per class (all held-out ones when larger) and draws per image.
+    /// The live estimate is capped by `live_images_per_class` and `live_samples` instead.
+    pub ekld_max_images_per_class: usize,
+    pub ekld_max_samples: usize,
 }
 
 impl Default for RunConfig {
@@ -404,6 +424,11 @@ impl Default for EvalConfig {
             live_images_per_class: 20,
             live_samples: 20,
             ekld_transform: EkldTransform::Auto,
+            ekld_sampling: EkldSampling::Fixed,
+            ekld_target_stderr: 0.05,
+            live_target_stderr: 0.1,
+            ekld_max_images_per_class: 1000,
+            ekld_max_samples: 100,
         }
     }
 }
@@ -635,6 +660,25 @@ impl RunConfig {
             return err(
                 "eval.ekld_images_per_class",
                 "eKLD needs at least 1 image per class and 1 sample (ekld_samples)".into(),
+            );
+        }
+        for (field, value) in [
+            ("eval.ekld_target_stderr", e.ekld_target_stderr),
+            ("eval.live_target_stderr", e.live_target_stderr),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return err(
+                    field,
+                    format!(
+                        "a standard error target must be a positive number of nats, got {value}"
+                    ),
+                );
+            }
+        }
+        if e.ekld_max_images_per_class < 2 || e.ekld_max_samples < 2 {
+            return err(
+                "eval.ekld_max_images_per_class",
+                "adaptive eKLD needs caps of at least 2 images and 2 samples per image (ekld_max_samples)".into(),
             );
         }
         if e.live_images_per_class == 0 || e.live_samples == 0 {

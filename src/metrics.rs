@@ -1,6 +1,8 @@
 //! Accuracy per class and the paper's invariance metric (eKLD), computed batched and without
 //! autograd graphs.
 
+pub mod nested;
+
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
@@ -35,6 +37,9 @@ pub struct ClassInvariance {
     pub ekld: Vec<f64>,
     pub ekld_stderr: Vec<f64>,
     pub consistency: Vec<f64>,
+    /// Images and transform draws per image each class used (the fixed design's everywhere).
+    pub images: Vec<usize>,
+    pub samples_per_image: Vec<usize>,
 }
 
 /// KL(p || q) per row, from log-probabilities, in nats.
@@ -81,6 +86,8 @@ pub fn invariance(
         ekld: vec![0.0; num_classes],
         ekld_stderr: vec![0.0; num_classes],
         consistency: vec![0.0; num_classes],
+        images: chosen.iter().map(Vec::len).collect(),
+        samples_per_image: vec![samples; num_classes],
     };
     // About FORWARD_BATCH transformed images per forward pass.
     let per_chunk = (FORWARD_BATCH / samples.max(1)).max(1);
@@ -124,6 +131,102 @@ pub fn invariance(
         out.ekld[class] = mean;
         out.ekld_stderr[class] = (var / n).sqrt();
         out.consistency[class] = agree / (n * samples as f64);
+    }
+    Some(out)
+}
+
+/// Adaptive eKLD: like [`invariance`], but each class draws in rounds (see [`nested`]) until
+/// its standard error is at most `plan.target_stderr` or the caps are reached. `chosen` lists
+/// every usable image of each class in a seeded order; rounds take its prefixes.
+pub fn invariance_adaptive(
+    logits_of: &dyn Fn(&Tensor) -> Tensor,
+    images: &Tensor,
+    chosen: &[Vec<usize>],
+    plan: &nested::AdaptivePlan,
+    transform: &mut dyn FnMut(&Tensor) -> Tensor,
+    stop_requested: &dyn Fn() -> bool,
+) -> Option<ClassInvariance> {
+    let _guard = tch::no_grad_guard();
+    let device = images.device();
+    let num_classes = chosen.len();
+    let mut out = ClassInvariance {
+        ekld: vec![0.0; num_classes],
+        ekld_stderr: vec![0.0; num_classes],
+        consistency: vec![0.0; num_classes],
+        images: vec![0; num_classes],
+        samples_per_image: vec![0; num_classes],
+    };
+    for (class, members) in chosen.iter().enumerate() {
+        if members.is_empty() {
+            continue;
+        }
+        // Clean log-probabilities, computed once per image when it joins the sample.
+        let mut clean_log_p: Vec<Tensor> = Vec::new();
+        let mut draw =
+            |range: std::ops::Range<usize>, extra: usize, acc: &mut [nested::ImageDraws]| -> bool {
+                let start = range.start;
+                let per_chunk = (FORWARD_BATCH / extra.max(1)).max(1);
+                let positions: Vec<usize> = range.collect();
+                for chunk in positions.chunks(per_chunk) {
+                    if stop_requested() {
+                        return false;
+                    }
+                    let idx: Vec<i64> = chunk.iter().map(|&p| members[p] as i64).collect();
+                    let base = images
+                        .index_select(0, &Tensor::from_slice(&idx).to_device(device))
+                        .to_kind(Kind::Float);
+                    let first_new = clean_log_p.len();
+                    if chunk[chunk.len() - 1] >= first_new {
+                        // Images join in order, so a chunk is either all known or all new.
+                        let log_p = logits_of(&base).log_softmax(-1, Kind::Float);
+                        clean_log_p.extend((0..chunk.len() as i64).map(|i| log_p.get(i)));
+                    }
+                    let log_p = Tensor::stack(
+                        &chunk.iter().map(|&p| &clean_log_p[p]).collect::<Vec<_>>(),
+                        0,
+                    );
+                    let k = chunk.len() as i64;
+                    let moved = transform(&base.repeat_interleave_self_int(extra as i64, 0, None));
+                    let log_q = logits_of(&moved).log_softmax(-1, Kind::Float);
+                    let log_p_rep = log_p.repeat_interleave_self_int(extra as i64, 0, None);
+                    let kl = kl_rows(&log_p_rep, &log_q)
+                        .to_kind(Kind::Double)
+                        .view([k, extra as i64]);
+                    let same = log_p_rep
+                        .argmax(-1, false)
+                        .eq_tensor(&log_q.argmax(-1, false))
+                        .to_kind(Kind::Double)
+                        .view([k, extra as i64]);
+                    // One read-back per forward batch: sums, sums of squares, agreements.
+                    let sums = Tensor::stack(
+                        &[
+                            kl.sum_dim_intlist(1, false, Kind::Double),
+                            kl.square().sum_dim_intlist(1, false, Kind::Double),
+                            same.sum_dim_intlist(1, false, Kind::Double),
+                        ],
+                        1,
+                    );
+                    let sums = Vec::<f64>::try_from(sums.to_device(tch::Device::Cpu).view([-1]))
+                        .unwrap_or_default();
+                    for (j, &p) in chunk.iter().enumerate() {
+                        let Some(row) = sums.get(3 * j..3 * j + 3) else {
+                            continue;
+                        };
+                        let slot = &mut acc[p - start];
+                        slot.count += extra;
+                        slot.sum += row[0];
+                        slot.sum_sq += row[1];
+                        slot.agree += row[2];
+                    }
+                }
+                true
+            };
+        let est = nested::sample_class(plan, members.len(), &mut draw)?;
+        out.ekld[class] = est.mean;
+        out.ekld_stderr[class] = est.stderr;
+        out.consistency[class] = est.consistency;
+        out.images[class] = est.images;
+        out.samples_per_image[class] = est.samples_per_image;
     }
     Some(out)
 }
@@ -262,6 +365,131 @@ mod tests {
             );
             assert!(inv.consistency.iter().all(|&v| v == 1.0));
         }
+    }
+
+    /// Deterministic images (no global RNG: tests run in parallel) and a fixed linear model
+    /// whose outputs move under rotation.
+    fn linear_setup() -> (Tensor, impl Fn(&Tensor) -> Tensor) {
+        let n = 48i64;
+        let images = ((Tensor::arange(n * 144, (Kind::Float, Device::Cpu)) * 7.31).sin() * 127.5
+            + 127.5)
+            .view([n, 1, 12, 12])
+            .to_kind(Kind::Uint8);
+        let weights = (Tensor::arange(144 * 5, (Kind::Float, Device::Cpu)) * 0.37).cos() / 40.0;
+        let weights = weights.view([144, 5]);
+        let model = move |x: &Tensor| (x.view([-1, 144]) / 255.0).matmul(&weights) * 4.0;
+        (images, model)
+    }
+
+    #[test]
+    fn fixed_sampling_is_unchanged() {
+        // Pinned figures of the fixed design (as before adaptive eKLD existed): the same draws
+        // in the same order give the same numbers.
+        let (images, model) = linear_setup();
+        let chosen = pick_per_class(
+            &(0..48).map(|i| i % 3).collect::<Vec<i64>>(),
+            3,
+            10,
+            &mut ChaCha8Rng::seed_from_u64(5),
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let inv = invariance(
+            &model,
+            &images,
+            &chosen,
+            30,
+            &mut |x| transforms::apply(TransformKind::Rot, x, &mut rng),
+            &|| false,
+        )
+        .unwrap();
+        let expected_ekld = [0.000431260, 0.000387071, 0.000432078];
+        let expected_stderr = [5.94654e-5, 4.47758e-5, 4.43193e-5];
+        let expected_consistency = [0.563333, 0.586667, 0.493333];
+        for c in 0..3 {
+            assert!(
+                (inv.ekld[c] / expected_ekld[c] - 1.0).abs() < 1e-4,
+                "{:?}",
+                inv.ekld
+            );
+            let se = inv.ekld_stderr[c] / expected_stderr[c];
+            assert!((se - 1.0).abs() < 1e-4, "{:?}", inv.ekld_stderr);
+            assert!((inv.consistency[c] - expected_consistency[c]).abs() < 1e-5);
+        }
+        assert_eq!(inv.images, vec![10, 10, 10]);
+        assert_eq!(inv.samples_per_image, vec![30, 30, 30]);
+    }
+
+    #[test]
+    fn adaptive_agrees_with_a_large_fixed_sample() {
+        let (images, model) = linear_setup();
+        let labels: Vec<i64> = (0..48).map(|i| i % 2).collect();
+        let chosen = pick_per_class(&labels, 2, 1000, &mut ChaCha8Rng::seed_from_u64(1));
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let reference = invariance(
+            &model,
+            &images,
+            &chosen,
+            200,
+            &mut |x| transforms::apply(TransformKind::Rot, x, &mut rng),
+            &|| false,
+        )
+        .unwrap();
+        let plan = nested::AdaptivePlan {
+            target_stderr: reference.ekld_stderr[0].max(reference.ekld_stderr[1]) * 1.5,
+            max_images: 1000,
+            max_samples: 100,
+            image_cost_ratio: 1.0,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let adaptive = invariance_adaptive(
+            &model,
+            &images,
+            &chosen,
+            &plan,
+            &mut |x| transforms::apply(TransformKind::Rot, x, &mut rng),
+            &|| false,
+        )
+        .unwrap();
+        for c in 0..2 {
+            let se = (reference.ekld_stderr[c].powi(2) + adaptive.ekld_stderr[c].powi(2)).sqrt();
+            assert!(
+                (reference.ekld[c] - adaptive.ekld[c]).abs() <= 3.0 * se,
+                "class {c}: fixed {} adaptive {} (se {se})",
+                reference.ekld[c],
+                adaptive.ekld[c]
+            );
+            assert!(adaptive.ekld_stderr[c] <= plan.target_stderr || adaptive.images[c] == 24);
+            assert!(adaptive.images[c] * adaptive.samples_per_image[c] < 24 * 200);
+            assert!(adaptive.consistency[c] > 0.0 && adaptive.consistency[c] <= 1.0);
+        }
+    }
+
+    #[test]
+    fn adaptive_checks_for_a_stop_between_forward_batches() {
+        let (images, model) = linear_setup();
+        let labels: Vec<i64> = vec![0; 48];
+        let chosen = pick_per_class(&labels, 1, 1000, &mut ChaCha8Rng::seed_from_u64(1));
+        let plan = nested::AdaptivePlan {
+            target_stderr: 1e-12,
+            max_images: 1000,
+            max_samples: 100,
+            image_cost_ratio: 1.0,
+        };
+        let asked = std::cell::Cell::new(0);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let got = invariance_adaptive(
+            &model,
+            &images,
+            &chosen,
+            &plan,
+            &mut |x| transforms::apply(TransformKind::Rot, x, &mut rng),
+            &|| {
+                asked.set(asked.get() + 1);
+                asked.get() > 3
+            },
+        );
+        assert!(got.is_none());
+        assert_eq!(asked.get(), 4);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use error::EngineError;
 pub use events::{Control, Event, Phase};
 pub use records::{
     EpochMetrics, GeneratorProgress, GeneratorRecord, GroupAccuracy, InvarianceReport, RunInfo,
-    Stage,
+    SamplingUsage, Stage,
 };
 pub use summary::{ClassResult, Summary};
 

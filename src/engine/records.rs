@@ -97,6 +97,19 @@ pub struct InvarianceReport {
     /// Spearman rank correlation between training class size and eKLD.
     pub spearman_size_ekld: Option<f64>,
     pub seconds: f64,
+    /// How the draws were allocated (absent in run directories from before adaptive eKLD).
+    #[serde(default)]
+    pub sampling: SamplingUsage,
+}
+
+/// Images and transform draws per image each class actually used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SamplingUsage {
+    /// `fixed` or `adaptive`; empty for old records (which were fixed).
+    pub mode: String,
+    /// Indexed by class label; empty for old records.
+    pub images: Vec<usize>,
+    pub samples_per_image: Vec<usize>,
 }
 
 /// Where GIT's generator phase stands.

@@ -15,6 +15,11 @@ pub struct ClassResult {
     pub ekld: Option<f64>,
     pub ekld_stderr: Option<f64>,
     pub consistency: Option<f64>,
+    /// Held-out images and transform draws per image behind `ekld` (absent in old summaries).
+    #[serde(default)]
+    pub ekld_images: Option<usize>,
+    #[serde(default)]
+    pub ekld_samples_per_image: Option<usize>,
 }
 
 /// Mean eKLD over the many / medium / few-shot classes.
@@ -44,6 +49,9 @@ pub struct Summary {
     pub spearman_size_ekld: Option<f64>,
     pub ekld_images_per_class: Option<usize>,
     pub ekld_samples: Option<usize>,
+    /// `fixed` or `adaptive` (absent in old summaries).
+    #[serde(default)]
+    pub ekld_sampling: Option<String>,
     pub classes: Vec<ClassResult>,
     pub device: String,
     pub invlab_version: String,
@@ -109,6 +117,9 @@ impl Summary {
                 ekld: invariance.map(|r| r.ekld[c]),
                 ekld_stderr: invariance.map(|r| r.ekld_stderr[c]),
                 consistency: invariance.map(|r| r.consistency[c]),
+                ekld_images: invariance.and_then(|r| r.sampling.images.get(c).copied()),
+                ekld_samples_per_image: invariance
+                    .and_then(|r| r.sampling.samples_per_image.get(c).copied()),
             })
             .collect();
         let [many, medium, few] = invariance
@@ -130,6 +141,9 @@ impl Summary {
             spearman_size_ekld: invariance.and_then(|r| r.spearman_size_ekld),
             ekld_images_per_class: invariance.map(|r| r.images_per_class),
             ekld_samples: invariance.map(|r| r.samples),
+            ekld_sampling: invariance
+                .map(|r| r.sampling.mode.clone())
+                .filter(|m| !m.is_empty()),
             classes,
             device: info.device.clone(),
             invlab_version: info.invlab_version.clone(),
@@ -144,9 +158,10 @@ impl Summary {
         let mut rows: Vec<&ClassResult> = self.classes.iter().collect();
         rows.sort_by(|a, b| b.train_size.cmp(&a.train_size).then(a.class.cmp(&b.class)));
         let mut out = String::from(
-            "class,name,train_size,test_size,group,accuracy,ekld,ekld_stderr,consistency\n",
+            "class,name,train_size,test_size,group,accuracy,ekld,ekld_stderr,consistency,ekld_images,ekld_samples_per_image\n",
         );
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
+        let count = |v: Option<usize>| v.map(|x| x.to_string()).unwrap_or_default();
         for r in rows {
             let group = match SizeGroup::of(r.train_size) {
                 SizeGroup::Many => "many",
@@ -154,7 +169,7 @@ impl Summary {
                 SizeGroup::Few => "few",
             };
             out.push_str(&format!(
-                "{},{},{},{},{},{:.6},{},{},{}\n",
+                "{},{},{},{},{},{:.6},{},{},{},{},{}\n",
                 r.class,
                 csv_field(&r.name),
                 r.train_size,
@@ -163,7 +178,9 @@ impl Summary {
                 r.accuracy,
                 opt(r.ekld),
                 opt(r.ekld_stderr),
-                opt(r.consistency)
+                opt(r.consistency),
+                count(r.ekld_images),
+                count(r.ekld_samples_per_image)
             ));
         }
         out

@@ -118,6 +118,7 @@ fn invariance_from_summary(s: &Summary) -> Option<InvarianceReport> {
         ekld,
         spearman_size_ekld: s.spearman_size_ekld,
         seconds: 0.0,
+        sampling: Default::default(),
     })
 }
 

@@ -9,13 +9,19 @@ use tch::{Device, Tensor};
 
 use super::super::error::EngineResult;
 use super::super::events::{Event, Phase};
-use super::super::records::{EpochMetrics, GroupAccuracy, InvarianceReport, Stage};
+use super::super::records::{EpochMetrics, GroupAccuracy, InvarianceReport, SamplingUsage, Stage};
 use super::super::summary::group_means;
 use super::train::EpochTraining;
 use super::{Flow, Trainer};
-use crate::config::EkldTransform;
+use crate::config::{EkldSampling, EkldTransform};
 use crate::data::longtail::derive_seed;
+use crate::metrics::nested::AdaptivePlan;
 use crate::{git, metrics, transforms};
+
+/// A new image's clean forward costs about one transformed draw (a forward; the draw also
+/// pays for its transform, so this slightly favours images, which the scarce held-out set
+/// limits anyway).
+const IMAGE_COST_RATIO: f64 = 1.0;
 
 impl Trainer<'_> {
     /// Inference logits of float 0..=255 images (`Classifier::logits`: s * cos for LDAM's
@@ -107,12 +113,30 @@ impl Trainer<'_> {
         } else {
             (e.live_images_per_class, e.live_samples)
         };
+        let adaptive = e.ekld_sampling == EkldSampling::Adaptive;
+        // Adaptive rounds take prefixes of a seeded order of every usable image (the live
+        // estimate stays within its own caps, with a looser target).
+        let plan = if full {
+            AdaptivePlan {
+                target_stderr: e.ekld_target_stderr,
+                max_images: e.ekld_max_images_per_class,
+                max_samples: e.ekld_max_samples,
+                image_cost_ratio: IMAGE_COST_RATIO,
+            }
+        } else {
+            AdaptivePlan {
+                target_stderr: e.live_target_stderr,
+                max_images: e.live_images_per_class,
+                max_samples: e.live_samples,
+                image_cost_ratio: IMAGE_COST_RATIO,
+            }
+        };
         // The same held-out images every time, so live estimates are comparable across epochs.
         let mut pick_rng = ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, "ekld-images"));
         let chosen = metrics::pick_per_class(
             &self.data.test_labels,
             self.info.num_classes,
-            images,
+            if adaptive { plan.max_images } else { images },
             &mut pick_rng,
         );
         let mut rng =
@@ -128,14 +152,27 @@ impl Trainer<'_> {
                 unreachable!("the generator is loaded before the first epoch; auto is resolved")
             }
         };
-        let Some(inv) = metrics::invariance(
-            &logits_of,
-            &self.data.test_raw,
-            &chosen,
-            samples,
-            &mut transform,
-            &|| self.stop_requested(),
-        ) else {
+        let stop = || self.stop_requested();
+        let measured = if adaptive {
+            metrics::invariance_adaptive(
+                &logits_of,
+                &self.data.test_raw,
+                &chosen,
+                &plan,
+                &mut transform,
+                &stop,
+            )
+        } else {
+            metrics::invariance(
+                &logits_of,
+                &self.data.test_raw,
+                &chosen,
+                samples,
+                &mut transform,
+                &stop,
+            )
+        };
+        let Some(inv) = measured else {
             return Ok(None);
         };
         let sizes: Vec<f64> = self.info.train_sizes.iter().map(|&n| n as f64).collect();
@@ -149,6 +186,11 @@ impl Trainer<'_> {
             consistency: inv.consistency,
             ekld_stderr: inv.ekld_stderr,
             seconds: t0.elapsed().as_secs_f64(),
+            sampling: SamplingUsage {
+                mode: crate::config::serde_plain_name(&e.ekld_sampling),
+                images: inv.images,
+                samples_per_image: inv.samples_per_image,
+            },
         }))
     }
 }
