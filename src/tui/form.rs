@@ -9,108 +9,55 @@ use crate::config::{
 use crate::data::longtail::sizes_by_rank;
 use crate::engine::summary::SizeGroup;
 
-/// A named loss/rule/augment combination, as in the long-tail literature.
+/// A named method (loss, rule, augment), from `method::PRESETS`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Preset {
     pub name: &'static str,
     pub loss: Loss,
     pub rule: Rule,
     pub augment: Augment,
-    pub about: &'static str,
 }
 
-pub const PRESETS: [Preset; 10] = [
-    Preset {
-        name: "ERM",
-        loss: Loss::Ce,
-        rule: Rule::None,
-        augment: Augment::None,
-        about: "plain cross-entropy on the long-tailed set",
-    },
-    Preset {
-        name: "CE-Resample",
-        loss: Loss::Ce,
-        rule: Rule::Resample,
-        augment: Augment::None,
-        about: "class-balanced sampling (prob. 1/n_c) throughout",
-    },
-    Preset {
-        name: "CE-Resample-EN",
-        loss: Loss::Ce,
-        rule: Rule::ResampleEffective,
-        augment: Augment::None,
-        about: "sampling by effective number (beta 0.9999) throughout",
-    },
-    Preset {
-        name: "CE-DRS",
-        loss: Loss::Ce,
-        rule: Rule::Drs,
-        augment: Augment::None,
-        about: "cross-entropy; class-balanced re-sampling from E1 on",
-    },
-    Preset {
-        name: "CE-Reweight",
-        loss: Loss::Ce,
-        rule: Rule::Reweight,
-        augment: Augment::None,
-        about: "loss weights by effective number (beta 0.9999) throughout",
-    },
-    Preset {
-        name: "CE-DRW",
-        loss: Loss::Ce,
-        rule: Rule::Drw,
-        augment: Augment::None,
-        about: "cross-entropy; class-balanced loss weights from E1 on",
-    },
-    Preset {
-        name: "Focal",
-        loss: Loss::Focal,
-        rule: Rule::None,
-        augment: Augment::None,
-        about: "focal loss (gamma 1)",
-    },
-    Preset {
-        name: "LDAM-DRW",
-        loss: Loss::Ldam,
-        rule: Rule::Drw,
-        augment: Augment::None,
-        about: "LDAM margins ~ n_c^-1/4 (max 0.5, s 30), re-weighting from E1",
-    },
-    Preset {
-        name: "cRT",
-        loss: Loss::Ce,
-        rule: Rule::Crt,
-        augment: Augment::None,
-        about: "ERM, then classifier re-training on a frozen backbone, balanced",
-    },
-    Preset {
-        name: "Oracle",
-        loss: Loss::Ce,
-        rule: Rule::None,
-        augment: Augment::Oracle,
-        about: "augments with the true nuisance transform (upper bound)",
-    },
-];
+/// The engine's method presets, in its order.
+pub fn presets() -> impl ExactSizeIterator<Item = Preset> {
+    crate::method::PRESETS
+        .iter()
+        .map(|&(name, loss, rule, augment)| Preset {
+            name,
+            loss,
+            rule,
+            augment,
+        })
+}
+
+fn preset(i: usize) -> Preset {
+    presets().nth(i).expect("a preset index")
+}
+
+/// What a preset does, in a line.
+pub fn preset_about(name: &str) -> &'static str {
+    match name {
+        "ERM" => "plain cross-entropy on the long-tailed set",
+        "CE-Resample" => "class-balanced sampling (prob. 1/n_c) throughout",
+        "CE-Resample-EN" => "sampling by effective number (beta 0.9999) throughout",
+        "CE-DRS" => "cross-entropy; class-balanced re-sampling from E1 on",
+        "CE-Reweight" => "loss weights by effective number (beta 0.9999) throughout",
+        "CE-DRW" => "cross-entropy; class-balanced loss weights from E1 on",
+        "Focal" => "focal loss (gamma 1)",
+        "LDAM-DRW" => "LDAM margins ~ n_c^-1/4 (max 0.5, s 30), re-weighting from E1",
+        "cRT" => "ERM, then classifier re-training on a frozen backbone, balanced",
+        "Oracle" => "augments with the true nuisance transform (upper bound)",
+        _ => "a named loss / rule / augment combination",
+    }
+}
 
 /// The preset a config's method matches, if any.
 pub fn preset_of(config: &RunConfig) -> Option<usize> {
-    PRESETS.iter().position(|p| {
+    presets().position(|p| {
         p.loss == config.method.loss
             && p.rule == config.method.rule
             && p.augment == config.method.augment
     })
-}
-
-/// Number of classes of each dataset.
-pub fn num_classes(dataset: DatasetName) -> usize {
-    match dataset {
-        DatasetName::Glyphs | DatasetName::K49 => 49,
-        DatasetName::Mnist | DatasetName::FashionMnist | DatasetName::Kmnist => 10,
-        DatasetName::Cifar10 => 10,
-        DatasetName::Cifar100 => 100,
-        DatasetName::Gtsrb => 43,
-        DatasetName::Tinyimagenet => 200,
-    }
 }
 
 pub fn dataset_about(dataset: DatasetName) -> &'static str {
@@ -155,18 +102,14 @@ pub fn profile_about(p: Profile) -> &'static str {
 
 /// A one-line account of the class sizes a config gives.
 pub fn size_preview(config: &RunConfig) -> String {
-    let c = num_classes(config.data.dataset);
+    let c = config.data.dataset.num_classes();
     let sizes = sizes_by_rank(&config.data, c);
     let total: usize = sizes.iter().sum();
     let max = sizes.iter().copied().max().unwrap_or(0);
     let min = sizes.iter().copied().min().unwrap_or(0);
     let mut groups = [0usize; 3];
     for &n in &sizes {
-        groups[match SizeGroup::of(n) {
-            SizeGroup::Many => 0,
-            SizeGroup::Medium => 1,
-            SizeGroup::Few => 2,
-        }] += 1;
+        groups[SizeGroup::of(n).index()] += 1;
     }
     format!(
         "{c} classes, n_max {max} .. n_min {min}, {total} images; many/medium/few = {}/{}/{}",
@@ -347,7 +290,7 @@ impl Form {
             Field::ZipfA => format!("{}", c.data.zipf_a),
             Field::MaxPerClass => c.data.max_per_class.to_string(),
             Field::Method => match preset_of(c) {
-                Some(i) => PRESETS[i].name.to_string(),
+                Some(i) => preset(i).name.to_string(),
                 None => format!(
                     "custom ({}/{}/{})",
                     serde_plain_name(&c.method.loss),
@@ -387,7 +330,7 @@ impl Form {
             },
             Field::MaxPerClass => "training images of the largest class".into(),
             Field::Method => match preset_of(c) {
-                Some(i) => PRESETS[i].about.into(),
+                Some(i) => preset_about(preset(i).name).into(),
                 None => "a loss/rule/augment mix from a config file".into(),
             },
             Field::Model => arch_about(c.model.arch).into(),
@@ -459,10 +402,10 @@ impl Form {
             }
             Field::Method => {
                 let i = match preset_of(c) {
-                    Some(i) => (i as i32 + delta).rem_euclid(PRESETS.len() as i32) as usize,
+                    Some(i) => (i as i32 + delta).rem_euclid(presets().len() as i32) as usize,
                     None => 0,
                 };
-                let p = PRESETS[i];
+                let p = preset(i);
                 c.method.loss = p.loss;
                 c.method.rule = p.rule;
                 c.method.augment = p.augment;
@@ -503,7 +446,11 @@ impl Form {
         let c = &mut self.config;
         let bad = |what: &str| Err(format!("{:?} is not {what}", text));
         match field {
-            Field::Name => c.name = text,
+            Field::Name => {
+                crate::config::check_run_name(&text)
+                    .map_err(|e| format!("{e} (it names the run directory)"))?;
+                c.name = text
+            }
             Field::Imbalance => match text.parse::<f64>() {
                 Ok(v) if v >= 1.0 && v.is_finite() => c.data.imbalance = v,
                 _ => return bad("a number >= 1"),
@@ -552,7 +499,7 @@ mod tests {
         let mut form = Form::new(RunConfig::default(), vec![]);
         form.field = Field::ALL.iter().position(|f| *f == Field::Method).unwrap();
         assert_eq!(form.value(Field::Method), "ERM");
-        for p in PRESETS.iter().skip(1) {
+        for p in presets().skip(1) {
             form.cycle(1);
             assert_eq!(form.value(Field::Method), p.name);
         }
@@ -561,12 +508,26 @@ mod tests {
     }
 
     #[test]
-    fn presets_match_the_engines() {
-        let ours: Vec<_> = PRESETS
-            .iter()
-            .map(|p| (p.name, p.loss, p.rule, p.augment))
-            .collect();
-        assert_eq!(ours, crate::method::PRESETS.to_vec());
+    fn every_preset_is_explained() {
+        for p in presets() {
+            assert_ne!(
+                preset_about(p.name),
+                preset_about("no such preset"),
+                "{}",
+                p.name
+            );
+        }
+    }
+
+    #[test]
+    fn bad_run_names_are_refused_with_the_rule() {
+        let mut form = Form::new(RunConfig::default(), vec![]);
+        form.field = Field::ALL.iter().position(|f| *f == Field::Name).unwrap();
+        assert!(form.begin_edit());
+        form.editing = Some("my run/1".into());
+        let e = form.commit_edit().unwrap_err();
+        assert!(e.contains("letters, digits"), "{e}");
+        assert_eq!(form.config.name, RunConfig::default().name);
     }
 
     #[test]

@@ -203,18 +203,36 @@ pub fn render_curves(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         (false, Some(e)) => Line::from(vec![
             Span::styled(format!(" ep {}/{}  ", e.epoch, e.total_epochs), theme.dim()),
             Span::styled(
-                format!("test {:.1}%  ", e.test_accuracy * 100.0),
-                Style::default().fg(theme.series(1)),
+                format!("balanced {:.1}%  ", e.balanced_accuracy * 100.0),
+                Style::default().fg(theme.series(2)),
             ),
             Span::styled(
-                format!("bal {:.1}%  ", e.balanced_accuracy * 100.0),
-                Style::default().fg(theme.series(2)),
+                format!("acc {:.1}%  ", e.test_accuracy * 100.0),
+                Style::default().fg(theme.series(1)),
             ),
             Span::styled(
                 format!("loss {:.3}  lr {:.4}", e.train_loss, e.lr),
                 Style::default().fg(theme.series(0)),
             ),
         ]),
+        (true, _) => {
+            // Each run's latest balanced accuracy (plain accuracy beside it), in its colour.
+            let mut spans = vec![Span::styled(" balanced (acc): ", theme.dim())];
+            for (k, run) in runs.iter().enumerate() {
+                if let Some(e) = run.epochs.last() {
+                    spans.push(Span::styled(
+                        format!(
+                            "{} {:.1}% ({:.1}%)  ",
+                            run.short_name().0,
+                            e.balanced_accuracy * 100.0,
+                            e.test_accuracy * 100.0
+                        ),
+                        Style::default().fg(theme.series(k)),
+                    ));
+                }
+            }
+            Line::from(spans)
+        }
         _ => Line::from(""),
     };
     frame.render_widget(Paragraph::new(stats_line), stats);
