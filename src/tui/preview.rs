@@ -14,7 +14,7 @@ use tch::{Device, Kind};
 
 use crate::config::{serde_plain_name, DatasetName, RunConfig, TransformKind};
 use crate::data::longtail::derive_seed;
-use crate::data::ImageSet;
+use crate::data::{glyphs, ImageSet};
 use crate::picture::{self, GridRow, GridStyle, Picture};
 use crate::transforms;
 
@@ -100,16 +100,71 @@ fn pictures(set: &ImageSet) -> Vec<Picture> {
         .collect()
 }
 
-/// Builds the preview (prepares the data: seconds for large real datasets).
+/// The training set's facts and a way to fetch a class's first images (as the run keeps them).
+enum Source {
+    /// The built-in set: image `i` of class `c` is a pure function of `(c, i)`, and a run keeps
+    /// images `0..n_c`, so only the shown ones are rendered (the whole set takes seconds).
+    Glyphs {
+        sizes: Vec<usize>,
+    },
+    Prepared(Box<crate::data::prepare::Prepared>),
+}
+
+impl Source {
+    fn load(config: &RunConfig) -> Result<(Source, Vec<String>), String> {
+        if config.data.dataset == DatasetName::Glyphs {
+            let sizes = crate::data::longtail::sizes_by_class(
+                &config.data,
+                glyphs::NUM_CLASSES,
+                config.seed,
+            );
+            return Ok((Source::Glyphs { sizes }, glyphs::class_names()));
+        }
+        let prepared = crate::data::prepare::prepare(config).map_err(|e| e.to_string())?;
+        let names = prepared.class_names.clone();
+        Ok((Source::Prepared(Box::new(prepared)), names))
+    }
+
+    fn sizes(&self) -> &[usize] {
+        match self {
+            Source::Glyphs { sizes } => sizes,
+            Source::Prepared(p) => &p.train_sizes,
+        }
+    }
+
+    /// Class `c`'s first `k` training images (in the training set's order).
+    fn first_images(&self, c: usize, k: usize) -> ImageSet {
+        match self {
+            Source::Glyphs { sizes } => {
+                let items: Vec<(usize, usize)> = (0..k.min(sizes[c])).map(|i| (c, i)).collect();
+                glyphs::render(&items)
+            }
+            Source::Prepared(p) => {
+                let picked: Vec<usize> = p
+                    .train
+                    .labels
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &y)| y as usize == c)
+                    .map(|(i, _)| i)
+                    .take(k)
+                    .collect();
+                p.train.select(&picked)
+            }
+        }
+    }
+}
+
+/// Builds the preview (prepares a real dataset's data: seconds for large ones).
 /// Errors are the data loader's, naming the file or folder.
 pub fn build(config: &RunConfig) -> Result<DataPreview, String> {
     let start = Instant::now();
-    let prepared = crate::data::prepare::prepare(config).map_err(|e| e.to_string())?;
-    let sizes = &prepared.train_sizes;
-    let mut by_rank: Vec<usize> = (0..prepared.num_classes).collect();
+    let (source, class_names) = Source::load(config)?;
+    let sizes = source.sizes().to_vec();
+    let num_classes = sizes.len();
+    let mut by_rank: Vec<usize> = (0..num_classes).collect();
     by_rank.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
-    let by_class = prepared.train.indices_by_class(prepared.num_classes);
-    let shown = CLASSES_SHOWN.min(prepared.num_classes / 2).max(1);
+    let shown = CLASSES_SHOWN.min(num_classes / 2).max(1);
     let largest: Vec<usize> = by_rank.iter().copied().take(shown).collect();
     let smallest: Vec<usize> = by_rank
         .iter()
@@ -121,19 +176,18 @@ pub fn build(config: &RunConfig) -> Result<DataPreview, String> {
         .into_iter()
         .rev()
         .collect();
+    let name = |c: usize| class_names.get(c).cloned().unwrap_or_default();
 
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, "preview"));
     let mut group = |classes: &[usize]| -> Vec<ClassPictures> {
         classes
             .iter()
             .map(|&c| {
-                let picked: Vec<usize> =
-                    by_class[c].iter().copied().take(IMAGES_PER_CLASS).collect();
-                let set = prepared.train.select(&picked);
+                let set = source.first_images(c, IMAGES_PER_CLASS);
                 let set = transform_images(&set, config.data.transform, &mut rng);
                 ClassPictures {
                     class: c,
-                    name: prepared.class_names.get(c).cloned().unwrap_or_default(),
+                    name: name(c),
                     train_size: sizes[c],
                     images: pictures(&set),
                 }
@@ -145,32 +199,25 @@ pub fn build(config: &RunConfig) -> Result<DataPreview, String> {
 
     let ekld_transform = config.ekld_transform();
     let base_class = by_rank[0];
-    let base_index = by_class[base_class].first().copied();
-    let variants = match base_index {
-        Some(i) => {
-            let base = prepared.train.select(&[i]);
-            let repeated = prepared.train.select(&[i; FRESH_DRAWS]);
-            let drawn = transform_images(&repeated, ekld_transform, &mut rng);
-            let mut images = pictures(&base);
-            images.extend(pictures(&drawn));
-            ClassPictures {
-                class: base_class,
-                name: prepared
-                    .class_names
-                    .get(base_class)
-                    .cloned()
-                    .unwrap_or_default(),
-                train_size: sizes[base_class],
-                images,
-            }
-        }
-        None => return Err("the training set is empty".into()),
+    let base = source.first_images(base_class, 1);
+    if base.is_empty() {
+        return Err("the training set is empty".into());
+    }
+    let repeated = base.select(&[0; FRESH_DRAWS]);
+    let drawn = transform_images(&repeated, ekld_transform, &mut rng);
+    let mut images = pictures(&base);
+    images.extend(pictures(&drawn));
+    let variants = ClassPictures {
+        class: base_class,
+        name: name(base_class),
+        train_size: sizes[base_class],
+        images,
     };
     Ok(DataPreview {
         dataset: config.data.dataset,
         transform: config.data.transform,
         ekld_transform,
-        num_classes: prepared.num_classes,
+        num_classes,
         sizes_by_rank: by_rank.iter().map(|&c| sizes[c]).collect(),
         largest: largest_pictures,
         smallest: smallest_pictures,
@@ -243,17 +290,12 @@ pub fn to_picture(p: &DataPreview) -> Picture {
         transform_name(p.transform)
     );
     let largest = picture::grid(
-        Some("largest classes, as trained (after the nuisance transform)"),
+        Some("largest classes: training images after the nuisance transform"),
         &[],
         &rows(&p.largest),
         &style,
     );
-    let smallest = picture::grid(
-        Some("smallest classes, as trained"),
-        &[],
-        &rows(&p.smallest),
-        &style,
-    );
+    let smallest = picture::grid(Some("smallest classes"), &[], &rows(&p.smallest), &style);
     let mut columns = vec!["base".to_string()];
     columns.extend((1..p.variants.images.len()).map(|i| format!("{i}")));
     let variants = picture::grid(

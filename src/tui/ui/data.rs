@@ -32,7 +32,7 @@ pub fn render_data(
     let view = app.preview_view();
     let updating = matches!(view, PreviewView::Building(Some(_)));
     let title = format!(
-        " Data: the form's dataset as trained{} (pictures: {}) ",
+        " Data: the form's dataset{} (pictures: {}) ",
         if updating { ", updating..." } else { "" },
         graphics.name()
     );
