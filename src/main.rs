@@ -57,7 +57,9 @@ fn main() {
                     ..Default::default()
                 };
                 match invlab::tui::run(options) {
-                    Ok(()) => 0,
+                    Ok(invlab::tui::Ended::Quit) => 0,
+                    // Stopped by a signal: the active run is resumable, as in batch mode.
+                    Ok(invlab::tui::Ended::Signal(_)) => batch::EXIT_INTERRUPTED,
                     Err(e) => {
                         eprintln!("invlab: {e:?}");
                         1

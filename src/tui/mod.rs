@@ -333,6 +333,7 @@ fn on_terminal_event<B: Backend>(
 /// The UI loop. Redraws at once after input, otherwise at most every `FRAME` while something
 /// changed. `after_draw` sees every drawn frame; returning false ends the loop. Ends when the
 /// App exits, or `SIGNAL_GRACE` after a shutdown signal, or at once on a second signal.
+/// Returns the shutdown signal that ended it, if one did.
 pub async fn event_loop<B, I, S>(
     terminal: &mut Terminal<B>,
     app: &mut App,
@@ -341,7 +342,7 @@ pub async fn event_loop<B, I, S>(
     runtime: &mut Runtime,
     graphics: &mut Graphics,
     mut after_draw: impl FnMut(&App, &Buffer) -> bool,
-) -> color_eyre::Result<()>
+) -> color_eyre::Result<Option<&'static str>>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
@@ -353,13 +354,14 @@ where
         mut signals,
     } = sources;
     let mut shutting_down = false;
+    let mut ended_by = None;
     let mut draw = |terminal: &mut Terminal<B>, app: &App, graphics: &mut Graphics| {
         terminal
             .draw(|f| ui::draw_with(f, app, graphics))
             .map(|frame| after_draw(app, frame.buffer))
     };
     if !draw(terminal, app, graphics)? {
-        return Ok(());
+        return Ok(None);
     }
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -380,6 +382,7 @@ where
                 }
                 tracing::info!("{signal}: stopping active runs, then exiting");
                 shutting_down = true;
+                ended_by = Some(signal);
                 grace.as_mut().reset(Instant::now() + SIGNAL_GRACE);
                 let effects = app.on_event(AppEvent::Shutdown(signal));
                 runtime.execute(app, effects);
@@ -398,6 +401,7 @@ where
                     tracing::warn!("terminal input ended: {other:?}");
                     if !shutting_down {
                         shutting_down = true;
+                        ended_by = Some("SIGHUP");
                         grace.as_mut().reset(Instant::now() + SIGNAL_GRACE);
                         let effects = app.on_event(AppEvent::Shutdown("terminal closed"));
                         runtime.execute(app, effects);
@@ -444,7 +448,7 @@ where
             next_frame.as_mut().reset(Instant::now() + FRAME);
         }
     }
-    Ok(())
+    Ok(ended_by)
 }
 
 fn init_logging(dir: Option<PathBuf>) -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -463,10 +467,19 @@ fn init_logging(dir: Option<PathBuf>) -> Option<tracing_appender::non_blocking::
     Some(guard)
 }
 
+/// How the lab ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The user quit.
+    Quit,
+    /// A shutdown signal (or the terminal going away) ended it; active runs were stopped.
+    Signal(&'static str),
+}
+
 /// Runs the interactive TUI until the user quits or a shutdown signal arrives. The terminal
 /// is restored on quit, on error, on a signal and on panic; active runs are stopped cleanly
 /// first so their directories stay valid and resumable.
-pub fn run(options: TuiOptions) -> color_eyre::Result<()> {
+pub fn run(options: TuiOptions) -> color_eyre::Result<Ended> {
     // color-eyre first, so the terminal's panic hook restores the screen before the report.
     let _ = color_eyre::install();
     let _guard = init_logging(options.log_dir.clone());
@@ -507,7 +520,10 @@ pub fn run(options: TuiOptions) -> color_eyre::Result<()> {
     drop(rt);
     runtime.shutdown(Duration::from_secs(5));
     tracing::info!("invlab TUI ended");
-    result
+    Ok(match result? {
+        Some(signal) => Ended::Signal(signal),
+        None => Ended::Quit,
+    })
 }
 
 #[cfg(test)]
