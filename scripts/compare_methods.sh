@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs ERM, CE-DRS, LDAM-DRW and Oracle on the built-in default (same seed, same data) and
-# writes the comparison table and figures to docs/:
+# Runs ERM, CE-DRS, LDAM-DRW, Oracle and CE-DRS-GIT on the built-in default (glyphs-ROT; same
+# seed, same data) and writes the comparison table and figures to docs/:
 #   docs/compare-methods.md          balanced / many / medium / few accuracy, eKLD by group
-#   docs/compare-methods-ekld.svg    eKLD against class size, all four runs
+#   docs/compare-methods-ekld.svg    eKLD against class size, all five runs
 #   docs/compare-methods-curves.svg  balanced accuracy and loss per epoch
 # Usage: scripts/compare_methods.sh [extra invlab --set overrides...]
 set -euo pipefail
@@ -12,8 +12,13 @@ cargo build --release --quiet
 runs=$(mktemp -d)
 trap 'rm -rf "$runs"' EXIT
 dirs=()
-for config in default default-drs default-ldam-drw default-oracle; do
+# config[:extra override]: CE-DRS-GIT is CE-DRS with the generator's images from E1 on.
+for entry in default default-drs default-ldam-drw default-oracle "default-drs:method.augment=git"; do
+  config=${entry%%:*}
   sets=()
+  if [[ "$entry" == *:* ]]; then
+    sets+=(--set "${entry#*:}" --set 'name="default-drs-git"')
+  fi
   for s in "$@"; do sets+=(--set "$s"); done
   dir=$(target/release/invlab --batch "configs/$config.toml" --out "$runs" "${sets[@]}")
   dirs+=("$dir")

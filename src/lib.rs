@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod engine;
+pub mod git;
 pub mod method;
 pub mod metrics;
 pub mod models;

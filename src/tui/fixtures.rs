@@ -23,6 +23,7 @@ pub fn run_info(config: &RunConfig, run_id: &str, dir: PathBuf) -> RunInfo {
         resumed_at: None,
         invlab_version: env!("CARGO_PKG_VERSION").into(),
         libtorch_version: "test".into(),
+        generator_key: None,
     }
 }
 
@@ -220,7 +221,7 @@ pub fn demo_preview(config: &RunConfig) -> super::preview::DataPreview {
     DataPreview {
         dataset: config.data.dataset,
         transform: config.data.transform,
-        ekld_transform: config.ekld_transform(),
+        ekld_transform: super::preview::variant_transform(config),
         num_classes: c,
         largest: (0..CLASSES_SHOWN)
             .map(|r| class(r, IMAGES_PER_CLASS))

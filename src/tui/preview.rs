@@ -61,6 +61,19 @@ impl DataPreview {
     }
 }
 
+/// The fixed transform the preview draws fresh variants of: the eKLD transform, or, when eKLD
+/// measures against a trained generator (not available before the run), the dataset's own
+/// nuisance transform, else rotation.
+pub fn variant_transform(config: &RunConfig) -> TransformKind {
+    config
+        .ekld_transform()
+        .fixed_kind()
+        .unwrap_or(match config.data.transform {
+            TransformKind::None => TransformKind::Rot,
+            t => t,
+        })
+}
+
 /// What the preview depends on: the data section, the seed and the eKLD transform.
 pub fn preview_key(config: &RunConfig) -> String {
     format!(
@@ -197,7 +210,7 @@ pub fn build(config: &RunConfig) -> Result<DataPreview, String> {
     let largest_pictures = group(&largest);
     let smallest_pictures = group(&smallest);
 
-    let ekld_transform = config.ekld_transform();
+    let ekld_transform = variant_transform(config);
     let base_class = by_rank[0];
     let base = source.first_images(base_class, 1);
     if base.is_empty() {

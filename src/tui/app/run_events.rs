@@ -52,6 +52,7 @@ impl App {
                 run.epochs.push(*m);
             }
             Event::Invariance(r) => run.invariance = Some(r),
+            Event::Generator(p) => run.record_generator(*p),
             Event::Paused => {
                 run.status = RunStatus::Paused;
                 run.pause_requested = false;

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Reproduces the paper's findings on what this machine has, and writes docs/reproduction.md
+# with one eKLD-vs-class-size figure per dataset (docs/reproduction-<dataset>-ekld.svg).
+#
+# Rows: the built-in glyphs with ROT, BG and DIL, and Fashion-MNIST-ROT-LT (Debian's
+# dataset-fashion-mnist; skipped when absent). Methods: ERM, CE-DRS, Oracle, LDAM-DRW and
+# CE-DRS-GIT. Seeds: SEEDS for the ROT and BG rows, the first seed elsewhere.
+#
+# Usage: scripts/reproduce.sh [--seeds "0 1 2"] [--quick] [--runs DIR]
+#   --quick   final eKLD on 20 images x 20 transforms per class instead of 40 x 100
+#   --runs    keep the run directories there (default: a temporary folder); finished runs found
+#             there are reused, so an interrupted reproduction continues where it stopped
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seeds="0 1 2"
+quick=()
+runs=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seeds) seeds="$2"; shift 2 ;;
+    --quick) quick=(--set eval.ekld_images_per_class=20 --set eval.ekld_samples=20); shift ;;
+    --runs) runs="$2"; shift 2 ;;
+    *) echo "reproduce.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+scripts/setup.sh
+cargo build --release --quiet
+if [[ -z "$runs" ]]; then
+  runs=$(mktemp -d)
+  trap 'rm -rf "$runs"' EXIT
+fi
+mkdir -p "$runs" docs
+first_seed=${seeds%% *}
+
+# method name -> --set overrides (the presets of src/method.rs)
+declare -A method_sets=(
+  [ERM]="method.loss=ce method.rule=none method.augment=none"
+  [CE-DRS]="method.loss=ce method.rule=drs method.augment=none"
+  [Oracle]="method.loss=ce method.rule=none method.augment=oracle"
+  [LDAM-DRW]="method.loss=ldam method.rule=drw method.augment=none"
+  [CE-DRS-GIT]="method.loss=ce method.rule=drs method.augment=git"
+)
+methods=(ERM CE-DRS Oracle LDAM-DRW CE-DRS-GIT)
+
+# dataset row -> config and overrides; which seeds it gets
+rows=(glyphs-rot glyphs-bg glyphs-dil)
+declare -A row_config=(
+  [glyphs-rot]="configs/default.toml"
+  [glyphs-bg]="configs/default.toml --set data.transform=bg"
+  [glyphs-dil]="configs/default.toml --set data.transform=dil"
+  [fashion-mnist-rot]="configs/fashion-mnist-rot-lt.toml"
+)
+declare -A row_seeds=(
+  [glyphs-rot]="$seeds" [glyphs-bg]="$seeds"
+  [glyphs-dil]="$first_seed" [fashion-mnist-rot]="$first_seed"
+)
+if [[ -d /usr/share/datasets/fashion-mnist || -d data/fashion-mnist ]]; then
+  rows+=(fashion-mnist-rot)
+else
+  echo "reproduce.sh: Fashion-MNIST not found; its row is skipped" >&2
+fi
+
+for row in "${rows[@]}"; do
+  dirs=()
+  for method in "${methods[@]}"; do
+    for seed in ${row_seeds[$row]}; do
+      name="$row-$(echo "$method" | tr 'A-Z' 'a-z')-s$seed"
+      if [[ -f "$runs/$name/summary.json" ]]; then
+        dirs+=("$runs/$name")
+        continue
+      fi
+      sets=(--set "name=\"$name\"" --set "seed=$seed")
+      for s in ${method_sets[$method]}; do sets+=(--set "$s"); done
+      # shellcheck disable=SC2086
+      dir=$(target/release/invlab --batch ${row_config[$row]} --out "$runs" "${sets[@]}" "${quick[@]}")
+      dirs+=("$dir")
+    done
+  done
+  target/release/invlab report "${dirs[@]}" --out "docs/reproduction-$row" > /dev/null
+  rm -f "docs/reproduction-$row.md"
+done
+python3 scripts/reproduction_table.py "$runs" "${rows[@]}" > docs/reproduction.md
+echo "wrote docs/reproduction.md"
