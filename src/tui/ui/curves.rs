@@ -9,16 +9,18 @@ use ratatui::Frame;
 
 use crate::tui::app::{App, RunEntry};
 
+use super::generator::{render_generator, shows_generator};
 use super::pane_block;
+use super::picture::Graphics;
 
-struct Series {
-    name: String,
-    points: Vec<(f64, f64)>,
-    style: Style,
-    marker: Marker,
+pub(super) struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub style: Style,
+    pub marker: Marker,
 }
 
-fn chart<'a>(
+pub(super) fn chart<'a>(
     app: &App,
     series: &'a [Series],
     x_max: f64,
@@ -70,7 +72,13 @@ fn runs_shown(app: &App) -> Vec<&RunEntry> {
     }
 }
 
-pub fn render_curves(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+pub fn render_curves(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    focused: bool,
+    graphics: &mut Graphics,
+) {
     let theme = app.theme();
     let runs = runs_shown(app);
     let title = if app.compare {
@@ -91,6 +99,10 @@ pub fn render_curves(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         );
         return;
     };
+    if !app.compare && shows_generator(first) {
+        render_generator(frame, inner, app, first, graphics);
+        return;
+    }
     if runs
         .iter()
         .all(|r| r.epochs.is_empty() && r.batch_losses.is_empty())

@@ -9,6 +9,7 @@
 mod classes;
 mod curves;
 mod data;
+mod generator;
 mod invariance;
 mod mouse;
 mod overlay;
@@ -112,7 +113,7 @@ pub fn draw_with(frame: &mut Frame, app: &App, graphics: &mut Graphics) {
             Pane::Setup => render_setup(frame, rect, app, focused),
             Pane::Data => render_data(frame, rect, app, focused, graphics),
             Pane::Runs => render_runs(frame, rect, app, focused),
-            Pane::Curves => render_curves(frame, rect, app, focused),
+            Pane::Curves => render_curves(frame, rect, app, focused, graphics),
             Pane::Classes => render_classes(frame, rect, app, focused),
             Pane::Invariance => render_invariance(frame, rect, app, focused),
         }

@@ -318,3 +318,83 @@ fn the_class_cursor_shows_one_class_figures() {
     );
     assert!(info.contains("g48 (c48) 5 images, few"), "{info}");
 }
+
+/// Run 1 in GIT's generator phase: 60 of 200 iterations trained, losses and a sample grid seen.
+fn generator_app() -> App {
+    use crate::engine::{Event, GeneratorProgress, Phase};
+    use crate::git::samples::{SampleGrid, SampleRow};
+    use crate::git::training::Losses;
+    use crate::tui::event::AppEvent;
+    let mut app = demo_app(0);
+    let send = |app: &mut App, event: Event| {
+        app.on_event(AppEvent::Run { slot: 1, event });
+    };
+    send(&mut app, Event::Phase(Phase::Generator));
+    let size = 8;
+    let grid = SampleGrid {
+        channels: 1,
+        size,
+        rows: (0..3)
+            .map(|r| SampleRow {
+                label: format!("g{r:02}"),
+                images: (0..4)
+                    .map(|k| {
+                        (0..size * size)
+                            .map(|i| {
+                                if (i / size + i % size + r + k) % 3 == 0 {
+                                    255
+                                } else {
+                                    20
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    for it in (10..=60).step_by(10) {
+        let t = it as f64 / 60.0;
+        send(
+            &mut app,
+            Event::Generator(Box::new(GeneratorProgress {
+                key: "demo".into(),
+                iteration: it,
+                iterations: 200,
+                losses: Some(Losses {
+                    iteration: it,
+                    dis: 0.5 - 0.1 * t,
+                    gan: 0.4 + 0.1 * t,
+                    recon_x: 0.9 - 0.5 * t,
+                    recon_s: 0.6 - 0.3 * t,
+                    recon_c: 0.3 - 0.1 * t,
+                }),
+                seconds: it as f64 * 0.5,
+                started_at: 0,
+                from_cache: false,
+                samples: (it == 60).then(|| grid.clone()),
+            })),
+        );
+    }
+    app.focus = Pane::Curves;
+    app
+}
+
+#[test]
+fn generator_phase_80x24_and_200x50() {
+    let app = generator_app();
+    let run = &app.runs[1];
+    assert_eq!(run.generator_losses.len(), 6);
+    assert!(run.generator_samples.is_some());
+    let narrow = render(&app, 80, 24);
+    let text: String = narrow
+        .backend()
+        .buffer()
+        .content
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(text.contains("iteration 60/200 (30%)  ETA 1:10"), "{text}");
+    insta::assert_snapshot!("generator_80x24", narrow.backend());
+    insta::assert_snapshot!("generator_200x50", render(&app, 200, 50).backend());
+}
