@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
+use crate::engine::Phase;
 use crate::tui::app::{App, RunEntry, RunStatus};
 
 use super::{duration, pane_block};
@@ -23,6 +24,10 @@ fn status_color(app: &App, status: &RunStatus) -> Style {
 
 fn progress(run: &RunEntry) -> String {
     let total = run.total_epochs();
+    if let (Some(Phase::Generator), Some(g)) = (run.phase, &run.generator) {
+        // GIT trains its generator before the first epoch.
+        return format!("gen {:>3}%", g.iteration * 100 / g.iterations.max(1));
+    }
     match (&run.status, run.batch) {
         (RunStatus::Running | RunStatus::Paused, Some(b)) if b.epoch > run.epochs_done() => {
             format!(
@@ -162,7 +167,12 @@ pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         .take(visible)
         .map(|(i, run)| {
             let mark = if run.marked { "*" } else { " " };
-            let eta = run.eta_seconds().map(duration).unwrap_or_else(|| "".into());
+            let eta = match (run.phase, &run.generator) {
+                (Some(Phase::Generator), Some(g)) => super::generator::eta_seconds(g),
+                _ => run.eta_seconds(),
+            }
+            .map(duration)
+            .unwrap_or_else(|| "".into());
             let (name, _) = run.short_name();
             let (balanced, plain) = accuracies(run);
             let mut cells = vec![
