@@ -1,10 +1,11 @@
 //! TUI input latency while a real training run saturates the cores.
 //!
 //! Starts the default config's run on the engine's worker thread (as the TUI does), runs the
-//! TUI's own event loop against an in-memory terminal (ratatui's TestBackend), and injects key
-//! presses (`?`, which opens / closes the help overlay) into the same channel the input thread
-//! uses. For each press it measures the time from sending the key to the end of drawing the
-//! first frame whose buffer shows the change. Prints p50 / p90 / p99 / max.
+//! TUI's own tokio event loop against an in-memory terminal (ratatui's TestBackend), and feeds
+//! key presses (`?`, which opens / closes the help overlay) through the loop's terminal-input
+//! stream, where crossterm's `EventStream` sits in the real lab. For each press it measures the
+//! time from sending the key to the end of drawing the first frame whose buffer shows the
+//! change. Prints p50 / p90 / p99 / max.
 //!
 //!     cargo run --example tui_latency -- [SAMPLES] [--idle]
 //!
@@ -16,12 +17,13 @@ use std::time::{Duration, Instant};
 
 use invlab::tui::app::{App, AppSetup, RunStatus};
 use invlab::tui::command::Command;
-use invlab::tui::event::AppEvent;
-use invlab::tui::{event_loop, form, Runtime};
+use invlab::tui::ui::Graphics;
+use invlab::tui::{event_loop, form, Runtime, Sources};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
+use tokio::sync::mpsc::unbounded_channel;
 
 fn help_visible(buf: &Buffer) -> bool {
     let text: String = buf.content.iter().map(|c| c.symbol()).collect();
@@ -56,8 +58,8 @@ fn main() -> color_eyre::Result<()> {
     config.train.decay_epochs = [150, 180];
     setup.default_config = config;
     let mut app = App::new(setup);
-    let (tx, rx) = mpsc::channel();
-    let mut runtime = Runtime::new(tx.clone());
+    let (tx, mut rx) = unbounded_channel();
+    let mut runtime = Runtime::new(tx);
     if !idle {
         let effects = app.apply(Command::Start);
         runtime.execute(&mut app, effects);
@@ -68,7 +70,8 @@ fn main() -> color_eyre::Result<()> {
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let sent: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let sent_inj = sent.clone();
-    let tx_inj = tx.clone();
+    let (keys_tx, mut keys_rx) = unbounded_channel::<TermEvent>();
+    let input = futures_util::stream::poll_fn(move |cx| keys_rx.poll_recv(cx).map(|k| k.map(Ok)));
     std::thread::spawn(move || {
         if go_rx.recv().is_err() {
             return;
@@ -82,7 +85,7 @@ fn main() -> color_eyre::Result<()> {
             std::thread::sleep(Duration::from_millis(20 + (k >> 59) * 3 + (k >> 60)));
             *sent_inj.lock().unwrap() = Some(Instant::now());
             let key = KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE);
-            if tx_inj.send(AppEvent::Key(key)).is_err() {
+            if keys_tx.send(TermEvent::Key(key)).is_err() {
                 return;
             }
             if seen_rx.recv_timeout(Duration::from_secs(5)).is_err() {
@@ -106,7 +109,15 @@ fn main() -> color_eyre::Result<()> {
     } else {
         None
     };
-    event_loop(&mut terminal, &mut app, &rx, &mut runtime, |app, buf| {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let sources = Sources {
+        input,
+        signals: futures_util::stream::pending(),
+    };
+    let mut graphics = Graphics::halfblocks();
+    let measure = |app: &App, buf: &Buffer| {
         let drawn = Instant::now();
         if !started {
             let live = app
@@ -146,7 +157,16 @@ fn main() -> color_eyre::Result<()> {
             }
         }
         latencies.len() < samples
-    })?;
+    };
+    rt.block_on(event_loop(
+        &mut terminal,
+        &mut app,
+        &mut rx,
+        sources,
+        &mut runtime,
+        &mut graphics,
+        measure,
+    ))?;
     let epochs_done = app.runs.first().map(|r| r.epochs_done()).unwrap_or(0);
     let (busy, wall) = window
         .map(|(at, cpu)| (cpu_seconds() - cpu, at.elapsed().as_secs_f64()))

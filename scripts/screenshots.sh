@@ -56,17 +56,23 @@ wait_for() { # run, condition command
 # 1. The set-up form, the Method field selected: the choice and what it means.
 keys j j j j j j j j
 shot setup
+# The data pane: the form's dataset in pictures (half-blocks in tmux), then back to the form.
+keys Tab
+sleep 3
+shot data
+keys BTab
 # 2. Train ERM to the end.
 keys s
 wait_for shots-erm '[ "$(state shots-erm)" = finished ]'
 # 3. CE-DRS: next method, rename, start; screenshot mid-run once eKLD has been measured.
 keys l l l k k k k k k k e BSpace BSpace BSpace d r s Enter s
 wait_for shots-drs '[ "$(epochs shots-drs)" -ge 5 ]'
-keys Tab Tab
+# The eKLD pane focused (Tab x5 from the form), its class cursor moved into the tail.
+keys Tab Tab Tab Tab Tab h h h h h h h h h h h h h h h h h h h h h h h h h h h h h h h h h h h h
 shot live
 wait_for shots-drs '[ "$(state shots-drs)" = finished ]'
-# 4. Compare: mark both runs, c.
-keys Tab Tab Tab Tab m k m c
+# 4. Compare: mark both runs (the run list is three Tabs on from the eKLD pane), c.
+keys Tab Tab Tab m k m c
 shot compare
 # 5. Help overlay.
 keys '?'
@@ -80,4 +86,8 @@ keys t t
 tmux resize-window -t "$S" -x 80 -y 24
 keys Tab Tab Tab
 shot narrow-80x24
+# 8. The data pane at 80x24 (two Tabs on: the form, then the data pane).
+keys Tab Tab
+sleep 2
+shot data-80x24
 keys q

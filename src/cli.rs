@@ -14,6 +14,7 @@ EXAMPLES:
   invlab --batch configs/default.toml --sweep seed=0,1,2 --index $SLURM_ARRAY_TASK_ID
   invlab --batch --resume ~/.local/share/invlab/runs/default
   invlab data                              where each dataset was looked for, and whether it is valid
+  invlab data --preview CONFIG --out p.png pictures of CONFIG's dataset (classes, transforms, sizes)
   invlab report RUN_DIR... --out docs/cmp  compare finished runs: table + eKLD-vs-size figure
 
 RUN DIRECTORY (one per run, every file written atomically):
@@ -88,10 +89,26 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every dataset, where it was looked for, and whether it was found and valid.
+    /// With --preview: pictures of a config's dataset as a PNG.
     Data {
         /// A folder to look in first (as `data.root`).
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
+        /// Write a PNG of CONFIG's dataset: its largest and smallest classes after the
+        /// nuisance transform, one image under fresh transforms, the class-size profile.
+        #[arg(long)]
+        preview: bool,
+        /// The config to preview [default: configs/default.toml, else the built-in default].
+        #[arg(value_name = "CONFIG", requires = "preview")]
+        config: Option<PathBuf>,
+        /// Where --preview writes the PNG.
+        #[arg(
+            long,
+            value_name = "FILE.png",
+            default_value = "data-preview.png",
+            requires = "preview"
+        )]
+        out: PathBuf,
     },
     /// Compare finished runs: a Markdown table on stdout, and overlaid figures with --out.
     Report {

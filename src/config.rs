@@ -33,6 +33,18 @@ impl DatasetName {
         DatasetName::Gtsrb,
         DatasetName::Tinyimagenet,
     ];
+
+    /// Number of classes (the official label sets).
+    pub fn num_classes(self) -> usize {
+        match self {
+            DatasetName::Glyphs | DatasetName::K49 => 49,
+            DatasetName::Mnist | DatasetName::FashionMnist | DatasetName::Kmnist => 10,
+            DatasetName::Cifar10 => 10,
+            DatasetName::Cifar100 => 100,
+            DatasetName::Gtsrb => 43,
+            DatasetName::Tinyimagenet => 200,
+        }
+    }
 }
 
 /// The class-agnostic nuisance transform applied once to every training (and test) image.
@@ -527,20 +539,9 @@ impl RunConfig {
     /// Range and consistency checks that serde cannot express.
     pub fn validate(&self, source: &str) -> Result<(), ConfigError> {
         let err = |field: &str, msg: String| Err(field_error(source, field, msg));
-        if self.name.trim().is_empty()
-            || self
-                .name
-                .chars()
-                .any(|c| !(c.is_ascii_alphanumeric() || "-_.+".contains(c)))
-        {
-            return err(
-                "name",
-                format!(
-                    "{:?} must be non-empty and use only letters, digits, '-', '_', '.', '+' (it names the run directory)",
-                    self.name
-                ),
-            );
-        }
+        check_run_name(&self.name).map_err(|m| {
+            field_error(source, "name", format!("{m} (it names the run directory)"))
+        })?;
         crate::device::parse_device(&self.device).map_err(|m| field_error(source, "device", m))?;
         let d = &self.data;
         if !(d.imbalance.is_finite() && d.imbalance >= 1.0) {
@@ -709,6 +710,21 @@ impl RunConfig {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a RunConfig always serializes")
     }
+}
+
+/// A run (or saved config) name: it names a directory or file, so only letters, digits and
+/// `-_.+`, and not empty.
+pub fn check_run_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty()
+        || name
+            .chars()
+            .any(|c| !(c.is_ascii_alphanumeric() || "-_.+".contains(c)))
+    {
+        return Err(format!(
+            "{name:?} must be non-empty and use only letters, digits, '-', '_', '.', '+'"
+        ));
+    }
+    Ok(())
 }
 
 /// The kebab-case name serde uses for a unit enum variant.

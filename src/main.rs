@@ -31,7 +31,13 @@ fn main() {
     // Load CUDA (when installed) before libtorch is first used, so `auto` can find a GPU.
     invlab::device::load_cuda_backend();
     let code = match &cli.command {
-        Some(Command::Data { root }) => {
+        Some(Command::Data {
+            preview: true,
+            config,
+            out,
+            root,
+        }) => data_preview(config.as_deref(), root.as_deref(), out),
+        Some(Command::Data { root, .. }) => {
             let statuses = invlab::data::real::survey(root.as_deref());
             print!("{}", invlab::data::real::render_survey(&statuses));
             0
@@ -51,7 +57,9 @@ fn main() {
                     ..Default::default()
                 };
                 match invlab::tui::run(options) {
-                    Ok(()) => 0,
+                    Ok(invlab::tui::Ended::Quit) => 0,
+                    // Stopped by a signal: the active run is resumable, as in batch mode.
+                    Ok(invlab::tui::Ended::Signal(_)) => batch::EXIT_INTERRUPTED,
                     Err(e) => {
                         eprintln!("invlab: {e:?}");
                         1
@@ -63,6 +71,25 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `invlab data --preview`: a PNG of a config's dataset.
+fn data_preview(
+    config: Option<&std::path::Path>,
+    root: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> i32 {
+    match invlab::tui::preview::write_png(config, root, out) {
+        Ok(summary) => {
+            eprintln!("{summary}");
+            println!("{}", out.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("invlab data --preview: {e}");
+            batch::EXIT_USAGE
+        }
+    }
 }
 
 fn report(dirs: &[std::path::PathBuf], out: Option<&std::path::Path>) -> i32 {

@@ -114,6 +114,58 @@ impl Picture {
         }
     }
 
+    /// The picture resampled to `width` x `height`: each output pixel is the mean of the source
+    /// pixels it covers (box filter) when shrinking, the nearest source pixel when growing.
+    pub fn resize(&self, width: usize, height: usize) -> Picture {
+        let c = self.channels;
+        let mut pixels = Vec::with_capacity(width * height * c);
+        let span = |i: usize, out: usize, src: usize| {
+            let lo = i * src / out.max(1);
+            let hi = ((i + 1) * src).div_ceil(out.max(1)).max(lo + 1).min(src);
+            (lo, hi.max(lo + 1))
+        };
+        for y in 0..height {
+            let (y0, y1) = span(y, height, self.height);
+            for x in 0..width {
+                let (x0, x1) = span(x, width, self.width);
+                for ch in 0..c {
+                    let mut sum = 0u32;
+                    for yy in y0..y1 {
+                        for xx in x0..x1 {
+                            sum += u32::from(self.pixels[(yy * self.width + xx) * c + ch]);
+                        }
+                    }
+                    let n = ((y1 - y0) * (x1 - x0)) as u32;
+                    pixels.push(((sum + n / 2) / n) as u8);
+                }
+            }
+        }
+        Picture {
+            width,
+            height,
+            channels: c,
+            pixels,
+        }
+    }
+
+    /// The size that fits inside `max_width` x `max_height` keeping the aspect ratio: a whole
+    /// multiple when the picture is smaller (pixels stay square and crisp), else shrunk.
+    pub fn fit_size(&self, max_width: usize, max_height: usize) -> (usize, usize) {
+        if self.width == 0 || self.height == 0 || max_width == 0 || max_height == 0 {
+            return (0, 0);
+        }
+        let factor = (max_width / self.width).min(max_height / self.height);
+        if factor >= 1 {
+            return (self.width * factor, self.height * factor);
+        }
+        let scale =
+            (max_width as f64 / self.width as f64).min(max_height as f64 / self.height as f64);
+        (
+            ((self.width as f64 * scale).round() as usize).clamp(1, max_width),
+            ((self.height as f64 * scale).round() as usize).clamp(1, max_height),
+        )
+    }
+
     /// Copies `other` with its top-left corner at (x, y), clipped to this picture. A grey
     /// picture pasted into an RGB one turns grey-RGB; an RGB one pasted into grey, its mean.
     pub fn paste(&mut self, other: &Picture, x: usize, y: usize) {
@@ -360,6 +412,30 @@ mod tests {
                 assert_eq!(p.rgb(x, y)[0], expected, "({x}, {y})");
             }
         }
+    }
+
+    #[test]
+    fn resize_averages_when_shrinking_and_repeats_when_growing() {
+        // 4x2 -> 2x1: each output pixel is the mean of a 2x2 block.
+        let p = ramp(4, 2);
+        let small = p.resize(2, 1);
+        assert_eq!(
+            small.pixels,
+            // Means of the 2x2 blocks {0, 1, 4, 5} and {2, 3, 6, 7}, rounded.
+            vec![3, 5]
+        );
+        let big = ramp(2, 2).resize(4, 4);
+        assert_eq!(big, ramp(2, 2).upscale(2));
+        assert_eq!(ramp(3, 3).resize(3, 3), ramp(3, 3));
+    }
+
+    #[test]
+    fn fit_keeps_the_aspect_and_whole_multiples() {
+        let p = ramp(28, 14);
+        assert_eq!(p.fit_size(100, 100), (84, 42));
+        assert_eq!(p.fit_size(14, 100), (14, 7));
+        assert_eq!(p.fit_size(0, 10), (0, 0));
+        assert_eq!(p.fit_size(1, 1), (1, 1));
     }
 
     #[test]

@@ -69,6 +69,22 @@ pub enum SizeGroup {
 }
 
 impl SizeGroup {
+    pub const ALL: [SizeGroup; 3] = [SizeGroup::Many, SizeGroup::Medium, SizeGroup::Few];
+
+    /// "many", "medium", "few".
+    pub fn name(self) -> &'static str {
+        match self {
+            SizeGroup::Many => "many",
+            SizeGroup::Medium => "medium",
+            SizeGroup::Few => "few",
+        }
+    }
+
+    /// Position in `ALL`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn of(train_size: usize) -> SizeGroup {
         if train_size > 100 {
             SizeGroup::Many

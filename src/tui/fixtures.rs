@@ -8,10 +8,8 @@ use crate::data::longtail::sizes_by_class;
 use crate::engine::summary::group_means;
 use crate::engine::{EpochMetrics, GroupAccuracy, InvarianceReport, RunInfo, Summary};
 
-use super::form::num_classes;
-
 pub fn run_info(config: &RunConfig, run_id: &str, dir: PathBuf) -> RunInfo {
-    let c = num_classes(config.data.dataset);
+    let c = config.data.dataset.num_classes();
     RunInfo {
         run_id: run_id.into(),
         dir,
@@ -192,4 +190,48 @@ pub fn demo_app(live_epoch: usize) -> super::app::App {
         },
     }));
     app
+}
+
+/// A data preview of `config` with made-up 28x28 pictures (no libtorch): class `c`'s image `i`
+/// is a striped pattern, so snapshots are stable and cheap.
+pub fn demo_preview(config: &RunConfig) -> super::preview::DataPreview {
+    use super::preview::{
+        ClassPictures, DataPreview, CLASSES_SHOWN, FRESH_DRAWS, IMAGES_PER_CLASS,
+    };
+    use crate::data::longtail::sizes_by_rank;
+    use crate::picture::Picture;
+    let c = config.data.dataset.num_classes();
+    let sizes = sizes_by_rank(&config.data, c);
+    let image = |class: usize, i: usize| {
+        let mut p = Picture::filled(28, 28, 1, [0, 0, 0]);
+        for y in 0..28 {
+            for x in 0..28 {
+                if (x * (class + 1) + y * (i + 2)) % 9 < 2 {
+                    p.set(x, y, [255, 255, 255]);
+                }
+            }
+        }
+        p
+    };
+    let class = |rank: usize, count: usize| ClassPictures {
+        class: rank,
+        name: format!("g{rank:02}"),
+        train_size: sizes[rank],
+        images: (0..count).map(|i| image(rank, i)).collect(),
+    };
+    DataPreview {
+        dataset: config.data.dataset,
+        transform: config.data.transform,
+        ekld_transform: super::preview::variant_transform(config),
+        num_classes: c,
+        largest: (0..CLASSES_SHOWN)
+            .map(|r| class(r, IMAGES_PER_CLASS))
+            .collect(),
+        smallest: (c - CLASSES_SHOWN..c)
+            .map(|r| class(r, IMAGES_PER_CLASS.min(sizes[r])))
+            .collect(),
+        variants: class(0, 1 + FRESH_DRAWS),
+        sizes_by_rank: sizes,
+        seconds: 0.4,
+    }
 }

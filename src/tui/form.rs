@@ -8,18 +8,6 @@ use crate::data::longtail::sizes_by_rank;
 use crate::engine::summary::SizeGroup;
 use crate::method::{preset_of, PRESETS};
 
-/// Number of classes of each dataset.
-pub fn num_classes(dataset: DatasetName) -> usize {
-    match dataset {
-        DatasetName::Glyphs | DatasetName::K49 => 49,
-        DatasetName::Mnist | DatasetName::FashionMnist | DatasetName::Kmnist => 10,
-        DatasetName::Cifar10 => 10,
-        DatasetName::Cifar100 => 100,
-        DatasetName::Gtsrb => 43,
-        DatasetName::Tinyimagenet => 200,
-    }
-}
-
 pub fn dataset_about(dataset: DatasetName) -> &'static str {
     match dataset {
         DatasetName::Glyphs => "built-in generated 28x28 glyphs, 49 classes, no download",
@@ -62,18 +50,14 @@ pub fn profile_about(p: Profile) -> &'static str {
 
 /// A one-line account of the class sizes a config gives.
 pub fn size_preview(config: &RunConfig) -> String {
-    let c = num_classes(config.data.dataset);
+    let c = config.data.dataset.num_classes();
     let sizes = sizes_by_rank(&config.data, c);
     let total: usize = sizes.iter().sum();
     let max = sizes.iter().copied().max().unwrap_or(0);
     let min = sizes.iter().copied().min().unwrap_or(0);
     let mut groups = [0usize; 3];
     for &n in &sizes {
-        groups[match SizeGroup::of(n) {
-            SizeGroup::Many => 0,
-            SizeGroup::Medium => 1,
-            SizeGroup::Few => 2,
-        }] += 1;
+        groups[SizeGroup::of(n).index()] += 1;
     }
     format!(
         "{c} classes, n_max {max} .. n_min {min}, {total} images; many/medium/few = {}/{}/{}",
@@ -410,7 +394,11 @@ impl Form {
         let c = &mut self.config;
         let bad = |what: &str| Err(format!("{:?} is not {what}", text));
         match field {
-            Field::Name => c.name = text,
+            Field::Name => {
+                crate::config::check_run_name(&text)
+                    .map_err(|e| format!("{e} (it names the run directory)"))?;
+                c.name = text
+            }
             Field::Imbalance => match text.parse::<f64>() {
                 Ok(v) if v >= 1.0 && v.is_finite() => c.data.imbalance = v,
                 _ => return bad("a number >= 1"),
@@ -465,6 +453,17 @@ mod tests {
         }
         form.cycle(1);
         assert_eq!(form.value(Field::Method), "ERM");
+    }
+
+    #[test]
+    fn bad_run_names_are_refused_with_the_rule() {
+        let mut form = Form::new(RunConfig::default(), vec![]);
+        form.field = Field::ALL.iter().position(|f| *f == Field::Name).unwrap();
+        assert!(form.begin_edit());
+        form.editing = Some("my run/1".into());
+        let e = form.commit_edit().unwrap_err();
+        assert!(e.contains("letters, digits"), "{e}");
+        assert_eq!(form.config.name, RunConfig::default().name);
     }
 
     #[test]

@@ -1,11 +1,7 @@
-//! Accelerator and host sampling on its own thread, about once a second (NVML averages
-//! utilisation over up to a second; faster polling adds nothing). With no NVIDIA driver the
-//! sampler reports CPU utilisation and this process's memory instead.
-
-use std::sync::mpsc::Sender;
-use std::time::Duration;
-
-use super::event::AppEvent;
+//! Accelerator and host sampling, about once a second (NVML averages utilisation over up to a
+//! second; faster polling adds nothing). With no NVIDIA driver the sampler reports CPU
+//! utilisation and this process's memory instead. Plain and blocking: the runtime calls it off
+//! its event loop (`spawn_blocking`) on a timer.
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NvidiaSample {
@@ -37,48 +33,62 @@ pub struct GpuSample {
     pub host: HostSample,
 }
 
-/// Starts the sampler thread; it ends when the receiver is gone.
-pub fn spawn_sampler(tx: Sender<AppEvent>, period: Duration) {
-    let _ = std::thread::Builder::new()
-        .name("invlab-gpu".into())
-        .spawn(move || {
-            let nvml = nvml_wrapper::Nvml::init();
-            let reason = nvml.as_ref().err().map(|e| match e {
-                nvml_wrapper::error::NvmlError::LibloadingError(_) => {
-                    "NVIDIA driver library libnvidia-ml not found".to_string()
-                }
-                other => format!("NVML: {other}"),
-            });
-            if let Some(r) = &reason {
-                tracing::info!("GPU sampling off: {r}");
-            }
-            let mut sys = sysinfo::System::new().ok();
-            let pid = sysinfo::get_current_pid().ok();
-            loop {
-                let gpus = match &nvml {
-                    Ok(nvml) => sample_nvml(nvml),
-                    Err(_) => Vec::new(),
-                };
-                let host = sys
-                    .as_mut()
-                    .map(|s| sample_host(s, pid))
-                    .unwrap_or_default();
-                let no_gpu_reason = match (&reason, gpus.is_empty()) {
-                    (Some(r), _) => Some(r.clone()),
-                    (None, true) => Some("NVML sees no device".into()),
-                    _ => None,
-                };
-                let sample = GpuSample {
-                    gpus,
-                    no_gpu_reason,
-                    host,
-                };
-                if tx.send(AppEvent::Gpu(sample)).is_err() {
-                    return;
-                }
-                std::thread::sleep(period);
-            }
-        });
+/// Holds the NVML handle (costly to create: one per process) and the host counters.
+pub struct Sampler {
+    nvml: Option<nvml_wrapper::Nvml>,
+    /// Why there is no NVML, when there is none.
+    reason: Option<String>,
+    sys: Option<sysinfo::System>,
+    pid: Option<sysinfo::Pid>,
+}
+
+impl Sampler {
+    /// Loads NVML if the driver is there (blocking: it opens a library).
+    pub fn new() -> Sampler {
+        let (nvml, reason) = match nvml_wrapper::Nvml::init() {
+            Ok(n) => (Some(n), None),
+            Err(nvml_wrapper::error::NvmlError::LibloadingError(_)) => (
+                None,
+                Some("NVIDIA driver library libnvidia-ml not found".to_string()),
+            ),
+            Err(other) => (None, Some(format!("NVML: {other}"))),
+        };
+        if let Some(r) = &reason {
+            tracing::info!("GPU sampling off: {r}");
+        }
+        Sampler {
+            nvml,
+            reason,
+            sys: sysinfo::System::new().ok(),
+            pid: sysinfo::get_current_pid().ok(),
+        }
+    }
+
+    /// One reading of every GPU and of the host (quick, but blocking).
+    pub fn sample(&mut self) -> GpuSample {
+        let gpus = self.nvml.as_ref().map(sample_nvml).unwrap_or_default();
+        let host = self
+            .sys
+            .as_mut()
+            .map(|s| sample_host(s, self.pid))
+            .unwrap_or_default();
+        let no_gpu_reason = match (&self.reason, gpus.is_empty()) {
+            (Some(r), _) => Some(r.clone()),
+            (None, true) => Some("NVML sees no device".into()),
+            _ => None,
+        };
+        GpuSample {
+            gpus,
+            no_gpu_reason,
+            host,
+        }
+    }
+}
+
+impl Default for Sampler {
+    fn default() -> Sampler {
+        Sampler::new()
+    }
 }
 
 fn sample_nvml(nvml: &nvml_wrapper::Nvml) -> Vec<NvidiaSample> {

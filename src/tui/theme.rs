@@ -7,6 +7,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use serde::Deserialize;
 
+use crate::engine::summary::SizeGroup;
+
 pub const BUILTIN: [(&str, &str); 3] = [
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
@@ -39,13 +41,31 @@ pub struct Colors {
 #[serde(deny_unknown_fields)]
 pub struct Theme {
     pub name: String,
+    /// Marker of line charts (curves).
     #[serde(default = "default_marker")]
     pub marker: String,
+    /// Marker of scatter points (eKLD vs class size): one that shows on any font.
+    #[serde(default = "default_scatter_marker")]
+    pub scatter_marker: String,
     pub colors: Colors,
 }
 
 fn default_marker() -> String {
     "braille".into()
+}
+
+fn default_scatter_marker() -> String {
+    "dot".into()
+}
+
+fn parse_marker(name: &str) -> Marker {
+    match name.to_ascii_lowercase().as_str() {
+        "dot" => Marker::Dot,
+        "block" => Marker::Block,
+        "bar" => Marker::Bar,
+        "halfblock" | "half-block" => Marker::HalfBlock,
+        _ => Marker::Braille,
+    }
 }
 
 impl Theme {
@@ -65,12 +85,19 @@ impl Theme {
     }
 
     pub fn marker(&self) -> Marker {
-        match self.marker.to_ascii_lowercase().as_str() {
-            "dot" => Marker::Dot,
-            "block" => Marker::Block,
-            "bar" => Marker::Bar,
-            "halfblock" | "half-block" => Marker::HalfBlock,
-            _ => Marker::Braille,
+        parse_marker(&self.marker)
+    }
+
+    pub fn scatter_marker(&self) -> Marker {
+        parse_marker(&self.scatter_marker)
+    }
+
+    /// The colour of a class-size group (many / medium / few).
+    pub fn group_color(&self, group: SizeGroup) -> Color {
+        match group {
+            SizeGroup::Many => self.colors.many,
+            SizeGroup::Medium => self.colors.medium,
+            SizeGroup::Few => self.colors.few,
         }
     }
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::*;
+use crate::engine::Event;
+use crate::tui::command::Command;
 use crate::tui::fixtures;
 use crate::tui::history::load_history;
 
@@ -266,7 +268,7 @@ fn tab_cycles_panes_and_arrows_edit_form() {
     let mut app = app();
     assert_eq!(app.focus, Pane::Setup);
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.focus, Pane::Runs);
+    assert_eq!(app.focus, Pane::Data);
     key(&mut app, KeyCode::BackTab);
     key(&mut app, KeyCode::BackTab);
     assert_eq!(app.focus, Pane::Invariance);
@@ -510,4 +512,181 @@ fn resume_a_stopped_run_from_its_directory() {
     finished(&mut app, 0);
     assert!(key(&mut app, KeyCode::Char('R')).is_empty());
     assert!(app.message.as_ref().unwrap().error);
+}
+
+#[test]
+fn x_on_a_finished_run_asks_then_trashes_its_directory() {
+    let mut app = App::new(AppSetup::plain(PathBuf::from("/data/invlab/runs")));
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    finished(&mut app, 0);
+    assert_eq!(app.runs[0].status, RunStatus::Done);
+    assert!(ch(&mut app, 'x').is_empty());
+    assert_eq!(app.prompt, Some(Prompt::ConfirmDelete(0)));
+    // No keeps it.
+    ch(&mut app, 'n');
+    assert_eq!(app.prompt, None);
+    ch(&mut app, 'x');
+    let effects = ch(&mut app, 'y');
+    match &effects[..] {
+        [Effect::Trash { slot, dir, trash }] => {
+            assert_eq!(*slot, 0);
+            assert_eq!(dir, &PathBuf::from("/tmp/x"));
+            assert_eq!(trash, &PathBuf::from("/data/invlab/trash"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The entry goes only once the move is done; a failed move keeps it and says why.
+    assert_eq!(app.runs.len(), 1);
+    app.on_event(AppEvent::Trashed {
+        slot: 0,
+        result: Err("cannot move /tmp/x: denied".into()),
+    });
+    assert_eq!(app.runs.len(), 1);
+    assert!(app.message.as_ref().unwrap().error);
+    app.on_event(AppEvent::Trashed {
+        slot: 0,
+        result: Ok(PathBuf::from("/data/invlab/trash/run0")),
+    });
+    assert!(app.runs.is_empty());
+    assert!(app.message.as_ref().unwrap().text.contains("trash/run0"));
+}
+
+#[test]
+fn x_on_an_active_run_still_asks_to_stop_and_a_stopped_one_can_go() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    ch(&mut app, 'x');
+    assert_eq!(app.prompt, Some(Prompt::ConfirmStop(0)));
+    ch(&mut app, 'y');
+    ch(&mut app, 'x');
+    assert_eq!(app.prompt, None, "already stopping: nothing to ask");
+    app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Stopped { epochs_done: 1 },
+    });
+    ch(&mut app, 'x');
+    assert_eq!(app.prompt, Some(Prompt::ConfirmDelete(0)));
+}
+
+#[test]
+fn the_trash_sits_beside_the_runs_folder() {
+    let app = App::new(AppSetup::plain(PathBuf::from("runs")));
+    assert_eq!(app.trash_dir(), PathBuf::from("trash"));
+    let app = App::new(AppSetup::plain(PathBuf::from("/d/invlab/runs")));
+    assert_eq!(app.trash_dir(), PathBuf::from("/d/invlab/trash"));
+}
+
+#[test]
+fn a_shutdown_signal_stops_active_runs_then_exits() {
+    let mut app = app();
+    ch(&mut app, 's');
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    let effects = app.on_event(AppEvent::Shutdown("SIGTERM"));
+    assert_eq!(controls(&effects), vec![(0, Control::Stop)]);
+    assert!(!app.should_exit);
+    assert_eq!(app.runs.len(), 1, "the queue is dropped");
+    assert!(app.message.as_ref().unwrap().text.contains("SIGTERM"));
+    // A second signal sends no second stop.
+    assert!(controls(&app.on_event(AppEvent::Shutdown("SIGTERM"))).is_empty());
+    let effects = app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Stopped { epochs_done: 1 },
+    });
+    assert!(app.should_exit);
+    assert!(matches!(effects[..], [Effect::Exit]));
+    // With nothing running, a signal exits at once.
+    let mut idle = self::app();
+    assert!(matches!(
+        idle.on_event(AppEvent::Shutdown("SIGHUP"))[..],
+        [Effect::Exit]
+    ));
+}
+
+#[test]
+fn mouse_commands_focus_and_select() {
+    let mut app = app();
+    ch(&mut app, 's');
+    ch(&mut app, 's');
+    app.apply(Command::Focus(Pane::Runs));
+    app.apply(Command::SelectRun(0));
+    assert_eq!((app.focus, app.selected), (Pane::Runs, 0));
+    app.apply(Command::SelectRun(9));
+    assert_eq!(app.selected, 0, "out of range: ignored");
+    app.apply(Command::SelectField(2));
+    assert_eq!(app.form.field, 2);
+}
+
+#[test]
+fn left_right_in_the_invariance_pane_move_the_class_cursor() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    finished(&mut app, 0);
+    app.focus = Pane::Invariance;
+    assert_eq!(app.class_cursor, 0, "the largest class");
+    key(&mut app, KeyCode::Right);
+    assert_eq!(app.class_cursor, 0, "nothing larger");
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Left);
+    assert_eq!(app.class_cursor, 2);
+    for _ in 0..100 {
+        key(&mut app, KeyCode::Left);
+    }
+    assert_eq!(app.class_cursor, 48, "stops at the smallest of 49");
+    assert_eq!(app.selected, 0, "the run selection did not move");
+}
+
+fn build_requests(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::BuildPreview { key, .. } => Some(key.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_data_preview_is_built_when_shown_debounced_and_cached() {
+    use crate::tui::preview::preview_key;
+    let mut app = app();
+    // Not shown: nothing is built.
+    assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
+    assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
+    app.apply(Command::Focus(Pane::Data));
+    assert!(matches!(app.preview_view(), PreviewView::Building(None)));
+    // One quiet tick, then a request.
+    assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
+    let key = preview_key(&app.form.config);
+    assert_eq!(
+        build_requests(&app.on_event(AppEvent::Tick)),
+        vec![key.clone()]
+    );
+    // One at a time.
+    assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
+    app.on_event(AppEvent::Preview {
+        key: key.clone(),
+        result: Err("no cifar-10 files found".into()),
+    });
+    assert!(matches!(app.preview_view(), PreviewView::Failed(e) if e.contains("cifar")));
+    // A data change asks again after it settles; changing back shows the cached result.
+    app.form.config.data.transform = crate::config::TransformKind::Bg;
+    let bg = preview_key(&app.form.config);
+    assert_ne!(bg, key);
+    assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
+    app.form.config.data.transform = crate::config::TransformKind::Dil;
+    assert!(
+        build_requests(&app.on_event(AppEvent::Tick)).is_empty(),
+        "still changing"
+    );
+    let dil = preview_key(&app.form.config);
+    assert_eq!(build_requests(&app.on_event(AppEvent::Tick)), vec![dil]);
+    app.form.config.data.transform = crate::config::TransformKind::Rot;
+    assert!(matches!(app.preview_view(), PreviewView::Failed(_)));
+    // Changing a non-data field does not touch the preview.
+    app.form.config.train.epochs = 3;
+    assert_eq!(preview_key(&app.form.config), key);
 }

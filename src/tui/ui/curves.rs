@@ -9,16 +9,18 @@ use ratatui::Frame;
 
 use crate::tui::app::{App, RunEntry};
 
+use super::generator::{render_generator, shows_generator};
 use super::pane_block;
+use super::picture::Graphics;
 
-struct Series {
-    name: String,
-    points: Vec<(f64, f64)>,
-    style: Style,
-    marker: Marker,
+pub(super) struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub style: Style,
+    pub marker: Marker,
 }
 
-fn chart<'a>(
+pub(super) fn chart<'a>(
     app: &App,
     series: &'a [Series],
     x_max: f64,
@@ -70,7 +72,13 @@ fn runs_shown(app: &App) -> Vec<&RunEntry> {
     }
 }
 
-pub fn render_curves(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+pub fn render_curves(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    focused: bool,
+    graphics: &mut Graphics,
+) {
     let theme = app.theme();
     let runs = runs_shown(app);
     let title = if app.compare {
@@ -91,6 +99,10 @@ pub fn render_curves(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         );
         return;
     };
+    if !app.compare && shows_generator(first) {
+        render_generator(frame, inner, app, first, graphics);
+        return;
+    }
     if runs
         .iter()
         .all(|r| r.epochs.is_empty() && r.batch_losses.is_empty())
@@ -203,18 +215,36 @@ pub fn render_curves(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         (false, Some(e)) => Line::from(vec![
             Span::styled(format!(" ep {}/{}  ", e.epoch, e.total_epochs), theme.dim()),
             Span::styled(
-                format!("test {:.1}%  ", e.test_accuracy * 100.0),
-                Style::default().fg(theme.series(1)),
+                format!("balanced {:.1}%  ", e.balanced_accuracy * 100.0),
+                Style::default().fg(theme.series(2)),
             ),
             Span::styled(
-                format!("bal {:.1}%  ", e.balanced_accuracy * 100.0),
-                Style::default().fg(theme.series(2)),
+                format!("acc {:.1}%  ", e.test_accuracy * 100.0),
+                Style::default().fg(theme.series(1)),
             ),
             Span::styled(
                 format!("loss {:.3}  lr {:.4}", e.train_loss, e.lr),
                 Style::default().fg(theme.series(0)),
             ),
         ]),
+        (true, _) => {
+            // Each run's latest balanced accuracy (plain accuracy beside it), in its colour.
+            let mut spans = vec![Span::styled(" balanced (acc): ", theme.dim())];
+            for (k, run) in runs.iter().enumerate() {
+                if let Some(e) = run.epochs.last() {
+                    spans.push(Span::styled(
+                        format!(
+                            "{} {:.1}% ({:.1}%)  ",
+                            run.short_name().0,
+                            e.balanced_accuracy * 100.0,
+                            e.test_accuracy * 100.0
+                        ),
+                        Style::default().fg(theme.series(k)),
+                    ));
+                }
+            }
+            Line::from(spans)
+        }
         _ => Line::from(""),
     };
     frame.render_widget(Paragraph::new(stats_line), stats);

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Bar, BarChart, BarGroup, Chart, Dataset, GraphType, LegendPosition, Paragraph,
+    Axis, Bar, BarChart, BarGroup, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap,
 };
 use ratatui::Frame;
 
@@ -151,11 +151,8 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
         }
     } else {
         let pts = &data[0].1;
-        for (g, name, color) in [
-            (SizeGroup::Many, "many", theme.colors.many),
-            (SizeGroup::Medium, "medium", theme.colors.medium),
-            (SizeGroup::Few, "few", theme.colors.few),
-        ] {
+        for g in SizeGroup::ALL {
+            let (name, color) = (g.name(), theme.group_color(g));
             let p: Vec<(f64, f64)> = pts
                 .iter()
                 .filter(|(n, _)| SizeGroup::of(*n) == g)
@@ -166,17 +163,62 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
             }
         }
     }
-    let datasets = series
-        .iter()
-        .map(|(name, style, p)| {
+    let cursor = class_at_cursor(app);
+    let (cursor_line, cursor_point) = match &cursor {
+        Some(c) if focused => {
+            let x = (c.train_size.max(1) as f64).log10();
+            let v = if app.show_consistency {
+                c.consistency
+            } else {
+                c.ekld
+            };
+            (
+                vec![(x, 0.0), (x, y_max)],
+                v.filter(|v| v.is_finite())
+                    .map(|v| vec![(x, v)])
+                    .unwrap_or_default(),
+            )
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let mut datasets: Vec<Dataset> = Vec::new();
+    if !cursor_line.is_empty() {
+        datasets.push(
             Dataset::default()
-                .name(name.clone())
-                .marker(theme.marker())
+                .marker(ratatui::symbols::Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(theme.dim())
+                .data(&cursor_line),
+        );
+    }
+    datasets.extend(series.iter().map(|(name, style, p)| {
+        Dataset::default()
+            .name(name.clone())
+            .marker(theme.scatter_marker())
+            .graph_type(GraphType::Scatter)
+            .style(*style)
+            .data(p)
+    }));
+    if !cursor_point.is_empty() {
+        datasets.push(
+            Dataset::default()
+                .marker(ratatui::symbols::Marker::Block)
                 .graph_type(GraphType::Scatter)
-                .style(*style)
-                .data(p)
-        })
-        .collect();
+                .style(Style::default().fg(theme.colors.accent))
+                .data(&cursor_point),
+        );
+    }
+    let info_rows = if scatter_area.width < 100 && focused {
+        2
+    } else {
+        1
+    };
+    let [info_area, scatter_area] =
+        Layout::vertical([Constraint::Length(info_rows), Constraint::Min(0)]).areas(scatter_area);
+    frame.render_widget(
+        Paragraph::new(cursor_info(app, cursor.as_ref(), focused)).wrap(Wrap { trim: true }),
+        info_area,
+    );
     let chart = Chart::new(datasets)
         .style(theme.base())
         .x_axis(
@@ -225,11 +267,7 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
                     let color = if app.compare {
                         theme.series(k)
                     } else {
-                        match SizeGroup::of(BINS[b].0.max(1) + if b == 0 { 0 } else { 1 }) {
-                            SizeGroup::Many => theme.colors.many,
-                            SizeGroup::Medium => theme.colors.medium,
-                            SizeGroup::Few => theme.colors.few,
-                        }
+                        theme.group_color(SizeGroup::of(BINS[b].0.max(1) + usize::from(b != 0)))
                     };
                     Bar::default()
                         .value((v * scale).round() as u64)
@@ -264,6 +302,80 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
         hist_title,
     );
     frame.render_widget(chart, hist_body);
+}
+
+/// One class's figures, for the cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassFigures {
+    pub class: usize,
+    pub name: String,
+    pub train_size: usize,
+    /// Rank by training size (0 = largest) and the number of classes.
+    pub rank: usize,
+    pub classes: usize,
+    pub ekld: Option<f64>,
+    pub ekld_stderr: Option<f64>,
+    pub consistency: Option<f64>,
+    pub accuracy: Option<f64>,
+}
+
+/// The class under the cursor (ranks by training size, largest first).
+pub fn class_at_cursor(app: &App) -> Option<ClassFigures> {
+    let run = app.invariance_run()?;
+    let sizes = run.train_sizes()?;
+    if sizes.is_empty() {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    let rank = app.class_cursor.min(sizes.len() - 1);
+    let c = order[rank];
+    let inv = run.invariance.as_ref();
+    let at = |v: Option<&Vec<f64>>| v.and_then(|v| v.get(c).copied());
+    Some(ClassFigures {
+        class: c,
+        name: run.class_names().get(c).cloned().unwrap_or_default(),
+        train_size: sizes[c],
+        rank,
+        classes: sizes.len(),
+        ekld: at(inv.map(|r| &r.ekld)),
+        ekld_stderr: at(inv.map(|r| &r.ekld_stderr)),
+        consistency: at(inv.map(|r| &r.consistency)),
+        accuracy: run.per_class_accuracy().and_then(|a| a.get(c).copied()),
+    })
+}
+
+fn cursor_info<'a>(app: &App, c: Option<&ClassFigures>, focused: bool) -> Line<'a> {
+    let theme = app.theme();
+    let Some(c) = c.filter(|_| focused) else {
+        return Line::from(Span::styled(
+            " Tab here (or click), then Left/Right: one class's figures",
+            theme.dim(),
+        ));
+    };
+    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "-".into());
+    let group = SizeGroup::of(c.train_size);
+    let ekld = match (c.ekld, c.ekld_stderr) {
+        (Some(e), Some(se)) => format!("{e:.3} +- {se:.3}"),
+        (e, _) => opt(e, &|e| format!("{e:.3}")),
+    };
+    Line::from(vec![
+        Span::styled(format!(" {} (c{}) ", c.name, c.class), theme.accent()),
+        Span::styled(
+            format!("{} images, {}", c.train_size, group.name()),
+            Style::default().fg(theme.group_color(group)),
+        ),
+        Span::styled(format!(" #{}/{}  ", c.rank + 1, c.classes), theme.dim()),
+        Span::styled("eKLD ", theme.dim()),
+        Span::styled(ekld, theme.base()),
+        Span::styled("  consistency ", theme.dim()),
+        Span::styled(opt(c.consistency, &|v| format!("{v:.2}")), theme.base()),
+        Span::styled("  accuracy ", theme.dim()),
+        Span::styled(
+            opt(c.accuracy, &|v| format!("{:.1}%", v * 100.0)),
+            theme.base(),
+        ),
+    ])
 }
 
 #[cfg(test)]

@@ -1,13 +1,19 @@
 //! Drawing. Every function takes `&App`: rendering cannot change state. The layout is computed
 //! from the frame's size each frame, so resizes need nothing special.
 //!
-//! Wide terminals (>= 120 x 30) show every pane at once; smaller ones show the focused pane
-//! full-size under a tab bar (Tab / Shift-Tab switch).
+//! Wide terminals (>= 120 x 30) show every pane at once (the data pane takes the live panes'
+//! place while it has focus); smaller ones show the focused pane full-size under a tab bar
+//! (Tab / Shift-Tab or a click switch). `layout` is the one place pane rectangles come from:
+//! drawing and mouse hit-testing both use it.
 
 mod classes;
 mod curves;
+mod data;
+mod generator;
 mod invariance;
+mod mouse;
 mod overlay;
+pub mod picture;
 mod runs;
 mod setup;
 mod system;
@@ -19,10 +25,14 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::app::{App, Pane};
+use super::command::footer_keys;
 
 pub use classes::render_classes;
 pub use curves::render_curves;
+pub use data::render_data;
 pub use invariance::render_invariance;
+pub use mouse::mouse_commands;
+pub use picture::Graphics;
 pub use runs::render_runs;
 pub use setup::render_setup;
 pub use system::render_system;
@@ -32,50 +42,111 @@ pub fn is_wide(area: Rect) -> bool {
     area.width >= 120 && area.height >= 30
 }
 
-pub fn draw(frame: &mut Frame, app: &App) {
-    let theme = app.theme();
-    let area = frame.area();
-    frame.render_widget(Block::default().style(theme.base()), area);
+/// Where everything goes on a screen of `area`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Screen {
+    pub header: Rect,
+    /// The panes shown, with their rectangles.
+    pub panes: Vec<(Pane, Rect)>,
+    pub system: Rect,
+    pub footer: Rect,
+}
+
+pub fn layout(area: Rect, app: &App) -> Screen {
+    let wide = is_wide(area);
     let [header, body, system, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
-        Constraint::Length(if is_wide(area) { 3 } else { 1 }),
+        Constraint::Length(if wide { 3 } else { 1 }),
         Constraint::Length(1),
     ])
     .areas(area);
-    render_header(frame, header, app);
-    if is_wide(area) {
+    let mut panes = Vec::new();
+    if wide {
         let left_w = (area.width * 30 / 100).clamp(48, 64);
         let [left, right] =
             Layout::horizontal([Constraint::Length(left_w), Constraint::Min(0)]).areas(body);
         let setup_h = (setup::wanted_height()).min(left.height.saturating_sub(6));
         let [setup_area, runs_area] =
             Layout::vertical([Constraint::Length(setup_h), Constraint::Min(0)]).areas(left);
-        render_setup(frame, setup_area, app, app.focus == Pane::Setup);
-        render_runs(frame, runs_area, app, app.focus == Pane::Runs);
-        let [top, bottom] =
-            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
-        let [curves_area, classes_area] =
-            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
-        render_curves(frame, curves_area, app, app.focus == Pane::Curves);
-        render_classes(frame, classes_area, app, app.focus == Pane::Classes);
-        render_invariance(frame, bottom, app, app.focus == Pane::Invariance);
+        panes.push((Pane::Setup, setup_area));
+        panes.push((Pane::Runs, runs_area));
+        if app.focus == Pane::Data {
+            panes.push((Pane::Data, right));
+        } else {
+            let [top, bottom] =
+                Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(right);
+            let [curves_area, classes_area] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(top);
+            panes.push((Pane::Curves, curves_area));
+            panes.push((Pane::Classes, classes_area));
+            panes.push((Pane::Invariance, bottom));
+        }
     } else {
-        match app.focus {
-            Pane::Setup => render_setup(frame, body, app, true),
-            Pane::Runs => render_runs(frame, body, app, true),
-            Pane::Curves => render_curves(frame, body, app, true),
-            Pane::Classes => render_classes(frame, body, app, true),
-            Pane::Invariance => render_invariance(frame, body, app, true),
+        panes.push((app.focus, body));
+    }
+    Screen {
+        header,
+        panes,
+        system,
+        footer,
+    }
+}
+
+/// Draws with half-block pictures (tests, snapshots).
+pub fn draw(frame: &mut Frame, app: &App) {
+    draw_with(frame, app, &mut Graphics::halfblocks());
+}
+
+/// Draws the lab; pictures go through `graphics` (a terminal protocol or half-blocks).
+pub fn draw_with(frame: &mut Frame, app: &App, graphics: &mut Graphics) {
+    let theme = app.theme();
+    let area = frame.area();
+    frame.render_widget(Block::default().style(theme.base()), area);
+    let screen = layout(area, app);
+    render_header(frame, screen.header, app);
+    for &(pane, rect) in &screen.panes {
+        let focused = pane == app.focus;
+        match pane {
+            Pane::Setup => render_setup(frame, rect, app, focused),
+            Pane::Data => render_data(frame, rect, app, focused, graphics),
+            Pane::Runs => render_runs(frame, rect, app, focused),
+            Pane::Curves => render_curves(frame, rect, app, focused, graphics),
+            Pane::Classes => render_classes(frame, rect, app, focused),
+            Pane::Invariance => render_invariance(frame, rect, app, focused),
         }
     }
-    render_system(frame, system, app);
-    render_footer(frame, footer, app);
+    render_system(frame, screen.system, app);
+    render_footer(frame, screen.footer, app);
     if app.prompt.is_some() {
         overlay::render_prompt(frame, area, app);
     }
     if app.help {
         overlay::render_help(frame, area, app);
+    }
+}
+
+/// The header's pane tabs: (pane, columns it spans).
+pub fn header_tabs(area: Rect) -> Vec<(Pane, u16, u16)> {
+    let mut x = area.x + " invlab ".len() as u16;
+    Pane::ALL
+        .iter()
+        .map(|&pane| {
+            let w = tab_title(area, pane).len() as u16 + 2;
+            let tab = (pane, x, x + w);
+            x += w;
+            tab
+        })
+        .collect()
+}
+
+fn tab_title(area: Rect, pane: Pane) -> &'static str {
+    if area.width < 120 {
+        pane.short_title()
+    } else {
+        pane.title()
     }
 }
 
@@ -88,12 +159,7 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             theme.dim()
         };
-        let title = if area.width < 120 {
-            pane.short_title()
-        } else {
-            pane.title()
-        };
-        spans.push(Span::styled(format!(" {title} "), style));
+        spans.push(Span::styled(format!(" {} ", tab_title(area, pane)), style));
     }
     if app.compare {
         spans.push(Span::styled(
@@ -119,20 +185,8 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
             }),
         )),
         None => {
-            let keys = [
-                ("s", "start"),
-                ("p", "pause"),
-                ("x", "stop"),
-                ("d", "dup"),
-                ("m", "mark"),
-                ("c", "compare"),
-                ("Tab", "pane"),
-                ("t", "theme"),
-                ("?", "help"),
-                ("q", "quit"),
-            ];
             let mut spans = vec![Span::raw(" ")];
-            for (k, what) in keys {
+            for (k, what) in footer_keys() {
                 spans.push(Span::styled(k, theme.accent()));
                 spans.push(Span::styled(format!(" {what}  "), theme.dim()));
             }

@@ -6,7 +6,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::tui::app::{App, Prompt};
-use crate::tui::command::KEYS;
+use crate::tui::command::help_lines;
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [v] = Layout::vertical([Constraint::Length(height.min(area.height))])
@@ -20,8 +20,9 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 pub fn render_help(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
-    let key_w = KEYS.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
-    let mut lines: Vec<Line> = KEYS
+    let keys = help_lines();
+    let key_w = keys.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
+    let mut lines: Vec<Line> = keys
         .iter()
         .map(|(k, what)| {
             Line::from(vec![
@@ -32,10 +33,10 @@ pub fn render_help(frame: &mut Frame, area: Rect, app: &App) {
         .collect();
     // The group note (and a blank line before it) when there is room.
     let room = area.height as usize;
-    if room >= KEYS.len() + 4 {
+    if room >= keys.len() + 4 {
         lines.push(Line::from(""));
     }
-    if room >= KEYS.len() + 3 {
+    if room >= keys.len() + 3 {
         lines.push(Line::from(Span::styled(
             " Groups: many > 100 training images, medium 20-100, few < 20. Any key closes.",
             theme.dim(),
@@ -66,6 +67,22 @@ pub fn render_prompt(frame: &mut Frame, area: Rect, app: &App) {
             (
                 " Stop run? ",
                 format!("Stop {name} after this batch? Its directory stays valid and resumable.\n\n  y / Enter: stop    n / Esc: keep running"),
+            )
+        }
+        Some(Prompt::ConfirmDelete(slot)) => {
+            let (name, dir) = app
+                .run_by_slot(*slot)
+                .map(|r| {
+                    let dir = r.dir.as_ref().map(|d| d.display().to_string());
+                    (r.name.clone(), dir.unwrap_or_else(|| "(no directory)".into()))
+                })
+                .unwrap_or_default();
+            (
+                " Delete run? ",
+                format!(
+                    "Move {name} to {}/?\n  {dir}\n\n  y / Enter: move to the trash    n / Esc: keep",
+                    app.trash_dir().display()
+                ),
             )
         }
         Some(Prompt::ConfirmQuit) => (

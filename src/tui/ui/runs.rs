@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
+use crate::engine::Phase;
 use crate::tui::app::{App, RunEntry, RunStatus};
 
 use super::{duration, pane_block};
@@ -23,6 +24,10 @@ fn status_color(app: &App, status: &RunStatus) -> Style {
 
 fn progress(run: &RunEntry) -> String {
     let total = run.total_epochs();
+    if let (Some(Phase::Generator), Some(g)) = (run.phase, &run.generator) {
+        // GIT trains its generator before the first epoch.
+        return format!("gen {:>3}%", g.iteration * 100 / g.iterations.max(1));
+    }
     match (&run.status, run.batch) {
         (RunStatus::Running | RunStatus::Paused, Some(b)) if b.epoch > run.epochs_done() => {
             format!(
@@ -36,14 +41,77 @@ fn progress(run: &RunEntry) -> String {
     }
 }
 
-fn accuracy(run: &RunEntry) -> String {
-    if let Some(s) = &run.summary {
-        return format!("{:.1}", s.balanced_accuracy * 100.0);
+/// (balanced accuracy, plain accuracy) in percent: the summary's, else the last epoch's.
+fn accuracies(run: &RunEntry) -> (String, String) {
+    let pair = match &run.summary {
+        Some(s) => Some((s.balanced_accuracy, s.accuracy)),
+        None => run
+            .epochs
+            .last()
+            .map(|e| (e.balanced_accuracy, e.test_accuracy)),
+    };
+    match pair {
+        Some((b, a)) => (format!("{:.1}", b * 100.0), format!("{:.1}", a * 100.0)),
+        None => ("-".into(), "-".into()),
     }
-    run.epochs
-        .last()
-        .map(|e| format!("{:.1}", e.balanced_accuracy * 100.0))
-        .unwrap_or_else(|| "-".into())
+}
+
+/// Where the table sits in the pane's inner area, and the first run it shows.
+pub(super) struct RunsGeometry {
+    pub table: Rect,
+    pub detail: Option<Rect>,
+    /// Index of the run on the table's first row (below the header).
+    pub offset: usize,
+}
+
+pub(super) fn geometry(app: &App, inner: Rect, has_detail: bool) -> RunsGeometry {
+    let (table, detail) = if has_detail && inner.height >= 4 {
+        (
+            Rect {
+                height: inner.height - 1,
+                ..inner
+            },
+            Some(Rect {
+                y: inner.bottom() - 1,
+                height: 1,
+                ..inner
+            }),
+        )
+    } else {
+        (inner, None)
+    };
+    // Scroll so the selected row stays visible.
+    let visible = table.height.saturating_sub(1) as usize;
+    let offset = app.selected.saturating_sub(visible.saturating_sub(1));
+    RunsGeometry {
+        table,
+        detail,
+        offset,
+    }
+}
+
+fn detail_line<'a>(app: &'a App) -> Option<Line<'a>> {
+    let theme = app.theme();
+    app.selected_run().and_then(|r| match &r.status {
+        RunStatus::Failed(reason) if !reason.is_empty() => Some(Line::from(Span::styled(
+            format!(" {}: {reason}", r.short_name().0),
+            Style::default().fg(theme.colors.error),
+        ))),
+        _ => r
+            .dir
+            .as_ref()
+            .map(|d| Line::from(Span::styled(format!(" {}", d.display()), theme.dim()))),
+    })
+}
+
+/// The run under row `y` of the pane with inner area `inner`, if any.
+pub(super) fn run_at(app: &App, inner: Rect, y: u16) -> Option<usize> {
+    let g = geometry(app, inner, detail_line(app).is_some());
+    if y <= g.table.y || y >= g.table.bottom() {
+        return None;
+    }
+    let i = g.offset + (y - g.table.y - 1) as usize;
+    (i < app.runs.len()).then_some(i)
 }
 
 pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
@@ -74,43 +142,23 @@ pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     }
     let wide = inner.width >= 76;
     let header_cells: Vec<&str> = if wide {
-        vec!["", "run", "status", "epoch", "ETA", "bal%", "device"]
+        vec![
+            "", "run", "status", "epoch", "ETA", "bal%", "acc%", "device",
+        ]
     } else {
         vec!["", "run", "status", "epoch", "ETA", "bal%"]
     };
     let header = Row::new(header_cells).style(theme.dim());
-    // The selected run's failure reason or directory on the last line.
-    let detail = app.selected_run().and_then(|r| match &r.status {
-        RunStatus::Failed(reason) if !reason.is_empty() => Some(Line::from(Span::styled(
-            format!(" {}: {reason}", r.short_name().0),
-            Style::default().fg(theme.colors.error),
-        ))),
-        _ => r
-            .dir
-            .as_ref()
-            .map(|d| Line::from(Span::styled(format!(" {}", d.display()), theme.dim()))),
-    });
-    let inner = match detail {
-        Some(line) if inner.height >= 4 => {
-            let last = Rect {
-                y: inner.bottom() - 1,
-                height: 1,
-                ..inner
-            };
-            frame.render_widget(
-                Paragraph::new(line).wrap(ratatui::widgets::Wrap { trim: true }),
-                last,
-            );
-            Rect {
-                height: inner.height - 1,
-                ..inner
-            }
-        }
-        _ => inner,
-    };
-    // Scroll so the selected row stays visible.
+    let detail = detail_line(app);
+    let g = geometry(app, inner, detail.is_some());
+    if let (Some(line), Some(rect)) = (detail, g.detail) {
+        frame.render_widget(
+            Paragraph::new(line).wrap(ratatui::widgets::Wrap { trim: true }),
+            rect,
+        );
+    }
+    let (inner, offset) = (g.table, g.offset);
     let visible = inner.height.saturating_sub(1) as usize;
-    let offset = app.selected.saturating_sub(visible.saturating_sub(1));
     let rows: Vec<Row> = app
         .runs
         .iter()
@@ -119,8 +167,14 @@ pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         .take(visible)
         .map(|(i, run)| {
             let mark = if run.marked { "*" } else { " " };
-            let eta = run.eta_seconds().map(duration).unwrap_or_else(|| "".into());
+            let eta = match (run.phase, &run.generator) {
+                (Some(Phase::Generator), Some(g)) => super::generator::eta_seconds(g),
+                _ => run.eta_seconds(),
+            }
+            .map(duration)
+            .unwrap_or_else(|| "".into());
             let (name, _) = run.short_name();
+            let (balanced, plain) = accuracies(run);
             let mut cells = vec![
                 Cell::from(Span::styled(mark, theme.accent())),
                 Cell::from(name.to_string()),
@@ -132,9 +186,10 @@ pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                 )),
                 Cell::from(progress(run)),
                 Cell::from(eta),
-                Cell::from(accuracy(run)),
+                Cell::from(balanced),
             ]);
             if wide {
+                cells.push(Cell::from(Span::styled(plain, theme.dim())));
                 cells.push(Cell::from(
                     run.info
                         .as_ref()
@@ -158,6 +213,7 @@ pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
             Constraint::Length(16),
             Constraint::Length(11),
             Constraint::Length(6),
+            Constraint::Length(5),
             Constraint::Length(5),
             Constraint::Length(7),
         ]
