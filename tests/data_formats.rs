@@ -447,7 +447,7 @@ fn real_mnist_test_split() {
         println!("skipped: ../shared/data/mnist-test is absent");
         return;
     };
-    let set = real::load_idx_split(&dir, "t10k", 10).unwrap();
+    let set = real::idx::load_split(&dir, "t10k", 10).unwrap();
     assert_eq!(set.len(), 10_000);
     assert_eq!((set.channels, set.height, set.width), (1, 28, 28));
     let counts: Vec<usize> = set.indices_by_class(10).iter().map(Vec::len).collect();
