@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use crate::config::{ConfigError, RunConfig};
+use crate::config::{sanitize_run_name, ConfigError, RunConfig};
 use crate::engine::{self, Event, RunRequest};
 
 /// One run to do: a config file with its overrides.
@@ -67,16 +67,7 @@ pub fn sweep_points(
                     .iter()
                     .map(|(k, v)| {
                         let key = k.rsplit('.').next().unwrap_or(k);
-                        let raw = format!("{key}{v}");
-                        raw.chars()
-                            .map(|c| {
-                                if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
-                                    c
-                                } else {
-                                    '_'
-                                }
-                            })
-                            .collect()
+                        sanitize_run_name(&format!("{key}{v}"))
                     })
                     .collect();
                 all.push(format!("name=\"{base}-{}\"", suffix.join("-")));
@@ -343,7 +334,7 @@ mod tests {
         let cfg = dir.path().join("c.toml");
         std::fs::write(&cfg, "name = \"exp\"\n").unwrap();
         let points = sweep_points(
-            &[cfg.clone()],
+            std::slice::from_ref(&cfg),
             &["train.epochs=1".into()],
             &["seed=0,1".into(), "method.rule=none,drs".into()],
         )
@@ -361,6 +352,11 @@ mod tests {
         let c = RunConfig::load(&cfg, &points[3].overrides).unwrap();
         assert_eq!(c.name, "exp-seed1-ruledrs");
         assert_eq!(c.seed, 1);
-        assert!(sweep_points(&[cfg], &[], &["seed".into()]).is_err());
+        assert!(sweep_points(std::slice::from_ref(&cfg), &[], &["seed".into()]).is_err());
+        // Swept values that cannot appear in a directory name are replaced.
+        let points = sweep_points(&[cfg], &[], &["data.root=/data/k 49".into()]).unwrap();
+        assert!(points[0]
+            .overrides
+            .contains(&"name=\"exp-root_data_k_49\"".to_string()));
     }
 }

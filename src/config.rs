@@ -378,12 +378,7 @@ impl RunConfig {
     /// Range and consistency checks that serde cannot express.
     pub fn validate(&self, source: &str) -> Result<(), ConfigError> {
         let err = |field: &str, msg: String| Err(field_error(source, field, msg));
-        if self.name.trim().is_empty()
-            || self
-                .name
-                .chars()
-                .any(|c| !(c.is_ascii_alphanumeric() || "-_.+".contains(c)))
-        {
+        if !valid_run_name(&self.name) {
             return err(
                 "name",
                 format!(
@@ -515,6 +510,24 @@ impl RunConfig {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a RunConfig always serializes")
     }
+}
+
+/// Whether a character may appear in a run name (which names the run directory).
+fn run_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-_.+".contains(c)
+}
+
+/// A run name names a directory: non-empty, letters, digits, '-', '_', '.', '+' only, and not
+/// `.` or `..`.
+pub fn valid_run_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && name.chars().all(run_name_char)
+}
+
+/// `raw` with every character a run name may not hold replaced by '_'.
+pub fn sanitize_run_name(raw: &str) -> String {
+    raw.chars()
+        .map(|c| if run_name_char(c) { c } else { '_' })
+        .collect()
 }
 
 /// The kebab-case name serde uses for a unit enum variant.
