@@ -37,6 +37,55 @@ fn batch_run_of_a_tiny_config_writes_its_directory_and_prints_it() {
     assert!(std::fs::read_to_string(dir.join("config.toml"))
         .unwrap()
         .contains("epochs = 1"));
+    for figure in ["ekld_vs_size", "curves"] {
+        for ext in ["svg", "png"] {
+            assert!(
+                dir.join(format!("{figure}.{ext}")).is_file(),
+                "{figure}.{ext}"
+            );
+        }
+    }
+
+    // `report --out DIR` writes into DIR (created), PNGs included.
+    let cmp = tmp.path().join("cmp");
+    let out = invlab()
+        .arg("report")
+        .arg(&dir)
+        .arg(&dir)
+        .arg("--out")
+        .arg(&cmp)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("| cli | "));
+    for name in [
+        "report.md",
+        "comparison.csv",
+        "ekld_vs_size.svg",
+        "ekld_vs_size.png",
+        "curves.svg",
+        "curves.png",
+    ] {
+        assert!(cmp.join(name).is_file(), "{name}");
+    }
+    let png = std::fs::read(cmp.join("ekld_vs_size.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let csv = std::fs::read_to_string(cmp.join("comparison.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.starts_with("run,dir,balanced_accuracy,accuracy,"),
+        "{csv}"
+    );
+    let md = std::fs::read_to_string(cmp.join("report.md")).unwrap();
+    assert!(
+        md.contains("![eKLD against class size](ekld_vs_size.png)"),
+        "{md}"
+    );
+    assert!(!tmp.path().join("cmp.md").exists());
 }
 
 #[test]
