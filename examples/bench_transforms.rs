@@ -44,7 +44,12 @@ fn main() {
         &mut pick_rng,
     );
     let samples = config.eval.ekld_samples as i64;
-    let kind = config.ekld_transform();
+    let Some(kind) = config.ekld_transform().fixed_kind() else {
+        eprintln!(
+            "bench_transforms times the fixed nuisance transforms (rot, bg, dil), not a generator"
+        );
+        std::process::exit(2);
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let _guard = tch::no_grad_guard();
     let per_chunk = (4096 / samples.max(1)).max(1) as usize;

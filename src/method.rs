@@ -13,24 +13,109 @@ use tch::{Kind, Reduction, Tensor};
 use crate::config::{Augment, Loss, MethodConfig, Rule, RunConfig};
 use crate::transforms;
 
-/// Named method presets, as the literature names them: (name, loss, rule, augment).
-pub const PRESETS: [(&str, Loss, Rule, Augment); 10] = [
-    ("ERM", Loss::Ce, Rule::None, Augment::None),
-    ("CE-Resample", Loss::Ce, Rule::Resample, Augment::None),
-    (
-        "CE-Resample-EN",
-        Loss::Ce,
-        Rule::ResampleEffective,
-        Augment::None,
-    ),
-    ("CE-DRS", Loss::Ce, Rule::Drs, Augment::None),
-    ("CE-Reweight", Loss::Ce, Rule::Reweight, Augment::None),
-    ("CE-DRW", Loss::Ce, Rule::Drw, Augment::None),
-    ("Focal", Loss::Focal, Rule::None, Augment::None),
-    ("LDAM-DRW", Loss::Ldam, Rule::Drw, Augment::None),
-    ("cRT", Loss::Ce, Rule::Crt, Augment::None),
-    ("Oracle", Loss::Ce, Rule::None, Augment::Oracle),
+/// A named loss/rule/augment combination, as in the long-tail literature.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Preset {
+    pub name: &'static str,
+    pub loss: Loss,
+    pub rule: Rule,
+    pub augment: Augment,
+    pub about: &'static str,
+}
+
+pub const PRESETS: [Preset; 12] = [
+    Preset {
+        name: "ERM",
+        loss: Loss::Ce,
+        rule: Rule::None,
+        augment: Augment::None,
+        about: "plain cross-entropy on the long-tailed set",
+    },
+    Preset {
+        name: "CE-Resample",
+        loss: Loss::Ce,
+        rule: Rule::Resample,
+        augment: Augment::None,
+        about: "class-balanced sampling (prob. 1/n_c) throughout",
+    },
+    Preset {
+        name: "CE-Resample-EN",
+        loss: Loss::Ce,
+        rule: Rule::ResampleEffective,
+        augment: Augment::None,
+        about: "sampling by effective number (beta 0.9999) throughout",
+    },
+    Preset {
+        name: "CE-DRS",
+        loss: Loss::Ce,
+        rule: Rule::Drs,
+        augment: Augment::None,
+        about: "cross-entropy; class-balanced re-sampling from E1 on",
+    },
+    Preset {
+        name: "CE-Reweight",
+        loss: Loss::Ce,
+        rule: Rule::Reweight,
+        augment: Augment::None,
+        about: "loss weights by effective number (beta 0.9999) throughout",
+    },
+    Preset {
+        name: "CE-DRW",
+        loss: Loss::Ce,
+        rule: Rule::Drw,
+        augment: Augment::None,
+        about: "cross-entropy; class-balanced loss weights from E1 on",
+    },
+    Preset {
+        name: "Focal",
+        loss: Loss::Focal,
+        rule: Rule::None,
+        augment: Augment::None,
+        about: "focal loss (gamma 1)",
+    },
+    Preset {
+        name: "LDAM-DRW",
+        loss: Loss::Ldam,
+        rule: Rule::Drw,
+        augment: Augment::None,
+        about: "LDAM margins ~ n_c^-1/4 (max 0.5, s 30), re-weighting from E1",
+    },
+    Preset {
+        name: "cRT",
+        loss: Loss::Ce,
+        rule: Rule::Crt,
+        augment: Augment::None,
+        about: "ERM, then classifier re-training on a frozen backbone, balanced",
+    },
+    Preset {
+        name: "Oracle",
+        loss: Loss::Ce,
+        rule: Rule::None,
+        augment: Augment::Oracle,
+        about: "augments with the true nuisance transform (upper bound)",
+    },
+    Preset {
+        name: "CE-DRS-GIT",
+        loss: Loss::Ce,
+        rule: Rule::Drs,
+        augment: Augment::Git,
+        about: "CE-DRS; from E1 on, half of each batch comes from the trained generator (GIT)",
+    },
+    Preset {
+        name: "LDAM-DRW-GIT",
+        loss: Loss::Ldam,
+        rule: Rule::Drw,
+        augment: Augment::Git,
+        about: "LDAM-DRW; from E1 on, half of each batch comes from the trained generator (GIT)",
+    },
 ];
+
+/// The preset a method matches, if any.
+pub fn preset_of(method: &MethodConfig) -> Option<usize> {
+    PRESETS
+        .iter()
+        .position(|p| p.loss == method.loss && p.rule == method.rule && p.augment == method.augment)
+}
 
 /// Effective-number weights (1 - beta) / (1 - beta^n_c), normalised to sum to the class count.
 pub fn effective_number_weights(sizes: &[usize], beta: f64) -> Vec<f64> {
@@ -191,7 +276,8 @@ pub fn training_images(
             let base = base.expect("Oracle needs the untransformed training images");
             transforms::apply(config.data.transform, base, rng)
         }
-        Augment::None => stored.shallow_clone(),
+        // GIT's generated images are mixed in by the engine, which owns the generator.
+        Augment::None | Augment::Git => stored.shallow_clone(),
     };
     if config.train.crop_flip {
         x = crop_flip(&x, rng);

@@ -355,3 +355,52 @@ fn a_requeued_array_task_continues_its_own_run_directory() {
         .collect();
     assert_eq!(dirs, vec!["arr-seed4"]);
 }
+
+#[test]
+fn a_git_run_logs_its_generator_phase_then_reuses_the_cached_generator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::write_config(tmp.path(), &common::tiny_config("gitcli"));
+    let cache = format!("git.cache_dir=\"{}\"", tmp.path().join("gen").display());
+    let run = || {
+        let mut cmd = invlab();
+        cmd.arg("--batch")
+            .arg(&config)
+            .arg("--out")
+            .arg(tmp.path().join("runs"));
+        // A tiny generator: six iterations, a checkpoint (and a progress line) every three.
+        for s in [
+            "train.epochs=1",
+            "method.augment=git",
+            "git.dim=4",
+            "git.res_blocks=1",
+            "git.mlp_dim=8",
+            "git.style_downsamples=2",
+            "git.dis_dim=4",
+            "git.dis_layers=2",
+            "git.batch_size=4",
+            "git.iterations=6",
+            "git.sample_every=3",
+            &cache,
+        ] {
+            cmd.args(["--set", s]);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    let first = run();
+    for at in ["iteration 3/6  dis ", "iteration 6/6  dis "] {
+        assert!(
+            first.contains(&format!("[gitcli] GIT generator {at}")),
+            "{first}"
+        );
+    }
+    assert!(first.contains("ms/it"), "{first}");
+    let second = run();
+    assert!(
+        second.contains("(6 iterations) reused from the cache"),
+        "{second}"
+    );
+    assert!(!second.contains("iteration 3/6"), "{second}");
+}

@@ -11,7 +11,8 @@ use invlab::method::PRESETS;
 fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
     let tmp = tempfile::tempdir().unwrap();
     let base = write_config(tmp.path(), &tiny_config("preset"));
-    for (name, loss, rule, augment) in PRESETS {
+    for preset in PRESETS {
+        let (name, loss, rule, augment) = (preset.name, preset.loss, preset.rule, preset.augment);
         let sets = [
             format!("method.loss={}", invlab::config::serde_plain_name(&loss)),
             format!("method.rule={}", invlab::config::serde_plain_name(&rule)),
@@ -22,6 +23,24 @@ fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
             "method.crt_epochs=1".to_string(),
             format!("name=\"{}\"", name.to_lowercase()),
         ];
+        let mut sets = sets.to_vec();
+        if augment == invlab::config::Augment::Git {
+            // A tiny generator: the GIT presets' whole path (train, cache, mix) in seconds.
+            for s in [
+                "git.dim=4",
+                "git.res_blocks=1",
+                "git.mlp_dim=8",
+                "git.style_downsamples=2",
+                "git.dis_dim=4",
+                "git.dis_layers=2",
+                "git.batch_size=4",
+                "git.iterations=3",
+            ] {
+                sets.push(s.to_string());
+            }
+            let cache = tmp.path().join("generators");
+            sets.push(format!("git.cache_dir=\"{}\"", cache.display()));
+        }
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_invlab"));
         cmd.arg("--batch")
             .arg(&base)

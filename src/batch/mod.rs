@@ -106,6 +106,7 @@ pub fn run_one(
                 epoch = e;
                 progress.batch(e, total_epochs, batch, batches, loss);
             }
+            Event::Generator(g) => progress.generator(&name, &g),
             Event::Epoch(m) => {
                 epoch = m.epoch + 1;
                 progress.epoch(&name, &m);

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::records::{EpochMetrics, InvarianceReport, RunInfo};
+use super::records::{EpochMetrics, GeneratorProgress, InvarianceReport, RunInfo};
 use super::summary::Summary;
 
 /// Commands a front end sends to a running worker.
@@ -20,6 +20,8 @@ pub enum Control {
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     LoadingData,
+    /// Training (or loading) GIT's generator, before the classifier's epochs.
+    Generator,
     Training,
     Evaluating,
     Invariance,
@@ -39,6 +41,8 @@ pub enum Event {
         batches: usize,
         loss: f64,
     },
+    /// The generator phase's progress (throttled; a sample grid now and then).
+    Generator(Box<GeneratorProgress>),
     Epoch(Box<EpochMetrics>),
     Invariance(Box<InvarianceReport>),
     Paused,

@@ -17,7 +17,10 @@ use std::thread::JoinHandle;
 use crate::config::RunConfig;
 pub use error::EngineError;
 pub use events::{Control, Event, Phase};
-pub use records::{EpochMetrics, GroupAccuracy, InvarianceReport, RunInfo, Stage};
+pub use records::{
+    EpochMetrics, GeneratorProgress, GeneratorRecord, GroupAccuracy, InvarianceReport, RunInfo,
+    Stage,
+};
 pub use summary::{ClassResult, Summary};
 
 /// Where the worker reports. Called on the worker thread; must not block for long.

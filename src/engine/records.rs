@@ -26,6 +26,9 @@ pub struct RunInfo {
     pub resumed_at: Option<usize>,
     pub invlab_version: String,
     pub libtorch_version: String,
+    /// Cache key of the GIT generator the run uses, when it uses one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_key: Option<String>,
 }
 
 /// Accuracy split by class size: many (>100 training images), medium (20-100), few (<20).
@@ -94,4 +97,35 @@ pub struct InvarianceReport {
     /// Spearman rank correlation between training class size and eKLD.
     pub spearman_size_ekld: Option<f64>,
     pub seconds: f64,
+}
+
+/// Where GIT's generator phase stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorProgress {
+    /// The generator's cache key.
+    pub key: String,
+    pub iteration: usize,
+    pub iterations: usize,
+    /// The latest iteration's losses (none when the generator came from the cache).
+    pub losses: Option<crate::git::training::Losses>,
+    /// Seconds of generator training in this process, for an ETA.
+    pub seconds: f64,
+    /// Iteration the training (re)started from in this process.
+    pub started_at: usize,
+    pub from_cache: bool,
+    pub samples: Option<crate::git::samples::SampleGrid>,
+}
+
+/// What `generator.json` in a run directory records: which generator the run used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorRecord {
+    pub key: String,
+    /// The cache entry holding `generator.ot`, `losses.jsonl` and `samples.png`.
+    pub cache_dir: PathBuf,
+    /// Trained by this run (else reused from the cache).
+    pub trained_here: bool,
+    pub iterations: usize,
+    /// Wall seconds of generator training in this run (0 when reused).
+    pub seconds: f64,
+    pub inputs: crate::git::cache::KeyInputs,
 }

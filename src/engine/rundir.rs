@@ -70,6 +70,9 @@ pub struct RunState {
     pub checkpoint_epoch: usize,
     /// Epochs whose metrics are in `metrics.jsonl`.
     pub epochs_done: usize,
+    /// GIT generator iterations checkpointed in `generator-training.ot` (generator phase).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_iteration: Option<usize>,
     pub total_epochs: usize,
     #[serde(default)]
     pub message: String,

@@ -9,7 +9,8 @@ use ratatui::crossterm::event::{KeyEvent, KeyEventKind};
 
 use crate::config::RunConfig;
 use crate::engine::{
-    Control, EpochMetrics, Event, InvarianceReport, Phase, RunInfo, RunRequest, Summary,
+    Control, EpochMetrics, Event, GeneratorProgress, InvarianceReport, Phase, RunInfo, RunRequest,
+    Summary,
 };
 
 use super::command::{map_key, Command, KeyMode};
@@ -123,6 +124,11 @@ pub struct RunEntry {
     pub batch_losses: Vec<(f64, f64)>,
     pub epochs: Vec<EpochMetrics>,
     pub invariance: Option<Box<InvarianceReport>>,
+    /// GIT's generator phase: the latest progress and the newest sample grid.
+    pub generator: Option<Box<GeneratorProgress>>,
+    pub generator_samples: Option<Box<crate::git::samples::SampleGrid>>,
+    /// Generator losses seen so far (for the loss curves).
+    pub generator_losses: Vec<crate::git::training::Losses>,
     pub summary: Option<Box<Summary>>,
     pub marked: bool,
     pub pause_requested: bool,
@@ -147,6 +153,9 @@ impl RunEntry {
             batch_losses: Vec::new(),
             epochs: Vec::new(),
             invariance: None,
+            generator: None,
+            generator_samples: None,
+            generator_losses: Vec::new(),
             summary: None,
             marked: false,
             pause_requested: false,
@@ -171,6 +180,19 @@ impl RunEntry {
         } else {
             (n, None)
         }
+    }
+
+    /// Keeps a generator progress report: losses for the curves, the newest sample grid.
+    pub fn record_generator(&mut self, mut progress: GeneratorProgress) {
+        if let Some(l) = progress.losses {
+            if self.generator_losses.last().map(|p| p.iteration) < Some(l.iteration) {
+                self.generator_losses.push(l);
+            }
+        }
+        if let Some(grid) = progress.samples.take() {
+            self.generator_samples = Some(Box::new(grid));
+        }
+        self.generator = Some(Box::new(progress));
     }
 
     pub fn total_epochs(&self) -> usize {
@@ -533,6 +555,7 @@ impl App {
                 run.epochs.push(*m);
             }
             Event::Invariance(r) => run.invariance = Some(r),
+            Event::Generator(p) => run.record_generator(*p),
             Event::Paused => {
                 run.status = RunStatus::Paused;
                 run.pause_requested = false;

@@ -25,6 +25,7 @@ pub fn run_info(config: &RunConfig, run_id: &str, dir: PathBuf) -> RunInfo {
         resumed_at: None,
         invlab_version: env!("CARGO_PKG_VERSION").into(),
         libtorch_version: "test".into(),
+        generator_key: None,
     }
 }
 

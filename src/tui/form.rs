@@ -3,103 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{
-    serde_plain_name, Arch, Augment, DatasetName, Loss, Profile, Rule, RunConfig, TransformKind,
-};
+use crate::config::{serde_plain_name, Arch, DatasetName, Profile, RunConfig, TransformKind};
 use crate::data::longtail::sizes_by_rank;
 use crate::engine::summary::SizeGroup;
-
-/// A named loss/rule/augment combination, as in the long-tail literature.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Preset {
-    pub name: &'static str,
-    pub loss: Loss,
-    pub rule: Rule,
-    pub augment: Augment,
-    pub about: &'static str,
-}
-
-pub const PRESETS: [Preset; 10] = [
-    Preset {
-        name: "ERM",
-        loss: Loss::Ce,
-        rule: Rule::None,
-        augment: Augment::None,
-        about: "plain cross-entropy on the long-tailed set",
-    },
-    Preset {
-        name: "CE-Resample",
-        loss: Loss::Ce,
-        rule: Rule::Resample,
-        augment: Augment::None,
-        about: "class-balanced sampling (prob. 1/n_c) throughout",
-    },
-    Preset {
-        name: "CE-Resample-EN",
-        loss: Loss::Ce,
-        rule: Rule::ResampleEffective,
-        augment: Augment::None,
-        about: "sampling by effective number (beta 0.9999) throughout",
-    },
-    Preset {
-        name: "CE-DRS",
-        loss: Loss::Ce,
-        rule: Rule::Drs,
-        augment: Augment::None,
-        about: "cross-entropy; class-balanced re-sampling from E1 on",
-    },
-    Preset {
-        name: "CE-Reweight",
-        loss: Loss::Ce,
-        rule: Rule::Reweight,
-        augment: Augment::None,
-        about: "loss weights by effective number (beta 0.9999) throughout",
-    },
-    Preset {
-        name: "CE-DRW",
-        loss: Loss::Ce,
-        rule: Rule::Drw,
-        augment: Augment::None,
-        about: "cross-entropy; class-balanced loss weights from E1 on",
-    },
-    Preset {
-        name: "Focal",
-        loss: Loss::Focal,
-        rule: Rule::None,
-        augment: Augment::None,
-        about: "focal loss (gamma 1)",
-    },
-    Preset {
-        name: "LDAM-DRW",
-        loss: Loss::Ldam,
-        rule: Rule::Drw,
-        augment: Augment::None,
-        about: "LDAM margins ~ n_c^-1/4 (max 0.5, s 30), re-weighting from E1",
-    },
-    Preset {
-        name: "cRT",
-        loss: Loss::Ce,
-        rule: Rule::Crt,
-        augment: Augment::None,
-        about: "ERM, then classifier re-training on a frozen backbone, balanced",
-    },
-    Preset {
-        name: "Oracle",
-        loss: Loss::Ce,
-        rule: Rule::None,
-        augment: Augment::Oracle,
-        about: "augments with the true nuisance transform (upper bound)",
-    },
-];
-
-/// The preset a config's method matches, if any.
-pub fn preset_of(config: &RunConfig) -> Option<usize> {
-    PRESETS.iter().position(|p| {
-        p.loss == config.method.loss
-            && p.rule == config.method.rule
-            && p.augment == config.method.augment
-    })
-}
+use crate::method::{preset_of, PRESETS};
 
 /// Number of classes of each dataset.
 pub fn num_classes(dataset: DatasetName) -> usize {
@@ -346,7 +253,7 @@ impl Form {
             Field::Imbalance => format!("{}", c.data.imbalance),
             Field::ZipfA => format!("{}", c.data.zipf_a),
             Field::MaxPerClass => c.data.max_per_class.to_string(),
-            Field::Method => match preset_of(c) {
+            Field::Method => match preset_of(&c.method) {
                 Some(i) => PRESETS[i].name.to_string(),
                 None => format!(
                     "custom ({}/{}/{})",
@@ -386,7 +293,7 @@ impl Form {
                 _ => "a: used by the zipf profile".into(),
             },
             Field::MaxPerClass => "training images of the largest class".into(),
-            Field::Method => match preset_of(c) {
+            Field::Method => match preset_of(&c.method) {
                 Some(i) => PRESETS[i].about.into(),
                 None => "a loss/rule/augment mix from a config file".into(),
             },
@@ -458,7 +365,7 @@ impl Form {
                 c.data.min_per_class = c.data.min_per_class.min(c.data.max_per_class);
             }
             Field::Method => {
-                let i = match preset_of(c) {
+                let i = match preset_of(&c.method) {
                     Some(i) => (i as i32 + delta).rem_euclid(PRESETS.len() as i32) as usize,
                     None => 0,
                 };
@@ -558,15 +465,6 @@ mod tests {
         }
         form.cycle(1);
         assert_eq!(form.value(Field::Method), "ERM");
-    }
-
-    #[test]
-    fn presets_match_the_engines() {
-        let ours: Vec<_> = PRESETS
-            .iter()
-            .map(|p| (p.name, p.loss, p.rule, p.augment))
-            .collect();
-        assert_eq!(ours, crate::method::PRESETS.to_vec());
     }
 
     #[test]

@@ -12,6 +12,7 @@ impl Trainer<'_> {
                 status,
                 checkpoint_epoch: self.checkpoint_epoch,
                 epochs_done: self.history.len(),
+                generator_iteration: self.generator_iteration.get(),
                 total_epochs: self.total_epochs(),
                 message: String::new(),
                 updated: now_secs(),

@@ -13,8 +13,9 @@ use super::super::records::{EpochMetrics, GroupAccuracy, InvarianceReport, Stage
 use super::super::summary::group_means;
 use super::train::EpochTraining;
 use super::{Flow, Trainer};
+use crate::config::EkldTransform;
 use crate::data::longtail::derive_seed;
-use crate::metrics;
+use crate::{git, metrics, transforms};
 
 impl Trainer<'_> {
     /// Inference logits of float 0..=255 images (`Classifier::logits`: s * cos for LDAM's
@@ -118,13 +119,21 @@ impl Trainer<'_> {
             ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, &format!("ekld-{epoch}")));
         let kind = self.config.ekld_transform();
         let logits_of = |x: &Tensor| self.logits(x);
+        let mut transform = |x: &Tensor| match (kind.fixed_kind(), &self.generator) {
+            (Some(fixed), _) => transforms::apply(fixed, x, &mut rng),
+            (None, Some(g)) if kind == EkldTransform::Generator => {
+                git::augment::generate(&g.net, x, &mut rng)
+            }
+            (None, _) => {
+                unreachable!("the generator is loaded before the first epoch; auto is resolved")
+            }
+        };
         let Some(inv) = metrics::invariance(
             &logits_of,
             &self.data.test_raw,
             &chosen,
             samples,
-            kind,
-            &mut rng,
+            &mut transform,
             &|| self.stop_requested(),
         ) else {
             return Ok(None);

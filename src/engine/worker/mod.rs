@@ -9,6 +9,7 @@
 mod checkpoint;
 mod data;
 mod evaluate;
+mod generator;
 mod optim;
 mod train;
 
@@ -60,6 +61,7 @@ pub fn run(request: RunRequest, sink: EventSink, controls: Receiver<Control>) {
             status: Status::Failed,
             checkpoint_epoch: 0,
             epochs_done: 0,
+            generator_iteration: None,
             total_epochs: 0,
             message: String::new(),
             updated: 0,
@@ -93,6 +95,12 @@ struct Trainer<'a> {
     history: Vec<EpochMetrics>,
     checkpoint_epoch: usize,
     started: Instant,
+    /// What GIT's generator depends on, when the run needs one.
+    generator_inputs: Option<crate::git::cache::KeyInputs>,
+    generator: Option<generator::LoadedGenerator>,
+    git: Option<crate::git::augment::GitAugmenter>,
+    /// Generator iterations in the run directory's training checkpoint (for `state.json`).
+    generator_iteration: std::cell::Cell<Option<usize>>,
 }
 
 /// What a control check asks the loop to do.
@@ -134,6 +142,10 @@ fn execute(
     sink(Event::Phase(Phase::LoadingData));
     let prepared = prepare(&config)?;
     let data = data::upload(&prepared, &config, device)?;
+    let generator_inputs = config.needs_generator().then(|| {
+        let digest = crate::git::cache::data_digest(&prepared.train.images, &prepared.train.labels);
+        generator::key_inputs(&config, digest, data.channels, data.size)
+    });
 
     let vs = VarStore::new(device);
     let model = with_torch_seed(derive_seed(config.seed, "init"), || {
@@ -166,6 +178,7 @@ fn execute(
         resumed_at: None,
         invlab_version: env!("CARGO_PKG_VERSION").to_string(),
         libtorch_version: device::libtorch_version().to_string(),
+        generator_key: generator_inputs.as_ref().map(|k| k.key()),
     };
     let mut trainer = Trainer {
         config,
@@ -180,6 +193,10 @@ fn execute(
         history: Vec::new(),
         checkpoint_epoch: 0,
         started,
+        generator_inputs,
+        generator: None,
+        git: None,
+        generator_iteration: std::cell::Cell::new(None),
     };
     if resume {
         trainer.restore()?;
@@ -251,6 +268,9 @@ impl Trainer<'_> {
             .map_err(|e| EngineError::writing(&self.dir.file("run.json"), e))?;
         self.write_state(Status::Running)?;
         self.emit(Event::Started(Box::new(self.info.clone())));
+        if self.prepare_generator()?.is_none() {
+            return self.stopped();
+        }
         let mut optimizer = self.optimizer_for(self.checkpoint_epoch)?;
         let mut last_invariance: Option<InvarianceReport> =
             self.history.iter().rev().find_map(|m| m.invariance.clone());

@@ -61,6 +61,16 @@ impl Trainer<'_> {
         let mut aug_rng =
             ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, &format!("augment-{epoch}")));
         let labels_all = Tensor::from_slice(&self.data.train_labels).to_device(device);
+        if let (Some(git), Some(generator)) = (&mut self.git, &self.generator) {
+            git.start_epoch(
+                &generator.net,
+                epoch,
+                &self.data.train,
+                &self.data.train_labels,
+                sampling.as_deref(),
+                &self.data.train_by_class,
+            );
+        }
         let batch_size = self.config.train.batch_size;
         let batches = order.len().div_ceil(batch_size);
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
@@ -73,6 +83,13 @@ impl Trainer<'_> {
             let idx = Tensor::from_slice(&idx).to_device(device);
             let y = labels_all.index_select(0, &idx);
             let x = self.data.training_batch(&self.config, &idx, &mut aug_rng);
+            let (x, y) = match (&self.git, &self.generator) {
+                (Some(git), Some(generator)) if !crt => {
+                    let mixed = git.mix(&generator.net, b, &x, &y, &self.data.train, &labels_all);
+                    (mixed.images, mixed.labels)
+                }
+                _ => (x, y),
+            };
             let x = self.data.normalize(&x);
             let logits = if crt {
                 let features = tch::no_grad(|| self.model.backbone.forward_t(&x, false));
