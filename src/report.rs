@@ -223,6 +223,12 @@ pub fn binned_means(points: &[(f64, f64)], bins: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// Whole epochs from 1, at most six, evenly stepped (a two-epoch run gets 1 and 2, not 1 1 1 2 2 2).
+fn epoch_ticks(max_epoch: usize) -> Vec<usize> {
+    let step = max_epoch.saturating_sub(1).div_ceil(5).max(1);
+    (1..=max_epoch.max(1)).step_by(step).collect()
+}
+
 /// Balanced test accuracy per epoch for each run.
 pub fn curves_svg(runs: &[RunRecord]) -> String {
     let max_epoch = runs
@@ -237,11 +243,9 @@ pub fn curves_svg(runs: &[RunRecord]) -> String {
         y0: 0.0,
         y1: 100.0,
     };
-    let ticks: Vec<(f64, String)> = (0..=5)
-        .map(|k| {
-            let e = 1.0 + (max_epoch - 1.0) * k as f64 / 5.0;
-            (e, format!("{}", e.round()))
-        })
+    let ticks: Vec<(f64, String)> = epoch_ticks(max_epoch as usize)
+        .into_iter()
+        .map(|e| (e as f64, e.to_string()))
         .collect();
     let mut out = header("Balanced test accuracy (solid) and train loss x10 (dashed)");
     frame.axes(&mut out, &ticks, "%", "epoch");
@@ -488,6 +492,14 @@ mod tests {
             .filter(|p| p.red() < 100 && p.alpha() > 200)
             .count();
         assert!(dark > 500, "{dark} dark pixels");
+    }
+
+    #[test]
+    fn epoch_ticks_are_whole_and_distinct() {
+        assert_eq!(epoch_ticks(2), vec![1, 2]);
+        assert_eq!(epoch_ticks(6), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(epoch_ticks(20), vec![1, 5, 9, 13, 17]);
+        assert_eq!(epoch_ticks(21), vec![1, 5, 9, 13, 17, 21]);
     }
 
     #[test]
