@@ -54,12 +54,16 @@ version=$(installed_version)
 if [[ $version != $TORCH_VERSION* ]] || [[ ! -f "$torch_dir/lib/libtorch_cpu.so" ]] || { [[ $want == cuda ]] && ! has_cuda_set; }; then
   .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
   if [[ $want == cuda ]]; then
-    echo "setup: installing torch==$TORCH_VERSION with CUDA libraries (~2.7 GB download)" >&2
-    .venv/bin/python -m pip install --quiet "torch==$TORCH_VERSION"
+    what="torch==$TORCH_VERSION with its CUDA libraries"; mb=2700
+    packages=("torch==$TORCH_VERSION"); deps=()
   else
-    echo "setup: installing the CPU-capable libtorch set (torch==$TORCH_VERSION without its CUDA extras, ~540 MB)" >&2
-    .venv/bin/python -m pip install --quiet --no-deps "${SMALL_SET[@]}"
+    what="torch==$TORCH_VERSION without its CUDA extras (the CPU-capable libtorch set)"; mb=540
+    packages=("${SMALL_SET[@]}"); deps=(--no-deps)
   fi
+  # One line on what is coming, then pip's own progress bar (on a terminal).
+  echo "setup: fetching $what into .venv: about $mb MB, ~$(( (mb + 599) / 600 )) min at 10 MB/s or ~$(( (mb + 119) / 120 )) min at 2 MB/s (less if pip's cache holds it); once only" >&2
+  .venv/bin/python -m pip install --disable-pip-version-check "${deps[@]}" "${packages[@]}" >&2
+  echo "setup: libtorch installed" >&2
 fi
 [[ -f "$torch_dir/lib/libtorch_cpu.so" ]] || { echo "setup.sh: libtorch is missing from $torch_dir after install" >&2; exit 1; }
 

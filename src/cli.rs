@@ -15,7 +15,7 @@ EXAMPLES:
   invlab --batch --resume ~/.local/share/invlab/runs/default
   invlab data                              where each dataset was looked for, and whether it is valid
   invlab data --preview CONFIG --out p.png pictures of CONFIG's dataset (classes, transforms, sizes)
-  invlab report RUN_DIR... --out docs/cmp  compare finished runs: table + eKLD-vs-size figure
+  invlab report RUN_DIR... --out cmp       compare finished runs: cmp/report.md, .csv, figures (SVG + PNG)
 
 RUN DIRECTORY (one per run, every file written atomically):
   config.toml     the resolved config          run.json       device, versions, class sizes
@@ -23,10 +23,17 @@ RUN DIRECTORY (one per run, every file written atomically):
   summary.json    accuracy, balanced / many / medium / few-shot accuracy, per-class
                   train_size, accuracy, ekld, consistency; invlab and libtorch versions, device
   per_class.csv   the per-class table          checkpoint.ot, optimizer.ot  for --resume
-  ekld_vs_size.svg, curves.svg                 figures (batch mode)
+  ekld_vs_size.svg/.png, curves.svg/.png     figures
 
-EXIT STATUS: 0 all runs finished; 1 a run failed; 2 bad command line, config or data;
-130 interrupted (Ctrl-C stops the run cleanly; resume it with --resume).
+SIGNALS (batch mode): SIGTERM, SIGINT (Ctrl-C) or SIGUSR1 stops the run at the next batch
+  boundary with its directory resumable (state.json \"stopped\"), within seconds; a second signal
+  ends the process at once (exit 128 + the signal), resumable from the last checkpoint.
+  With --index (job arrays) or --continue, running the same command again continues the run:
+  finished points are skipped, stopped or killed ones resumed, the rest started.
+
+EXIT STATUS: 0 all runs finished (or were already); 1 a run failed; 2 bad command line, config
+or data; 75 stopped by a signal, resumable: rerun with --resume DIR, or the same --index /
+--continue command.
 
 ENVIRONMENT: INVLAB_DATA_DIR (runs and datasets), INVLAB_CONFIG_DIR (saved configs, themes).";
 
@@ -77,6 +84,11 @@ pub struct Cli {
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
 
+    /// Continue runs that already have a directory of the same name: skip finished ones, resume
+    /// stopped or killed ones, start the rest (implied by --index; for requeued jobs).
+    #[arg(long = "continue")]
+    pub continue_existing: bool,
+
     /// Print every epoch's metrics as a JSON line on stdout (batch mode).
     #[arg(long)]
     pub stream: bool,
@@ -110,13 +122,14 @@ pub enum Command {
         )]
         out: PathBuf,
     },
-    /// Compare finished runs: a Markdown table on stdout, and overlaid figures with --out.
+    /// Compare finished runs: a Markdown table on stdout; with --out, a folder of results.
     Report {
         /// Run directories (each with summary.json and metrics.jsonl).
         #[arg(required = true, value_name = "RUN_DIR")]
         runs: Vec<PathBuf>,
-        /// Write PREFIX-ekld.svg, PREFIX-curves.svg and PREFIX.md.
-        #[arg(long, value_name = "PREFIX")]
+        /// Folder to write (created if needed): report.md, comparison.csv, and the overlaid
+        /// figures ekld_vs_size and curves as .svg and .png.
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
 }

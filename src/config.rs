@@ -712,19 +712,32 @@ impl RunConfig {
     }
 }
 
-/// A run (or saved config) name: it names a directory or file, so only letters, digits and
-/// `-_.+`, and not empty.
+/// Whether a character may appear in a run name (which names the run directory).
+fn run_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-_.+".contains(c)
+}
+
+/// A run name names a directory: non-empty, letters, digits, '-', '_', '.', '+' only, and not
+/// `.` or `..`.
+pub fn valid_run_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && name.chars().all(run_name_char)
+}
+
+/// `valid_run_name` with the reason, for messages (a run or saved config's name).
 pub fn check_run_name(name: &str) -> Result<(), String> {
-    if name.trim().is_empty()
-        || name
-            .chars()
-            .any(|c| !(c.is_ascii_alphanumeric() || "-_.+".contains(c)))
-    {
-        return Err(format!(
-            "{name:?} must be non-empty and use only letters, digits, '-', '_', '.', '+'"
-        ));
+    if valid_run_name(name) {
+        return Ok(());
     }
-    Ok(())
+    Err(format!(
+        "{name:?} must be non-empty, not . or .., and use only letters, digits, '-', '_', '.', '+'"
+    ))
+}
+
+/// `raw` with every character a run name may not hold replaced by '_'.
+pub fn sanitize_run_name(raw: &str) -> String {
+    raw.chars()
+        .map(|c| if run_name_char(c) { c } else { '_' })
+        .collect()
 }
 
 /// The kebab-case name serde uses for a unit enum variant.

@@ -93,7 +93,7 @@ fn data_preview(
 }
 
 fn report(dirs: &[std::path::PathBuf], out: Option<&std::path::Path>) -> i32 {
-    use invlab::report::{comparison_table, curves_svg, ekld_vs_size_svg, RunRecord};
+    use invlab::report::{comparison_table, write_report, RunRecord};
     let mut runs = Vec::new();
     for d in dirs {
         match RunRecord::load(d) {
@@ -104,25 +104,18 @@ fn report(dirs: &[std::path::PathBuf], out: Option<&std::path::Path>) -> i32 {
             }
         }
     }
-    let table = comparison_table(&runs);
-    print!("{table}");
-    if let Some(prefix) = out {
-        let with = |suffix: &str| {
-            let mut p = prefix.as_os_str().to_owned();
-            p.push(suffix);
-            std::path::PathBuf::from(p)
-        };
-        let files = [
-            (with("-ekld.svg"), ekld_vs_size_svg(&runs)),
-            (with("-curves.svg"), curves_svg(&runs)),
-            (with(".md"), table),
-        ];
-        for (path, text) in files {
-            if let Err(e) = std::fs::write(&path, text) {
-                eprintln!("invlab report: writing {}: {e}", path.display());
+    print!("{}", comparison_table(&runs));
+    if let Some(dir) = out {
+        match write_report(&runs, dir) {
+            Ok(files) => {
+                for f in files {
+                    eprintln!("wrote {}", f.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("invlab report: {e}");
                 return batch::EXIT_FAILED;
             }
-            eprintln!("wrote {}", path.display());
         }
     }
     0

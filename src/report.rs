@@ -1,10 +1,12 @@
 //! Figures and tables from finished run directories: eKLD against class size (log axis) and
-//! training curves as standalone SVG, and a Markdown comparison table. Plain data in, text out.
+//! training curves as standalone SVG (and PNG copies, rasterised here with an embedded font),
+//! and the comparison table as Markdown and CSV. `write_run_figures` serves every finished run;
+//! `write_report` is `invlab report --out DIR`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::engine::rundir::{read_metrics, RunDir};
+use crate::engine::rundir::{read_metrics, write_atomic};
 use crate::engine::{EpochMetrics, Summary};
 
 /// One finished run, read back from its directory.
@@ -221,6 +223,12 @@ pub fn binned_means(points: &[(f64, f64)], bins: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// Whole epochs from 1, at most six, evenly stepped (a two-epoch run gets 1 and 2, not 1 1 1 2 2 2).
+fn epoch_ticks(max_epoch: usize) -> Vec<usize> {
+    let step = max_epoch.saturating_sub(1).div_ceil(5).max(1);
+    (1..=max_epoch.max(1)).step_by(step).collect()
+}
+
 /// Balanced test accuracy per epoch for each run.
 pub fn curves_svg(runs: &[RunRecord]) -> String {
     let max_epoch = runs
@@ -235,11 +243,9 @@ pub fn curves_svg(runs: &[RunRecord]) -> String {
         y0: 0.0,
         y1: 100.0,
     };
-    let ticks: Vec<(f64, String)> = (0..=5)
-        .map(|k| {
-            let e = 1.0 + (max_epoch - 1.0) * k as f64 / 5.0;
-            (e, format!("{}", e.round()))
-        })
+    let ticks: Vec<(f64, String)> = epoch_ticks(max_epoch as usize)
+        .into_iter()
+        .map(|e| (e as f64, e.to_string()))
         .collect();
     let mut out = header("Balanced test accuracy (solid) and train loss x10 (dashed)");
     frame.axes(&mut out, &ticks, "%", "epoch");
@@ -277,26 +283,23 @@ pub fn comparison_table(runs: &[RunRecord]) -> String {
     };
     let num = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "–".into());
     let mut out = String::from(
-        "| run | balanced acc % | many % | medium % | few % | eKLD many | eKLD medium | eKLD few | few/many eKLD | Spearman(size, eKLD) |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "| run | balanced acc % | acc % | many % | medium % | few % | eKLD many | eKLD medium | eKLD few | few/many eKLD | Spearman(size, eKLD) |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in runs {
         let s = &r.summary;
-        let ratio = match (s.ekld_by_group.few, s.ekld_by_group.many) {
-            (Some(f), Some(m)) if m > 0.0 => Some(f / m),
-            _ => None,
-        };
         let _ = writeln!(
             out,
-            "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.label,
             100.0 * s.balanced_accuracy,
+            100.0 * s.accuracy,
             pct(s.many_shot_accuracy),
             pct(s.medium_shot_accuracy),
             pct(s.few_shot_accuracy),
             num(s.ekld_by_group.many),
             num(s.ekld_by_group.medium),
             num(s.ekld_by_group.few),
-            ratio
+            few_many_ratio(s)
                 .map(|x| format!("{x:.1}x"))
                 .unwrap_or_else(|| "–".into()),
             s.spearman_size_ekld
@@ -307,20 +310,147 @@ pub fn comparison_table(runs: &[RunRecord]) -> String {
     out
 }
 
-/// Writes `ekld_vs_size.svg` and `curves.svg` into a finished run's directory.
+/// Mean eKLD of the few-shot classes over that of the many-shot ones.
+fn few_many_ratio(s: &Summary) -> Option<f64> {
+    match (s.ekld_by_group.few, s.ekld_by_group.many) {
+        (Some(f), Some(m)) if m > 0.0 => Some(f / m),
+        _ => None,
+    }
+}
+
+/// The comparison table as CSV, full precision, fractions (not percent); empty where unmeasured.
+pub fn comparison_csv(runs: &[RunRecord]) -> String {
+    let mut out = String::from(
+        "run,dir,balanced_accuracy,accuracy,many_shot_accuracy,medium_shot_accuracy,few_shot_accuracy,ekld_many,ekld_medium,ekld_few,few_many_ekld_ratio,spearman_size_ekld\n",
+    );
+    let field = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for r in runs {
+        let s = &r.summary;
+        let cells = [
+            csv_quote(&r.label),
+            csv_quote(&r.dir.display().to_string()),
+            s.balanced_accuracy.to_string(),
+            s.accuracy.to_string(),
+            field(s.many_shot_accuracy),
+            field(s.medium_shot_accuracy),
+            field(s.few_shot_accuracy),
+            field(s.ekld_by_group.many),
+            field(s.ekld_by_group.medium),
+            field(s.ekld_by_group.few),
+            field(few_many_ratio(s)),
+            field(s.spearman_size_ekld),
+        ];
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_quote(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The embedded font every PNG is drawn with: DejaVu Sans cut to Latin, Greek and common
+/// symbols (`assets/fonts/`, Bitstream Vera licence). No system font is consulted, so a figure
+/// comes out the same on every machine, including one without any fonts.
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-subset.ttf");
+const FONT_FAMILY: &str = "DejaVu Sans";
+/// PNGs are drawn at twice the SVG's size: sharp on slides and high-density screens.
+const PNG_SCALE: f32 = 2.0;
+
+fn render_options() -> &'static resvg::usvg::Options<'static> {
+    static OPTIONS: std::sync::OnceLock<resvg::usvg::Options<'static>> = std::sync::OnceLock::new();
+    OPTIONS.get_or_init(|| {
+        let mut opt = resvg::usvg::Options {
+            font_family: FONT_FAMILY.into(),
+            ..Default::default()
+        };
+        let db = opt.fontdb_mut();
+        db.load_font_data(FONT.to_vec());
+        db.set_sans_serif_family(FONT_FAMILY);
+        opt
+    })
+}
+
+/// Rasterises one of the SVGs written here to PNG bytes.
+pub fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
+    use resvg::tiny_skia::{Pixmap, Transform};
+    let tree = resvg::usvg::Tree::from_str(svg, render_options())
+        .map_err(|e| format!("reading the SVG: {e}"))?;
+    let size = tree.size();
+    let (w, h) = (
+        (size.width() * PNG_SCALE).ceil() as u32,
+        (size.height() * PNG_SCALE).ceil() as u32,
+    );
+    let mut pixmap = Pixmap::new(w, h).ok_or_else(|| format!("a {w}x{h} image is too large"))?;
+    resvg::render(
+        &tree,
+        Transform::from_scale(PNG_SCALE, PNG_SCALE),
+        &mut pixmap.as_mut(),
+    );
+    pixmap
+        .encode_png()
+        .map_err(|e| format!("encoding the PNG: {e}"))
+}
+
+/// Writes `<stem>.svg` and `<stem>.png` into `dir`, atomically; returns both paths.
+fn write_figure(dir: &Path, stem: &str, svg: &str) -> Result<[PathBuf; 2], String> {
+    let svg_path = dir.join(format!("{stem}.svg"));
+    let png_path = dir.join(format!("{stem}.png"));
+    write_atomic(&svg_path, svg.as_bytes())
+        .map_err(|e| format!("writing {}: {e}", svg_path.display()))?;
+    let png = svg_to_png(svg).map_err(|e| format!("{}: {e}", png_path.display()))?;
+    write_atomic(&png_path, &png).map_err(|e| format!("writing {}: {e}", png_path.display()))?;
+    Ok([svg_path, png_path])
+}
+
+/// Writes `ekld_vs_size` and `curves` (SVG and PNG) into a finished run's directory.
 pub fn write_run_figures(dir: &Path) -> Result<(), String> {
-    let run = RunRecord::load(dir)?;
-    let runs = [run];
-    let d = RunDir {
-        path: dir.to_path_buf(),
-    };
-    crate::engine::rundir::write_atomic(
-        &d.file("ekld_vs_size.svg"),
-        ekld_vs_size_svg(&runs).as_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
-    crate::engine::rundir::write_atomic(&d.file("curves.svg"), curves_svg(&runs).as_bytes())
-        .map_err(|e| e.to_string())
+    let runs = [RunRecord::load(dir)?];
+    write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(&runs))?;
+    write_figure(dir, "curves", &curves_svg(&runs))?;
+    Ok(())
+}
+
+/// `invlab report --out DIR`: creates `dir` and writes `report.md` (table and figures),
+/// `comparison.csv`, and the overlaid figures `ekld_vs_size` and `curves` as SVG and PNG.
+/// Returns the files written.
+pub fn write_report(runs: &[RunRecord], dir: &Path) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let mut written = Vec::new();
+    written.extend(write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(runs))?);
+    written.extend(write_figure(dir, "curves", &curves_svg(runs))?);
+    let files = [
+        ("comparison.csv", comparison_csv(runs)),
+        ("report.md", report_markdown(runs)),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        write_atomic(&path, text.as_bytes())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The report page: the table, the figures beside it, and the run directories compared.
+pub fn report_markdown(runs: &[RunRecord]) -> String {
+    let mut out = String::from("# Run comparison\n\n");
+    out.push_str(&comparison_table(runs));
+    out.push_str(
+        "\nBalanced accuracy is the mean of per-class test accuracies; many / medium / few are the \
+classes with > 100, 20-100 and < 20 training images. eKLD in nats (lower: more invariant).\n\n\
+![eKLD against class size](ekld_vs_size.png)\n\n![Balanced test accuracy and train loss per epoch](curves.png)\n\n\
+Runs:\n\n",
+    );
+    for r in runs {
+        let _ = writeln!(out, "- {}: `{}`", r.label, r.dir.display());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -336,5 +466,46 @@ mod tests {
             t.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(),
             vec!["10", "100", "1k"]
         );
+    }
+
+    #[test]
+    fn pngs_draw_text_with_the_embedded_font_quickly() {
+        let svg = format!(
+            "{}<text x=\"40\" y=\"200\" font-size=\"40\">eKLD ρ ≥ 0.5 – ×</text></svg>",
+            header("A title")
+        );
+        let t0 = std::time::Instant::now();
+        let png = svg_to_png(&svg).unwrap();
+        let took = t0.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        // IHDR: width and height, big-endian, at twice the SVG's size.
+        let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+        assert_eq!((w, h), ((2.0 * W) as u32, (2.0 * H) as u32));
+        // The text is drawn: a white page with only a title and a line of text still holds
+        // dark pixels, which it would not if no font were found.
+        let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
+        let dark = pixmap
+            .pixels()
+            .iter()
+            .filter(|p| p.red() < 100 && p.alpha() > 200)
+            .count();
+        assert!(dark > 500, "{dark} dark pixels");
+    }
+
+    #[test]
+    fn epoch_ticks_are_whole_and_distinct() {
+        assert_eq!(epoch_ticks(2), vec![1, 2]);
+        assert_eq!(epoch_ticks(6), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(epoch_ticks(20), vec![1, 5, 9, 13, 17]);
+        assert_eq!(epoch_ticks(21), vec![1, 5, 9, 13, 17, 21]);
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it() {
+        assert_eq!(csv_quote("a,b"), "\"a,b\"");
+        assert_eq!(csv_quote("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_quote("plain"), "plain");
     }
 }

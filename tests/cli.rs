@@ -2,7 +2,9 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 fn invlab() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_invlab"));
@@ -35,6 +37,55 @@ fn batch_run_of_a_tiny_config_writes_its_directory_and_prints_it() {
     assert!(std::fs::read_to_string(dir.join("config.toml"))
         .unwrap()
         .contains("epochs = 1"));
+    for figure in ["ekld_vs_size", "curves"] {
+        for ext in ["svg", "png"] {
+            assert!(
+                dir.join(format!("{figure}.{ext}")).is_file(),
+                "{figure}.{ext}"
+            );
+        }
+    }
+
+    // `report --out DIR` writes into DIR (created), PNGs included.
+    let cmp = tmp.path().join("cmp");
+    let out = invlab()
+        .arg("report")
+        .arg(&dir)
+        .arg(&dir)
+        .arg("--out")
+        .arg(&cmp)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("| cli | "));
+    for name in [
+        "report.md",
+        "comparison.csv",
+        "ekld_vs_size.svg",
+        "ekld_vs_size.png",
+        "curves.svg",
+        "curves.png",
+    ] {
+        assert!(cmp.join(name).is_file(), "{name}");
+    }
+    let png = std::fs::read(cmp.join("ekld_vs_size.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let csv = std::fs::read_to_string(cmp.join("comparison.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        csv.starts_with("run,dir,balanced_accuracy,accuracy,"),
+        "{csv}"
+    );
+    let md = std::fs::read_to_string(cmp.join("report.md")).unwrap();
+    assert!(
+        md.contains("![eKLD against class size](ekld_vs_size.png)"),
+        "{md}"
+    );
+    assert!(!tmp.path().join("cmp.md").exists());
 }
 
 #[test]
@@ -123,7 +174,233 @@ fn help_documents_batch_mode() {
         "summary.json",
         "metrics.jsonl",
         "EXIT STATUS",
+        "SIGTERM",
+        "75",
+        "--continue",
     ] {
         assert!(text.contains(needle), "--help lacks {needle}");
     }
+}
+
+/// Starts `invlab` with stdout and stderr going to files in `dir` (a pipe nobody reads could
+/// fill and block the process).
+fn spawn_logged(cmd: &mut Command, dir: &Path, tag: &str) -> std::process::Child {
+    let out = std::fs::File::create(dir.join(format!("{tag}.out"))).unwrap();
+    let err = std::fs::File::create(dir.join(format!("{tag}.err"))).unwrap();
+    cmd.stdout(out).stderr(err).spawn().unwrap()
+}
+
+fn log(dir: &Path, tag: &str) -> String {
+    let out = std::fs::read_to_string(dir.join(format!("{tag}.out"))).unwrap_or_default();
+    let err = std::fs::read_to_string(dir.join(format!("{tag}.err"))).unwrap_or_default();
+    format!("stdout:\n{out}\nstderr:\n{err}")
+}
+
+fn state(run: &Path) -> serde_json::Value {
+    std::fs::read_to_string(run.join("state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Waits until the run in `run` has checkpointed at least one epoch.
+fn wait_for_checkpoint(child: &mut std::process::Child, run: &Path, logs: &Path, tag: &str) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while state(run)["checkpoint_epoch"].as_u64().unwrap_or(0) < 1 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("exited ({status}) before a checkpoint; {}", log(logs, tag));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint; {}",
+            log(logs, tag)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn send(child: &std::process::Child, signal: i32) {
+    // SAFETY: kill(2) on the pid of a child this test owns and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+}
+
+/// Waits for the child to exit; returns its exit code and how long the exit took.
+fn wait_exit(child: &mut std::process::Child, secs: u64) -> (Option<i32>, Duration) {
+    let t0 = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), t0.elapsed());
+        }
+        if t0.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            panic!("still running {secs} s after the signal");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal_config(tmp: &Path, name: &str) -> PathBuf {
+    let mut config = common::tiny_config(name);
+    config.train.epochs = 10;
+    config.eval.ekld_every = 0;
+    common::write_config(tmp, &config)
+}
+
+#[test]
+fn sigterm_stops_a_batch_run_resumably_and_resume_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = signal_config(tmp.path(), "sig");
+    let runs = tmp.path().join("runs");
+    let run = runs.join("sig");
+    let mut child = spawn_logged(
+        invlab().arg("--batch").arg(&config).arg("--out").arg(&runs),
+        tmp.path(),
+        "first",
+    );
+    wait_for_checkpoint(&mut child, &run, tmp.path(), "first");
+    send(&child, libc::SIGTERM);
+    let (code, took) = wait_exit(&mut child, 60);
+    let first = log(tmp.path(), "first");
+    assert_eq!(code, Some(75), "{first}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert!(first.contains("SIGTERM: stopping"), "{first}");
+    let s = state(&run);
+    assert_eq!(s["status"], "stopped", "{s}");
+    let done = s["checkpoint_epoch"].as_u64().unwrap();
+    assert!((1..10).contains(&done), "{s}");
+    assert!(run.join("checkpoint.ot").is_file() && run.join("optimizer.ot").is_file());
+    assert!(!run.join("summary.json").exists());
+
+    let out = invlab()
+        .arg("--batch")
+        .arg("--resume")
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resuming after epoch {done}")),
+        "{stderr}"
+    );
+    assert_eq!(state(&run)["status"], "finished");
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 10);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["classes"].as_array().unwrap().len(), 49);
+    assert!(summary["balanced_accuracy"].is_number());
+}
+
+#[test]
+fn a_requeued_array_task_continues_its_own_run_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = signal_config(tmp.path(), "arr");
+    let runs = tmp.path().join("runs");
+    let run = runs.join("arr-seed4");
+    let task = || {
+        let mut c = invlab();
+        c.arg("--batch")
+            .arg(&config)
+            .args(["--sweep", "seed=3,4", "--index", "1", "--out"])
+            .arg(&runs);
+        c
+    };
+    // Slurm's `--signal=USR1@...`: stopped, exit 75.
+    let mut child = spawn_logged(&mut task(), tmp.path(), "first");
+    wait_for_checkpoint(&mut child, &run, tmp.path(), "first");
+    send(&child, libc::SIGUSR1);
+    let (code, _) = wait_exit(&mut child, 60);
+    assert_eq!(code, Some(75), "{}", log(tmp.path(), "first"));
+    assert_eq!(state(&run)["status"], "stopped");
+
+    // The requeued task resumes it; two quick signals end it at once (128 + SIGTERM), leaving
+    // the state "running" as after a kill.
+    let mut child = spawn_logged(&mut task(), tmp.path(), "second");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !log(tmp.path(), "second").contains("epoch") {
+        assert!(Instant::now() < deadline, "{}", log(tmp.path(), "second"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = log(tmp.path(), "second");
+    assert!(second.contains("continuing the unfinished run"), "{second}");
+    send(&child, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    send(&child, libc::SIGTERM);
+    let (code, _) = wait_exit(&mut child, 60);
+    assert_eq!(
+        code,
+        Some(128 + libc::SIGTERM),
+        "{}",
+        log(tmp.path(), "second")
+    );
+
+    // The next try finishes it in the same directory; one more finds it done.
+    let out = task().output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        run.display().to_string()
+    );
+    assert_eq!(state(&run)["status"], "finished");
+    let out = task().output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already finished"));
+    let dirs: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(dirs, vec!["arr-seed4"]);
+}
+
+#[test]
+fn a_git_run_logs_its_generator_phase_then_reuses_the_cached_generator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::write_config(tmp.path(), &common::tiny_config("gitcli"));
+    let cache = format!("git.cache_dir=\"{}\"", tmp.path().join("gen").display());
+    let run = || {
+        let mut cmd = invlab();
+        cmd.arg("--batch")
+            .arg(&config)
+            .arg("--out")
+            .arg(tmp.path().join("runs"));
+        // A tiny generator: six iterations, a checkpoint (and a progress line) every three.
+        for s in [
+            "train.epochs=1",
+            "method.augment=git",
+            "git.dim=4",
+            "git.res_blocks=1",
+            "git.mlp_dim=8",
+            "git.style_downsamples=2",
+            "git.dis_dim=4",
+            "git.dis_layers=2",
+            "git.batch_size=4",
+            "git.iterations=6",
+            "git.sample_every=3",
+            &cache,
+        ] {
+            cmd.args(["--set", s]);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    let first = run();
+    for at in ["iteration 3/6  dis ", "iteration 6/6  dis "] {
+        assert!(
+            first.contains(&format!("[gitcli] GIT generator {at}")),
+            "{first}"
+        );
+    }
+    assert!(first.contains("ms/it"), "{first}");
+    let second = run();
+    assert!(
+        second.contains("(6 iterations) reused from the cache"),
+        "{second}"
+    );
+    assert!(!second.contains("iteration 3/6"), "{second}");
 }

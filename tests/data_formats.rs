@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use invlab::config::{DatasetName, RunConfig};
-use invlab::data::formats::{cifar, csv, idx, npy, ppm, resize};
+use invlab::data::formats::{cifar, csv, idx, npy, ppm, resize, FUZZ_TARGETS};
 use invlab::data::real;
 use invlab::data::DataError;
 
@@ -447,7 +447,7 @@ fn real_mnist_test_split() {
         println!("skipped: ../shared/data/mnist-test is absent");
         return;
     };
-    let set = real::load_idx_split(&dir, "t10k", 10).unwrap();
+    let set = real::idx::load_split(&dir, "t10k", 10).unwrap();
     assert_eq!(set.len(), 10_000);
     assert_eq!((set.channels, set.height, set.width), (1, 28, 28));
     let counts: Vec<usize> = set.indices_by_class(10).iter().map(Vec::len).collect();
@@ -992,58 +992,6 @@ fn every_config_parses() {
 
 // --- fuzz seeds and crash regressions --------------------------------------------------------
 
-/// Runs one input through the parsers a fuzz target exercises (the same calls as fuzz/).
-fn run_fuzz_input(target: &str, data: &[u8]) {
-    let p = Path::new("fuzz-input");
-    match target {
-        "idx" => {
-            let bytes = if invlab::data::formats::is_gzip(data) {
-                match invlab::data::formats::gunzip(data, p, 1 << 20) {
-                    Ok(b) => b,
-                    Err(_) => return,
-                }
-            } else {
-                data.to_vec()
-            };
-            if let Ok(img) = idx::parse_idx_images(&bytes, p) {
-                assert_eq!(img.pixels.len(), img.count * img.rows * img.cols);
-            }
-            if let Ok(l) = idx::parse_idx_labels(&bytes, p) {
-                let _ = idx::check_labels(&l, 10, p, 8);
-            }
-        }
-        "npy" => {
-            let _ = npy::parse_npy(data, p, "").map(|a| a.to_i64());
-            let _ = npy::parse_npz_limited(data, p, 1 << 20);
-        }
-        "cifar" => {
-            let _ = cifar::parse_cifar(data, cifar::CifarKind::Cifar10, p);
-            let _ = cifar::parse_cifar(data, cifar::CifarKind::Cifar100, p);
-            let _ = cifar::parse_names(&String::from_utf8_lossy(data), 10, p);
-        }
-        "ppm" => {
-            if let Ok(img) = ppm::parse_ppm(data, p) {
-                if img.width * img.height <= 1 << 16 {
-                    let mut out = Vec::new();
-                    resize::resize_to_planar(
-                        &img.pixels,
-                        img.width,
-                        img.height,
-                        3,
-                        32,
-                        32,
-                        &mut out,
-                    );
-                }
-            }
-        }
-        "gt_csv" => {
-            let _ = csv::parse_gt_csv(&String::from_utf8_lossy(data), p, 43);
-        }
-        other => panic!("unknown fuzz target folder {other}"),
-    }
-}
-
 #[test]
 fn fuzz_seeds_and_crash_regressions_do_not_panic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -1056,12 +1004,29 @@ fn fuzz_seeds_and_crash_regressions_do_not_panic() {
             let target = t.file_name().to_string_lossy().into_owned();
             for f in std::fs::read_dir(t.path()).unwrap().flatten() {
                 let data = std::fs::read(f.path()).unwrap();
-                run_fuzz_input(&target, &data);
+                let run = FUZZ_TARGETS
+                    .iter()
+                    .find(|(name, _)| *name == target)
+                    .unwrap_or_else(|| panic!("{}: no fuzz target named {target}", base.display()))
+                    .1;
+                run(&data);
                 n += 1;
             }
         }
     }
     assert!(n >= 10, "expected the fuzz seeds, found {n} inputs");
+    // Every target the fuzz crate builds has its entry here, and the other way round.
+    let manifest = std::fs::read_to_string(root.join("fuzz/Cargo.toml")).unwrap();
+    let mut bins: Vec<&str> = manifest
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|b| b.lines().find_map(|l| l.strip_prefix("name = ")))
+        .map(|n| n.trim_matches('"'))
+        .collect();
+    let mut entries: Vec<&str> = FUZZ_TARGETS.iter().map(|(n, _)| *n).collect();
+    bins.sort();
+    entries.sort();
+    assert_eq!(bins, entries);
     // The seeds are valid files: spot-check that they parse.
     let seeds = root.join("fuzz/seeds");
     let b = std::fs::read(seeds.join("npy/deflated.npz")).unwrap();

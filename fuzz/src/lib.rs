@@ -1,4 +1,5 @@
-//! The dataset format parsers of invlab, compiled on their own for fuzzing.
-//! `data` mirrors `invlab::data` just enough for `src/data/formats/` to build unchanged.
+//! The dataset format parsers of invlab, compiled on their own for fuzzing. `data` is laid out
+//! as `invlab::data` so that `src/data/formats/` builds unchanged; each target calls its
+//! `formats::fuzz_*` entry.
 
 pub mod data;

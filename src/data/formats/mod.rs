@@ -7,11 +7,14 @@
 
 pub mod cifar;
 pub mod csv;
+mod fuzz;
 pub mod idx;
 pub mod jpeg;
 pub mod npy;
 pub mod ppm;
 pub mod resize;
+
+pub use fuzz::{fuzz_cifar, fuzz_gt_csv, fuzz_idx, fuzz_npy, fuzz_ppm, FUZZ_TARGETS};
 
 use std::io::Read;
 use std::path::Path;

@@ -1,0 +1,253 @@
+//! Continuing runs that already have a directory (`--continue`, implied by `--index`). A job
+//! array task that was stopped before its time limit and requeued runs the same command again;
+//! it must pick up its own run directory rather than start a fresh `name-2`:
+//!
+//! - no directory `<runs>/<name>` yet: start the run there;
+//! - finished: skip it (the task's work is done);
+//! - stopped, paused or killed (`state.json` says running): resume it from its last checkpoint;
+//! - killed before its first checkpoint or state: resume from epoch 0;
+//! - failed, or holding a different config: an error naming the directory, never an overwrite.
+//!
+//! A lock file `<runs>/.<name>.lock` (flock) is held while a run is claimed, so two processes
+//! given the same sweep point cannot train into one directory.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use crate::config::RunConfig;
+use crate::engine::rundir::{now_secs, RunDir, RunState, Status};
+
+/// What to do for one sweep point.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Start,
+    Resume(PathBuf),
+    AlreadyFinished(PathBuf),
+}
+
+/// A claimed run: the plan, and the lock held until this is dropped.
+#[derive(Debug)]
+pub struct Claim {
+    pub plan: Plan,
+    _lock: Option<File>,
+}
+
+/// Locks the run's name and decides what to do with it.
+pub fn claim(runs_dir: &Path, config: &RunConfig) -> Result<Claim, String> {
+    std::fs::create_dir_all(runs_dir)
+        .map_err(|e| format!("cannot create {}: {e}", runs_dir.display()))?;
+    let lock = lock_name(runs_dir, &config.name)?;
+    let plan = plan(&runs_dir.join(&config.name), config)?;
+    Ok(Claim { plan, _lock: lock })
+}
+
+/// Locks the run directory `dir` (existing or not) for this process.
+pub fn lock_dir(dir: &Path) -> Result<Option<File>, String> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    lock_name(parent, &name)
+}
+
+/// Takes `<runs_dir>/.<name>.lock`. On a file system without locks it goes on unlocked.
+fn lock_name(runs_dir: &Path, name: &str) -> Result<Option<File>, String> {
+    let path = runs_dir.join(format!(".{name}.lock"));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+    // SAFETY: flock on a file descriptor this function owns; no memory is shared.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = std::io::Error::last_os_error();
+        return match err.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                Err(format!(
+                    "another invlab process is running {name} in {} ({}; lock {})",
+                    runs_dir.display(),
+                    holder.trim(),
+                    path.display()
+                ))
+            }
+            Some(libc::ENOLCK) | Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Ok(None),
+            _ => Err(format!("cannot lock {}: {err}", path.display())),
+        };
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let _ = file.set_len(0);
+    let _ = write!(file, "pid {} on {}", std::process::id(), host.trim());
+    Ok(Some(file))
+}
+
+/// The decision for the directory `dir` that a run named like `config` would use.
+pub fn plan(dir: &Path, config: &RunConfig) -> Result<Plan, String> {
+    if !dir.exists() {
+        return Ok(Plan::Start);
+    }
+    // Created, then killed before anything was written into it: start over in it.
+    if std::fs::remove_dir(dir).is_ok() {
+        return Ok(Plan::Start);
+    }
+    let shown = dir.display();
+    let run = RunDir::open(dir).map_err(|_| {
+        format!("{shown} exists but is not a run directory (no config.toml); move it away or choose another name with --set name=...")
+    })?;
+    let theirs = run.read_config()?;
+    if let Some(diff) = first_difference(&theirs, config) {
+        return Err(format!(
+            "{shown} holds a run of a different config ({diff}); resume it with --resume {shown}, or give this run another name with --set name=..."
+        ));
+    }
+    match run.read_state() {
+        Some(state) => match state.status {
+            Status::Finished => Ok(Plan::AlreadyFinished(dir.to_path_buf())),
+            Status::Failed => Err(format!(
+                "{shown} failed earlier ({}); fix the cause and continue it with --resume {shown}, or move it away to start over",
+                if state.message.is_empty() { "no message" } else { &state.message }
+            )),
+            Status::Stopped | Status::Paused | Status::Running => {
+                Ok(Plan::Resume(dir.to_path_buf()))
+            }
+        },
+        None => {
+            // Killed while loading data, before the first state was written: nothing is
+            // checkpointed, so the resume starts at epoch 0.
+            run.write_state(&RunState {
+                status: Status::Stopped,
+                checkpoint_epoch: 0,
+                epochs_done: 0,
+                generator_iteration: None,
+                total_epochs: 0,
+                message: "killed before its first epoch".into(),
+                updated: now_secs(),
+            })
+            .map_err(|e| format!("{}: {e}", run.file("state.json").display()))?;
+            Ok(Plan::Resume(dir.to_path_buf()))
+        }
+    }
+}
+
+/// The first setting where two configs differ, as `key: a there, b here`.
+fn first_difference(there: &RunConfig, here: &RunConfig) -> Option<String> {
+    use std::collections::BTreeMap;
+    let flat = |c: &RunConfig| {
+        let mut out = BTreeMap::new();
+        if let Ok(table) = c.to_toml().parse::<toml::Table>() {
+            flatten("", &table, &mut out);
+        }
+        out
+    };
+    let (a, b) = (flat(there), flat(here));
+    let unset = "unset".to_string();
+    a.keys().chain(b.keys()).find_map(|k| {
+        let (x, y) = (a.get(k).unwrap_or(&unset), b.get(k).unwrap_or(&unset));
+        (x != y).then(|| format!("{k}: {x} there, {y} here"))
+    })
+}
+
+fn flatten(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            other => {
+                out.insert(key, other.to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> RunConfig {
+        RunConfig::from_toml_str(text, "test", &[]).unwrap()
+    }
+
+    fn state(dir: &RunDir, status: Status) {
+        dir.write_state(&RunState {
+            status,
+            checkpoint_epoch: 1,
+            epochs_done: 1,
+            generator_iteration: None,
+            total_epochs: 2,
+            message: "diverged".into(),
+            updated: 0,
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn existing_directories_are_resumed_skipped_or_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = config("name = \"exp\"\n");
+        assert_eq!(plan(&tmp.path().join("exp"), &c).unwrap(), Plan::Start);
+
+        let dir = RunDir::create(tmp.path(), "exp").unwrap();
+        // Empty (killed at creation): started over in place.
+        assert_eq!(plan(&dir.path, &c).unwrap(), Plan::Start);
+        std::fs::create_dir(&dir.path).unwrap();
+        dir.write_config(&c).unwrap();
+        // No state yet (killed while loading data): resumed from epoch 0.
+        assert_eq!(plan(&dir.path, &c).unwrap(), Plan::Resume(dir.path.clone()));
+        assert_eq!(dir.read_state().unwrap().checkpoint_epoch, 0);
+        for status in [Status::Stopped, Status::Running, Status::Paused] {
+            state(&dir, status);
+            assert_eq!(plan(&dir.path, &c).unwrap(), Plan::Resume(dir.path.clone()));
+        }
+        state(&dir, Status::Finished);
+        assert_eq!(
+            plan(&dir.path, &c).unwrap(),
+            Plan::AlreadyFinished(dir.path.clone())
+        );
+        state(&dir, Status::Failed);
+        let e = plan(&dir.path, &c).unwrap_err();
+        assert!(e.contains("failed earlier (diverged)"), "{e}");
+
+        state(&dir, Status::Stopped);
+        let other = config("name = \"exp\"\n[train]\nepochs = 7\n");
+        let e = plan(&dir.path, &other).unwrap_err();
+        assert!(e.contains("train.epochs: 50 there, 7 here"), "{e}");
+
+        let stray = tmp.path().join("notes");
+        std::fs::create_dir(&stray).unwrap();
+        std::fs::write(stray.join("a.txt"), "x").unwrap();
+        assert!(plan(&stray, &c)
+            .unwrap_err()
+            .contains("not a run directory"));
+    }
+
+    #[test]
+    fn a_name_is_claimed_by_one_process_at_a_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = config("name = \"exp\"\n");
+        let first = claim(tmp.path(), &c).unwrap();
+        assert_eq!(first.plan, Plan::Start);
+        // flock locks belong to the open file, so a second open in this process conflicts too.
+        let e = claim(tmp.path(), &c).unwrap_err();
+        assert!(e.contains("another invlab process is running exp"), "{e}");
+        assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+        drop(first);
+        assert!(claim(tmp.path(), &c).is_ok());
+    }
+}

@@ -1,0 +1,84 @@
+//! Stop signals in batch mode. Clusters send SIGTERM before a job's time limit (or the signal
+//! chosen with Slurm's `--signal`, e.g. SIGUSR1); people press Ctrl-C (SIGINT). The first of
+//! these asks the running run to stop at its next batch boundary, checkpointed and resumable; a
+//! second one ends the process at once with 128 + the signal's number (the run directory then
+//! resumes from its last checkpoint, as after a kill).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+
+/// The signals that stop a batch run.
+pub const STOP_SIGNALS: [i32; 3] = [SIGTERM, SIGINT, SIGUSR1];
+
+/// Which stop signal arrived first, if any.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignals {
+    requested: Arc<AtomicBool>,
+    /// The number of the last stop signal received (0 for none).
+    signal: Arc<AtomicUsize>,
+}
+
+impl StopSignals {
+    /// Installs the handlers. Returns the error text when the system refuses one (then that
+    /// signal keeps its default action: the process dies, resumable from the last checkpoint).
+    pub fn install() -> Result<StopSignals, String> {
+        let signals = StopSignals::default();
+        for sig in STOP_SIGNALS {
+            let register = || -> std::io::Result<()> {
+                // Order matters: the shutdown check runs before the flag is set, so only a
+                // second signal finds it set.
+                signal_hook::flag::register_conditional_shutdown(
+                    sig,
+                    128 + sig,
+                    signals.requested.clone(),
+                )?;
+                signal_hook::flag::register_usize(sig, signals.signal.clone(), sig as usize)?;
+                signal_hook::flag::register(sig, signals.requested.clone())?;
+                Ok(())
+            };
+            register().map_err(|e| format!("cannot handle {}: {e}", signal_name(sig)))?;
+        }
+        Ok(signals)
+    }
+
+    /// The stop signal received, if any.
+    pub fn received(&self) -> Option<i32> {
+        if self.requested.load(Ordering::SeqCst) {
+            Some(self.signal.load(Ordering::SeqCst) as i32)
+        } else {
+            None
+        }
+    }
+
+    /// Records a stop request as if `sig` had arrived (tests, and front ends without signals).
+    pub fn request(&self, sig: i32) {
+        self.signal.store(sig as usize, Ordering::SeqCst);
+        self.requested.store(true, Ordering::SeqCst);
+    }
+}
+
+/// "SIGTERM" and the like, for messages.
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        SIGTERM => "SIGTERM".into(),
+        SIGINT => "SIGINT (Ctrl-C)".into(),
+        SIGUSR1 => "SIGUSR1".into(),
+        other => format!("signal {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_seen_with_its_signal() {
+        let s = StopSignals::default();
+        assert_eq!(s.received(), None);
+        s.request(SIGUSR1);
+        assert_eq!(s.received(), Some(SIGUSR1));
+        assert_eq!(signal_name(SIGTERM), "SIGTERM");
+    }
+}
