@@ -59,7 +59,7 @@ fn main() {
                 match invlab::tui::run(options) {
                     Ok(invlab::tui::Ended::Quit) => 0,
                     // Stopped by a signal: the active run is resumable, as in batch mode.
-                    Ok(invlab::tui::Ended::Signal(_)) => batch::EXIT_INTERRUPTED,
+                    Ok(invlab::tui::Ended::Signal(_)) => batch::EXIT_STOPPED,
                     Err(e) => {
                         eprintln!("invlab: {e:?}");
                         1

@@ -314,7 +314,10 @@ fn a_stop_during_the_final_ekld_ends_the_run_within_seconds_and_keeps_the_checkp
     let waited = asked.elapsed().as_secs_f64();
     handle.join();
     assert_eq!(end, Event::Stopped { epochs_done: 1 });
-    assert!(waited < 5.0, "the stop took {waited:.1} s");
+    // Unstopped, the evaluation runs for tens of seconds on a quiet 2-core machine (minutes
+    // under load); a stop checked between forward batches ends it in about a second. The bound
+    // leaves room for a busy machine without letting a whole evaluation pass.
+    assert!(waited < 15.0, "the stop took {waited:.1} s");
     let state = RunDir::open(&tmp.path().join("stop-in-ekld"))
         .unwrap()
         .read_state()

@@ -267,7 +267,7 @@ impl Trainer<'_> {
             losses.push(step);
             let every = self.config.git.sample_every.max(1);
             let done = training.iteration == spec.iterations;
-            if training.iteration % every == 0 || done {
+            if training.iteration.is_multiple_of(every) || done {
                 // A checkpoint with every sample grid: a killed run loses at most that much.
                 self.save_generator_checkpoint(&training, &losses)?;
                 self.write_state(Status::Running)?;
