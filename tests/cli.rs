@@ -368,20 +368,14 @@ fn a_git_run_logs_its_generator_phase_then_reuses_the_cached_generator() {
             .arg("--out")
             .arg(tmp.path().join("runs"));
         // A tiny generator: six iterations, a checkpoint (and a progress line) every three.
-        for s in [
+        let run_sets = [
             "train.epochs=1",
             "method.augment=git",
-            "git.dim=4",
-            "git.res_blocks=1",
-            "git.mlp_dim=8",
-            "git.style_downsamples=2",
-            "git.dis_dim=4",
-            "git.dis_layers=2",
-            "git.batch_size=4",
             "git.iterations=6",
             "git.sample_every=3",
             &cache,
-        ] {
+        ];
+        for s in common::TINY_GENERATOR_SETS.iter().chain(&run_sets) {
             cmd.args(["--set", s]);
         }
         let out = cmd.output().unwrap();

@@ -26,18 +26,8 @@ fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
         let mut sets = sets.to_vec();
         if augment == invlab::config::Augment::Git {
             // A tiny generator: the GIT presets' whole path (train, cache, mix) in seconds.
-            for s in [
-                "git.dim=4",
-                "git.res_blocks=1",
-                "git.mlp_dim=8",
-                "git.style_downsamples=2",
-                "git.dis_dim=4",
-                "git.dis_layers=2",
-                "git.batch_size=4",
-                "git.iterations=3",
-            ] {
-                sets.push(s.to_string());
-            }
+            sets.extend(TINY_GENERATOR_SETS.iter().map(|s| s.to_string()));
+            sets.push("git.iterations=3".to_string());
             let cache = tmp.path().join("generators");
             sets.push(format!("git.cache_dir=\"{}\"", cache.display()));
         }

@@ -42,6 +42,17 @@ live_samples = 2
     RunConfig::from_toml_str(&text, "tiny", &[]).expect("tiny config is valid")
 }
 
+/// `--set` overrides for a tiny GIT generator (seconds to train); add `git.iterations`.
+pub const TINY_GENERATOR_SETS: [&str; 7] = [
+    "git.dim=4",
+    "git.res_blocks=1",
+    "git.mlp_dim=8",
+    "git.style_downsamples=2",
+    "git.dis_dim=4",
+    "git.dis_layers=2",
+    "git.batch_size=4",
+];
+
 pub fn write_config(dir: &Path, config: &RunConfig) -> PathBuf {
     let path = dir.join(format!("{}.toml", config.name));
     std::fs::write(&path, config.to_toml()).unwrap();
