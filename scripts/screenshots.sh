@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates screenshots/*.png from the real TUI: runs `invlab` in tmux, drives it with keys
-# (two short real training runs on the built-in glyphs), captures the pane with its colours
+# (two full default training runs on the built-in glyphs), captures the pane with its colours
 # (`tmux capture-pane -e`) and renders the ANSI text to PNG (scripts/ansi2png.py, Pillow,
-# DejaVu Sans Mono). Takes a few minutes on a 2-core CPU.
+# DejaVu Sans Mono). Takes about ten minutes on a 2-core CPU.
 #
 #     scripts/screenshots.sh
 set -euo pipefail
@@ -24,11 +24,9 @@ trap 'tmux kill-session -t "$S" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export INVLAB_DATA_DIR="$WORK/data" INVLAB_CONFIG_DIR="$WORK/config"
 RUNS="$INVLAB_DATA_DIR/runs"
 mkdir -p screenshots
-# A short version of the default: glyphs-ROT, Zipf tail with n_max 1200, eight epochs.
-sed -e 's/^name = .*/name = "shots-erm"/' -e 's/^epochs = .*/epochs = 8/' \
-    -e 's/^decay_epochs = .*/decay_epochs = [6, 7]/' -e 's/^max_per_class = .*/max_per_class = 1200/' \
-    -e 's/^ekld_every = .*/ekld_every = 2/' -e 's/^ekld_images_per_class = .*/ekld_images_per_class = 20/' \
-    -e 's/^ekld_samples = .*/ekld_samples = 40/' -e 's/^device = .*/device = "cpu"/' \
+# The full default run (glyphs-ROT, Zipf tail, n_max 4800, 20 epochs), so the pictures show what
+# the default shows; only the name and the device are set.
+sed -e 's/^name = .*/name = "shots-erm"/' -e 's/^device = .*/device = "cpu"/' \
     configs/default.toml > "$WORK/shots.toml"
 
 S=invlab-shots
