@@ -310,19 +310,22 @@ mod tests {
     fn a_resumed_training_continues_exactly() {
         let (images, by_class) = tiny_set();
         let spec = tiny_spec();
+        let copy = |state: Vec<(String, Tensor)>| -> Vec<(String, Tensor)> {
+            state.into_iter().map(|(n, t)| (n, t.copy())).collect()
+        };
         let mut unbroken = MunitTraining::new(&spec, 1, 9, Device::Cpu);
+        // Both trainings start from the same weights whatever other test threads draw from
+        // libtorch's global generator meanwhile (initialisation is not what this test checks).
+        let initial = copy(unbroken.state());
         for _ in 0..6 {
             unbroken.step(&images, &by_class);
         }
         let mut first = MunitTraining::new(&spec, 1, 9, Device::Cpu);
+        first.load_state(&initial).unwrap();
         for _ in 0..3 {
             first.step(&images, &by_class);
         }
-        let saved: Vec<(String, Tensor)> = first
-            .state()
-            .into_iter()
-            .map(|(n, t)| (n, t.copy()))
-            .collect();
+        let saved = copy(first.state());
         let mut resumed = MunitTraining::new(&spec, 1, 9, Device::Cpu);
         resumed.load_state(&saved).unwrap();
         assert_eq!(resumed.iteration, 3);
