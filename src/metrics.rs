@@ -42,6 +42,20 @@ pub struct ClassInvariance {
     pub samples_per_image: Vec<usize>,
 }
 
+impl ClassInvariance {
+    /// Zeros for `num_classes` classes, with the images and draws per image each will use.
+    fn zeros(images: Vec<usize>, samples_per_image: Vec<usize>) -> ClassInvariance {
+        let num_classes = images.len();
+        ClassInvariance {
+            ekld: vec![0.0; num_classes],
+            ekld_stderr: vec![0.0; num_classes],
+            consistency: vec![0.0; num_classes],
+            images,
+            samples_per_image,
+        }
+    }
+}
+
 /// KL(p || q) per row, from log-probabilities, in nats.
 pub fn kl_rows(log_p: &Tensor, log_q: &Tensor) -> Tensor {
     (log_p.exp() * (log_p - log_q)).sum_dim_intlist(-1, false, Kind::Float)
@@ -82,13 +96,10 @@ pub fn invariance(
     let _guard = tch::no_grad_guard();
     let device = images.device();
     let num_classes = chosen.len();
-    let mut out = ClassInvariance {
-        ekld: vec![0.0; num_classes],
-        ekld_stderr: vec![0.0; num_classes],
-        consistency: vec![0.0; num_classes],
-        images: chosen.iter().map(Vec::len).collect(),
-        samples_per_image: vec![samples; num_classes],
-    };
+    let mut out = ClassInvariance::zeros(
+        chosen.iter().map(Vec::len).collect(),
+        vec![samples; num_classes],
+    );
     // About FORWARD_BATCH transformed images per forward pass.
     let per_chunk = (FORWARD_BATCH / samples.max(1)).max(1);
     for (class, members) in chosen.iter().enumerate() {
@@ -149,13 +160,7 @@ pub fn invariance_adaptive(
     let _guard = tch::no_grad_guard();
     let device = images.device();
     let num_classes = chosen.len();
-    let mut out = ClassInvariance {
-        ekld: vec![0.0; num_classes],
-        ekld_stderr: vec![0.0; num_classes],
-        consistency: vec![0.0; num_classes],
-        images: vec![0; num_classes],
-        samples_per_image: vec![0; num_classes],
-    };
+    let mut out = ClassInvariance::zeros(vec![0; num_classes], vec![0; num_classes]);
     for (class, members) in chosen.iter().enumerate() {
         if members.is_empty() {
             continue;
