@@ -136,6 +136,7 @@ fn main() {
     let fixed_chosen = pick(e.ekld_images_per_class);
     let plan = AdaptivePlan {
         target_stderr: e.ekld_target_stderr,
+        target_relative: e.ekld_target_relative,
         max_images: e.ekld_max_images_per_class,
         max_samples: e.ekld_max_samples,
         image_cost_ratio: 1.0,

@@ -345,9 +345,12 @@ pub struct EvalConfig {
     pub ekld_transform: EkldTransform,
     /// `fixed` (the paper's images x samples) or `adaptive` (to a standard error target).
     pub ekld_sampling: EkldSampling,
-    /// Adaptive: the standard error per class to reach (nats), final and live estimate.
+    /// Adaptive: a class stops once its standard error is at most the larger of an absolute
+    /// floor (nats) and a share of its own eKLD; final and live estimate.
     pub ekld_target_stderr: f64,
     pub live_target_stderr: f64,
+    pub ekld_target_relative: f64,
+    pub live_target_relative: f64,
     /// Adaptive caps: images per class (all held-out ones when larger) and draws per image.
     /// The live estimate is capped by `live_images_per_class` and `live_samples` instead.
     pub ekld_max_images_per_class: usize,
@@ -436,9 +439,11 @@ impl Default for EvalConfig {
             live_images_per_class: 20,
             live_samples: 20,
             ekld_transform: EkldTransform::Auto,
-            ekld_sampling: EkldSampling::Fixed,
-            ekld_target_stderr: 0.05,
-            live_target_stderr: 0.1,
+            ekld_sampling: EkldSampling::Adaptive,
+            ekld_target_stderr: 0.005,
+            live_target_stderr: 0.01,
+            ekld_target_relative: 0.08,
+            live_target_relative: 0.15,
             ekld_max_images_per_class: 1000,
             ekld_max_samples: 100,
         }
@@ -672,6 +677,19 @@ impl RunConfig {
                     field,
                     format!(
                         "a standard error target must be a positive number of nats, got {value}"
+                    ),
+                );
+            }
+        }
+        for (field, value) in [
+            ("eval.ekld_target_relative", e.ekld_target_relative),
+            ("eval.live_target_relative", e.live_target_relative),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return err(
+                    field,
+                    format!(
+                        "a relative standard error target must be a share of the class's eKLD (0 or more, e.g. 0.08), got {value}"
                     ),
                 );
             }

@@ -441,6 +441,7 @@ mod tests {
         .unwrap();
         let plan = nested::AdaptivePlan {
             target_stderr: reference.ekld_stderr[0].max(reference.ekld_stderr[1]) * 1.5,
+            target_relative: 0.0,
             max_images: 1000,
             max_samples: 100,
             image_cost_ratio: 1.0,
@@ -476,6 +477,7 @@ mod tests {
         let chosen = pick_per_class(&labels, 1, 1000, &mut ChaCha8Rng::seed_from_u64(1));
         let plan = nested::AdaptivePlan {
             target_stderr: 1e-12,
+            target_relative: 0.0,
             max_images: 1000,
             max_samples: 100,
             image_cost_ratio: 1.0,

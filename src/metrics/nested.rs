@@ -84,8 +84,13 @@ pub fn estimate(draws: &[ImageDraws]) -> NestedEstimate {
 /// How far adaptive sampling may go for one class.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdaptivePlan {
-    /// Stop once the class's standard error is at most this (nats).
+    /// Stop once the class's standard error is at most this (nats), or at most
+    /// `target_relative` times the class's eKLD, whichever is larger.
     pub target_stderr: f64,
+    /// Relative target (share of the class's eKLD): eKLD spans orders of magnitude between
+    /// nuisances (about 3 nats under ROT, 0.03 under BG), so an absolute target alone is either
+    /// wasteful on the one or useless on the other.
+    pub target_relative: f64,
     /// Images of the class that may be used (all held-out ones, or a cap).
     pub max_images: usize,
     /// Most draws per image.
@@ -106,6 +111,11 @@ pub const MIN_IMAGES: usize = 30;
 const FLOOR_MARGIN: f64 = 0.1025;
 
 impl AdaptivePlan {
+    /// The standard error a class with estimated eKLD `mean` must reach.
+    pub fn target_for(&self, mean: f64) -> f64 {
+        self.target_stderr.max(self.target_relative * mean.abs())
+    }
+
     /// (images, draws per image) of the pilot round, within the caps.
     pub fn pilot(&self, available: usize) -> (usize, usize) {
         let images = PILOT_IMAGES.min(available).min(self.max_images);
@@ -121,19 +131,23 @@ impl AdaptivePlan {
         // A standard error from a handful of images is itself too uncertain to stop on (per-
         // image KL is skewed: a small sample that missed the rare large values looks precise).
         let min_images = MIN_IMAGES.min(max_images);
-        if n == 0 || (est.stderr <= self.target_stderr && n >= min_images.max(2)) {
+        let target = self.target_for(est.mean);
+        if n == 0 || (est.stderr <= target && n >= min_images.max(2)) {
             return None;
         }
-        let target_var = self.target_stderr.powi(2);
+        let target_var = target.powi(2);
         let (sb, sw) = (est.between_var, est.within_var);
         if n < max_images {
-            // Images first: at the cost-optimal draws per image (never fewer than so far).
+            // Images first: towards the cost-optimal draws per image (never fewer than so far,
+            // at most twice as many per round: between_var is clamped at 0 whenever a small
+            // sample's image means happen to spread less than the draws' noise predicts, and
+            // jumping to the cap on that would spend 100 draws on images that differ).
             let optimal = if sb > 0.0 {
                 (self.image_cost_ratio * sw / sb).sqrt()
             } else {
                 self.max_samples as f64
             };
-            let m_next = (optimal.round() as usize).clamp(m, self.max_samples.max(m));
+            let m_next = (optimal.round() as usize).clamp(m, (2 * m).min(self.max_samples).max(m));
             let needed = ((sb + sw / m_next as f64) / target_var).ceil();
             let most = (2 * n).min(max_images);
             let least = (n + 1).max(min_images).min(most);
@@ -273,6 +287,7 @@ mod tests {
     fn plan(target: f64, max_images: usize) -> AdaptivePlan {
         AdaptivePlan {
             target_stderr: target,
+            target_relative: 0.0,
             max_images,
             max_samples: 100,
             image_cost_ratio: 1.0,
@@ -385,6 +400,60 @@ mod tests {
         assert!(est.stderr <= 0.004 || est.samples_per_image == 100);
         // Work is far below 100 x 100 when the target is met early.
         assert!(class.draws_made <= 100 * est.samples_per_image);
+    }
+
+    #[test]
+    fn a_relative_target_gives_classes_the_same_relative_precision() {
+        // Two classes whose eKLD differs ~20x: with an absolute floor far below both, each stops
+        // at about 8 % of its own mean, so the small one is not swamped by the large one's target.
+        let plan = AdaptivePlan {
+            target_relative: 0.08,
+            ..plan(1e-9, 5000)
+        };
+        for (mu, seed) in [(-2.0, 5), (1.0, 6)] {
+            let mut class = Synthetic::new(5000, mu, 0.6, 0.8, seed);
+            let est = sample_class(&plan, 5000, &mut |r, k, o| class.draw(r, k, o)).unwrap();
+            let relative = est.stderr / est.mean;
+            assert!(
+                (0.04..=0.08).contains(&relative),
+                "mu {mu}: relative SE {relative} with {} images x {}",
+                est.images,
+                est.samples_per_image
+            );
+        }
+    }
+
+    #[test]
+    fn draws_per_image_at_most_double_per_round_while_images_remain() {
+        // Images nearly alike and draws very noisy: the pilot's between-image variance is
+        // clamped at 0, which alone would send every image to the 100-draw cap at once.
+        let mut class = Synthetic::new(100, 0.0, 0.01, 1.5, 7);
+        let mut rounds: Vec<(Range<usize>, usize)> = Vec::new();
+        let est = sample_class(&plan(0.02, 100), 100, &mut |r, k, o| {
+            rounds.push((r.clone(), k));
+            class.draw(r, k, o)
+        })
+        .unwrap();
+        let mut per_image = 0;
+        let mut images = 0;
+        for (range, extra) in &rounds {
+            if range.start == 0 {
+                // Extra draws for the images already in use.
+                let next = per_image + extra;
+                assert!(
+                    images == 100 || per_image == 0 || next <= 2 * per_image,
+                    "draws per image went from {per_image} to {next} with {images} images"
+                );
+                per_image = next;
+            } else {
+                assert_eq!(
+                    *extra, per_image,
+                    "new images get the same draws as the others"
+                );
+            }
+            images = images.max(range.end);
+        }
+        assert_eq!(est.samples_per_image, per_image);
     }
 
     #[test]

@@ -119,6 +119,7 @@ impl Trainer<'_> {
         let plan = if full {
             AdaptivePlan {
                 target_stderr: e.ekld_target_stderr,
+                target_relative: e.ekld_target_relative,
                 max_images: e.ekld_max_images_per_class,
                 max_samples: e.ekld_max_samples,
                 image_cost_ratio: IMAGE_COST_RATIO,
@@ -126,6 +127,7 @@ impl Trainer<'_> {
         } else {
             AdaptivePlan {
                 target_stderr: e.live_target_stderr,
+                target_relative: e.live_target_relative,
                 max_images: e.live_images_per_class,
                 max_samples: e.live_samples,
                 image_cost_ratio: IMAGE_COST_RATIO,
