@@ -76,12 +76,28 @@ fn the_generator_is_trained_cached_reused_and_a_stopped_training_resumes_exactly
     assert!(progress.iter().any(|p| p.samples.is_some()));
     let rec_a = record(&runs.join("a"));
     assert!(rec_a.trained_here);
-    for f in ["generator.ot", "key.json", "losses.jsonl", "samples.png"] {
+    for f in [
+        "generator.ot",
+        "key.json",
+        "losses.jsonl",
+        "samples.png",
+        "samples.json",
+    ] {
         assert!(rec_a.cache_dir.join(f).is_file(), "cache entry lacks {f}");
     }
     let losses = std::fs::read_to_string(rec_a.cache_dir.join("losses.jsonl")).unwrap();
     assert_eq!(losses.lines().count(), 6);
     assert!(runs.join("a/generator-samples.png").is_file());
+    // The lab reads the generator back with the run: its losses and the last grid it showed.
+    let loaded = invlab::tui::history::load_run(&runs.join("a")).expect("run A reads back");
+    assert_eq!(loaded.generator_losses.len(), 6);
+    assert_eq!(loaded.generator.as_ref().unwrap().iteration, 6);
+    let last_grid = progress
+        .iter()
+        .rev()
+        .find_map(|p| p.samples.clone())
+        .unwrap();
+    assert_eq!(loaded.generator_samples.as_deref(), Some(&last_grid));
     assert!(
         !runs.join("a/generator-training.ot").exists(),
         "the training checkpoint is cleared"

@@ -31,6 +31,18 @@ pub struct Losses {
     pub recon_c: f64,
 }
 
+/// Losses from a JSON Lines file (the cache's `losses.jsonl`, a run's `generator-losses.jsonl`);
+/// unreadable lines (a cut-short last line) are skipped, a missing file gives none.
+pub fn read_losses(path: &std::path::Path) -> Vec<Losses> {
+    std::fs::read_to_string(path)
+        .map(|t| {
+            t.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Standard normal draws from a seeded stream (Box-Muller), as a (rows, cols) tensor.
 pub fn normal(rng: &mut ChaCha8Rng, rows: i64, cols: i64, device: Device) -> Tensor {
     let values: Vec<f32> = (0..rows * cols)

@@ -29,6 +29,7 @@ pub enum Command {
     CycleTheme,
     /// Show consistency instead of eKLD (and back).
     ToggleMetric,
+    ToggleGenerator,
     /// Type into the selected form field.
     Edit,
     /// Save the form's config as a TOML file (asks for a name).
@@ -255,6 +256,13 @@ pub const NORMAL: &[Binding] = &[
         "v",
         Command::ToggleMetric,
         "eKLD <-> consistency in the invariance pane",
+        None,
+    ),
+    bind(
+        &[ch('g')],
+        "g",
+        Command::ToggleGenerator,
+        "curves pane: a GIT run's generator view <-> training curves",
         None,
     ),
     bind(

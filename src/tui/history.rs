@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::RunConfig;
 use crate::engine::rundir::RunState;
-use crate::engine::{EpochMetrics, InvarianceReport, RunInfo, Summary};
+use crate::engine::{
+    EpochMetrics, GeneratorProgress, GeneratorRecord, InvarianceReport, RunInfo, Summary,
+};
 
 use super::app::{RunEntry, RunStatus};
 
@@ -56,8 +58,36 @@ pub fn load_run(dir: &Path) -> Option<RunEntry> {
     entry.summary = summary.map(Box::new);
     entry.status = status;
     entry.from_history = true;
+    load_generator(dir, &mut entry);
     entry.updated = state.map(|s| s.updated).unwrap_or_else(|| modified(dir));
     Some(entry)
+}
+
+/// GIT runs: which generator the run used, its loss curves and its sample grid, as the live
+/// generator view shows them.
+fn load_generator(dir: &Path, entry: &mut RunEntry) {
+    let Some(record) = std::fs::read_to_string(dir.join("generator.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<GeneratorRecord>(&t).ok())
+    else {
+        return;
+    };
+    let losses = crate::git::training::read_losses(&dir.join("generator-losses.jsonl"));
+    let samples = std::fs::read_to_string(dir.join("generator-samples.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    entry.generator = Some(Box::new(GeneratorProgress {
+        key: record.key,
+        iteration: record.iterations,
+        iterations: record.iterations,
+        losses: losses.last().copied(),
+        seconds: record.seconds,
+        started_at: 0,
+        from_cache: !record.trained_here,
+        samples: None,
+    }));
+    entry.generator_losses = losses;
+    entry.generator_samples = samples.map(Box::new);
 }
 
 fn modified(dir: &Path) -> u64 {

@@ -58,16 +58,6 @@ fn losses_jsonl(losses: &[Losses]) -> String {
         .collect()
 }
 
-fn read_losses(path: &std::path::Path) -> Vec<Losses> {
-    std::fs::read_to_string(path)
-        .map(|t| {
-            t.lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn load_generator(
     spec: &GeneratorSpec,
     channels: i64,
@@ -137,7 +127,7 @@ impl Trainer<'_> {
         let text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
         write_atomic(&self.dir.file(RECORD), text.as_bytes())
             .map_err(|e| EngineError::writing(&self.dir.file(RECORD), e))?;
-        for file in ["samples.png", "losses.jsonl"] {
+        for file in ["samples.png", "samples.json", "losses.jsonl"] {
             let target = self.dir.file(&format!("generator-{file}"));
             if dir.join(file).is_file() && !target.is_file() {
                 let _ = std::fs::copy(dir.join(file), target);
@@ -228,7 +218,7 @@ impl Trainer<'_> {
             training
                 .load_state(&saved)
                 .map_err(|e| EngineError::Resume(format!("{}: {e}", checkpoint.display())))?;
-            losses = read_losses(&self.dir.file(TRAINING_LOSSES));
+            losses = crate::git::training::read_losses(&self.dir.file(TRAINING_LOSSES));
             losses.truncate(training.iteration);
         }
         let started_at = training.iteration;
@@ -303,6 +293,9 @@ impl Trainer<'_> {
             Tensor::save_multi(&weights, tmp.join("generator.ot")).map_err(|e| e.to_string())?;
             std::fs::write(tmp.join("key.json"), &key_text).map_err(|e| e.to_string())?;
             std::fs::write(tmp.join("losses.jsonl"), &losses_text).map_err(|e| e.to_string())?;
+            // The grid as data too, so the lab can show it for runs read back from disk.
+            let grid_text = serde_json::to_string(&grid).map_err(|e| e.to_string())?;
+            std::fs::write(tmp.join("samples.json"), grid_text).map_err(|e| e.to_string())?;
             write_samples_png(&grid, &tmp.join("samples.png"))
         })
         .map_err(|e| EngineError::writing(root, e))?;

@@ -213,6 +213,7 @@ impl App {
                 self.say(format!("theme: {name}"));
             }
             Command::ToggleMetric => self.show_consistency = !self.show_consistency,
+            Command::ToggleGenerator => self.show_generator = !self.show_generator,
             Command::Edit => {
                 if self.focus != Pane::Setup {
                     self.focus = Pane::Setup;

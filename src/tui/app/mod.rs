@@ -118,6 +118,8 @@ pub struct App {
     pub help: bool,
     pub compare: bool,
     pub show_consistency: bool,
+    /// The curves pane shows a GIT run's generator view even after its generator phase.
+    pub show_generator: bool,
     pub themes: Vec<Theme>,
     pub theme: usize,
     pub gpu: Option<GpuSample>,
@@ -187,6 +189,7 @@ impl App {
             help: false,
             compare: false,
             show_consistency: false,
+            show_generator: false,
             themes,
             theme,
             gpu: None,

@@ -85,6 +85,8 @@ pub fn render_curves(
         " Curves: compare (balanced acc, train loss) ".to_string()
     } else {
         match runs.first() {
+            // Runs with a generator can switch to its view (losses, samples) and back.
+            Some(r) if r.generator.is_some() => format!(" Curves: {} (g generator) ", r.name),
             Some(r) => format!(" Curves: {} ", r.name),
             None => " Curves ".into(),
         }
@@ -99,7 +101,7 @@ pub fn render_curves(
         );
         return;
     };
-    if !app.compare && shows_generator(first) {
+    if !app.compare && shows_generator(app, first) {
         render_generator(frame, inner, app, first, graphics);
         return;
     }

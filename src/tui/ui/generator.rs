@@ -14,9 +14,11 @@ use super::curves::{chart, Series};
 use super::picture::{render_picture, Graphics};
 
 /// Whether the curves pane shows the generator view for this run: during the generator phase,
-/// or when the generator is all the run has reported so far.
-pub fn shows_generator(run: &RunEntry) -> bool {
-    run.phase == Some(Phase::Generator) || (run.generator.is_some() && run.epochs.is_empty())
+/// when the generator is all the run has reported so far, or when asked for (`g`) and the run
+/// has a generator (live, or read back from its directory).
+pub fn shows_generator(app: &App, run: &RunEntry) -> bool {
+    run.phase == Some(Phase::Generator)
+        || (run.generator.is_some() && (run.epochs.is_empty() || app.show_generator))
 }
 
 /// Seconds left, from the pace of the iterations trained in this process.
@@ -42,6 +44,8 @@ pub fn progress_line(p: &GeneratorProgress) -> String {
     let percent = 100.0 * p.iteration as f64 / p.iterations.max(1) as f64;
     let tail = if p.from_cache {
         "loaded from the cache".to_string()
+    } else if p.iteration >= p.iterations && p.started_at == 0 && p.seconds > 0.0 {
+        format!("trained in {}", clock(p.seconds))
     } else {
         match eta_seconds(p) {
             Some(eta) => format!("ETA {}", clock(eta)),

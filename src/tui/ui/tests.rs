@@ -398,3 +398,29 @@ fn generator_phase_80x24_and_200x50() {
     insta::assert_snapshot!("generator_80x24", narrow.backend());
     insta::assert_snapshot!("generator_200x50", render(&app, 200, 50).backend());
 }
+
+#[test]
+fn g_brings_back_the_generator_view_after_the_generator_phase() {
+    use crate::engine::Phase;
+    use crate::tui::command::Command;
+    let mut app = generator_app();
+    app.selected = 1;
+    // The classifier phase has begun: its curves take the pane.
+    let epoch = app.runs[0].epochs[0].clone();
+    app.runs[1].phase = Some(Phase::Training);
+    app.runs[1].epochs.push(epoch);
+    let text = |app: &App| -> String {
+        render(app, 200, 50)
+            .backend()
+            .buffer()
+            .content
+            .iter()
+            .map(|c| c.symbol())
+            .collect()
+    };
+    assert!(!text(&app).contains("generator: iteration"));
+    app.apply(Command::ToggleGenerator);
+    assert!(text(&app).contains("generator: iteration 60/200"));
+    app.apply(Command::ToggleGenerator);
+    assert!(!text(&app).contains("generator: iteration"));
+}
