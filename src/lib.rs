@@ -3,6 +3,7 @@
 //! The science (`config`, `data`, `transforms`, `models`, `train`, `metrics`, `engine`) knows
 //! nothing of terminals; the front ends (`batch`, `tui`) drive it through `engine::spawn`.
 
+pub mod allocator;
 pub mod batch;
 pub mod cli;
 pub mod config;

@@ -169,6 +169,18 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     }
     if let Some(run) = app.selected_run() {
         spans.push(Span::styled(format!("  {}", run.name), theme.dim()));
+        // The headline figure: balanced accuracy (the test sets of real long-tailed data are
+        // imbalanced), plain accuracy beside it.
+        if let Some((balanced, plain)) = runs::latest_accuracies(run) {
+            spans.push(Span::styled(
+                format!("  balanced {:.1}%", balanced * 100.0),
+                theme.accent(),
+            ));
+            spans.push(Span::styled(
+                format!(" (acc {:.1}%)", plain * 100.0),
+                theme.dim(),
+            ));
+        }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

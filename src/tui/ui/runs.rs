@@ -41,16 +41,20 @@ fn progress(run: &RunEntry) -> String {
     }
 }
 
-/// (balanced accuracy, plain accuracy) in percent: the summary's, else the last epoch's.
-fn accuracies(run: &RunEntry) -> (String, String) {
-    let pair = match &run.summary {
+/// (balanced accuracy, plain accuracy): the summary's, else the last epoch's.
+pub(crate) fn latest_accuracies(run: &RunEntry) -> Option<(f64, f64)> {
+    match &run.summary {
         Some(s) => Some((s.balanced_accuracy, s.accuracy)),
         None => run
             .epochs
             .last()
             .map(|e| (e.balanced_accuracy, e.test_accuracy)),
-    };
-    match pair {
+    }
+}
+
+/// [`latest_accuracies`] in percent, "-" before the first epoch.
+fn accuracies(run: &RunEntry) -> (String, String) {
+    match latest_accuracies(run) {
         Some((b, a)) => (format!("{:.1}", b * 100.0), format!("{:.1}", a * 100.0)),
         None => ("-".into(), "-".into()),
     }
