@@ -1,7 +1,11 @@
 """Shared pieces of the Python (PyTorch) reference benchmarks: the same small CNN as invlab's
-`small-cnn` (conv32-pool-conv64-pool-fc128, PyTorch default init) and thread set-up."""
+`small-cnn` (conv32-pool-conv64-pool-fc128, PyTorch default init), thread set-up, and the eKLD
+references' common data loading, per-class KL and result file."""
+import json
 import os
+import sys
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -24,3 +28,41 @@ class SmallCNN(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x))
+
+
+def load_ekld_data(data_dir):
+    """The held-out eKLD images (u8 N x C x H x W), their labels, the class count, and the
+    training set's mean / std (the classifier's input normalisation), as exported by
+    examples/export_dataset.rs."""
+    images = np.load(f"{data_dir}/ekld_x.npy")
+    labels = np.load(f"{data_dir}/ekld_y.npy")
+    train = np.load(f"{data_dir}/train_x.npy").astype(np.float32) / 255.0
+    return images, labels, int(labels.max()) + 1, float(train.mean()), float(train.std())
+
+
+def ekld_model(classes, channels, size):
+    """The evaluated model: the small CNN at PyTorch's default init under seed 0 (both eKLD
+    references use the same weights; the timing does not depend on them)."""
+    torch.manual_seed(0)
+    return SmallCNN(channels=channels, size=size, classes=classes).eval()
+
+
+def class_kl(log_p, log_q, samples):
+    """Mean KL(p(.|x) || p(.|x')) over a class's K base images x `samples` transformed copies
+    (log_q ordered image by image), and the fraction whose argmax agrees with the base's."""
+    log_p_rep = log_p.repeat_interleave(samples, 0)
+    kl = (log_p_rep.exp() * (log_p_rep - log_q)).sum(-1)
+    ekld = kl.view(len(log_p), samples).mean().item()
+    consistency = (log_p_rep.argmax(-1) == log_q.argmax(-1)).float().mean().item()
+    return ekld, consistency
+
+
+def write_ekld_result(out, name, *, classes, images, samples, threads, total, transform,
+                      forward, kl, ekld, **extra):
+    print(f"{name}: {total:.2f} s (transform {transform:.2f}, forward {forward:.2f}, "
+          f"KL {kl:.2f}); mean eKLD {np.mean(ekld):.4f}", file=sys.stderr)
+    with open(out, "w") as f:
+        json.dump({"classes": classes, "images": images, "samples": samples,
+                   "threads": threads, "seconds": total, "transform_seconds": transform,
+                   "forward_seconds": forward, "kl_seconds": kl,
+                   "mean_ekld": float(np.mean(ekld)), "torch": torch.__version__, **extra}, f)

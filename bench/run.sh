@@ -1,18 +1,37 @@
 #!/usr/bin/env bash
-# Runs invlab and the PyTorch (Python) reference side by side on this machine, alternating the
-# two in pairs, with the same thread count on both sides; writes bench/results/*.json and
+# Runs invlab and the PyTorch (Python) references side by side on this machine, alternating
+# them in pairs, with the same thread count on both sides; writes bench/results/*.json and
 # regenerates the tables in BENCHMARKS.md.
 #
 #   bench/setup.sh          # once: the Python reference venv (.bench-venv)
-#   bench/run.sh            # PAIRS=3 THREADS=2 by default
+#   bench/run.sh            # PAIRS=3 THREADS=2 EPOCHS=3 ADAPTIVE_PAIRS=2 by default
+#   SMOKE=1 bench/run.sh    # a few minutes: every stage on tiny work (one pair, 4 x 10 eKLD,
+#                           # a 1-epoch model for (c)), to check the script
+#                           # itself; results go to $TMPDIR/invlab-bench-smoke, BENCHMARKS.md
+#                           # is left alone
 #
-# Benchmarks: (a) a training epoch of configs/default.toml; (b) the full eKLD evaluation
-# (49 classes x 40 images x 100 rotations).
+# Benchmarks: (a) a training epoch of configs/default.toml; (b) the full fixed eKLD evaluation
+# (49 classes x 40 images x 100 rotations) in invlab, in a batched PyTorch peer and in the
+# paper-style PIL reference; (c) adaptive against fixed 40 x 100 eKLD on one fully trained
+# default model (invlab only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SMOKE=${SMOKE:-0}
+if [ "$SMOKE" = 1 ]; then
+  PAIRS=1 EPOCHS=2 EKLD_IMAGES=4 EKLD_SAMPLES=10 ADAPTIVE_PAIRS=1
+  TRAINED_SET=(--set train.epochs=1)
+  ADAPTIVE_CAPS=(eval.ekld_max_images_per_class=8 eval.ekld_max_samples=10)
+  RESULTS=${TMPDIR:-/tmp}/invlab-bench-smoke
+else
+  EKLD_IMAGES=40 EKLD_SAMPLES=100
+  TRAINED_SET=()
+  ADAPTIVE_CAPS=()
+  RESULTS=$PWD/bench/results
+fi
 PAIRS=${PAIRS:-3}
 THREADS=${THREADS:-2}
 EPOCHS=${EPOCHS:-3}
+ADAPTIVE_PAIRS=${ADAPTIVE_PAIRS:-2}
 PY=.bench-venv/bin/python
 [ -x "$PY" ] || { echo "run bench/setup.sh first (no $PY)" >&2; exit 1; }
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
@@ -20,16 +39,19 @@ export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 # OMP_WAIT_POLICY=PASSIVE unless the variable is set); give the reference the same policy.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
-cargo build --release --bin invlab --example export_dataset --example bench_transforms
+cargo build --release --bin invlab --example export_dataset --example bench_transforms \
+  --example bench_ekld_adaptive
 BIN=target/release/invlab
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/invlab-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-RAW=bench/results/raw
+RAW=$RESULTS/raw
 rm -rf "$RAW"
 mkdir -p "$RAW"
+# The fixed eKLD design of benchmark (b), for every program that reads the config.
+EKLD_DESIGN=(eval.ekld_images_per_class="$EKLD_IMAGES" eval.ekld_samples="$EKLD_SAMPLES")
 
 # The exact training set of the default run (transformed once, same seeds) and the eKLD images.
-target/release/examples/export_dataset configs/default.toml "$WORK/data"
+target/release/examples/export_dataset configs/default.toml "$WORK/data" "${EKLD_DESIGN[@]}"
 
 {
   echo "{"
@@ -42,6 +64,8 @@ target/release/examples/export_dataset configs/default.toml "$WORK/data"
   echo "  \"omp_wait_policy\": \"$OMP_WAIT_POLICY\","
   echo "  \"pairs\": $PAIRS,"
   echo "  \"epochs_per_run\": $EPOCHS,"
+  echo "  \"adaptive_pairs\": $ADAPTIVE_PAIRS,"
+  echo "  \"smoke\": $([ "$SMOKE" = 1 ] && echo true || echo false),"
   echo "  \"loadavg_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
   echo "  \"invlab_commit\": \"$(git rev-parse --short HEAD)\","
   echo "  \"python_torch\": \"$($PY -c 'import torch; print(torch.__version__)')\""
@@ -51,20 +75,32 @@ target/release/examples/export_dataset configs/default.toml "$WORK/data"
 rust_run() {
   local i=$1
   rm -rf "$WORK/runs"
+  # The final eKLD is the fixed design (the default config samples adaptively; that is (c)).
   "$BIN" --batch configs/default.toml --out "$WORK/runs" \
-    --set train.epochs="$EPOCHS" --set eval.ekld_every=0 2> "$RAW/rust-$i.log"
+    --set train.epochs="$EPOCHS" --set eval.ekld_every=0 --set eval.ekld_sampling=fixed \
+    --set "${EKLD_DESIGN[0]}" --set "${EKLD_DESIGN[1]}" 2> "$RAW/rust-$i.log"
   cp "$WORK"/runs/*/metrics.jsonl "$RAW/rust-$i.metrics.jsonl"
   target/release/examples/bench_transforms configs/default.toml "$RAW/rust-transforms-$i.json" \
-    2>> "$RAW/rust-$i.log"
+    "${EKLD_DESIGN[@]}" 2>> "$RAW/rust-$i.log"
+}
+py_ekld_pil() {
+  (cd bench && "../$PY" ref_ekld.py "$WORK/data" "$EKLD_SAMPLES" "$RAW/py-ekld-$1.json") \
+    2>> "$RAW/py-$1.log"
+}
+py_ekld_batched() {
+  (cd bench && "../$PY" ref_ekld_batched.py "$WORK/data" "$EKLD_SAMPLES" \
+    "$RAW/py-ekld-batched-$1.json") 2>> "$RAW/py-$1.log"
 }
 py_run() {
   local i=$1
-  (cd bench && "../$PY" ref_train.py "$WORK/data" "$EPOCHS" "../$RAW/py-train-$i.json") \
+  (cd bench && "../$PY" ref_train.py "$WORK/data" "$EPOCHS" "$RAW/py-train-$i.json") \
     2> "$RAW/py-$i.log"
-  (cd bench && "../$PY" ref_ekld.py "$WORK/data" 100 "../$RAW/py-ekld-$i.json") \
-    2>> "$RAW/py-$i.log"
+  # The two Python eKLD styles alternate their order too.
+  if [ $((i % 2)) -eq 1 ]; then py_ekld_pil "$i"; py_ekld_batched "$i"
+  else py_ekld_batched "$i"; py_ekld_pil "$i"; fi
 }
 
+(cd bench && "../$PY" ref_ekld_batched.py --check "$WORK/data") 2> "$RAW/py-rotation-check.log"
 for i in $(seq 1 "$PAIRS"); do
   if [ $((i % 2)) -eq 1 ]; then first=rust second=py; else first=py second=rust; fi
   for side in $first $second; do
@@ -72,5 +108,19 @@ for i in $(seq 1 "$PAIRS"); do
     ${side}_run "$i"
   done
 done
+
+# (c) Adaptive against fixed 40 x 100 eKLD on one fully trained default model: the example
+# checks the checkpoint reproduces the run's test accuracy, then alternates the two designs.
+if [ "$ADAPTIVE_PAIRS" -gt 0 ]; then
+  echo "adaptive stage: training the default model ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  "$BIN" --batch configs/default.toml --out "$WORK/trained" --set eval.ekld_sampling=fixed \
+    --set eval.ekld_images_per_class=20 --set eval.ekld_samples=20 "${TRAINED_SET[@]}" \
+    2> "$RAW/adaptive-train.log"
+  TRAINED=$(ls -d "$WORK"/trained/*/)
+  cp "$TRAINED/summary.json" "$RAW/adaptive-run-summary.json"
+  echo "adaptive stage: $ADAPTIVE_PAIRS pairs ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  target/release/examples/bench_ekld_adaptive "$TRAINED" "$RAW/ekld-adaptive.json" \
+    "$ADAPTIVE_PAIRS" "${EKLD_DESIGN[@]}" "${ADAPTIVE_CAPS[@]}" 2> "$RAW/adaptive.log"
+fi
 sed -i "s/^}$/, \"loadavg_end\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}/" "$RAW/machine.json"
-"$PY" bench/summarize.py
+"$PY" bench/summarize.py "$RAW"

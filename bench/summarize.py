@@ -1,14 +1,23 @@
-"""Reads bench/results/raw/ (written by bench/run.sh), writes bench/results/*.json and
-regenerates the generated part of BENCHMARKS.md."""
+"""Reads a raw results folder written by bench/run.sh (default bench/results/raw), writes the
+summary JSON files next to it (training_epoch.json, ekld.json, ekld_adaptive.json) and prints
+the tables; for the default folder it also regenerates the generated part of BENCHMARKS.md.
+Stages whose raw files are absent (older raw folders) are left out.
+
+usage: summarize.py [RAW_DIR]
+"""
 import glob
 import json
 import os
 import re
 import statistics
+import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RES = os.path.join(ROOT, "bench", "results")
-RAW = os.path.join(RES, "raw")
+ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+DEFAULT_RAW = os.path.join(ROOT, "bench", "results", "raw")
+
+# Issue #10's targets for adaptive eKLD against fixed 40 x 100 on the same trained model.
+MAX_TIME_RATIO = 0.25
+MIN_SPEARMAN = 0.9
 
 
 def load(path):
@@ -16,9 +25,13 @@ def load(path):
         return json.load(f)
 
 
-def pairs():
+def load_optional(path):
+    return load(path) if os.path.exists(path) else None
+
+
+def pairs(raw):
     return sorted(int(re.search(r"rust-(\d+)\.metrics", p).group(1))
-                  for p in glob.glob(os.path.join(RAW, "rust-*.metrics.jsonl")))
+                  for p in glob.glob(os.path.join(raw, "rust-*.metrics.jsonl")))
 
 
 def stats(values):
@@ -26,14 +39,171 @@ def stats(values):
             "values": values}
 
 
+def fmt(s, digits=2):
+    return f"{s['median']:.{digits}f} ({s['min']:.{digits}f} - {s['max']:.{digits}f})"
+
+
+def ekld_row(i, inv, rt, pil, batched):
+    row = {"pair": i, "images_per_class": inv["images_per_class"], "samples": inv["samples"],
+           "rust_seconds": inv["seconds"], "rust_transform_seconds": rt["seconds"],
+           "rust_rest_seconds": inv["seconds"] - rt["seconds"]}
+    # Each Python side: whole, transform, forward, and "rest" = whole minus transform (forward,
+    # KL and overheads), the same split as invlab's.
+    for name, ref in (("python", pil), ("batched", batched)):
+        if ref is None:
+            continue
+        row.update({
+            f"{name}_seconds": ref["seconds"],
+            f"{name}_transform_seconds": ref["transform_seconds"],
+            f"{name}_forward_seconds": ref["forward_seconds"],
+            f"{name}_kl_seconds": ref["kl_seconds"],
+            f"{name}_rest_seconds": ref["seconds"] - ref["transform_seconds"],
+            f"{name}_transform_ratio": ref["transform_seconds"] / rt["seconds"],
+            f"{name}_rest_ratio": (ref["seconds"] - ref["transform_seconds"])
+            / row["rust_rest_seconds"],
+            f"{name}_whole_ratio": ref["seconds"] / inv["seconds"],
+        })
+        if "mean_ekld" in ref:
+            row[f"{name}_mean_ekld"] = ref["mean_ekld"]
+    # Older raw folders named the PIL ratios without a prefix.
+    if pil is not None:
+        row["transform_ratio"] = row["python_transform_ratio"]
+        row["whole_ratio"] = row["python_whole_ratio"]
+    return row
+
+
+def stage_line(ekld, label, key):
+    """One stage's row of table (b): the three times and the two ratios."""
+    def seconds(side):
+        return fmt(ekld[f"{side}_seconds" if key == "whole" else f"{side}_{key}_seconds"])
+    return (f"| {label} | {seconds('rust')} s | {seconds('batched')} s | {seconds('python')} s | "
+            f"**{fmt(ekld[f'batched_{key}_ratio'])}x** | **{fmt(ekld[f'python_{key}_ratio'])}x** |")
+
+
+def ekld_lines(ekld, rows):
+    has_batched = all("batched_seconds" in r for r in rows)
+    first = rows[0]
+    k, m = first["images_per_class"], first["samples"]
+    title = (f"### (b) Full eKLD evaluation (49 classes x {k} images x {m} rotations = "
+             f"{49 * k * m:,} images)")
+    if not has_batched:
+        return [
+            title, "",
+            "| stage | invlab (Rust, tch) | PyTorch reference (Python, PIL) | ratio |",
+            "|---|---|---|---|",
+            f"| transform (rotations) | {fmt(ekld['rust_transform_seconds'])} s | "
+            f"{fmt(ekld['python_transform_seconds'])} s | **{fmt(ekld['transform_ratio'])}x** |",
+            f"| forward + KL (invlab: whole minus transform) | {fmt(ekld['rust_rest_seconds'])} s"
+            f" | {fmt(ekld['python_forward_seconds'])} s (forward only) | - |",
+            f"| whole evaluation | {fmt(ekld['rust_seconds'])} s | {fmt(ekld['python_seconds'])} s"
+            f" | **{fmt(ekld['whole_ratio'])}x** |",
+            "",
+            "| pair | invlab whole s | invlab transform s | reference whole s | "
+            "reference transform s | reference forward s | whole ratio | transform ratio |",
+            "|---|---|---|---|---|---|---|---|",
+            *[f"| {r['pair']} | {r['rust_seconds']:.1f} | {r['rust_transform_seconds']:.2f} | "
+              f"{r['python_seconds']:.1f} | {r['python_transform_seconds']:.1f} | "
+              f"{r['python_forward_seconds']:.1f} | {r['whole_ratio']:.2f} | "
+              f"{r['transform_ratio']:.1f} |" for r in rows],
+        ]
+    return [
+        title, "",
+        "Three implementations of the same evaluation: invlab; the batched PyTorch peer "
+        "(`bench/ref_ekld_batched.py`: `affine_grid` + bicubic `grid_sample` on each class's "
+        f"{k * m:,} copies at once, forward in 256-image batches under `inference_mode`); the "
+        "paper-style reference (`bench/ref_ekld.py`: PIL rotations in a Python loop, one "
+        f"{k * m:,}-image forward batch per class). \"Rest\" is whole minus transform on every "
+        "side (forward passes, KL, overheads). Ratios are the peer's time / invlab's time.",
+        "",
+        "| stage | invlab (Rust, tch) | PyTorch batched | PyTorch PIL (paper style) | "
+        "batched / invlab | PIL / invlab |",
+        "|---|---|---|---|---|---|",
+        *[stage_line(ekld, label, key) for label, key in
+          (("transform (rotations)", "transform"), ("rest (forward, KL)", "rest"),
+           ("whole evaluation", "whole"))],
+        f"| of which forward passes (Python) | - | {fmt(ekld['batched_forward_seconds'])} s | "
+        f"{fmt(ekld['python_forward_seconds'])} s | - | - |",
+        "",
+        "| pair | invlab whole s | invlab transform s | batched whole s | batched transform s | "
+        "batched forward s | PIL whole s | PIL transform s | PIL forward s | batched / invlab | "
+        "PIL / invlab |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *[f"| {r['pair']} | {r['rust_seconds']:.1f} | {r['rust_transform_seconds']:.2f} | "
+          f"{r['batched_seconds']:.1f} | {r['batched_transform_seconds']:.2f} | "
+          f"{r['batched_forward_seconds']:.1f} | {r['python_seconds']:.1f} | "
+          f"{r['python_transform_seconds']:.2f} | {r['python_forward_seconds']:.1f} | "
+          f"{r['batched_whole_ratio']:.2f} | {r['python_whole_ratio']:.2f} |" for r in rows],
+    ]
+
+
+def adaptive_summary(raw):
+    result = load_optional(os.path.join(raw, "ekld-adaptive.json"))
+    if result is None:
+        return None
+    run = load_optional(os.path.join(raw, "adaptive-run-summary.json")) or {}
+    checks = {
+        "time": result["median_time_ratio"] <= MAX_TIME_RATIO,
+        "stderr": result["adaptive_median_stderr"] <= result["fixed_median_stderr"],
+        "spearman": result["spearman_fixed_adaptive"] >= MIN_SPEARMAN,
+    }
+    return {"benchmark": f"adaptive against fixed {result['fixed_design']} eKLD, one trained "
+                         "model (configs/default.toml)",
+            "trained_balanced_accuracy": run.get("balanced_accuracy"),
+            "trained_accuracy": run.get("accuracy"),
+            "targets": {"max_time_ratio": MAX_TIME_RATIO, "stderr": "adaptive <= fixed",
+                        "min_spearman": MIN_SPEARMAN},
+            "pass": checks, **result}
+
+
+def adaptive_lines(a):
+    def verdict(ok):
+        return "PASS" if ok else "FAIL"
+    balanced, summary_acc = a["trained_balanced_accuracy"], a["trained_accuracy"]
+    model = (f"{100 * balanced:.1f} % balanced, {100 * summary_acc:.1f} % test accuracy in its "
+             "summary" if balanced is not None else "summary not recorded")
+    # The checkpoint must see the data it was trained on; a mismatch voids the comparison.
+    if summary_acc is not None and abs(summary_acc - a["test_accuracy"]) > 0.005:
+        model += " (**MISMATCH**: the checkpoint does not reproduce it)"
+    fixed, adaptive = a["fixed_seconds"], a["adaptive_seconds"]
+    return [
+        f"### (c) Adaptive eKLD against fixed {a['fixed_design']} on the same trained model",
+        "",
+        f"One full default run (`configs/default.toml`, {model}; its checkpoint re-measured by "
+        f"`examples/bench_ekld_adaptive.rs`: {100 * a['test_accuracy']:.1f} %), then "
+        f"{len(fixed)} alternating pair{'s' if len(fixed) != 1 else ''} of the fixed and the "
+        f"adaptive design (per-class target SE: the larger of {a['target_stderr']} nats and "
+        "the configured fraction of the class's eKLD). invlab only.",
+        "",
+        "| | fixed | adaptive | target | result |",
+        "|---|---|---|---|---|",
+        f"| seconds (median of pairs) | {statistics.median(fixed):.1f} | "
+        f"{statistics.median(adaptive):.1f} | adaptive / fixed <= {MAX_TIME_RATIO} | "
+        f"{a['median_time_ratio']:.3f}: **{verdict(a['pass']['time'])}** |",
+        f"| median per-class SE (nats) | {a['fixed_median_stderr']:.4g} | "
+        f"{a['adaptive_median_stderr']:.4g} | adaptive no worse | "
+        f"**{verdict(a['pass']['stderr'])}** |",
+        f"| forward passes (images) | {a['fixed_forwards']:,} | {a['adaptive_forwards']:,} | - | "
+        f"{a['adaptive_forwards'] / a['fixed_forwards']:.3f} of fixed |",
+        f"| Spearman, per-class eKLD fixed vs adaptive | - | - | >= {MIN_SPEARMAN} | "
+        f"{a['spearman_fixed_adaptive']:.3f}: **{verdict(a['pass']['spearman'])}** |",
+        "",
+        "| pair | fixed s | adaptive s | ratio |",
+        "|---|---|---|---|",
+        *[f"| {i + 1} | {f:.1f} | {d:.1f} | {r:.3f} |" for i, (f, d, r) in
+          enumerate(zip(fixed, adaptive, a["time_ratio_adaptive_over_fixed"]))],
+    ]
+
+
 def main():
-    machine = load(os.path.join(RAW, "machine.json"))
+    raw = os.path.realpath(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_RAW
+    res = os.path.dirname(raw)
+    machine = load(os.path.join(raw, "machine.json"))
     train_rows, ekld_rows = [], []
-    for i in pairs():
-        epochs = [json.loads(l) for l in open(os.path.join(RAW, f"rust-{i}.metrics.jsonl"))]
+    for i in pairs(raw):
+        epochs = [json.loads(l) for l in open(os.path.join(raw, f"rust-{i}.metrics.jsonl"))]
         rust_epoch = statistics.median(e["train_seconds"] for e in epochs[1:])
         inv = epochs[-1]["invariance"]
-        py_train = load(os.path.join(RAW, f"py-train-{i}.json"))
+        py_train = load(os.path.join(raw, f"py-train-{i}.json"))
         py_epoch = statistics.median(py_train["epoch_seconds"][1:])
         py_data = statistics.median(py_train["data_seconds"][1:])
         n = py_train["images"]
@@ -41,17 +211,10 @@ def main():
                            "python_seconds": py_epoch, "python_data_seconds": py_data,
                            "rust_images_per_s": n / rust_epoch, "python_images_per_s": n / py_epoch,
                            "ratio": py_epoch / rust_epoch})
-        rt = load(os.path.join(RAW, f"rust-transforms-{i}.json"))
-        pe = load(os.path.join(RAW, f"py-ekld-{i}.json"))
-        ekld_rows.append({
-            "pair": i, "images_per_class": inv["images_per_class"], "samples": inv["samples"],
-            "rust_seconds": inv["seconds"], "rust_transform_seconds": rt["seconds"],
-            "rust_rest_seconds": inv["seconds"] - rt["seconds"],
-            "python_seconds": pe["seconds"], "python_transform_seconds": pe["transform_seconds"],
-            "python_forward_seconds": pe["forward_seconds"], "python_kl_seconds": pe["kl_seconds"],
-            "transform_ratio": pe["transform_seconds"] / rt["seconds"],
-            "whole_ratio": pe["seconds"] / inv["seconds"],
-        })
+        ekld_rows.append(ekld_row(
+            i, inv, load(os.path.join(raw, f"rust-transforms-{i}.json")),
+            load_optional(os.path.join(raw, f"py-ekld-{i}.json")),
+            load_optional(os.path.join(raw, f"py-ekld-batched-{i}.json"))))
 
     def col(rows, key):
         return stats([r[key] for r in rows])
@@ -61,18 +224,18 @@ def main():
                 **{k: col(train_rows, k) for k in ("rust_seconds", "python_seconds",
                                                    "python_data_seconds", "rust_images_per_s",
                                                    "python_images_per_s", "ratio")}}
-    ekld = {"benchmark": "full eKLD evaluation, 49 classes x 40 images x 100 rotations",
-            "machine": machine, "pairs": ekld_rows,
-            **{k: col(ekld_rows, k) for k in ("rust_seconds", "rust_transform_seconds",
-                                               "rust_rest_seconds", "python_seconds",
-                                               "python_transform_seconds",
-                                               "python_forward_seconds", "transform_ratio",
-                                               "whole_ratio")}}
-    json.dump(training, open(os.path.join(RES, "training_epoch.json"), "w"), indent=2)
-    json.dump(ekld, open(os.path.join(RES, "ekld.json"), "w"), indent=2)
-
-    def fmt(s, digits=2):
-        return f"{s['median']:.{digits}f} ({s['min']:.{digits}f} - {s['max']:.{digits}f})"
+    numeric = sorted({k for k in ekld_rows[0] if k.endswith(("seconds", "ratio"))
+                      and all(k in r for r in ekld_rows)})
+    ekld = {"benchmark": "full eKLD evaluation, 49 classes x "
+                         f"{ekld_rows[0]['images_per_class']} images x "
+                         f"{ekld_rows[0]['samples']} rotations",
+            "machine": machine, "pairs": ekld_rows, **{k: col(ekld_rows, k) for k in numeric}}
+    json.dump(training, open(os.path.join(res, "training_epoch.json"), "w"), indent=2)
+    json.dump(ekld, open(os.path.join(res, "ekld.json"), "w"), indent=2)
+    adaptive = adaptive_summary(raw)
+    if adaptive is not None:
+        adaptive["machine"] = machine
+        json.dump(adaptive, open(os.path.join(res, "ekld_adaptive.json"), "w"), indent=2)
 
     lines = [
         f"Measured {machine['date']} on {machine['nproc']} cores, {machine['cpu']} "
@@ -102,31 +265,16 @@ def main():
         *[f"| {r['pair']} | {r['rust_seconds']:.2f} | {r['python_seconds']:.2f} | "
           f"{r['ratio']:.2f} |" for r in train_rows],
         "",
-        "### (b) Full eKLD evaluation (49 classes x 40 images x 100 rotations = 196,000 images)",
-        "",
-        "| stage | invlab (Rust, tch) | PyTorch reference (Python, PIL) | ratio |",
-        "|---|---|---|---|",
-        f"| transform (rotations) | {fmt(ekld['rust_transform_seconds'])} s | "
-        f"{fmt(ekld['python_transform_seconds'])} s | **{fmt(ekld['transform_ratio'])}x** |",
-        f"| forward + KL (invlab: whole minus transform) | {fmt(ekld['rust_rest_seconds'])} s | "
-        f"{fmt(ekld['python_forward_seconds'])} s (forward only) | - |",
-        f"| whole evaluation | {fmt(ekld['rust_seconds'])} s | {fmt(ekld['python_seconds'])} s | "
-        f"**{fmt(ekld['whole_ratio'])}x** |",
-        "",
-        "| pair | invlab whole s | invlab transform s | reference whole s | "
-        "reference transform s | reference forward s | whole ratio | transform ratio |",
-        "|---|---|---|---|---|---|---|---|",
-        *[f"| {r['pair']} | {r['rust_seconds']:.1f} | {r['rust_transform_seconds']:.2f} | "
-          f"{r['python_seconds']:.1f} | {r['python_transform_seconds']:.1f} | "
-          f"{r['python_forward_seconds']:.1f} | {r['whole_ratio']:.2f} | "
-          f"{r['transform_ratio']:.1f} |" for r in ekld_rows],
+        *ekld_lines(ekld, ekld_rows),
+        *([""] + adaptive_lines(adaptive) if adaptive is not None else []),
     ]
-    path = os.path.join(ROOT, "BENCHMARKS.md")
-    text = open(path).read()
-    begin, end = "<!-- BEGIN GENERATED: bench/summarize.py -->", "<!-- END GENERATED -->"
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    open(path, "w").write(head + begin + "\n" + "\n".join(lines) + "\n" + end + tail)
+    if raw == DEFAULT_RAW:
+        path = os.path.join(ROOT, "BENCHMARKS.md")
+        text = open(path).read()
+        begin, end = "<!-- BEGIN GENERATED: bench/summarize.py -->", "<!-- END GENERATED -->"
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        open(path, "w").write(head + begin + "\n" + "\n".join(lines) + "\n" + end + tail)
     print("\n".join(lines))
 
 
