@@ -24,6 +24,7 @@ fn ensure_passive_openmp() {
 
 fn main() {
     ensure_passive_openmp();
+    invlab::engine::resources::mark_process_start();
     invlab::allocator::tune_for_libtorch();
     if let Err(e) = color_eyre::install() {
         eprintln!("invlab: {e}");

@@ -28,6 +28,9 @@ fn batch_run_of_a_tiny_config_writes_its_directory_and_prints_it() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("epoch 1/1"), "{stderr}");
     assert!(stderr.contains("finished"), "{stderr}");
+    // What the run cost, timed from the process's start by the binary.
+    assert!(stderr.contains("first batch after "), "{stderr}");
+    assert!(stderr.contains(" MiB"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut lines = stdout.lines();
     let metrics: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();

@@ -85,6 +85,12 @@ fn a_run_reports_in_order_and_writes_every_file() {
     }
     assert!(json["libtorch_version"].as_str().unwrap().starts_with("2."));
     assert_eq!(json["device"], "cpu");
+    // What the run cost: time to its first batch (from the run's start here: no binary marked
+    // the process start) within the run's wall time, and a plausible peak memory.
+    let first = json["first_batch_seconds"].as_f64().unwrap();
+    assert!(first > 0.0 && first < json["wall_seconds"].as_f64().unwrap());
+    let rss = json["peak_rss_mib"].as_f64().unwrap();
+    assert!((50.0..16384.0).contains(&rss), "peak RSS {rss} MiB");
     let parsed: Summary = serde_json::from_value(json).unwrap();
     assert_eq!(&parsed, summary.as_ref());
     // Zipf a=1, n_max 120, floor 4: sizes 120, 60, 40, 30, 24, 20, ... as class sizes.

@@ -276,10 +276,17 @@ pub fn epoch_line(name: &str, m: &EpochMetrics) -> String {
     )
 }
 
-/// The run's last line: balanced accuracy first.
+/// The run's last line: balanced accuracy first, then what the run cost (when known).
 pub fn finished_line(name: &str, s: &Summary) -> String {
+    let mut cost = String::new();
+    if let Some(t) = s.first_batch_seconds {
+        cost += &format!("; first batch after {t:.1}s");
+    }
+    if let Some(m) = s.peak_rss_mib {
+        cost += &format!("; peak memory {m:.0} MiB");
+    }
     format!(
-        "[{name}] finished in {:.0}s: balanced accuracy {:.1}% (accuracy {:.1}%), eKLD many/medium/few {}/{}/{}, Spearman(size, eKLD) {}",
+        "[{name}] finished in {:.0}s: balanced accuracy {:.1}% (accuracy {:.1}%), eKLD many/medium/few {}/{}/{}, Spearman(size, eKLD) {}{cost}",
         s.wall_seconds,
         100.0 * s.balanced_accuracy,
         100.0 * s.accuracy,

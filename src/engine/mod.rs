@@ -4,6 +4,7 @@
 pub mod error;
 pub mod events;
 pub mod records;
+pub mod resources;
 pub mod rundir;
 pub mod summary;
 mod worker;

@@ -58,6 +58,14 @@ pub struct Summary {
     pub libtorch_version: String,
     pub seed: u64,
     pub wall_seconds: f64,
+    /// Seconds from the process's start (else the run's) to its first training batch in this
+    /// process (absent in old summaries).
+    #[serde(default)]
+    pub first_batch_seconds: Option<f64>,
+    /// Peak resident memory of the process that finished the run, MiB (for a sweep: of every
+    /// run the process ran so far).
+    #[serde(default)]
+    pub peak_rss_mib: Option<f64>,
 }
 
 /// Class-size groups as used throughout the long-tail literature.
@@ -166,6 +174,8 @@ impl Summary {
             libtorch_version: info.libtorch_version.clone(),
             seed: info.config.seed,
             wall_seconds,
+            first_batch_seconds: None,
+            peak_rss_mib: None,
         }
     }
 

@@ -95,6 +95,8 @@ struct Trainer<'a> {
     history: Vec<EpochMetrics>,
     checkpoint_epoch: usize,
     started: Instant,
+    /// When the first training batch of this process started (see `resources`).
+    first_batch_seconds: Option<f64>,
     /// What GIT's generator depends on, when the run needs one.
     generator_inputs: Option<crate::git::cache::KeyInputs>,
     generator: Option<generator::LoadedGenerator>,
@@ -193,6 +195,7 @@ fn execute(
         history: Vec::new(),
         checkpoint_epoch: 0,
         started,
+        first_batch_seconds: None,
         generator_inputs,
         generator: None,
         git: None,
@@ -311,13 +314,15 @@ impl Trainer<'_> {
             .history
             .last()
             .ok_or_else(|| EngineError::Unusable("no epoch ran".into()))?;
-        let summary = Summary::build(
+        let mut summary = Summary::build(
             &self.info,
             last,
             last_invariance.as_ref(),
             "finished",
             self.started.elapsed().as_secs_f64(),
         );
+        summary.first_batch_seconds = self.first_batch_seconds;
+        summary.peak_rss_mib = super::resources::peak_rss_mib();
         self.dir
             .write_summary(&summary)
             .map_err(|e| EngineError::writing(&self.dir.file("summary.json"), e))?;

@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use crate::engine::resources;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
@@ -76,6 +78,12 @@ impl Trainer<'_> {
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
         let mut last_report = Instant::now();
         for (b, chunk) in order.chunks(batch_size).enumerate() {
+            if self.first_batch_seconds.is_none() {
+                self.first_batch_seconds = Some(
+                    resources::since_process_start()
+                        .unwrap_or_else(|| self.started.elapsed().as_secs_f64()),
+                );
+            }
             if let Flow::Stop = self.check_controls()? {
                 return Ok(None);
             }

@@ -1,0 +1,66 @@
+//! What a run cost the machine, for its summary: how long until its first training batch and
+//! the process's peak resident memory.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static PROCESS_START: OnceLock<Instant> = OnceLock::new();
+
+/// Marks the start of the process (the binary calls this first thing in `main`), so a run's
+/// time to its first batch includes loading libtorch, preparing the data and building the model.
+pub fn mark_process_start() {
+    PROCESS_START.get_or_init(Instant::now);
+}
+
+/// Seconds since [`mark_process_start`], `None` when it was never called (library use, tests).
+pub fn since_process_start() -> Option<f64> {
+    PROCESS_START.get().map(|t| t.elapsed().as_secs_f64())
+}
+
+/// Peak resident set size of this process so far, in MiB (Linux reports it in KiB).
+pub fn peak_rss_mib() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage fills the struct we own; RUSAGE_SELF is always valid.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0 {
+            return Some(usage.ru_maxrss as f64 / 1024.0);
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn peak_rss_grows_with_a_touched_allocation() {
+        let before = peak_rss_mib().unwrap();
+        assert!(
+            before > 1.0,
+            "a running test binary uses more than 1 MiB: {before}"
+        );
+        // 64 MiB written page by page must show in the peak (it never shrinks).
+        let block = vec![1u8; 64 << 20];
+        std::hint::black_box(&block);
+        let after = peak_rss_mib().unwrap();
+        assert!(
+            after >= before.max(64.0),
+            "peak {after} MiB after 64 MiB (was {before})"
+        );
+    }
+
+    #[test]
+    fn time_since_start_counts_from_the_mark() {
+        mark_process_start();
+        let a = since_process_start().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(since_process_start().unwrap() >= a + 0.015);
+    }
+}
