@@ -3,7 +3,8 @@
 # with one eKLD-vs-class-size figure per dataset (docs/reproduction-<dataset>-ekld.svg).
 #
 # Rows: the built-in glyphs with ROT, BG and DIL, and Fashion-MNIST-ROT-LT (Debian's
-# dataset-fashion-mnist; skipped when absent). Methods: ERM, CE-DRS, Oracle, LDAM-DRW and
+# dataset-fashion-mnist; skipped when absent; on the default's CPU schedule, small CNN for 20
+# epochs, configs/fashion-mnist-rot-lt-cpu.toml). Methods: ERM, CE-DRS, Oracle, LDAM-DRW and
 # CE-DRS-GIT. Seeds: SEEDS for the ROT and BG rows, the first seed elsewhere.
 #
 # Usage: scripts/reproduce.sh [--seeds "0 1 2"] [--quick] [--runs DIR]
@@ -48,7 +49,7 @@ declare -A row_config=(
   [glyphs-rot]="configs/default.toml"
   [glyphs-bg]="configs/default.toml --set data.transform=bg"
   [glyphs-dil]="configs/default.toml --set data.transform=dil"
-  [fashion-mnist-rot]="configs/fashion-mnist-rot-lt.toml"
+  [fashion-mnist-rot]="configs/fashion-mnist-rot-lt-cpu.toml"
 )
 declare -A row_seeds=(
   [glyphs-rot]="$seeds" [glyphs-bg]="$seeds"
