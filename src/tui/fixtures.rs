@@ -223,6 +223,7 @@ pub fn demo_preview(config: &RunConfig) -> super::preview::DataPreview {
         dataset: config.data.dataset,
         transform: config.data.transform,
         ekld_transform: super::preview::variant_transform(config),
+        ekld_by_generator: false,
         num_classes: c,
         largest: (0..CLASSES_SHOWN)
             .map(|r| class(r, IMAGES_PER_CLASS))

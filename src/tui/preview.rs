@@ -42,6 +42,9 @@ pub struct DataPreview {
     pub transform: TransformKind,
     /// The transform eKLD measures invariance to (drawn fresh in `variants`).
     pub ekld_transform: TransformKind,
+    /// eKLD measures against the run's trained generator, which does not exist before the run:
+    /// `variants` then shows `ekld_transform` (the dataset's nuisance) in its place.
+    pub ekld_by_generator: bool,
     pub num_classes: usize,
     /// Training images per class, largest first.
     pub sizes_by_rank: Vec<usize>,
@@ -72,6 +75,17 @@ pub fn variant_transform(config: &RunConfig) -> TransformKind {
             TransformKind::None => TransformKind::Rot,
             t => t,
         })
+}
+
+/// The caption of the fresh-draws row: what eKLD measures, or, for generator eKLD, that the row
+/// shows a stand-in.
+pub fn variants_caption(p: &DataPreview) -> String {
+    let name = transform_name(p.ekld_transform);
+    if p.ekld_by_generator {
+        format!("one image, fresh {name} draws (eKLD here measures the run's trained generator; not available before the run)")
+    } else {
+        format!("one image, fresh {name} draws (the transform eKLD measures)")
+    }
 }
 
 /// What the preview depends on: the data section, the seed and the eKLD transform.
@@ -230,6 +244,7 @@ pub fn build(config: &RunConfig) -> Result<DataPreview, String> {
         dataset: config.data.dataset,
         transform: config.data.transform,
         ekld_transform,
+        ekld_by_generator: config.ekld_transform() == crate::config::EkldTransform::Generator,
         num_classes,
         sizes_by_rank: by_rank.iter().map(|&c| sizes[c]).collect(),
         largest: largest_pictures,
@@ -312,10 +327,7 @@ pub fn to_picture(p: &DataPreview) -> Picture {
     let mut columns = vec!["base".to_string()];
     columns.extend((1..p.variants.images.len()).map(|i| format!("{i}")));
     let variants = picture::grid(
-        Some(&format!(
-            "one image, fresh {} draws (the transform eKLD measures)",
-            transform_name(p.ekld_transform)
-        )),
+        Some(&variants_caption(p)),
         &columns,
         &[GridRow {
             label: class_label(&p.variants),
@@ -437,6 +449,28 @@ mod tests {
         assert_eq!(
             p.largest[0].images[0],
             Picture::from_image_set(&prepared.train, first)
+        );
+    }
+
+    #[test]
+    fn generator_ekld_says_the_draws_shown_stand_in_for_the_generator() {
+        let mut config = tiny(TransformKind::Bg);
+        let plain = build(&config).unwrap();
+        assert!(!plain.ekld_by_generator);
+        assert!(variants_caption(&plain).contains("the transform eKLD measures"));
+        config.eval.ekld_transform = crate::config::EkldTransform::Generator;
+        let p = build(&config).unwrap();
+        assert!(p.ekld_by_generator);
+        assert_eq!(
+            p.ekld_transform,
+            TransformKind::Bg,
+            "the dataset's nuisance stands in"
+        );
+        let caption = variants_caption(&p);
+        assert!(caption.contains("trained generator"), "{caption}");
+        assert!(
+            !caption.contains("the transform eKLD measures"),
+            "{caption}"
         );
     }
 

@@ -11,7 +11,9 @@ use ratatui::Frame;
 use crate::config::serde_plain_name;
 use crate::engine::summary::SizeGroup;
 use crate::tui::app::{App, PreviewView};
-use crate::tui::preview::{profile_picture, transform_name, ClassPictures, DataPreview};
+use crate::tui::preview::{
+    profile_picture, transform_name, variants_caption, ClassPictures, DataPreview,
+};
 
 use super::pane_block;
 use super::picture::{render_picture, Graphics};
@@ -170,10 +172,7 @@ fn render_preview(
         inner.x,
         inner.width,
         Line::from(Span::styled(
-            format!(
-                " one image, then fresh {} draws (the transform eKLD measures)",
-                transform_name(p.ekld_transform)
-            ),
+            format!(" {}", variants_caption(p)),
             theme.accent(),
         )),
     );
