@@ -1,33 +1,62 @@
 //! glibc malloc settings for libtorch's allocation pattern.
 //!
-//! libtorch's CPU allocator takes every tensor from malloc. Activations of a training or
-//! evaluation batch are megabytes each, above glibc's default mmap threshold (128 KiB, raised
-//! dynamically only after a free), so each batch maps fresh pages and unmaps them again: the
-//! kernel zero-fills and faults them in every time, which shows up as system time (a 20-epoch
-//! run measured 54 s sys against 140 s user). Serving them from the heap instead, and not
-//! trimming it after every batch, lets the same pages be reused.
+//! Always (unless `INVLAB_MALLOC=system`): one malloc arena. glibc gives each thread that
+//! allocates its own arena, and each keeps the freed blocks of the batches it served; with the
+//! worker and libtorch's OpenMP threads that retention was about 85 MiB of the default run's
+//! 369 MiB peak (BENCHMARKS.md). libtorch allocates per op, not per element, so the shared
+//! arena's lock is not contended.
 //!
+//! Opt-in (`INVLAB_MALLOC=tuned`): libtorch's CPU allocator takes every tensor from malloc.
+//! Activations of a training or evaluation batch are megabytes each, above glibc's default
+//! mmap threshold (128 KiB, raised dynamically only after a free), so each batch maps fresh
+//! pages and unmaps them again: the kernel zero-fills and faults them in every time, which
+//! shows up as system time (a 20-epoch run measured 54 s sys against 140 s user). Serving them
+//! from the heap instead, and not trimming it after every batch, lets the same pages be reused.
 //! Measured on the default run (3 epochs, 3 alternating pairs, BENCHMARKS.md): about 1.06x
-//! faster wall time, system time halved, but peak resident memory up from 350-395 MB to
-//! 420-490 MB, past the 400 MB budget of the default run. So it is opt-in.
+//! faster wall time, system time halved, but peak resident memory up by 30-100 MiB, past the
+//! 400 MB budget of the default run. So it is opt-in.
 
+/// glibc's arena count for the whole process.
+const ARENAS: i32 = 1;
 /// Allocations from this size on are still mapped on their own (glibc's largest allowed value
 /// on 64-bit: 32 MiB); smaller ones come from the reusable heap.
 const MMAP_THRESHOLD: i32 = 32 << 20;
 /// Free memory at the top of the heap is returned to the system only above this.
 const TRIM_THRESHOLD: i32 = 256 << 20;
 
-/// The environment variable that turns the tuning on (`INVLAB_MALLOC=tuned`): worth it for
-/// large training sets on machines with memory to spare.
-pub const OPT_IN_VAR: &str = "INVLAB_MALLOC";
+/// The environment variable that chooses: unset = one arena; `tuned` = one arena and the
+/// thresholds above (worth it for large training sets on machines with memory to spare);
+/// `system` = glibc's defaults untouched (for A/B measurements).
+pub const MODE_VAR: &str = "INVLAB_MALLOC";
 
-/// Applies the settings when opted in; returns whether they were applied. Call it first in
-/// `main`, before libtorch allocates.
-pub fn tune_for_libtorch() -> bool {
-    if !std::env::var(OPT_IN_VAR).is_ok_and(|v| v == "tuned") {
-        return false;
+/// What was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MallocMode {
+    System,
+    OneArena,
+    Tuned,
+}
+
+/// Applies the settings `INVLAB_MALLOC` asks for; returns what took effect. Call it first in
+/// `main`, before libtorch allocates or starts threads.
+pub fn configure() -> MallocMode {
+    match std::env::var(MODE_VAR).as_deref() {
+        Ok("system") => MallocMode::System,
+        Ok("tuned") if one_arena() && apply() => MallocMode::Tuned,
+        _ if one_arena() => MallocMode::OneArena,
+        _ => MallocMode::System,
     }
-    apply()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn one_arena() -> bool {
+    // SAFETY: mallopt only changes allocator parameters; it is safe to call at any time.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, ARENAS) == 1 }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn one_arena() -> bool {
+    false
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -50,6 +79,7 @@ mod tests {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn glibc_accepts_the_settings() {
         // mallopt returns 0 for a value out of range (e.g. an mmap threshold above 32 MiB).
+        assert!(super::one_arena());
         assert!(super::apply());
     }
 }

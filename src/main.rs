@@ -25,7 +25,7 @@ fn ensure_passive_openmp() {
 fn main() {
     ensure_passive_openmp();
     invlab::engine::resources::mark_process_start();
-    invlab::allocator::tune_for_libtorch();
+    invlab::allocator::configure();
     if let Err(e) = color_eyre::install() {
         eprintln!("invlab: {e}");
     }
