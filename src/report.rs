@@ -120,11 +120,23 @@ fn fmt_tick(v: f64) -> String {
     }
 }
 
+/// Width the legend has for a label's text, and the widest a character of the figures' font
+/// gets at its size (run names such as `glyphs-rot-ldam-drw-s0` would otherwise run off the
+/// figure's right edge).
+const LEGEND_TEXT_WIDTH: f64 = RIGHT - 15.0 - 18.0 - 4.0;
+const CHAR_WIDTH: f64 = 7.6;
+
 fn legend(out: &mut String, labels: &[String]) {
     for (i, label) in labels.iter().enumerate() {
         let y = TOP + 10.0 + 18.0 * i as f64;
         let x = W - RIGHT + 15.0;
-        let _ = writeln!(out, "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>", y - 10.0, PALETTE[i % PALETTE.len()], x + 18.0, y, escape(label));
+        // Long labels are squeezed to fit rather than clipped.
+        let fit = if label.chars().count() as f64 * CHAR_WIDTH > LEGEND_TEXT_WIDTH {
+            format!(" textLength=\"{LEGEND_TEXT_WIDTH}\" lengthAdjust=\"spacingAndGlyphs\"")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\"{fit}>{}</text>", y - 10.0, PALETTE[i % PALETTE.len()], x + 18.0, y, escape(label));
     }
 }
 
@@ -466,6 +478,35 @@ mod tests {
             t.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(),
             vec!["10", "100", "1k"]
         );
+    }
+
+    #[test]
+    fn long_legend_labels_are_squeezed_inside_the_figure() {
+        let labels = vec![
+            "erm".to_string(),
+            "glyphs-rot-ldam-drw-s0-with-a-long-name".into(),
+        ];
+        let mut svg = header("legend");
+        legend(&mut svg, &labels);
+        svg.push_str("</svg>");
+        assert_eq!(
+            svg.matches("textLength").count(),
+            1,
+            "only the long label: {svg}"
+        );
+        // No ink in the last 3 pixel columns (at the PNG's scale): the label ends before the
+        // figure's right edge instead of running off it.
+        let png = svg_to_png(&svg).unwrap();
+        let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
+        let (w, h) = (pixmap.width(), pixmap.height());
+        let dark = (0..h)
+            .flat_map(|y| (w - 3 * PNG_SCALE as u32..w).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let p = pixmap.pixel(x, y).unwrap();
+                p.alpha() > 0 && (p.red() as u32 + p.green() as u32 + p.blue() as u32) < 300
+            })
+            .count();
+        assert_eq!(dark, 0);
     }
 
     #[test]
