@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the paper's findings on what this machine has, and writes docs/reproduction.md
-# with one eKLD-vs-class-size figure per dataset (docs/reproduction-<dataset>-ekld.svg).
+# with one eKLD-vs-class-size figure per dataset (docs/reproduction-<dataset>/ekld_vs_size.png,
+# beside the per-run table and the curves that `invlab report` writes there).
 #
 # Rows: the built-in glyphs with ROT, BG and DIL, and Fashion-MNIST-ROT-LT (Debian's
 # dataset-fashion-mnist; skipped when absent; on the default's CPU schedule, small CNN for 20
@@ -78,7 +79,6 @@ for row in "${rows[@]}"; do
     done
   done
   target/release/invlab report "${dirs[@]}" --out "docs/reproduction-$row" > /dev/null
-  rm -f "docs/reproduction-$row.md"
 done
 python3 scripts/reproduction_table.py "$runs" "${rows[@]}" > docs/reproduction.md
 echo "wrote docs/reproduction.md"

@@ -70,7 +70,11 @@ def main():
             seeds = ",".join(str(s.get("seed")) for s in summaries)
             print(f"| {NAMES[method]} | {seeds} | " + " | ".join(cells) + " |")
         print()
-        print(f"![eKLD against class size, {row}](reproduction-{row}-ekld.svg)\n")
+        sampling = sorted({s.get("ekld_sampling") or "fixed" for m in METHODS
+                           for s in load(runs, row, m)})
+        print(f"eKLD sampling: {', '.join(sampling)}. Figures and the per-run table: "
+              f"[`reproduction-{row}/`](reproduction-{row}/report.md).\n")
+        print(f"![eKLD against class size, {row}](reproduction-{row}/ekld_vs_size.png)\n")
         print("Against the paper's findings:\n")
         for line in findings(means):
             print(f"- {line}")
