@@ -4,7 +4,7 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::engine::{GeneratorProgress, Phase};
@@ -90,13 +90,23 @@ pub fn render_generator(
             graphics,
             theme.colors.bg,
         ),
-        None => frame.render_widget(
-            Paragraph::new(Span::styled(
-                " samples appear after the first sample interval",
-                theme.dim(),
-            )),
-            samples_area,
-        ),
+        None => {
+            // A finished generator without a grid in memory: a run read back from disk whose
+            // cache entry predates samples.json; its PNG is still in the run directory.
+            let done = run
+                .generator
+                .as_ref()
+                .is_some_and(|p| p.iteration >= p.iterations);
+            let text = if done {
+                " no sample grid stored for the lab; see generator-samples.png in the run directory"
+            } else {
+                " samples appear after the first sample interval"
+            };
+            frame.render_widget(
+                Paragraph::new(Span::styled(text, theme.dim())).wrap(Wrap { trim: true }),
+                samples_area,
+            )
+        }
     }
 }
 
