@@ -424,3 +424,22 @@ fn g_brings_back_the_generator_view_after_the_generator_phase() {
     app.apply(Command::ToggleGenerator);
     assert!(!text(&app).contains("generator: iteration"));
 }
+
+#[test]
+fn a_finished_generator_without_a_stored_grid_points_to_its_png() {
+    let mut app = generator_app();
+    app.selected = 1;
+    let run = &mut app.runs[1];
+    run.generator_samples = None;
+    let progress = run.generator.as_mut().unwrap();
+    progress.iteration = progress.iterations;
+    let text: String = render(&app, 200, 50)
+        .backend()
+        .buffer()
+        .content
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(text.contains("generator-samples.png"), "{text}");
+    assert!(!text.contains("samples appear after"));
+}
