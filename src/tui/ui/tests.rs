@@ -14,6 +14,16 @@ fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     t
 }
 
+/// Every cell's symbol of a drawn screen, row after row.
+fn screen_text(t: &Terminal<TestBackend>) -> String {
+    t.backend()
+        .buffer()
+        .content
+        .iter()
+        .map(|c| c.symbol())
+        .collect()
+}
+
 fn narrow(focus: Pane) -> Terminal<TestBackend> {
     let mut app = demo_app(20);
     app.focus = focus;
@@ -387,13 +397,7 @@ fn generator_phase_80x24_and_200x50() {
     assert_eq!(run.generator_losses.len(), 6);
     assert!(run.generator_samples.is_some());
     let narrow = render(&app, 80, 24);
-    let text: String = narrow
-        .backend()
-        .buffer()
-        .content
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let text = screen_text(&narrow);
     assert!(text.contains("iteration 60/200 (30%)  ETA 1:10"), "{text}");
     insta::assert_snapshot!("generator_80x24", narrow.backend());
     insta::assert_snapshot!("generator_200x50", render(&app, 200, 50).backend());
@@ -409,15 +413,7 @@ fn g_brings_back_the_generator_view_after_the_generator_phase() {
     let epoch = app.runs[0].epochs[0].clone();
     app.runs[1].phase = Some(Phase::Training);
     app.runs[1].epochs.push(epoch);
-    let text = |app: &App| -> String {
-        render(app, 200, 50)
-            .backend()
-            .buffer()
-            .content
-            .iter()
-            .map(|c| c.symbol())
-            .collect()
-    };
+    let text = |app: &App| screen_text(&render(app, 200, 50));
     assert!(!text(&app).contains("generator: iteration"));
     app.apply(Command::ToggleGenerator);
     assert!(text(&app).contains("generator: iteration 60/200"));
@@ -433,13 +429,7 @@ fn a_finished_generator_without_a_stored_grid_points_to_its_png() {
     run.generator_samples = None;
     let progress = run.generator.as_mut().unwrap();
     progress.iteration = progress.iterations;
-    let text: String = render(&app, 200, 50)
-        .backend()
-        .buffer()
-        .content
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let text = screen_text(&render(&app, 200, 50));
     assert!(text.contains("generator-samples.png"), "{text}");
     assert!(!text.contains("samples appear after"));
 }
