@@ -77,13 +77,13 @@ impl Trainer<'_> {
         let batches = order.len().div_ceil(batch_size);
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
         let mut last_report = Instant::now();
+        if self.first_batch_seconds.is_none() && !order.is_empty() {
+            self.first_batch_seconds = Some(
+                resources::since_process_start()
+                    .unwrap_or_else(|| self.started.elapsed().as_secs_f64()),
+            );
+        }
         for (b, chunk) in order.chunks(batch_size).enumerate() {
-            if self.first_batch_seconds.is_none() {
-                self.first_batch_seconds = Some(
-                    resources::since_process_start()
-                        .unwrap_or_else(|| self.started.elapsed().as_secs_f64()),
-                );
-            }
             if let Flow::Stop = self.check_controls()? {
                 return Ok(None);
             }
