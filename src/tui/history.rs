@@ -11,10 +11,16 @@ use crate::engine::{
 
 use super::app::{RunEntry, RunStatus};
 
+/// A JSON file of the run directory, `None` when missing or unreadable.
+fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Option<T> {
+    let text = std::fs::read_to_string(dir.join(name)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 /// Reads one run directory; `None` when it holds nothing invlab wrote.
 pub fn load_run(dir: &Path) -> Option<RunEntry> {
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
-    let info: Option<RunInfo> = read("run.json").and_then(|t| serde_json::from_str(&t).ok());
+    let info: Option<RunInfo> = read_json(dir, "run.json");
     let config: Option<RunConfig> = read("config.toml")
         .and_then(|t| toml::from_str(&t).ok())
         .or_else(|| info.as_ref().map(|i| i.config.clone()));
@@ -26,9 +32,9 @@ pub fn load_run(dir: &Path) -> Option<RunEntry> {
                 .collect()
         })
         .unwrap_or_default();
-    let summary: Option<Summary> = read("summary.json").and_then(|t| serde_json::from_str(&t).ok());
+    let summary: Option<Summary> = read_json(dir, "summary.json");
     // `state.json` (the engine's), else a plain `status` file.
-    let state: Option<RunState> = read("state.json").and_then(|t| serde_json::from_str(&t).ok());
+    let state: Option<RunState> = read_json(dir, "state.json");
     let status_text = state
         .as_ref()
         .map(|s| {
@@ -66,16 +72,11 @@ pub fn load_run(dir: &Path) -> Option<RunEntry> {
 /// GIT runs: which generator the run used, its loss curves and its sample grid, as the live
 /// generator view shows them.
 fn load_generator(dir: &Path, entry: &mut RunEntry) {
-    let Some(record) = std::fs::read_to_string(dir.join("generator.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<GeneratorRecord>(&t).ok())
-    else {
+    let Some(record) = read_json::<GeneratorRecord>(dir, "generator.json") else {
         return;
     };
     let losses = crate::git::training::read_losses(&dir.join("generator-losses.jsonl"));
-    let samples = std::fs::read_to_string(dir.join("generator-samples.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
+    let samples = read_json(dir, "generator-samples.json");
     entry.generator = Some(Box::new(GeneratorProgress {
         key: record.key,
         iteration: record.iterations,
