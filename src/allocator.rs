@@ -40,11 +40,14 @@ pub enum MallocMode {
 /// Applies the settings `INVLAB_MALLOC` asks for; returns what took effect. Call it first in
 /// `main`, before libtorch allocates or starts threads.
 pub fn configure() -> MallocMode {
-    match std::env::var(MODE_VAR).as_deref() {
-        Ok("system") => MallocMode::System,
-        Ok("tuned") if one_arena() && apply() => MallocMode::Tuned,
-        _ if one_arena() => MallocMode::OneArena,
-        _ => MallocMode::System,
+    let mode = std::env::var(MODE_VAR);
+    if mode.as_deref() == Ok("system") || !one_arena() {
+        return MallocMode::System;
+    }
+    if mode.as_deref() == Ok("tuned") && apply() {
+        MallocMode::Tuned
+    } else {
+        MallocMode::OneArena
     }
 }
 
