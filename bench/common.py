@@ -4,6 +4,7 @@ references' common data loading, per-class KL and result file."""
 import json
 import os
 import sys
+import time
 
 import numpy as np
 import torch
@@ -55,6 +56,31 @@ def class_kl(log_p, log_q, samples):
     ekld = kl.view(len(log_p), samples).mean().item()
     consistency = (log_p_rep.argmax(-1) == log_q.argmax(-1)).float().mean().item()
     return ekld, consistency
+
+
+def timed_classes(classes, samples, transform, forward, grad_off=torch.inference_mode):
+    """The per-class eKLD loop both references share: `transform(c)` returns the class's base
+    images and their `samples` transformed copies, `forward(images)` their log-probabilities.
+    Returns per-class eKLD and consistency and the seconds spent transforming, forwarding and in
+    the KL (summed over classes). Runs under `grad_off` (the paper-style reference uses
+    `torch.no_grad`, the batched peer `torch.inference_mode`)."""
+    ekld, consistency = [], []
+    t_transform = t_forward = t_kl = 0.0
+    with grad_off():
+        for c in range(classes):
+            t0 = time.perf_counter()
+            base, moved = transform(c)
+            t1 = time.perf_counter()
+            log_p, log_q = forward(base), forward(moved)
+            t2 = time.perf_counter()
+            class_ekld, class_consistency = class_kl(log_p, log_q, samples)
+            ekld.append(class_ekld)
+            consistency.append(class_consistency)
+            t3 = time.perf_counter()
+            t_transform += t1 - t0
+            t_forward += t2 - t1
+            t_kl += t3 - t2
+    return ekld, consistency, t_transform, t_forward, t_kl
 
 
 def write_ekld_result(out, name, *, classes, images, samples, threads, total, transform,

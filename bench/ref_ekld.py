@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from common import class_kl, ekld_model, load_ekld_data, set_threads, write_ekld_result
+from common import ekld_model, load_ekld_data, set_threads, timed_classes, write_ekld_result
 
 
 def main():
@@ -28,31 +28,19 @@ def main():
     def prep(batch_u8):
         return (torch.from_numpy(batch_u8).float().div(255.0) - mean) / std
 
-    t_start = time.perf_counter()
-    t_transform = t_forward = t_kl = 0.0
-    ekld, consistency = [], []
-    for c in range(classes):
+    def transform(c):
         base = images[labels == c]  # K x 1 x H x W u8
-        t0 = time.perf_counter()
         moved = []
         for img in base:
             pil = Image.fromarray(img[0])
             for angle in rng.uniform(-180.0, 180.0, samples):
                 moved.append(np.asarray(pil.rotate(float(angle), resample=Image.BICUBIC)))
-        moved = np.stack(moved)[:, None]  # (K * samples) x 1 x H x W
-        t1 = time.perf_counter()
-        with torch.no_grad():
-            log_p = F.log_softmax(model(prep(base)), -1)
-            log_q = F.log_softmax(model(prep(moved)), -1)
-        t2 = time.perf_counter()
-        with torch.no_grad():
-            class_ekld, class_consistency = class_kl(log_p, log_q, samples)
-        ekld.append(class_ekld)
-        consistency.append(class_consistency)
-        t3 = time.perf_counter()
-        t_transform += t1 - t0
-        t_forward += t2 - t1
-        t_kl += t3 - t2
+        return base, np.stack(moved)[:, None]  # (K * samples) x 1 x H x W
+
+    t_start = time.perf_counter()
+    ekld, _, t_transform, t_forward, t_kl = timed_classes(
+        classes, samples, transform, lambda batch: F.log_softmax(model(prep(batch)), -1),
+        grad_off=torch.no_grad)
     total = time.perf_counter() - t_start
     write_ekld_result(out, "eKLD (PIL, paper style)", classes=classes, images=int(len(labels)),
                       samples=samples, threads=threads, total=total, transform=t_transform,

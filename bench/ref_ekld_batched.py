@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import class_kl, ekld_model, load_ekld_data, set_threads, write_ekld_result
+from common import ekld_model, load_ekld_data, set_threads, timed_classes, write_ekld_result
 
 # invlab's metrics::FORWARD_BATCH: large batches make the first conv layer's output memory-bound.
 FORWARD_BATCH = 256
@@ -52,27 +52,20 @@ def main():
     images = torch.from_numpy(images_u8).float()
     labels = torch.from_numpy(labels_np)
     t_transform = time.perf_counter() - t_start
-    t_forward = t_kl = 0.0
-    ekld, consistency = [], []
-    with torch.inference_mode():
-        for c in range(classes):
-            t0 = time.perf_counter()
-            base = images[labels == c]
-            repeated = base.repeat_interleave(samples, 0)
-            angles = torch.rand(len(repeated), generator=generator, dtype=torch.float64)
-            moved = rotate(repeated, angles * 360.0 - 180.0)
-            t1 = time.perf_counter()
-            log_p = F.log_softmax(logits(base), -1)
-            log_q = torch.cat([F.log_softmax(logits(moved[i:i + FORWARD_BATCH]), -1)
-                               for i in range(0, len(moved), FORWARD_BATCH)])
-            t2 = time.perf_counter()
-            class_ekld, class_consistency = class_kl(log_p, log_q, samples)
-            ekld.append(class_ekld)
-            consistency.append(class_consistency)
-            t3 = time.perf_counter()
-            t_transform += t1 - t0
-            t_forward += t2 - t1
-            t_kl += t3 - t2
+
+    def transform(c):
+        base = images[labels == c]
+        repeated = base.repeat_interleave(samples, 0)
+        angles = torch.rand(len(repeated), generator=generator, dtype=torch.float64)
+        return base, rotate(repeated, angles * 360.0 - 180.0)
+
+    def forward(batch):
+        return torch.cat([F.log_softmax(logits(batch[i:i + FORWARD_BATCH]), -1)
+                          for i in range(0, len(batch), FORWARD_BATCH)])
+
+    ekld, _, t_classes_transform, t_forward, t_kl = timed_classes(
+        classes, samples, transform, forward)
+    t_transform += t_classes_transform
     total = time.perf_counter() - t_start
     write_ekld_result(out, "eKLD (PyTorch batched)", classes=classes, images=int(len(labels)),
                       samples=samples, threads=threads, total=total, transform=t_transform,
