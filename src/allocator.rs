@@ -2,8 +2,8 @@
 //!
 //! Always (unless `INVLAB_MALLOC=system`): one malloc arena. glibc gives each thread that
 //! allocates its own arena, and each keeps the freed blocks of the batches it served; with the
-//! worker and libtorch's OpenMP threads that retention was about 85 MiB of the default run's
-//! 369 MiB peak (BENCHMARKS.md). libtorch allocates per op, not per element, so the shared
+//! worker and libtorch's OpenMP threads that retention was 25-85 MiB of the default run's
+//! ~370-400 MiB peak (BENCHMARKS.md). libtorch allocates per op, not per element, so the shared
 //! arena's lock is not contended.
 //!
 //! Opt-in (`INVLAB_MALLOC=tuned`): libtorch's CPU allocator takes every tensor from malloc.
