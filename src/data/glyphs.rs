@@ -425,7 +425,9 @@ mod tests {
             let mut nearest = [f32::INFINITY; SIZE * SIZE];
             nearest_segment(&sk, f64::INFINITY, &mut nearest);
             let mut dist = [0f32; SIZE * SIZE];
-            Tensor::from_slice(&nearest).sqrt().copy_data(&mut dist, SIZE * SIZE);
+            Tensor::from_slice(&nearest)
+                .sqrt()
+                .copy_data(&mut dist, SIZE * SIZE);
             ink_pixels(&STYLE, sk.half_width, sk.ink, &dist, image);
         }
         out
