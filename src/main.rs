@@ -6,19 +6,65 @@ use invlab::{batch, paths};
 
 /// libtorch's OpenMP threads spin-wait between kernels by default; on a busy machine (or beside
 /// the UI thread) that burns the cores the work needs: a tiny run measured 39 s spinning against
-/// 2.6 s passive. libgomp reads the policy when it loads, before `main`, so set it and re-exec.
-fn ensure_passive_openmp() {
-    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
-        return;
+/// 2.6 s passive. libgomp reads the policy in its constructor, before `main`, so the binary
+/// re-executes itself with `OMP_WAIT_POLICY=PASSIVE` unless the caller chose a policy. On Linux
+/// that happens in the executable's `.preinit_array`, which runs before any shared library's
+/// constructor: libtorch's static initialisation (~0.4 s) then runs once, not twice. (Setting
+/// the variable there is not enough: libc's own constructor resets the environment to the one
+/// the process started with.)
+#[cfg(target_os = "linux")]
+mod passive_openmp {
+    use std::ffi::{c_char, c_int, CStr};
+
+    const SETTING: &CStr = c"OMP_WAIT_POLICY=PASSIVE";
+
+    extern "C" fn reexec_passive(
+        _argc: c_int,
+        argv: *const *const c_char,
+        envp: *const *const c_char,
+    ) {
+        if argv.is_null() || envp.is_null() {
+            return;
+        }
+        // SAFETY: the loader passes the process's NUL-terminated argv and envp; nothing else
+        // runs yet. On success execve does not return; on failure the process carries on with
+        // libgomp's default policy.
+        unsafe {
+            let mut env: Vec<*const c_char> = Vec::new();
+            let mut entry = envp;
+            while !(*entry).is_null() {
+                if CStr::from_ptr(*entry)
+                    .to_bytes()
+                    .starts_with(b"OMP_WAIT_POLICY=")
+                {
+                    return;
+                }
+                env.push(*entry);
+                entry = entry.add(1);
+            }
+            env.push(SETTING.as_ptr());
+            env.push(std::ptr::null());
+            libc::execve(c"/proc/self/exe".as_ptr(), argv, env.as_ptr());
+        }
     }
-    #[cfg(unix)]
-    if let Ok(exe) = std::env::current_exe() {
-        use std::os::unix::process::CommandExt;
-        let err = std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env("OMP_WAIT_POLICY", "PASSIVE")
-            .exec();
-        eprintln!("invlab: could not restart with OMP_WAIT_POLICY=PASSIVE ({err}); continuing");
+
+    #[used]
+    #[unsafe(link_section = ".preinit_array")]
+    static REEXEC_PASSIVE: extern "C" fn(c_int, *const *const c_char, *const *const c_char) =
+        reexec_passive;
+}
+
+fn ensure_passive_openmp() {
+    #[cfg(all(unix, not(target_os = "linux")))]
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        if let Ok(exe) = std::env::current_exe() {
+            use std::os::unix::process::CommandExt;
+            let err = std::process::Command::new(exe)
+                .args(std::env::args_os().skip(1))
+                .env("OMP_WAIT_POLICY", "PASSIVE")
+                .exec();
+            eprintln!("invlab: could not restart with OMP_WAIT_POLICY=PASSIVE ({err}); continuing");
+        }
     }
 }
 

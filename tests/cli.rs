@@ -165,6 +165,33 @@ fn sweeps_list_and_select_by_index() {
 }
 
 #[test]
+fn openmp_threads_wait_passively_unless_the_caller_chooses() {
+    // libgomp reads OMP_WAIT_POLICY in its constructor, before main; the binary's default
+    // (PASSIVE) must reach it. OMP_DISPLAY_ENV=VERBOSE makes libgomp print what it uses: the
+    // spin count is 0 only under PASSIVE (libgomp displays an unset policy as PASSIVE too).
+    let show = |policy: Option<&str>| {
+        let mut cmd = invlab();
+        cmd.arg("--version").env("OMP_DISPLAY_ENV", "VERBOSE");
+        match policy {
+            Some(p) => cmd.env("OMP_WAIT_POLICY", p),
+            None => cmd.env_remove("OMP_WAIT_POLICY"),
+        };
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let default = show(None);
+    if !default.contains("GOMP_SPINCOUNT") {
+        eprintln!("skipped: the OpenMP runtime does not display its settings");
+        return;
+    }
+    assert!(default.contains("GOMP_SPINCOUNT = '0'"), "{default}");
+    let chosen = show(Some("ACTIVE"));
+    assert!(chosen.contains("OMP_WAIT_POLICY = 'ACTIVE'"), "{chosen}");
+    assert!(!chosen.contains("GOMP_SPINCOUNT = '0'"), "{chosen}");
+}
+
+#[test]
 fn help_documents_batch_mode() {
     let out = invlab().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
