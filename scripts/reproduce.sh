@@ -8,7 +8,8 @@
 # epochs, configs/fashion-mnist-rot-lt-cpu.toml). Methods: ERM, CE-DRS, Oracle, LDAM-DRW and
 # CE-DRS-GIT. Seeds: SEEDS for the ROT and BG rows, the first seed elsewhere.
 #
-# Usage: scripts/reproduce.sh [--seeds "0 1 2"] [--quick] [--runs DIR]
+# Usage: scripts/reproduce.sh [--seeds "0 1 2"] [--rows "glyphs-rot glyphs-bg"] [--quick] [--runs DIR]
+#   --rows    only these rows (default: the three glyph rows, and Fashion-MNIST when present)
 #   --quick   final (adaptive) eKLD to 15 % of each class's eKLD instead of 8 %
 #   --runs    keep the run directories there (default: a temporary folder); finished runs found
 #             there are reused, so an interrupted reproduction continues where it stopped
@@ -17,9 +18,11 @@ cd "$(dirname "$0")/.."
 seeds="0 1 2"
 quick=()
 runs=""
+only_rows=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seeds) seeds="$2"; shift 2 ;;
+    --rows) only_rows="$2"; shift 2 ;;
     --quick) quick=(--set eval.ekld_target_relative=0.15); shift ;;
     --runs) runs="$2"; shift 2 ;;
     *) echo "reproduce.sh: unknown argument $1" >&2; exit 2 ;;
@@ -60,6 +63,12 @@ if [[ -d /usr/share/datasets/fashion-mnist || -d data/fashion-mnist ]]; then
   rows+=(fashion-mnist-rot)
 else
   echo "reproduce.sh: Fashion-MNIST not found; its row is skipped" >&2
+fi
+if [[ -n "$only_rows" ]]; then
+  for row in $only_rows; do
+    [[ -n "${row_config[$row]:-}" ]] || { echo "reproduce.sh: unknown row $row" >&2; exit 2; }
+  done
+  read -r -a rows <<< "$only_rows"
 fi
 
 for row in "${rows[@]}"; do
