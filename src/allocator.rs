@@ -27,7 +27,7 @@ const TRIM_THRESHOLD: i32 = 256 << 20;
 /// The environment variable that chooses: unset = one arena; `tuned` = one arena and the
 /// thresholds above (worth it for large training sets on machines with memory to spare);
 /// `system` = glibc's defaults untouched (for A/B measurements).
-pub const MODE_VAR: &str = "INVLAB_MALLOC";
+pub(crate) const MODE_VAR: &str = "INVLAB_MALLOC";
 
 /// What was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,7 +22,7 @@ pub enum DatasetName {
 }
 
 impl DatasetName {
-    pub const ALL: [DatasetName; 9] = [
+    pub(crate) const ALL: [DatasetName; 9] = [
         DatasetName::Glyphs,
         DatasetName::Mnist,
         DatasetName::FashionMnist,
@@ -58,7 +58,7 @@ pub enum TransformKind {
 }
 
 impl TransformKind {
-    pub const ALL: [TransformKind; 4] = [
+    pub(crate) const ALL: [TransformKind; 4] = [
         TransformKind::None,
         TransformKind::Rot,
         TransformKind::Bg,
@@ -542,7 +542,7 @@ impl RunConfig {
     }
 
     /// Range and consistency checks that serde cannot express.
-    pub fn validate(&self, source: &str) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self, source: &str) -> Result<(), ConfigError> {
         let err = |field: &str, msg: String| Err(field_error(source, field, msg));
         check_run_name(&self.name).map_err(|m| {
             field_error(source, "name", format!("{m} (it names the run directory)"))
@@ -720,7 +720,7 @@ impl RunConfig {
     }
 
     /// Whether the run needs a trained generator (GIT augmentation or generator eKLD).
-    pub fn needs_generator(&self) -> bool {
+    pub(crate) fn needs_generator(&self) -> bool {
         self.method.augment == Augment::Git || self.eval.ekld_transform == EkldTransform::Generator
     }
 
@@ -737,12 +737,12 @@ fn run_name_char(c: char) -> bool {
 
 /// A run name names a directory: non-empty, letters, digits, '-', '_', '.', '+' only, and not
 /// `.` or `..`.
-pub fn valid_run_name(name: &str) -> bool {
+pub(crate) fn valid_run_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && name.chars().all(run_name_char)
 }
 
 /// `valid_run_name` with the reason, for messages (a run or saved config's name).
-pub fn check_run_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_run_name(name: &str) -> Result<(), String> {
     if valid_run_name(name) {
         return Ok(());
     }
@@ -752,7 +752,7 @@ pub fn check_run_name(name: &str) -> Result<(), String> {
 }
 
 /// `raw` with every character a run name may not hold replaced by '_'.
-pub fn sanitize_run_name(raw: &str) -> String {
+pub(crate) fn sanitize_run_name(raw: &str) -> String {
     raw.chars()
         .map(|c| if run_name_char(c) { c } else { '_' })
         .collect()
@@ -767,7 +767,7 @@ pub fn serde_plain_name<T: Serialize>(value: &T) -> String {
 }
 
 /// Applies one `KEY=VALUE` override (dotted key; VALUE parsed as TOML, else taken as a string).
-pub fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
+pub(crate) fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
     let bad = |message: String| ConfigError {
         source: format!("--set {item}"),
         message,

@@ -7,14 +7,14 @@ use tch::Device;
 
 /// What the user asked for in `device = "..."`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceRequest {
+pub(crate) enum DeviceRequest {
     Auto,
     Cpu,
     Cuda(usize),
 }
 
 /// Parses `auto`, `cpu`, `cuda` or `cuda:N`.
-pub fn parse_device(text: &str) -> Result<DeviceRequest, String> {
+pub(crate) fn parse_device(text: &str) -> Result<DeviceRequest, String> {
     match text.trim() {
         "auto" => Ok(DeviceRequest::Auto),
         "cpu" => Ok(DeviceRequest::Cpu),
@@ -55,7 +55,7 @@ pub fn load_cuda_backend() {
 }
 
 /// Resolves a request to a usable device, or explains why it cannot.
-pub fn resolve(request: DeviceRequest) -> Result<Device, String> {
+pub(crate) fn resolve(request: DeviceRequest) -> Result<Device, String> {
     load_cuda_backend();
     match request {
         DeviceRequest::Cpu => Ok(Device::Cpu),
@@ -76,7 +76,7 @@ pub fn resolve(request: DeviceRequest) -> Result<Device, String> {
 }
 
 /// A short name such as `cpu` or `cuda:0`.
-pub fn describe(device: Device) -> String {
+pub(crate) fn describe(device: Device) -> String {
     match device {
         Device::Cuda(n) => format!("cuda:{n}"),
         Device::Cpu => "cpu".into(),

@@ -111,14 +111,14 @@ pub const PRESETS: [Preset; 12] = [
 ];
 
 /// The preset a method matches, if any.
-pub fn preset_of(method: &MethodConfig) -> Option<usize> {
+pub(crate) fn preset_of(method: &MethodConfig) -> Option<usize> {
     PRESETS
         .iter()
         .position(|p| p.loss == method.loss && p.rule == method.rule && p.augment == method.augment)
 }
 
 /// Effective-number weights (1 - beta) / (1 - beta^n_c), normalised to sum to the class count.
-pub fn effective_number_weights(sizes: &[usize], beta: f64) -> Vec<f64> {
+pub(crate) fn effective_number_weights(sizes: &[usize], beta: f64) -> Vec<f64> {
     let raw: Vec<f64> = sizes
         .iter()
         .map(|&n| (1.0 - beta) / (1.0 - beta.powi(n.max(1) as i32)))
@@ -133,7 +133,7 @@ fn deferred_on(epoch: usize, e1: usize) -> bool {
 }
 
 /// Per-class loss weights for this epoch, or `None` for plain (unweighted) loss.
-pub fn loss_weights(
+pub(crate) fn loss_weights(
     method: &MethodConfig,
     sizes: &[usize],
     epoch: usize,
@@ -148,7 +148,7 @@ pub fn loss_weights(
 
 /// Per-class sampling weights (probability of one image of class c is proportional to w_c), or
 /// `None` for plain shuffling. `crt_stage` is true during classifier re-training.
-pub fn sampling_weights(
+pub(crate) fn sampling_weights(
     method: &MethodConfig,
     sizes: &[usize],
     epoch: usize,
@@ -166,7 +166,7 @@ pub fn sampling_weights(
 }
 
 /// One epoch's image order: a shuffle, or `len` draws with replacement by class weight.
-pub fn epoch_order(
+pub(crate) fn epoch_order(
     labels: &[i64],
     class_weights: Option<&[f64]>,
     by_class: &[Vec<usize>],
@@ -197,7 +197,7 @@ pub fn epoch_order(
 }
 
 /// LDAM margins: proportional to n_c^(-1/4), the largest equal to `max_margin`.
-pub fn ldam_margins(sizes: &[usize], max_margin: f64) -> Vec<f64> {
+pub(crate) fn ldam_margins(sizes: &[usize], max_margin: f64) -> Vec<f64> {
     let raw: Vec<f64> = sizes
         .iter()
         .map(|&n| 1.0 / (n.max(1) as f64).powf(0.25))
@@ -207,7 +207,7 @@ pub fn ldam_margins(sizes: &[usize], max_margin: f64) -> Vec<f64> {
 }
 
 /// The training loss on a batch's logits.
-pub struct LossFn {
+pub(crate) struct LossFn {
     loss: Loss,
     gamma: f64,
     scale: f64,
@@ -232,7 +232,12 @@ impl LossFn {
     }
 
     /// Mean loss over the batch; `weights` are per-class loss weights (a tensor on the device).
-    pub fn compute(&self, logits: &Tensor, targets: &Tensor, weights: Option<&Tensor>) -> Tensor {
+    pub(crate) fn compute(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        weights: Option<&Tensor>,
+    ) -> Tensor {
         match self.loss {
             Loss::Ce => logits.cross_entropy_loss(targets, weights, Reduction::Mean, -100, 0.0),
             Loss::Focal => {
@@ -265,7 +270,7 @@ impl LossFn {
 /// image for every image and batch (re-transforming `stored` would compose two transforms:
 /// dilate after dilate, a second background fill that finds no zero pixel, double interpolation).
 /// Then CIFAR-style crop + flip when configured.
-pub fn training_images(
+pub(crate) fn training_images(
     config: &RunConfig,
     stored: &Tensor,
     base: Option<&Tensor>,
@@ -286,7 +291,7 @@ pub fn training_images(
 }
 
 /// Whether the batches need the untransformed training images.
-pub fn needs_base_images(config: &RunConfig) -> bool {
+pub(crate) fn needs_base_images(config: &RunConfig) -> bool {
     config.method.augment == Augment::Oracle
 }
 

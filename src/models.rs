@@ -76,7 +76,7 @@ impl Head {
 }
 
 /// Each column of a (features x classes) weight scaled to unit L2 norm.
-pub fn unit_columns(weight: &Tensor) -> Tensor {
+pub(crate) fn unit_columns(weight: &Tensor) -> Tensor {
     normalize(weight, 0)
 }
 
@@ -93,7 +93,7 @@ pub struct Backbone {
 }
 
 impl Backbone {
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+    pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         x.apply_t(&self.layers, train)
     }
 }
@@ -125,7 +125,7 @@ impl Classifier {
     }
 
     /// The training loss's input (see `Head::forward`).
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+    pub(crate) fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         self.head.forward(&self.backbone.forward_t(x, train))
     }
 

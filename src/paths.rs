@@ -7,7 +7,7 @@ fn project_dirs() -> Option<directories::ProjectDirs> {
 }
 
 /// `$INVLAB_DATA_DIR`, else the platform data dir (e.g. `~/.local/share/invlab`).
-pub fn data_dir() -> Option<PathBuf> {
+pub(crate) fn data_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("INVLAB_DATA_DIR") {
         return Some(PathBuf::from(dir));
     }
@@ -20,7 +20,7 @@ pub fn runs_dir() -> Option<PathBuf> {
 }
 
 /// `$INVLAB_CONFIG_DIR`, else the platform config dir (e.g. `~/.config/invlab`).
-pub fn config_dir() -> Option<PathBuf> {
+pub(crate) fn config_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("INVLAB_CONFIG_DIR") {
         return Some(PathBuf::from(dir));
     }
@@ -28,7 +28,7 @@ pub fn config_dir() -> Option<PathBuf> {
 }
 
 /// The `*.toml` files directly in `dir`, sorted; none when it cannot be read.
-pub fn toml_files(dir: &std::path::Path) -> Vec<PathBuf> {
+pub(crate) fn toml_files(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()

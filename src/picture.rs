@@ -22,7 +22,7 @@ pub type Rgb = [u8; 3];
 
 impl Picture {
     /// A picture of one colour. Grey pictures take the colour's first component.
-    pub fn filled(width: usize, height: usize, channels: usize, colour: Rgb) -> Picture {
+    pub(crate) fn filled(width: usize, height: usize, channels: usize, colour: Rgb) -> Picture {
         assert!(channels == 1 || channels == 3, "1 or 3 channels");
         let pixel = &colour[..channels];
         Picture {
@@ -35,7 +35,7 @@ impl Picture {
 
     /// Converts a channels-first (C x H x W) image, the layout of `ImageSet` and tensors.
     /// Pictures with other than 1 or 3 channels keep the first one.
-    pub fn from_chw(channels: usize, height: usize, width: usize, data: &[u8]) -> Picture {
+    pub(crate) fn from_chw(channels: usize, height: usize, width: usize, data: &[u8]) -> Picture {
         assert_eq!(data.len(), channels * height * width, "C x H x W bytes");
         let out_channels = if channels == 3 { 3 } else { 1 };
         let plane = height * width;
@@ -54,12 +54,12 @@ impl Picture {
     }
 
     /// Image `i` of an image set.
-    pub fn from_image_set(set: &ImageSet, i: usize) -> Picture {
+    pub(crate) fn from_image_set(set: &ImageSet, i: usize) -> Picture {
         Picture::from_chw(set.channels, set.height, set.width, set.image(i))
     }
 
     /// The colour at (x, y); grey pixels repeat their value.
-    pub fn rgb(&self, x: usize, y: usize) -> Rgb {
+    pub(crate) fn rgb(&self, x: usize, y: usize) -> Rgb {
         let i = (y * self.width + x) * self.channels;
         if self.channels == 3 {
             [self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]]
@@ -83,7 +83,7 @@ impl Picture {
     }
 
     /// The same picture with three channels.
-    pub fn to_rgb(&self) -> Picture {
+    pub(crate) fn to_rgb(&self) -> Picture {
         if self.channels == 3 {
             return self.clone();
         }
@@ -96,7 +96,7 @@ impl Picture {
     }
 
     /// Each pixel becomes a `factor` x `factor` block (nearest neighbour: pixels stay crisp).
-    pub fn upscale(&self, factor: usize) -> Picture {
+    pub(crate) fn upscale(&self, factor: usize) -> Picture {
         let factor = factor.max(1);
         let (w, h, c) = (self.width * factor, self.height * factor, self.channels);
         let mut pixels = Vec::with_capacity(w * h * c);
@@ -150,7 +150,7 @@ impl Picture {
 
     /// The size that fits inside `max_width` x `max_height` keeping the aspect ratio: a whole
     /// multiple when the picture is smaller (pixels stay square and crisp), else shrunk.
-    pub fn fit_size(&self, max_width: usize, max_height: usize) -> (usize, usize) {
+    pub(crate) fn fit_size(&self, max_width: usize, max_height: usize) -> (usize, usize) {
         if self.width == 0 || self.height == 0 || max_width == 0 || max_height == 0 {
             return (0, 0);
         }
@@ -168,7 +168,7 @@ impl Picture {
 
     /// Copies `other` with its top-left corner at (x, y), clipped to this picture. A grey
     /// picture pasted into an RGB one turns grey-RGB; an RGB one pasted into grey, its mean.
-    pub fn paste(&mut self, other: &Picture, x: usize, y: usize) {
+    pub(crate) fn paste(&mut self, other: &Picture, x: usize, y: usize) {
         for oy in 0..other.height.min(self.height.saturating_sub(y)) {
             for ox in 0..other.width.min(self.width.saturating_sub(x)) {
                 self.set(x + ox, y + oy, other.rgb(ox, oy));
@@ -177,7 +177,14 @@ impl Picture {
     }
 
     /// Fills a rectangle, clipped to the picture.
-    pub fn fill_rect(&mut self, x: usize, y: usize, width: usize, height: usize, colour: Rgb) {
+    pub(crate) fn fill_rect(
+        &mut self,
+        x: usize,
+        y: usize,
+        width: usize,
+        height: usize,
+        colour: Rgb,
+    ) {
         for yy in y..(y + height).min(self.height) {
             for xx in x..(x + width).min(self.width) {
                 self.set(xx, yy, colour);
@@ -187,7 +194,7 @@ impl Picture {
 
     /// Writes `text` in the built-in 8x8 bitmap font (ASCII; other characters show as '?'),
     /// top-left at (x, y), clipped. Returns the width drawn in pixels.
-    pub fn draw_text(&mut self, x: usize, y: usize, text: &str, colour: Rgb) -> usize {
+    pub(crate) fn draw_text(&mut self, x: usize, y: usize, text: &str, colour: Rgb) -> usize {
         let mut cx = x;
         for ch in text.chars() {
             let glyph = glyph(ch);
@@ -204,7 +211,7 @@ impl Picture {
     }
 
     /// PNG bytes (8-bit grey or RGB).
-    pub fn to_png(&self) -> Vec<u8> {
+    pub(crate) fn to_png(&self) -> Vec<u8> {
         let mut out = Vec::new();
         {
             let mut encoder = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
@@ -237,7 +244,7 @@ impl Picture {
 }
 
 /// Width and height of one character of the bitmap font.
-pub const GLYPH: usize = 8;
+pub(crate) const GLYPH: usize = 8;
 
 fn glyph(ch: char) -> [u8; 8] {
     let table = &font8x8::legacy::BASIC_LEGACY;
@@ -250,7 +257,7 @@ fn glyph(ch: char) -> [u8; 8] {
 }
 
 /// Pixel width of `text` in the bitmap font.
-pub fn text_width(text: &str) -> usize {
+pub(crate) fn text_width(text: &str) -> usize {
     text.chars().count() * GLYPH
 }
 
@@ -365,7 +372,7 @@ pub fn grid(
 }
 
 /// Stacks pictures top to bottom, left-aligned, `gap` pixels apart and around.
-pub fn stack(parts: &[Picture], gap: usize, background: Rgb) -> Picture {
+pub(crate) fn stack(parts: &[Picture], gap: usize, background: Rgb) -> Picture {
     let width = parts.iter().map(|p| p.width).max().unwrap_or(0) + 2 * gap;
     let height = parts.iter().map(|p| p.height + gap).sum::<usize>() + gap;
     let rgb = parts.iter().any(|p| p.channels == 3);

@@ -158,7 +158,7 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<(f64, String)> {
 
 /// eKLD per class against training class size (log axis), one colour per run, with each run's
 /// mean eKLD per log-size bin drawn as a line.
-pub fn ekld_vs_size_svg(runs: &[RunRecord]) -> String {
+pub(crate) fn ekld_vs_size_svg(runs: &[RunRecord]) -> String {
     let points: Vec<Vec<(f64, f64)>> = runs
         .iter()
         .map(|r| {
@@ -214,7 +214,7 @@ pub fn ekld_vs_size_svg(runs: &[RunRecord]) -> String {
 }
 
 /// Mean y in `bins` equal-width bins of x; empty bins are skipped. Points are (x, y).
-pub fn binned_means(points: &[(f64, f64)], bins: usize) -> Vec<(f64, f64)> {
+pub(crate) fn binned_means(points: &[(f64, f64)], bins: usize) -> Vec<(f64, f64)> {
     if points.is_empty() || bins == 0 {
         return Vec::new();
     }
@@ -242,7 +242,7 @@ fn epoch_ticks(max_epoch: usize) -> Vec<usize> {
 }
 
 /// Balanced test accuracy per epoch for each run.
-pub fn curves_svg(runs: &[RunRecord]) -> String {
+pub(crate) fn curves_svg(runs: &[RunRecord]) -> String {
     let max_epoch = runs
         .iter()
         .flat_map(|r| r.metrics.iter().map(|m| m.epoch))
@@ -331,7 +331,7 @@ fn few_many_ratio(s: &Summary) -> Option<f64> {
 }
 
 /// The comparison table as CSV, full precision, fractions (not percent); empty where unmeasured.
-pub fn comparison_csv(runs: &[RunRecord]) -> String {
+pub(crate) fn comparison_csv(runs: &[RunRecord]) -> String {
     let mut out = String::from(
         "run,dir,balanced_accuracy,accuracy,many_shot_accuracy,medium_shot_accuracy,few_shot_accuracy,ekld_many,ekld_medium,ekld_few,few_many_ekld_ratio,spearman_size_ekld\n",
     );
@@ -389,7 +389,7 @@ fn render_options() -> &'static resvg::usvg::Options<'static> {
 }
 
 /// Rasterises one of the SVGs written here to PNG bytes.
-pub fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
     use resvg::tiny_skia::{Pixmap, Transform};
     let tree = resvg::usvg::Tree::from_str(svg, render_options())
         .map_err(|e| format!("reading the SVG: {e}"))?;
@@ -421,7 +421,7 @@ fn write_figure(dir: &Path, stem: &str, svg: &str) -> Result<[PathBuf; 2], Strin
 }
 
 /// Writes `ekld_vs_size` and `curves` (SVG and PNG) into a finished run's directory.
-pub fn write_run_figures(dir: &Path) -> Result<(), String> {
+pub(crate) fn write_run_figures(dir: &Path) -> Result<(), String> {
     let runs = [RunRecord::load(dir)?];
     write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(&runs))?;
     write_figure(dir, "curves", &curves_svg(&runs))?;
@@ -450,7 +450,7 @@ pub fn write_report(runs: &[RunRecord], dir: &Path) -> Result<Vec<PathBuf>, Stri
 }
 
 /// The report page: the table, the figures beside it, and the run directories compared.
-pub fn report_markdown(runs: &[RunRecord]) -> String {
+pub(crate) fn report_markdown(runs: &[RunRecord]) -> String {
     let mut out = String::from("# Run comparison\n\n");
     out.push_str(&comparison_table(runs));
     out.push_str(

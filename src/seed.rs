@@ -11,7 +11,7 @@ static TORCH_GENERATOR: Mutex<()> = Mutex::new(());
 
 /// Seeds libtorch's default generator and runs `draw` while no other thread can use it
 /// through this function.
-pub fn with_torch_seed<T>(seed: u64, draw: impl FnOnce() -> T) -> T {
+pub(crate) fn with_torch_seed<T>(seed: u64, draw: impl FnOnce() -> T) -> T {
     let _guard = TORCH_GENERATOR
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -33,7 +33,7 @@ pub fn apply(kind: TransformKind, images: &Tensor, rng: &mut ChaCha8Rng) -> Tens
 
 /// Rotates each image counter-clockwise by its angle in degrees (as PIL's `rotate`), bicubic,
 /// zero fill outside. Square images map exactly onto themselves at 0/90/180/270 degrees.
-pub fn rotate(images: &Tensor, angles_deg: &[f64]) -> Tensor {
+pub(crate) fn rotate(images: &Tensor, angles_deg: &[f64]) -> Tensor {
     let device = images.device();
     let size = images.size();
     let mut theta = Vec::with_capacity(angles_deg.len() * 6);
@@ -67,14 +67,14 @@ pub fn background(images: &Tensor, values: &[f64]) -> Tensor {
 
 /// One image's morphological operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Morph {
+pub(crate) enum Morph {
     Dilate(i64),
     Erode(i64),
 }
 
 impl Morph {
     /// With p = 0.6 dilate with k ~ U{2,3,4}; else erode with k ~ U{1,2} (one iteration).
-    pub fn sample(rng: &mut ChaCha8Rng) -> Morph {
+    pub(crate) fn sample(rng: &mut ChaCha8Rng) -> Morph {
         if rng.random_bool(0.6) {
             Morph::Dilate(rng.random_range(2..=4))
         } else {
@@ -85,7 +85,7 @@ impl Morph {
 
 /// Dilation / erosion with a k x k square kernel, anchored at k/2 like OpenCV's default.
 /// Images are grouped by operation so each group is one pooling call.
-pub fn morphology(images: &Tensor, ops: &[Morph]) -> Tensor {
+pub(crate) fn morphology(images: &Tensor, ops: &[Morph]) -> Tensor {
     let device = images.device();
     let mut out = images.to_kind(Kind::Float).copy();
     let groups = [
@@ -138,11 +138,6 @@ fn pad_mask(images: &Tensor, before: i64, after: i64) -> Tensor {
     let (h, w) = (size[2], size[3]);
     let ones = Tensor::ones([1, 1, h, w], (Kind::Bool, images.device()));
     ones.constant_pad_nd([before, after, before, after])
-}
-
-/// Converts u8 images to the float 0..=255 representation the transforms use.
-pub fn to_float(images: &Tensor) -> Tensor {
-    images.to_kind(Kind::Float)
 }
 
 /// Moves a host image buffer (N x C x H x W u8) onto `device` as a u8 tensor.

@@ -21,7 +21,7 @@ use crate::engine::rundir::{now_secs, RunDir, RunState, Status};
 
 /// What to do for one sweep point.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Plan {
+pub(crate) enum Plan {
     Start,
     Resume(PathBuf),
     AlreadyFinished(PathBuf),
@@ -29,13 +29,13 @@ pub enum Plan {
 
 /// A claimed run: the plan, and the lock held until this is dropped.
 #[derive(Debug)]
-pub struct Claim {
+pub(crate) struct Claim {
     pub plan: Plan,
     _lock: Option<File>,
 }
 
 /// Locks the run's name and decides what to do with it.
-pub fn claim(runs_dir: &Path, config: &RunConfig) -> Result<Claim, String> {
+pub(crate) fn claim(runs_dir: &Path, config: &RunConfig) -> Result<Claim, String> {
     std::fs::create_dir_all(runs_dir)
         .map_err(|e| format!("cannot create {}: {e}", runs_dir.display()))?;
     let lock = lock_name(runs_dir, &config.name)?;
@@ -44,7 +44,7 @@ pub fn claim(runs_dir: &Path, config: &RunConfig) -> Result<Claim, String> {
 }
 
 /// Locks the run directory `dir` (existing or not) for this process.
-pub fn lock_dir(dir: &Path) -> Result<Option<File>, String> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<Option<File>, String> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -13,9 +13,9 @@ mod sweep;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-pub use progress::{epoch_line, finished_line, Progress};
-pub use signals::{signal_name, StopSignals, STOP_SIGNALS};
-pub use sweep::{sweep_points, Point};
+pub(crate) use progress::{finished_line, Progress};
+pub(crate) use signals::{signal_name, StopSignals};
+pub(crate) use sweep::{sweep_points, Point};
 
 use crate::config::RunConfig;
 use crate::engine::{self, Event, RunRequest};
@@ -31,7 +31,7 @@ pub const EXIT_STOPPED: i32 = 75;
 
 /// The result of one batch run.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RunResult {
+pub(crate) enum RunResult {
     Finished(PathBuf),
     Stopped(PathBuf),
     Failed(String),
@@ -39,7 +39,7 @@ pub enum RunResult {
 
 /// Runs one request to its end, printing progress and (with `stream`) each epoch's metrics as
 /// a JSON line on stdout. A stop signal (`signals`) is passed to the worker as `Control::Stop`.
-pub fn run_one(
+pub(crate) fn run_one(
     request: RunRequest,
     signals: &StopSignals,
     stream: bool,

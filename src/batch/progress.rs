@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::engine::{EpochMetrics, GeneratorProgress, Phase, Summary};
 
 /// Where progress goes.
-pub struct Progress {
+pub(crate) struct Progress {
     /// The live bar, in terminal mode.
     bar: Option<ProgressBar>,
     terminal: bool,
@@ -51,6 +51,7 @@ impl Progress {
     }
 
     /// Plain lines into `out` (tests, logs).
+    #[cfg(test)]
     pub fn plain(out: Box<dyn Write>) -> Progress {
         Progress {
             bar: None,
@@ -168,7 +169,7 @@ impl Progress {
     }
 
     /// Removes the bar (before a run's last line).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -202,7 +203,7 @@ fn losses_text(g: &GeneratorProgress) -> String {
 }
 
 /// One line of the generator phase: where it is, its losses, and its pace.
-pub fn generator_line(name: &str, g: &GeneratorProgress) -> String {
+pub(crate) fn generator_line(name: &str, g: &GeneratorProgress) -> String {
     if g.from_cache {
         return format!(
             "[{name}] GIT generator {} ({} iterations) reused from the cache",
@@ -241,7 +242,7 @@ fn num(v: Option<f64>) -> String {
 
 /// One epoch: balanced accuracy first, plain accuracy beside it, then the groups, the training
 /// side, eKLD when measured, and timings.
-pub fn epoch_line(name: &str, m: &EpochMetrics) -> String {
+pub(crate) fn epoch_line(name: &str, m: &EpochMetrics) -> String {
     let stage = match m.stage {
         crate::engine::Stage::Train => String::new(),
         other => format!(" ({other})"),
@@ -277,7 +278,7 @@ pub fn epoch_line(name: &str, m: &EpochMetrics) -> String {
 }
 
 /// The run's last line: balanced accuracy first, then what the run cost (when known).
-pub fn finished_line(name: &str, s: &Summary) -> String {
+pub(crate) fn finished_line(name: &str, s: &Summary) -> String {
     let mut cost = String::new();
     if let Some(t) = s.first_batch_seconds {
         cost += &format!("; first batch after {t:.1}s");

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 
 /// The signals that stop a batch run.
-pub const STOP_SIGNALS: [i32; 3] = [SIGTERM, SIGINT, SIGUSR1];
+pub(crate) const STOP_SIGNALS: [i32; 3] = [SIGTERM, SIGINT, SIGUSR1];
 
 /// Which stop signal arrived first, if any.
 #[derive(Debug, Clone, Default)]
-pub struct StopSignals {
+pub(crate) struct StopSignals {
     requested: Arc<AtomicBool>,
     /// The number of the last stop signal received (0 for none).
     signal: Arc<AtomicUsize>,
@@ -44,7 +44,7 @@ impl StopSignals {
     }
 
     /// The stop signal received, if any.
-    pub fn received(&self) -> Option<i32> {
+    pub(crate) fn received(&self) -> Option<i32> {
         if self.requested.load(Ordering::SeqCst) {
             Some(self.signal.load(Ordering::SeqCst) as i32)
         } else {
@@ -53,6 +53,7 @@ impl StopSignals {
     }
 
     /// Records a stop request as if `sig` had arrived (tests, and front ends without signals).
+    #[cfg(test)]
     pub fn request(&self, sig: i32) {
         self.signal.store(sig as usize, Ordering::SeqCst);
         self.requested.store(true, Ordering::SeqCst);
@@ -60,7 +61,7 @@ impl StopSignals {
 }
 
 /// "SIGTERM" and the like, for messages.
-pub fn signal_name(sig: i32) -> String {
+pub(crate) fn signal_name(sig: i32) -> String {
     match sig {
         SIGTERM => "SIGTERM".into(),
         SIGINT => "SIGINT (Ctrl-C)".into(),

@@ -7,14 +7,14 @@ use crate::config::{sanitize_run_name, ConfigError, RunConfig};
 
 /// One run to do: a config file with its overrides.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Point {
+pub(crate) struct Point {
     pub config: PathBuf,
     pub overrides: Vec<String>,
 }
 
 /// Expands configs x the Cartesian product of `--sweep KEY=V1,V2` lists (last key fastest).
 /// Each point gets a `name` suffix naming its swept values, so run directories tell them apart.
-pub fn sweep_points(
+pub(crate) fn sweep_points(
     configs: &[PathBuf],
     overrides: &[String],
     sweeps: &[String],

@@ -15,16 +15,16 @@ use tch::Tensor;
 use super::longtail::derive_seed;
 use super::ImageSet;
 
-pub const NUM_CLASSES: usize = 49;
-pub const SIZE: usize = 28;
+pub(crate) const NUM_CLASSES: usize = 49;
+pub(crate) const SIZE: usize = 28;
 /// Training images are indices below this; test images start here.
-pub const TEST_OFFSET: usize = 1 << 20;
+pub(crate) const TEST_OFFSET: usize = 1 << 20;
 const DATASET_SEED: u64 = 0x6c79_7068_7331;
 const SEGMENTS_PER_STROKE: usize = 4;
 
 /// How the glyphs are drawn: the knobs that set how hard the dataset is.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Style {
+pub(crate) struct Style {
     /// Strokes of a class's own (random curves drawn once for the class).
     pub own_strokes: usize,
     /// Strokes a class takes from the pool shared by all classes.
@@ -50,7 +50,7 @@ pub struct Style {
 /// earlier style (4 strokes, most from the shared pool, one dropped 10 % of the time, more
 /// jitter) ERM reached 21 % balanced accuracy on the default run and Spearman(size, eKLD)
 /// was -0.26: too hard for the tail to show anything but noise.
-pub const STYLE: Style = Style {
+pub(crate) const STYLE: Style = Style {
     own_strokes: 3,
     shared_strokes: 0,
     drop: 0.0,
@@ -371,7 +371,7 @@ fn ink_pixels(style: &Style, half_width: f64, ink: f64, dist: &[f32], image: &mu
 }
 
 /// A class's training images `0..n`.
-pub fn train_items(sizes: &[usize]) -> Vec<(usize, usize)> {
+pub(crate) fn train_items(sizes: &[usize]) -> Vec<(usize, usize)> {
     sizes
         .iter()
         .enumerate()
@@ -380,7 +380,7 @@ pub fn train_items(sizes: &[usize]) -> Vec<(usize, usize)> {
 }
 
 /// `per_class` test images of every class, disjoint from any training image.
-pub fn test_items(per_class: usize) -> Vec<(usize, usize)> {
+pub(crate) fn test_items(per_class: usize) -> Vec<(usize, usize)> {
     (0..NUM_CLASSES)
         .flat_map(|c| (0..per_class).map(move |i| (c, TEST_OFFSET + i)))
         .collect()

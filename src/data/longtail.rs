@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::{ClassOrder, DataConfig, Pick, Profile};
 
 /// Training images per class *rank* (rank 0 = largest), as SPEC defines each profile.
-pub fn sizes_by_rank(data: &DataConfig, num_classes: usize) -> Vec<usize> {
+pub(crate) fn sizes_by_rank(data: &DataConfig, num_classes: usize) -> Vec<usize> {
     let n_max = data.max_per_class;
     let floor = data.min_per_class.max(1);
     let c_total = num_classes.max(1);
@@ -46,7 +46,7 @@ pub fn sizes_by_rank(data: &DataConfig, num_classes: usize) -> Vec<usize> {
 }
 
 /// Class labels by rank, `order[rank] = class`: a seeded permutation, or label order.
-pub fn class_order(order: ClassOrder, num_classes: usize, seed: u64) -> Vec<usize> {
+pub(crate) fn class_order(order: ClassOrder, num_classes: usize, seed: u64) -> Vec<usize> {
     let mut classes: Vec<usize> = (0..num_classes).collect();
     if order == ClassOrder::Seeded {
         classes.shuffle(&mut ChaCha8Rng::seed_from_u64(derive_seed(
@@ -58,7 +58,7 @@ pub fn class_order(order: ClassOrder, num_classes: usize, seed: u64) -> Vec<usiz
 }
 
 /// Training size of each class label.
-pub fn sizes_by_class(data: &DataConfig, num_classes: usize, seed: u64) -> Vec<usize> {
+pub(crate) fn sizes_by_class(data: &DataConfig, num_classes: usize, seed: u64) -> Vec<usize> {
     let by_rank = sizes_by_rank(data, num_classes);
     let order = class_order(data.class_order, num_classes, seed);
     let mut sizes = vec![0; num_classes];
@@ -71,7 +71,7 @@ pub fn sizes_by_class(data: &DataConfig, num_classes: usize, seed: u64) -> Vec<u
 /// Picks `n` of a class's `pool` (indices into the source set, in file order): seeded, or the
 /// first `n`. When `n` exceeds the pool, base images are reused in further passes (shuffled when
 /// seeded; each copy later gets its own transform).
-pub fn choose(pool: &[usize], n: usize, pick: Pick, seed: u64, class: usize) -> Vec<usize> {
+pub(crate) fn choose(pool: &[usize], n: usize, pick: Pick, seed: u64, class: usize) -> Vec<usize> {
     if pool.is_empty() {
         return Vec::new();
     }

@@ -54,7 +54,7 @@ pub fn prepare(config: &RunConfig) -> Result<Prepared, DataError> {
 }
 
 /// Draws the long-tailed subset of a loaded dataset.
-pub fn from_source(source: SourceData, config: &RunConfig) -> Prepared {
+pub(crate) fn from_source(source: SourceData, config: &RunConfig) -> Prepared {
     let num_classes = source.num_classes;
     let sizes = longtail::sizes_by_class(&config.data, num_classes, config.seed);
     let pools = source.train.indices_by_class(num_classes);

@@ -34,7 +34,7 @@ impl ImageSet {
     }
 
     /// Bytes of one image.
-    pub fn image_len(&self) -> usize {
+    pub(crate) fn image_len(&self) -> usize {
         self.channels * self.height * self.width
     }
 
@@ -55,7 +55,7 @@ impl ImageSet {
     }
 
     /// A new set made of the given images, in the given order (repeats allowed).
-    pub fn select(&self, indices: &[usize]) -> ImageSet {
+    pub(crate) fn select(&self, indices: &[usize]) -> ImageSet {
         let n = self.image_len();
         let mut out = ImageSet::new(self.channels, self.height, self.width);
         out.images.reserve(indices.len() * n);

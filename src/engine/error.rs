@@ -7,7 +7,7 @@ use crate::config::ConfigError;
 use crate::data::DataError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum EngineError {
+pub(crate) enum EngineError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -37,7 +37,7 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    pub fn writing(path: &Path, err: impl std::fmt::Display) -> EngineError {
+    pub(crate) fn writing(path: &Path, err: impl std::fmt::Display) -> EngineError {
         EngineError::File {
             action: "writing",
             path: path.to_path_buf(),
@@ -45,7 +45,7 @@ impl EngineError {
         }
     }
 
-    pub fn reading(path: &Path, err: impl std::fmt::Display) -> EngineError {
+    pub(crate) fn reading(path: &Path, err: impl std::fmt::Display) -> EngineError {
         EngineError::File {
             action: "reading",
             path: path.to_path_buf(),
@@ -54,4 +54,4 @@ impl EngineError {
     }
 }
 
-pub type EngineResult<T> = Result<T, EngineError>;
+pub(crate) type EngineResult<T> = Result<T, EngineError>;

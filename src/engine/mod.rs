@@ -9,23 +9,19 @@ pub mod rundir;
 pub mod summary;
 mod worker;
 
-pub use worker::learning_rate;
-
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 
 use crate::config::RunConfig;
-pub use error::EngineError;
-pub use events::{Control, Event, Phase};
-pub use records::{
-    EpochMetrics, GeneratorProgress, GeneratorRecord, GroupAccuracy, InvarianceReport, RunInfo,
-    SamplingUsage, Stage,
-};
-pub use summary::{ClassResult, Summary};
+pub(crate) use events::Control;
+pub use events::{Event, Phase};
+pub(crate) use records::{EpochMetrics, GeneratorProgress, InvarianceReport, RunInfo};
+pub use records::{GeneratorRecord, Stage};
+pub use summary::Summary;
 
 /// Where the worker reports. Called on the worker thread; must not block for long.
-pub type EventSink = Box<dyn Fn(Event) + Send + 'static>;
+pub(crate) type EventSink = Box<dyn Fn(Event) + Send + 'static>;
 
 /// What to run. Sent once per run, so the size of `New` is no concern.
 #[derive(Debug, Clone)]
@@ -64,7 +60,7 @@ impl RunHandle {
         self.send(Control::Stop)
     }
 
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 

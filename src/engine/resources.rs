@@ -45,7 +45,7 @@ fn process_age() -> Option<f64> {
 }
 
 /// Seconds since [`mark_process_start`], `None` when it was never called (library use, tests).
-pub fn since_process_start() -> Option<f64> {
+pub(crate) fn since_process_start() -> Option<f64> {
     PROCESS_START.get().map(|t| t.elapsed().as_secs_f64())
 }
 

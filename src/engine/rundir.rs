@@ -16,7 +16,7 @@ use super::summary::Summary;
 use crate::config::RunConfig;
 
 /// Writes `bytes` to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = temp_path(path);
     {
         let mut f = fs::File::create(&tmp)?;
@@ -27,7 +27,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// A temp name beside `path` that keeps its extension (tch picks the format by extension).
-pub fn temp_path(path: &Path) -> PathBuf {
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     path.with_file_name(format!(".tmp-{}-{name}", std::process::id()))
 }
@@ -132,15 +132,15 @@ impl RunDir {
         write_atomic(&self.file("config.toml"), config.to_toml().as_bytes())
     }
 
-    pub fn read_config(&self) -> Result<RunConfig, String> {
+    pub(crate) fn read_config(&self) -> Result<RunConfig, String> {
         RunConfig::load(&self.file("config.toml"), &[]).map_err(|e| e.to_string())
     }
 
-    pub fn write_info(&self, info: &RunInfo) -> io::Result<()> {
+    pub(crate) fn write_info(&self, info: &RunInfo) -> io::Result<()> {
         write_json(&self.file("run.json"), info)
     }
 
-    pub fn write_state(&self, state: &RunState) -> io::Result<()> {
+    pub(crate) fn write_state(&self, state: &RunState) -> io::Result<()> {
         write_json(&self.file("state.json"), state)
     }
 
@@ -149,7 +149,7 @@ impl RunDir {
     }
 
     /// Rewrites `metrics.jsonl` with all epochs so far.
-    pub fn write_metrics(&self, epochs: &[EpochMetrics]) -> io::Result<()> {
+    pub(crate) fn write_metrics(&self, epochs: &[EpochMetrics]) -> io::Result<()> {
         let mut text = String::new();
         for m in epochs {
             text.push_str(&serde_json::to_string(m).map_err(io::Error::other)?);
@@ -163,7 +163,7 @@ impl RunDir {
         read_metrics(&self.file("metrics.jsonl"))
     }
 
-    pub fn write_summary(&self, summary: &Summary) -> io::Result<()> {
+    pub(crate) fn write_summary(&self, summary: &Summary) -> io::Result<()> {
         write_json(&self.file("summary.json"), summary)?;
         write_atomic(
             &self.file("per_class.csv"),
@@ -191,7 +191,7 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
 }
 
-pub fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -70,14 +70,14 @@ pub struct Summary {
 
 /// Class-size groups as used throughout the long-tail literature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SizeGroup {
+pub(crate) enum SizeGroup {
     Many,
     Medium,
     Few,
 }
 
 impl SizeGroup {
-    pub const ALL: [SizeGroup; 3] = [SizeGroup::Many, SizeGroup::Medium, SizeGroup::Few];
+    pub(crate) const ALL: [SizeGroup; 3] = [SizeGroup::Many, SizeGroup::Medium, SizeGroup::Few];
 
     /// "many", "medium", "few".
     pub fn name(self) -> &'static str {
@@ -105,7 +105,7 @@ impl SizeGroup {
 }
 
 /// Mean of `values[c]` over classes of each size group; `None` for an empty group.
-pub fn group_means(values: &[f64], train_sizes: &[usize]) -> [Option<f64>; 3] {
+pub(crate) fn group_means(values: &[f64], train_sizes: &[usize]) -> [Option<f64>; 3] {
     let mut sums = [(0.0, 0usize); 3];
     for (v, &n) in values.iter().zip(train_sizes) {
         let g = match SizeGroup::of(n) {
@@ -180,7 +180,7 @@ impl Summary {
     }
 
     /// `per_class.csv`: one row per class, ordered by training size (largest first).
-    pub fn per_class_csv(&self) -> String {
+    pub(crate) fn per_class_csv(&self) -> String {
         let mut rows: Vec<&ClassResult> = self.classes.iter().collect();
         rows.sort_by(|a, b| b.train_size.cmp(&a.train_size).then(a.class.cmp(&b.class)));
         let mut out = String::from(

@@ -3,7 +3,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-pub struct Adam {
+pub(crate) struct Adam {
     params: Vec<(String, Tensor)>,
     first: Vec<Tensor>,
     second: Vec<Tensor>,
@@ -37,13 +37,13 @@ impl Adam {
         }
     }
 
-    pub fn zero_grad(&mut self) {
+    pub(crate) fn zero_grad(&mut self) {
         for (_, p) in &mut self.params {
             p.zero_grad();
         }
     }
 
-    pub fn step(&mut self) {
+    pub(crate) fn step(&mut self) {
         self.step += 1;
         let (b1, b2) = (self.beta1, self.beta2);
         let correction1 = 1.0 - b1.powi(self.step as i32);
@@ -84,7 +84,7 @@ impl Adam {
     }
 
     /// Restores what `state` saved; missing entries are an error naming them.
-    pub fn load_state(
+    pub(crate) fn load_state(
         &mut self,
         prefix: &str,
         saved: &[(String, Tensor)],

@@ -16,7 +16,7 @@ use crate::method;
 use crate::seed::derive_seed;
 
 /// Probability of keeping a generated image of each class (`weighted_gen` with K).
-pub fn keep_probabilities(sizes: &[usize], k: f64) -> Vec<f64> {
+pub(crate) fn keep_probabilities(sizes: &[usize], k: f64) -> Vec<f64> {
     let n_min = sizes.iter().copied().min().unwrap_or(0) as f64;
     sizes
         .iter()
@@ -32,7 +32,7 @@ pub fn keep_probabilities(sizes: &[usize], k: f64) -> Vec<f64> {
 
 /// Images generated with `generator` from the content of `images` (float 0..=255) and styles
 /// drawn from `rng`; float 0..=255 out (not clamped, as the paper).
-pub fn generate(generator: &Generator, images: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
+pub(crate) fn generate(generator: &Generator, images: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
     tch::no_grad(|| {
         let n = images.size()[0];
         let content = generator.content.forward(&to_unit(images));
@@ -50,7 +50,7 @@ enum Source {
 }
 
 /// The per-epoch state of the generator's use (the generator itself is lent to each call).
-pub struct GitAugmenter {
+pub(crate) struct GitAugmenter {
     gen_fraction: f64,
     /// Per-class keep probability (`weighted_gen`), else every generated image is kept.
     keep: Option<Vec<f64>>,
@@ -64,10 +64,11 @@ pub struct GitAugmenter {
 }
 
 /// What a mixed batch holds.
-pub struct Mixed {
+pub(crate) struct Mixed {
     pub images: Tensor,
     pub labels: Tensor,
-    /// Rows now holding generated images.
+    /// Rows now holding generated images (the tests check it; training needs only the batch).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub generated: usize,
 }
 
@@ -100,7 +101,7 @@ impl GitAugmenter {
 
     /// Draws the epoch's content order (the run's sampling rule, its own stream) and, in pool
     /// mode, generates one variant of every training image.
-    pub fn start_epoch(
+    pub(crate) fn start_epoch(
         &mut self,
         generator: &Generator,
         epoch: usize,

@@ -74,7 +74,7 @@ impl KeyInputs {
 const FNV_OFFSET: u64 = 0xcbf29ce484222325;
 
 /// 64-bit FNV-1a, continuing from `state`.
-pub fn fnv1a(bytes: &[u8], mut state: u64) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8], mut state: u64) -> u64 {
     for &b in bytes {
         state ^= b as u64;
         state = state.wrapping_mul(0x100000001b3);
@@ -83,7 +83,7 @@ pub fn fnv1a(bytes: &[u8], mut state: u64) -> u64 {
 }
 
 /// Digest of a training set as drawn: image bytes, then labels.
-pub fn data_digest(images: &[u8], labels: &[i64]) -> u64 {
+pub(crate) fn data_digest(images: &[u8], labels: &[i64]) -> u64 {
     let mut h = fnv1a(images, FNV_OFFSET);
     for y in labels {
         h = fnv1a(&y.to_le_bytes(), h);
@@ -92,7 +92,7 @@ pub fn data_digest(images: &[u8], labels: &[i64]) -> u64 {
 }
 
 /// The cache folder: `git.cache_dir`, else `<data dir>/generators`.
-pub fn cache_root(config: &RunConfig) -> Option<PathBuf> {
+pub(crate) fn cache_root(config: &RunConfig) -> Option<PathBuf> {
     if !config.git.cache_dir.is_empty() {
         return Some(PathBuf::from(&config.git.cache_dir));
     }
@@ -100,7 +100,7 @@ pub fn cache_root(config: &RunConfig) -> Option<PathBuf> {
 }
 
 /// The entry for `key`, if a complete one exists.
-pub fn lookup(root: &Path, key: &str) -> Option<PathBuf> {
+pub(crate) fn lookup(root: &Path, key: &str) -> Option<PathBuf> {
     let dir = root.join(key);
     dir.join("generator.ot").is_file().then_some(dir)
 }
@@ -108,7 +108,7 @@ pub fn lookup(root: &Path, key: &str) -> Option<PathBuf> {
 /// Stores a complete entry: `write` fills a fresh temp folder, which is then renamed into
 /// place. If another run stored the same key meanwhile, theirs is kept (same inputs, same
 /// generator up to the order of floating-point work).
-pub fn store(
+pub(crate) fn store(
     root: &Path,
     key: &str,
     write: impl FnOnce(&Path) -> Result<(), String>,

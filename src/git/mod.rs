@@ -15,4 +15,4 @@ pub mod samples;
 pub mod spec;
 pub mod training;
 
-pub use spec::GeneratorSpec;
+pub(crate) use spec::GeneratorSpec;

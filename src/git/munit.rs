@@ -13,7 +13,7 @@ use super::spec::GeneratorSpec;
 const EPS: f64 = 1e-5;
 
 /// Per-sample, per-channel normalisation over H x W (biased variance), no affine part.
-pub fn instance_norm(x: &Tensor) -> Tensor {
+pub(crate) fn instance_norm(x: &Tensor) -> Tensor {
     let dims = [2i64, 3];
     let mean = x.mean_dim(dims.as_slice(), true, Kind::Float);
     let var = x.var_dim(dims.as_slice(), false, true);
@@ -22,7 +22,7 @@ pub fn instance_norm(x: &Tensor) -> Tensor {
 
 /// Adaptive instance normalisation: instance-normalise, then scale by `gamma` and shift by
 /// `beta`, both (B, C) from the style code.
-pub fn adain(x: &Tensor, gamma: &Tensor, beta: &Tensor) -> Tensor {
+pub(crate) fn adain(x: &Tensor, gamma: &Tensor, beta: &Tensor) -> Tensor {
     let size = x.size();
     let shape = [size[0], size[1], 1, 1];
     instance_norm(x) * gamma.view(shape) + beta.view(shape)
@@ -323,14 +323,14 @@ impl Generator {
     }
 
     /// An image from a content code and a style code (B, style_dim).
-    pub fn decode(&self, content: &Tensor, style: &Tensor) -> Tensor {
+    pub(crate) fn decode(&self, content: &Tensor, style: &Tensor) -> Tensor {
         self.decoder.forward(content, &self.mlp.forward(style))
     }
 }
 
 /// The LSGAN discriminator: a patch map of realness scores.
 #[derive(Debug)]
-pub struct Discriminator {
+pub(crate) struct Discriminator {
     convs: Vec<nn::Conv2D>,
     last: nn::Conv2D,
 }

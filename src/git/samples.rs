@@ -30,7 +30,11 @@ pub struct SampleRow {
 
 /// Which training images the grid shows: two of the largest class, then one of each of the
 /// smallest classes (up to `rows` in all).
-pub fn pick_rows(by_class: &[Vec<usize>], sizes: &[usize], rows: usize) -> Vec<(usize, usize)> {
+pub(crate) fn pick_rows(
+    by_class: &[Vec<usize>],
+    sizes: &[usize],
+    rows: usize,
+) -> Vec<(usize, usize)> {
     let mut order: Vec<usize> = (0..sizes.len())
         .filter(|&c| !by_class[c].is_empty())
         .collect();
@@ -72,7 +76,7 @@ fn to_bytes(images: &Tensor) -> Vec<Vec<u8>> {
 }
 
 /// The grid for `picked` (class, image index) rows with `variants` generated columns.
-pub fn sample_grid(
+pub(crate) fn sample_grid(
     generator: &Generator,
     train: &Tensor,
     picked: &[(usize, usize)],
@@ -107,7 +111,7 @@ pub fn sample_grid(
 
 impl SampleGrid {
     /// The grid as a picture: a header, then one labelled row per real image.
-    pub fn to_picture(&self) -> Picture {
+    pub(crate) fn to_picture(&self) -> Picture {
         let columns = self.rows.first().map(|r| r.images.len()).unwrap_or(0);
         let mut headers = vec!["real".to_string()];
         headers.extend((1..columns).map(|k| format!("G{k}")));

@@ -83,7 +83,7 @@ impl GeneratorSpec {
     }
 
     /// The preset with the config's overrides.
-    pub fn resolve(git: &GitConfig) -> GeneratorSpec {
+    pub(crate) fn resolve(git: &GitConfig) -> GeneratorSpec {
         let mut s = GeneratorSpec::preset(git.preset);
         let set = |slot: &mut usize, value: Option<usize>| {
             if let Some(v) = value {
@@ -140,7 +140,7 @@ impl GeneratorSpec {
 
     /// Whether images of `size` x `size` pass through the content path and back unchanged in
     /// size (each downsampling halves, each upsampling doubles).
-    pub fn fits(&self, size: i64) -> Result<(), String> {
+    pub(crate) fn fits(&self, size: i64) -> Result<(), String> {
         let factor = 1i64 << self.downsamples;
         if size % factor != 0 {
             return Err(format!(

@@ -33,7 +33,7 @@ pub struct Losses {
 
 /// Losses from a JSON Lines file (the cache's `losses.jsonl`, a run's `generator-losses.jsonl`);
 /// unreadable lines (a cut-short last line) are skipped, a missing file gives none.
-pub fn read_losses(path: &std::path::Path) -> Vec<Losses> {
+pub(crate) fn read_losses(path: &std::path::Path) -> Vec<Losses> {
     std::fs::read_to_string(path)
         .map(|t| {
             t.lines()
@@ -44,7 +44,7 @@ pub fn read_losses(path: &std::path::Path) -> Vec<Losses> {
 }
 
 /// Standard normal draws from a seeded stream (Box-Muller), as a (rows, cols) tensor.
-pub fn normal(rng: &mut ChaCha8Rng, rows: i64, cols: i64, device: Device) -> Tensor {
+pub(crate) fn normal(rng: &mut ChaCha8Rng, rows: i64, cols: i64, device: Device) -> Tensor {
     let values: Vec<f32> = (0..rows * cols)
         .map(|_| {
             let u1: f64 = rng.random_range(f64::EPSILON..1.0);
@@ -58,17 +58,17 @@ pub fn normal(rng: &mut ChaCha8Rng, rows: i64, cols: i64, device: Device) -> Ten
 }
 
 /// u8-valued images (N x C x H x W) → the generator's [-1, 1].
-pub fn to_unit(images: &Tensor) -> Tensor {
+pub(crate) fn to_unit(images: &Tensor) -> Tensor {
     images.to_kind(Kind::Float) / 127.5 - 1.0
 }
 
 /// The generator's [-1, 1] → float 0..=255 images, as the classifier's pipeline takes them.
-pub fn from_unit(images: &Tensor) -> Tensor {
+pub(crate) fn from_unit(images: &Tensor) -> Tensor {
     (images + 1.0) * 127.5
 }
 
 /// The two generators and discriminators with their optimizers.
-pub struct MunitTraining {
+pub(crate) struct MunitTraining {
     pub spec: GeneratorSpec,
     pub gen_vs: VarStore,
     pub dis_vs: VarStore,
@@ -148,7 +148,7 @@ impl MunitTraining {
     }
 
     /// One iteration on `images` (u8-valued, N x C x H x W, on the device).
-    pub fn step(&mut self, images: &Tensor, by_class: &[Vec<usize>]) -> Losses {
+    pub(crate) fn step(&mut self, images: &Tensor, by_class: &[Vec<usize>]) -> Losses {
         let spec = &self.spec;
         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
             self.seed,
@@ -238,7 +238,7 @@ impl MunitTraining {
     }
 
     /// Restores what `state` saved.
-    pub fn load_state(&mut self, saved: &[(String, Tensor)]) -> Result<(), String> {
+    pub(crate) fn load_state(&mut self, saved: &[(String, Tensor)]) -> Result<(), String> {
         let device = self.gen_vs.device();
         let find = |name: &str| {
             saved

@@ -100,11 +100,11 @@ pub struct AdaptivePlan {
 }
 
 /// The first round: enough images and two draws each to see both variance components.
-pub const PILOT_IMAGES: usize = 16;
-pub const PILOT_SAMPLES: usize = 2;
+pub(crate) const PILOT_IMAGES: usize = 16;
+pub(crate) const PILOT_SAMPLES: usize = 2;
 
 /// Fewest images a class may stop at (all of them when it has fewer).
-pub const MIN_IMAGES: usize = 30;
+pub(crate) const MIN_IMAGES: usize = 30;
 
 /// (1.05^2 - 1): within-image variance at most this share of the between-image variance keeps
 /// the SE within 5% of what infinitely many draws per image would give.
@@ -112,12 +112,12 @@ const FLOOR_MARGIN: f64 = 0.1025;
 
 impl AdaptivePlan {
     /// The standard error a class with estimated eKLD `mean` must reach.
-    pub fn target_for(&self, mean: f64) -> f64 {
+    pub(crate) fn target_for(&self, mean: f64) -> f64 {
         self.target_stderr.max(self.target_relative * mean.abs())
     }
 
     /// (images, draws per image) of the pilot round, within the caps.
-    pub fn pilot(&self, available: usize) -> (usize, usize) {
+    pub(crate) fn pilot(&self, available: usize) -> (usize, usize) {
         let images = PILOT_IMAGES.min(available).min(self.max_images);
         (images, PILOT_SAMPLES.min(self.max_samples).max(1))
     }
@@ -177,13 +177,13 @@ impl AdaptivePlan {
 }
 
 /// Adds draws to a range of a class's images (see [`sample_class`]).
-pub type DrawRound<'a> = dyn FnMut(Range<usize>, usize, &mut [ImageDraws]) -> bool + 'a;
+pub(crate) type DrawRound<'a> = dyn FnMut(Range<usize>, usize, &mut [ImageDraws]) -> bool + 'a;
 
 /// Runs the adaptive rounds for one class with `available` images. `draw(images, extra, out)`
 /// adds `extra` draws to each image in `images` (positions in the class's image order),
 /// accumulating into `out` (one entry per position in `images`); it returns false when a stop
 /// was requested, and then this returns `None`.
-pub fn sample_class(
+pub(crate) fn sample_class(
     plan: &AdaptivePlan,
     available: usize,
     draw: &mut DrawRound<'_>,

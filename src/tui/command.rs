@@ -56,7 +56,7 @@ pub enum Command {
 
 /// Who has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyMode {
+pub(crate) enum KeyMode {
     Normal,
     /// Typing into a form field or a file name.
     Text,
@@ -110,7 +110,7 @@ impl Key {
 
 /// One binding: its keys, the command, and how help and footer describe it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Binding {
+pub(crate) struct Binding {
     pub keys: &'static [Key],
     /// The keys as the help overlay writes them.
     pub label: &'static str,
@@ -138,7 +138,7 @@ const fn bind(
 }
 
 /// Keys that work in every mode.
-pub const GLOBAL: &[Binding] = &[bind(
+pub(crate) const GLOBAL: &[Binding] = &[bind(
     &[Key {
         code: KeyCode::Char('c'),
         ctrl: true,
@@ -150,7 +150,7 @@ pub const GLOBAL: &[Binding] = &[bind(
 )];
 
 /// The lab's keys when nothing else has the keyboard.
-pub const NORMAL: &[Binding] = &[
+pub(crate) const NORMAL: &[Binding] = &[
     bind(
         &[ch('s'), code(KeyCode::Enter)],
         "s / Enter",
@@ -290,7 +290,7 @@ pub const NORMAL: &[Binding] = &[
 ];
 
 /// Keys while a yes/no question is open.
-pub const CONFIRM: &[Binding] = &[
+pub(crate) const CONFIRM: &[Binding] = &[
     bind(
         &[ch('y'), ch('Y'), code(KeyCode::Enter)],
         "y / n",
@@ -308,7 +308,7 @@ pub const CONFIRM: &[Binding] = &[
 ];
 
 /// Keys while typing; every other character is typed.
-pub const TEXT: &[Binding] = &[
+pub(crate) const TEXT: &[Binding] = &[
     bind(
         &[code(KeyCode::Enter)],
         "Enter Esc Bksp",
@@ -327,7 +327,7 @@ pub const TEXT: &[Binding] = &[
 ];
 
 /// The help overlay's lines, in table order: (keys, what they do).
-pub fn help_lines() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn help_lines() -> Vec<(&'static str, &'static str)> {
     NORMAL
         .iter()
         .chain(GLOBAL)
@@ -339,7 +339,7 @@ pub fn help_lines() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The footer's reminders: (key, word).
-pub fn footer_keys() -> Vec<(String, &'static str)> {
+pub(crate) fn footer_keys() -> Vec<(String, &'static str)> {
     NORMAL
         .iter()
         .filter_map(|b| Some((b.keys[0].name(), b.footer?)))
@@ -353,7 +353,7 @@ fn lookup(table: &[Binding], key: &KeyEvent) -> Option<Command> {
         .map(|b| b.command.clone())
 }
 
-pub fn map_key(mode: KeyMode, key: KeyEvent) -> Command {
+pub(crate) fn map_key(mode: KeyMode, key: KeyEvent) -> Command {
     if let Some(cmd) = lookup(GLOBAL, &key) {
         return cmd;
     }

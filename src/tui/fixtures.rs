@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use crate::config::RunConfig;
 use crate::data::longtail::sizes_by_class;
+use crate::engine::records::GroupAccuracy;
 use crate::engine::summary::group_means;
-use crate::engine::{EpochMetrics, GroupAccuracy, InvarianceReport, RunInfo, Summary};
+use crate::engine::{EpochMetrics, InvarianceReport, RunInfo, Summary};
 
-pub fn run_info(config: &RunConfig, run_id: &str, dir: PathBuf) -> RunInfo {
+pub(crate) fn run_info(config: &RunConfig, run_id: &str, dir: PathBuf) -> RunInfo {
     let c = config.data.dataset.num_classes();
     RunInfo {
         run_id: run_id.into(),
@@ -106,7 +107,7 @@ pub fn summary(info: &RunInfo, last: &EpochMetrics, inv: &InvarianceReport) -> S
 
 /// An App mid-session: a finished run (ERM), a live run (CE-DRS) at `live_epoch` of 50 with a
 /// batch in flight, and a queued run; a CPU-only sampler reading. For snapshots and screenshots.
-pub fn demo_app(live_epoch: usize) -> super::app::App {
+pub(crate) fn demo_app(live_epoch: usize) -> super::app::App {
     use super::app::{App, AppSetup};
     use super::command::Command;
     use super::event::AppEvent;
@@ -194,7 +195,7 @@ pub fn demo_app(live_epoch: usize) -> super::app::App {
 
 /// A data preview of `config` with made-up 28x28 pictures (no libtorch): class `c`'s image `i`
 /// is a striped pattern, so snapshots are stable and cheap.
-pub fn demo_preview(config: &RunConfig) -> super::preview::DataPreview {
+pub(crate) fn demo_preview(config: &RunConfig) -> super::preview::DataPreview {
     use super::preview::{
         ClassPictures, DataPreview, CLASSES_SHOWN, FRESH_DRAWS, IMAGES_PER_CLASS,
     };

@@ -8,7 +8,7 @@ use crate::data::longtail::sizes_by_rank;
 use crate::engine::summary::SizeGroup;
 use crate::method::{preset_of, PRESETS};
 
-pub fn dataset_about(dataset: DatasetName) -> &'static str {
+pub(crate) fn dataset_about(dataset: DatasetName) -> &'static str {
     match dataset {
         DatasetName::Glyphs => "built-in generated 28x28 glyphs, 49 classes, no download",
         DatasetName::Mnist => "MNIST digits (IDX files in the data dir)",
@@ -22,7 +22,7 @@ pub fn dataset_about(dataset: DatasetName) -> &'static str {
     }
 }
 
-pub fn transform_about(t: TransformKind) -> &'static str {
+pub(crate) fn transform_about(t: TransformKind) -> &'static str {
     match t {
         TransformKind::None => "no nuisance transform (eKLD then measured against ROT)",
         TransformKind::Rot => "ROT: rotation by U(-180,180) degrees, bicubic",
@@ -31,7 +31,7 @@ pub fn transform_about(t: TransformKind) -> &'static str {
     }
 }
 
-pub fn arch_about(a: Arch) -> &'static str {
+pub(crate) fn arch_about(a: Arch) -> &'static str {
     match a {
         Arch::SmallCnn => "small CNN: fast on a CPU",
         Arch::Resnet20 => "CIFAR-style ResNet-20 (the paper's model for 28x28 sets)",
@@ -39,7 +39,7 @@ pub fn arch_about(a: Arch) -> &'static str {
     }
 }
 
-pub fn profile_about(p: Profile) -> &'static str {
+pub(crate) fn profile_about(p: Profile) -> &'static str {
     match p {
         Profile::Balanced => "every class keeps n_max images",
         Profile::Exp => "exponential: n_c = n_max * rho^(-c/(C-1)) (CIFAR-LT)",
@@ -49,7 +49,7 @@ pub fn profile_about(p: Profile) -> &'static str {
 }
 
 /// A one-line account of the class sizes a config gives.
-pub fn size_preview(config: &RunConfig) -> String {
+pub(crate) fn size_preview(config: &RunConfig) -> String {
     let c = config.data.dataset.num_classes();
     let sizes = sizes_by_rank(&config.data, c);
     let total: usize = sizes.iter().sum();
@@ -83,7 +83,7 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 13] = [
+    pub(crate) const ALL: [Field; 13] = [
         Field::Config,
         Field::Name,
         Field::Dataset,
@@ -118,7 +118,7 @@ impl Field {
     }
 
     /// Fields typed in with `e` (the others cycle with left/right).
-    pub fn is_text(self) -> bool {
+    pub(crate) fn is_text(self) -> bool {
         matches!(
             self,
             Field::Name
@@ -140,7 +140,7 @@ pub struct ConfigFile {
 }
 
 /// Lists `*.toml` under each folder, in order, without duplicates.
-pub fn list_configs(dirs: &[PathBuf]) -> Vec<ConfigFile> {
+pub(crate) fn list_configs(dirs: &[PathBuf]) -> Vec<ConfigFile> {
     let mut out: Vec<ConfigFile> = Vec::new();
     for dir in dirs {
         let paths = crate::paths::toml_files(dir);
@@ -213,17 +213,17 @@ impl Form {
         }
     }
 
-    pub fn current(&self) -> Field {
+    pub(crate) fn current(&self) -> Field {
         Field::ALL[self.field]
     }
 
-    pub fn move_field(&mut self, delta: i32) {
+    pub(crate) fn move_field(&mut self, delta: i32) {
         let n = Field::ALL.len() as i32;
         self.field = (self.field as i32 + delta).rem_euclid(n) as usize;
     }
 
     /// The value shown for a field.
-    pub fn value(&self, field: Field) -> String {
+    pub(crate) fn value(&self, field: Field) -> String {
         let c = &self.config;
         match field {
             Field::Config => match self.loaded {
@@ -292,7 +292,7 @@ impl Form {
     }
 
     /// Left/right on the selected field. Returns a message when a config was loaded or failed.
-    pub fn cycle(&mut self, delta: i32) -> Option<Result<String, String>> {
+    pub(crate) fn cycle(&mut self, delta: i32) -> Option<Result<String, String>> {
         let field = self.current();
         let c = &mut self.config;
         match field {
@@ -375,7 +375,7 @@ impl Form {
     }
 
     /// Starts typing into a text field; false for a cycling field.
-    pub fn begin_edit(&mut self) -> bool {
+    pub(crate) fn begin_edit(&mut self) -> bool {
         if self.current().is_text() {
             self.editing = Some(self.value(self.current()));
             true
@@ -385,7 +385,7 @@ impl Form {
     }
 
     /// Applies the typed text. Err names the problem and keeps the old value.
-    pub fn commit_edit(&mut self) -> Result<(), String> {
+    pub(crate) fn commit_edit(&mut self) -> Result<(), String> {
         let Some(text) = self.editing.take() else {
             return Ok(());
         };

@@ -34,7 +34,7 @@ pub struct GpuSample {
 }
 
 /// Holds the NVML handle (costly to create: one per process) and the host counters.
-pub struct Sampler {
+pub(crate) struct Sampler {
     nvml: Option<nvml_wrapper::Nvml>,
     /// Why there is no NVML, when there is none.
     reason: Option<String>,
@@ -65,7 +65,7 @@ impl Sampler {
     }
 
     /// One reading of every GPU and of the host (quick, but blocking).
-    pub fn sample(&mut self) -> GpuSample {
+    pub(crate) fn sample(&mut self) -> GpuSample {
         let gpus = self.nvml.as_ref().map(sample_nvml).unwrap_or_default();
         let host = self
             .sys

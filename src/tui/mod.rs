@@ -13,7 +13,8 @@ pub mod app;
 pub mod command;
 pub mod event;
 #[doc(hidden)]
-pub mod fixtures;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod form;
 pub mod gpu;
 pub mod history;
@@ -73,17 +74,17 @@ impl TuiOptions {
 }
 
 /// Frame cap for redraws not caused by input.
-pub const FRAME: Duration = Duration::from_millis(33);
+pub(crate) const FRAME: Duration = Duration::from_millis(33);
 /// App ticks: messages fade, previews debounce.
-pub const TICK: Duration = Duration::from_millis(250);
+pub(crate) const TICK: Duration = Duration::from_millis(250);
 /// GPU / CPU sampling period.
-pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// After a shutdown signal, how long active runs get to report `Stopped` (a run stops at the
 /// next batch boundary, so seconds at most; this bounds a hung device).
-pub const SIGNAL_GRACE: Duration = Duration::from_secs(15);
+pub(crate) const SIGNAL_GRACE: Duration = Duration::from_secs(15);
 
 /// Builds the App from files: configs, themes, history.
-pub fn build_app(options: &TuiOptions) -> App {
+pub(crate) fn build_app(options: &TuiOptions) -> App {
     let user_configs = crate::paths::config_dir().map(|d| d.join("configs"));
     let dirs = if options.config_dirs.is_empty() {
         let mut d = vec![PathBuf::from("configs")];
@@ -181,7 +182,7 @@ impl Runtime {
     }
 
     /// True while a worker thread is alive.
-    pub fn has_workers(&self) -> bool {
+    pub(crate) fn has_workers(&self) -> bool {
         self.handles.values().any(|h| !h.is_finished())
     }
 
@@ -206,7 +207,7 @@ impl Runtime {
 
 /// Moves a run directory into `trash` (created if missing), under a fresh name when one of
 /// the same name is there already. A rename, never a delete: the run can be brought back.
-pub fn move_to_trash(dir: &Path, trash: &Path) -> Result<PathBuf, String> {
+pub(crate) fn move_to_trash(dir: &Path, trash: &Path) -> Result<PathBuf, String> {
     let name = dir
         .file_name()
         .ok_or_else(|| format!("{}: not a run directory", dir.display()))?;
@@ -270,7 +271,7 @@ fn spawn_sampler(tx: UnboundedSender<AppEvent>, period: Duration) {
 }
 
 /// SIGTERM, SIGINT and SIGHUP as a stream of their names (must be called inside the runtime).
-pub fn shutdown_signals() -> io::Result<impl Stream<Item = &'static str> + Unpin> {
+pub(crate) fn shutdown_signals() -> io::Result<impl Stream<Item = &'static str> + Unpin> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut signals = [
         ("SIGTERM", signal(SignalKind::terminate())?),

@@ -12,7 +12,7 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 6] = [
+    pub(crate) const ALL: [Pane; 6] = [
         Pane::Setup,
         Pane::Data,
         Pane::Runs,
@@ -21,7 +21,7 @@ impl Pane {
         Pane::Invariance,
     ];
 
-    pub fn short_title(self) -> &'static str {
+    pub(crate) fn short_title(self) -> &'static str {
         match self {
             Pane::Classes => "Classes",
             Pane::Invariance => "eKLD",
@@ -29,7 +29,7 @@ impl Pane {
         }
     }
 
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Pane::Setup => "Set-up",
             Pane::Data => "Data",

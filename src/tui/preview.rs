@@ -19,11 +19,11 @@ use crate::picture::{self, GridRow, GridStyle, Picture};
 use crate::transforms;
 
 /// Classes shown at each end of the tail.
-pub const CLASSES_SHOWN: usize = 3;
+pub(crate) const CLASSES_SHOWN: usize = 3;
 /// Images shown per class.
-pub const IMAGES_PER_CLASS: usize = 6;
+pub(crate) const IMAGES_PER_CLASS: usize = 6;
 /// Fresh transforms of the base image.
-pub const FRESH_DRAWS: usize = 7;
+pub(crate) const FRESH_DRAWS: usize = 7;
 
 /// One class and some of its training images.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +59,7 @@ pub struct DataPreview {
 }
 
 impl DataPreview {
-    pub fn train_total(&self) -> usize {
+    pub(crate) fn train_total(&self) -> usize {
         self.sizes_by_rank.iter().sum()
     }
 }
@@ -67,7 +67,7 @@ impl DataPreview {
 /// The fixed transform the preview draws fresh variants of: the eKLD transform, or, when eKLD
 /// measures against a trained generator (not available before the run), the dataset's own
 /// nuisance transform, else rotation.
-pub fn variant_transform(config: &RunConfig) -> TransformKind {
+pub(crate) fn variant_transform(config: &RunConfig) -> TransformKind {
     config
         .ekld_transform()
         .fixed_kind()
@@ -79,7 +79,7 @@ pub fn variant_transform(config: &RunConfig) -> TransformKind {
 
 /// The caption of the fresh-draws row: what eKLD measures, or, for generator eKLD, that the row
 /// shows a stand-in.
-pub fn variants_caption(p: &DataPreview) -> String {
+pub(crate) fn variants_caption(p: &DataPreview) -> String {
     let name = transform_name(p.ekld_transform);
     if p.ekld_by_generator {
         format!("one image, fresh {name} draws (eKLD here measures the run's trained generator; not available before the run)")
@@ -89,7 +89,7 @@ pub fn variants_caption(p: &DataPreview) -> String {
 }
 
 /// What the preview depends on: the data section, the seed and the eKLD transform.
-pub fn preview_key(config: &RunConfig) -> String {
+pub(crate) fn preview_key(config: &RunConfig) -> String {
     format!(
         "{:?}|{}|{:?}",
         config.data,
@@ -255,12 +255,12 @@ pub fn build(config: &RunConfig) -> Result<DataPreview, String> {
 }
 
 /// "ka (c12) n=4800": how a class is labelled.
-pub fn class_label(c: &ClassPictures) -> String {
+pub(crate) fn class_label(c: &ClassPictures) -> String {
     format!("{} (c{}) n={}", c.name, c.class, c.train_size)
 }
 
 /// Upper-case name of a transform ("ROT", or "none").
-pub fn transform_name(t: TransformKind) -> String {
+pub(crate) fn transform_name(t: TransformKind) -> String {
     match t {
         TransformKind::None => "none".into(),
         other => serde_plain_name(&other).to_uppercase(),
@@ -268,7 +268,7 @@ pub fn transform_name(t: TransformKind) -> String {
 }
 
 /// The class-size profile as bars, log scale (largest class left).
-pub fn profile_picture(sizes_by_rank: &[usize], width: usize, height: usize) -> Picture {
+pub(crate) fn profile_picture(sizes_by_rank: &[usize], width: usize, height: usize) -> Picture {
     let style = GridStyle::default();
     let mut out = Picture::filled(width, height, 3, style.background);
     let max = sizes_by_rank.iter().copied().max().unwrap_or(1).max(2) as f64;
@@ -296,7 +296,7 @@ pub fn profile_picture(sizes_by_rank: &[usize], width: usize, height: usize) -> 
 }
 
 /// The whole preview as one picture (for `invlab data --preview --out FILE.png`).
-pub fn to_picture(p: &DataPreview) -> Picture {
+pub(crate) fn to_picture(p: &DataPreview) -> Picture {
     let style = GridStyle {
         scale: 2,
         ..GridStyle::default()

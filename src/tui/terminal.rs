@@ -9,7 +9,7 @@ use ratatui::crossterm::execute;
 use ratatui::DefaultTerminal;
 
 /// Raw mode, alternate screen, mouse capture; a panic hook that restores them.
-pub fn init() -> color_eyre::Result<DefaultTerminal> {
+pub(crate) fn init() -> color_eyre::Result<DefaultTerminal> {
     // ratatui's hook restores raw mode and the screen, then runs the earlier (color-eyre) one.
     let terminal = ratatui::init();
     execute!(stdout(), EnableMouseCapture)?;
@@ -29,7 +29,7 @@ pub fn init() -> color_eyre::Result<DefaultTerminal> {
 }
 
 /// Undoes `init` (safe to call more than once).
-pub fn restore() {
+pub(crate) fn restore() {
     let _ = execute!(stdout(), DisableMouseCapture);
     ratatui::restore();
 }

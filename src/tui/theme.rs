@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::engine::summary::SizeGroup;
 
-pub const BUILTIN: [(&str, &str); 3] = [
+pub(crate) const BUILTIN: [(&str, &str); 3] = [
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
     (
@@ -77,23 +77,23 @@ impl Theme {
         Ok(theme)
     }
 
-    pub fn builtin(name: &str) -> Option<Theme> {
+    pub(crate) fn builtin(name: &str) -> Option<Theme> {
         BUILTIN
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(n, text)| Theme::parse(text, n).expect("built-in themes parse"))
     }
 
-    pub fn marker(&self) -> Marker {
+    pub(crate) fn marker(&self) -> Marker {
         parse_marker(&self.marker)
     }
 
-    pub fn scatter_marker(&self) -> Marker {
+    pub(crate) fn scatter_marker(&self) -> Marker {
         parse_marker(&self.scatter_marker)
     }
 
     /// The colour of a class-size group (many / medium / few).
-    pub fn group_color(&self, group: SizeGroup) -> Color {
+    pub(crate) fn group_color(&self, group: SizeGroup) -> Color {
         match group {
             SizeGroup::Many => self.colors.many,
             SizeGroup::Medium => self.colors.medium,
@@ -101,7 +101,7 @@ impl Theme {
         }
     }
 
-    pub fn series(&self, i: usize) -> Color {
+    pub(crate) fn series(&self, i: usize) -> Color {
         self.colors.series[i % self.colors.series.len()]
     }
 
@@ -113,13 +113,13 @@ impl Theme {
         Style::default().fg(self.colors.dim)
     }
 
-    pub fn accent(&self) -> Style {
+    pub(crate) fn accent(&self) -> Style {
         Style::default()
             .fg(self.colors.accent)
             .add_modifier(Modifier::BOLD)
     }
 
-    pub fn border(&self, focused: bool) -> Style {
+    pub(crate) fn border(&self, focused: bool) -> Style {
         if focused {
             Style::default()
                 .fg(self.colors.border_focus)
@@ -129,7 +129,7 @@ impl Theme {
         }
     }
 
-    pub fn selected(&self) -> Style {
+    pub(crate) fn selected(&self) -> Style {
         Style::default()
             .bg(self.colors.selection_bg)
             .add_modifier(Modifier::BOLD)
@@ -144,7 +144,7 @@ impl Default for Theme {
 
 /// Built-ins, then user themes from `dir` (a user theme replaces a built-in of the same name).
 /// Returns the themes and one message per file that could not be read.
-pub fn load_all(dir: Option<&Path>) -> (Vec<Theme>, Vec<String>) {
+pub(crate) fn load_all(dir: Option<&Path>) -> (Vec<Theme>, Vec<String>) {
     let mut themes: Vec<Theme> = BUILTIN
         .iter()
         .map(|(n, t)| Theme::parse(t, n).expect("built-in themes parse"))

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::bytes_str;
 use crate::data::{DataError, ImageSet};
 
-pub const PIXELS: usize = 3 * 32 * 32;
+pub(crate) const PIXELS: usize = 3 * 32 * 32;
 
 /// Which CIFAR binary layout a file uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub enum CifarKind {
 }
 
 impl CifarKind {
-    pub fn record_len(self) -> usize {
+    pub(crate) fn record_len(self) -> usize {
         match self {
             CifarKind::Cifar10 => 1 + PIXELS,
             CifarKind::Cifar100 => 2 + PIXELS,
@@ -37,7 +37,7 @@ impl CifarKind {
 
 /// Parses one CIFAR binary file into 3x32x32 images (already channel-planar) and labels,
 /// appending to `out` (so several batch files fill one set without re-copying).
-pub fn parse_cifar_into(
+pub(crate) fn parse_cifar_into(
     bytes: &[u8],
     kind: CifarKind,
     path: &Path,
@@ -113,7 +113,11 @@ pub fn parse_cifar(bytes: &[u8], kind: CifarKind, path: &Path) -> Result<ImageSe
 
 /// Class names from `batches.meta.txt` / `fine_label_names.txt`: one per line, blank lines
 /// ignored; exactly `expected` names required.
-pub fn parse_names(text: &str, expected: usize, path: &Path) -> Result<Vec<String>, DataError> {
+pub(crate) fn parse_names(
+    text: &str,
+    expected: usize,
+    path: &Path,
+) -> Result<Vec<String>, DataError> {
     let names: Vec<String> = text
         .lines()
         .map(str::trim)

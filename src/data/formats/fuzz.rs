@@ -12,7 +12,7 @@ use super::{csv, gunzip, idx, is_gzip, npy, ppm, resize};
 const FUZZ_LIMIT: u64 = 1 << 20;
 
 /// A fuzz target's body: panics only on a bug.
-pub type FuzzEntry = fn(&[u8]);
+pub(crate) type FuzzEntry = fn(&[u8]);
 
 /// Every target by its name in `fuzz/Cargo.toml` and `fuzz/seeds/`.
 pub const FUZZ_TARGETS: [(&str, FuzzEntry); 5] = [

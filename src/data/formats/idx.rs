@@ -7,8 +7,8 @@ use std::path::Path;
 use super::bytes_str;
 use crate::data::DataError;
 
-pub const IMAGES_MAGIC: u32 = 2051;
-pub const LABELS_MAGIC: u32 = 2049;
+pub(crate) const IMAGES_MAGIC: u32 = 2051;
+pub(crate) const LABELS_MAGIC: u32 = 2049;
 
 /// Images of one IDX file: `count` images of `rows` x `cols` bytes, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,7 +145,7 @@ pub fn parse_idx_labels(bytes: &[u8], path: &Path) -> Result<Vec<u8>, DataError>
 }
 
 /// Checks every label is below `num_classes`; the error names the index and byte offset.
-pub fn check_labels(
+pub(crate) fn check_labels(
     labels: &[u8],
     num_classes: usize,
     path: &Path,

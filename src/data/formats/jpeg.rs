@@ -10,7 +10,7 @@ use crate::data::DataError;
 const MAX_PIXELS: usize = 1 << 24;
 
 /// Decodes a baseline or progressive JPEG to interleaved RGB.
-pub fn decode_jpeg_rgb(bytes: &[u8], path: &Path) -> Result<Rgb, DataError> {
+pub(crate) fn decode_jpeg_rgb(bytes: &[u8], path: &Path) -> Result<Rgb, DataError> {
     super::guard(path, "JPEG", || {
         let mut dec = jpeg_decoder::Decoder::new(bytes);
         dec.set_max_decoding_buffer_size(MAX_PIXELS * 4);

@@ -23,10 +23,10 @@ use super::DataError;
 
 /// Largest decompressed gzip stream or zip entry accepted (4 GiB): far above any dataset here,
 /// low enough that a corrupt size field cannot exhaust memory on its own.
-pub const MAX_DECOMPRESSED: u64 = 4 << 30;
+pub(crate) const MAX_DECOMPRESSED: u64 = 4 << 30;
 
 /// Reads a whole file, turning I/O errors into a `DataError` that names it.
-pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
     std::fs::read(path).map_err(|e| {
         let what = match e.kind() {
             std::io::ErrorKind::NotFound => "file not found".to_string(),
@@ -37,12 +37,12 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
 }
 
 /// True when the bytes start with the gzip magic 1f 8b.
-pub fn is_gzip(bytes: &[u8]) -> bool {
+pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
 }
 
 /// Decompresses a gzip stream, refusing output past `limit` bytes.
-pub fn gunzip(bytes: &[u8], path: &Path, limit: u64) -> Result<Vec<u8>, DataError> {
+pub(crate) fn gunzip(bytes: &[u8], path: &Path, limit: u64) -> Result<Vec<u8>, DataError> {
     // The trailer's ISIZE (size mod 2^32) is a good capacity hint; it is only a hint, capped.
     let hint = if bytes.len() >= 18 {
         let t = &bytes[bytes.len() - 4..];
@@ -77,7 +77,7 @@ pub fn gunzip(bytes: &[u8], path: &Path, limit: u64) -> Result<Vec<u8>, DataErro
 }
 
 /// Reads a file and, when it starts with the gzip magic, decompresses it (whatever its name).
-pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
+pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let bytes = read_file(path)?;
     if is_gzip(&bytes) {
         gunzip(&bytes, path, MAX_DECOMPRESSED)
@@ -88,7 +88,7 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
 
 /// Runs a third-party decoder, turning a panic inside it into a `DataError` (belt and braces:
 /// the decoders used are fuzzed upstream, but a corrupt file must never take the lab down).
-pub fn guard<T>(
+pub(crate) fn guard<T>(
     path: &Path,
     what: &str,
     f: impl FnOnce() -> Result<T, DataError>,

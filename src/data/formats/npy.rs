@@ -96,7 +96,7 @@ impl NpyArray {
 }
 
 /// A shape as Python writes it: `(48,)`, `(10, 28, 28)`.
-pub fn shape_str(shape: &[usize]) -> String {
+pub(crate) fn shape_str(shape: &[usize]) -> String {
     match shape {
         [n] => format!("({n},)"),
         s => format!(
@@ -348,7 +348,11 @@ pub fn parse_npz(bytes: &[u8], path: &Path) -> Result<NpyArray, DataError> {
 }
 
 /// As `parse_npz`, refusing an entry that decompresses to more than `limit` bytes.
-pub fn parse_npz_limited(bytes: &[u8], path: &Path, limit: u64) -> Result<NpyArray, DataError> {
+pub(crate) fn parse_npz_limited(
+    bytes: &[u8],
+    path: &Path,
+    limit: u64,
+) -> Result<NpyArray, DataError> {
     super::guard(path, "zip", || {
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
             .map_err(|e| DataError::new(path, format!("not a readable .npz (zip) archive: {e}")))?;

@@ -16,7 +16,7 @@ pub struct Rgb {
 }
 
 /// Largest side accepted (GTSRB images are at most ~250 px; this only bounds corrupt headers).
-pub const MAX_SIDE: usize = 1 << 15;
+pub(crate) const MAX_SIDE: usize = 1 << 15;
 
 /// Parses a binary P6 PPM file.
 pub fn parse_ppm(bytes: &[u8], path: &Path) -> Result<Rgb, DataError> {

@@ -9,11 +9,12 @@ use crate::data::formats;
 use crate::data::formats::cifar::{self as cifar_format, CifarKind};
 use crate::data::{DataError, ImageSet, SourceData};
 
-pub const CIFAR10_LAYOUT: &str =
+pub(crate) const CIFAR10_LAYOUT: &str =
     "cifar-10-batches-bin/data_batch_1.bin .. data_batch_5.bin, test_batch.bin (the binary version)";
-pub const CIFAR100_LAYOUT: &str = "cifar-100-binary/train.bin, test.bin (the binary version)";
+pub(crate) const CIFAR100_LAYOUT: &str =
+    "cifar-100-binary/train.bin, test.bin (the binary version)";
 
-pub const CIFAR10_CLASSES: [&str; 10] = [
+pub(crate) const CIFAR10_CLASSES: [&str; 10] = [
     "airplane",
     "automobile",
     "bird",
@@ -26,7 +27,7 @@ pub const CIFAR10_CLASSES: [&str; 10] = [
     "truck",
 ];
 
-pub const CIFAR100_CLASSES: [&str; 100] = [
+pub(crate) const CIFAR100_CLASSES: [&str; 100] = [
     "apple",
     "aquarium_fish",
     "baby",
@@ -155,12 +156,12 @@ fn class_names_file(
 }
 
 /// The folder holding the CIFAR-10 batch files.
-pub fn cifar10_folder(root: &Path) -> PathBuf {
+pub(crate) fn cifar10_folder(root: &Path) -> PathBuf {
     sub_or_root(root, "cifar-10-batches-bin")
 }
 
 /// Loads CIFAR-10 (binary version) from `root`.
-pub fn load_cifar10(root: &Path) -> Result<SourceData, DataError> {
+pub(crate) fn load_cifar10(root: &Path) -> Result<SourceData, DataError> {
     let dir = cifar10_folder(root);
     let train: Vec<PathBuf> = (1..=5)
         .map(|i| {
@@ -189,12 +190,12 @@ pub fn load_cifar10(root: &Path) -> Result<SourceData, DataError> {
 }
 
 /// The folder holding the CIFAR-100 files.
-pub fn cifar100_folder(root: &Path) -> PathBuf {
+pub(crate) fn cifar100_folder(root: &Path) -> PathBuf {
     sub_or_root(root, "cifar-100-binary")
 }
 
 /// Loads CIFAR-100 (binary version, fine labels) from `root`.
-pub fn load_cifar100(root: &Path) -> Result<SourceData, DataError> {
+pub(crate) fn load_cifar100(root: &Path) -> Result<SourceData, DataError> {
     let dir = cifar100_folder(root);
     let train = [required(
         dir.join("train.bin"),
@@ -216,14 +217,14 @@ pub fn load_cifar100(root: &Path) -> Result<SourceData, DataError> {
 }
 
 /// Whether `root` holds the CIFAR-10 batches folder or its files.
-pub fn cifar10_present(root: &Path) -> bool {
+pub(crate) fn cifar10_present(root: &Path) -> bool {
     ["cifar-10-batches-bin", "data_batch_1.bin", "test_batch.bin"]
         .iter()
         .any(|r| root.join(r).exists())
 }
 
 /// Whether `root` holds the CIFAR-100 folder or its files.
-pub fn cifar100_present(root: &Path) -> bool {
+pub(crate) fn cifar100_present(root: &Path) -> bool {
     ["cifar-100-binary", "train.bin", "fine_label_names.txt"]
         .iter()
         .any(|r| root.join(r).exists())

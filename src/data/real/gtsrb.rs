@@ -8,10 +8,10 @@ use super::common::{join_paths, list_dir, names, read_text, set_from_jobs, sub_o
 use crate::data::formats::{self, csv, ppm, resize};
 use crate::data::{DataError, SourceData};
 
-pub const LAYOUT: &str = "GTSRB/Final_Training/Images/000CC/GT-000CC.csv + .ppm, GTSRB/Final_Test/Images/*.ppm + GT-final_test.csv";
+pub(crate) const LAYOUT: &str = "GTSRB/Final_Training/Images/000CC/GT-000CC.csv + .ppm, GTSRB/Final_Test/Images/*.ppm + GT-final_test.csv";
 
 /// The 43 sign classes, in ClassId order.
-pub const GTSRB_CLASSES: [&str; 43] = [
+pub(crate) const GTSRB_CLASSES: [&str; 43] = [
     "Speed limit (20km/h)",
     "Speed limit (30km/h)",
     "Speed limit (50km/h)",
@@ -58,7 +58,7 @@ pub const GTSRB_CLASSES: [&str; 43] = [
 ];
 
 /// GTSRB images are resized (whole image, no ROI crop) to this side, as in the paper.
-pub const GTSRB_SIDE: usize = 32;
+pub(crate) const GTSRB_SIDE: usize = 32;
 
 /// The GTSRB folder holding `Final_Training` / `Final_Test`.
 pub fn base(root: &Path) -> PathBuf {
@@ -66,7 +66,7 @@ pub fn base(root: &Path) -> PathBuf {
 }
 
 /// The training images listed by the per-class CSVs: (ppm path, class).
-pub fn train_jobs(base: &Path) -> Result<Vec<(PathBuf, i64)>, DataError> {
+pub(crate) fn train_jobs(base: &Path) -> Result<Vec<(PathBuf, i64)>, DataError> {
     let images = base.join("Final_Training").join("Images");
     let mut jobs = Vec::new();
     let class_dirs: Vec<PathBuf> = list_dir(&images)?
@@ -115,7 +115,7 @@ pub fn train_jobs(base: &Path) -> Result<Vec<(PathBuf, i64)>, DataError> {
 }
 
 /// The test images listed by `GT-final_test.csv`: (ppm path, class).
-pub fn test_jobs(root: &Path, base: &Path) -> Result<Vec<(PathBuf, i64)>, DataError> {
+pub(crate) fn test_jobs(root: &Path, base: &Path) -> Result<Vec<(PathBuf, i64)>, DataError> {
     let images = base.join("Final_Test").join("Images");
     let spots = [
         root.to_path_buf(),
@@ -144,7 +144,7 @@ pub fn test_jobs(root: &Path, base: &Path) -> Result<Vec<(PathBuf, i64)>, DataEr
 }
 
 /// Reads a PPM and resizes the whole image to `GTSRB_SIDE` square, planar RGB, into `slot`.
-pub fn decode_into(path: &Path, slot: &mut [u8]) -> Result<(), DataError> {
+pub(crate) fn decode_into(path: &Path, slot: &mut [u8]) -> Result<(), DataError> {
     let bytes = formats::read_file(path)?;
     let img = ppm::parse_ppm(&bytes, path)?;
     let mut out = Vec::with_capacity(slot.len());

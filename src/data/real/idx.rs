@@ -9,11 +9,11 @@ use super::k49;
 use crate::data::formats::{self, idx as idx_format};
 use crate::data::{DataError, ImageSet, SourceData};
 
-pub const LAYOUT: &str = "train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]";
+pub(crate) const LAYOUT: &str = "train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]";
 
-pub const MNIST_CLASSES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+pub(crate) const MNIST_CLASSES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
-pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+pub(crate) const FASHION_MNIST_CLASSES: [&str; 10] = [
     "T-shirt/top",
     "Trouser",
     "Pullover",
@@ -26,11 +26,12 @@ pub const FASHION_MNIST_CLASSES: [&str; 10] = [
     "Ankle boot",
 ];
 
-pub const KMNIST_CLASSES: [&str; 10] = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"];
+pub(crate) const KMNIST_CLASSES: [&str; 10] =
+    ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"];
 
 /// Finds `<split>-<kind>-idx{1,3}-ubyte`, with or without `.gz` (also the `.idx3-ubyte` spelling
 /// some downloads use).
-pub fn find_file(dir: &Path, split: &str, kind: &str) -> Option<PathBuf> {
+pub(crate) fn find_file(dir: &Path, split: &str, kind: &str) -> Option<PathBuf> {
     let d = if kind == "images" { 3 } else { 1 };
     let base = [
         format!("{split}-{kind}-idx{d}-ubyte"),
@@ -85,7 +86,7 @@ pub fn load_split(dir: &Path, split: &str, num_classes: usize) -> Result<ImageSe
 }
 
 /// Combines parsed IDX images and labels into a set, checking they agree.
-pub fn split_from_parts(
+pub(crate) fn split_from_parts(
     images: idx_format::IdxImages,
     images_path: &Path,
     labels: Vec<u8>,
@@ -140,7 +141,7 @@ pub fn load(root: &Path, classes: &[&str]) -> Result<SourceData, DataError> {
 
 /// KMNIST: the IDX release, or the `.npz` release (`kmnist-{train,test}-{imgs,labels}.npz`)
 /// when the folder has no IDX files but has those.
-pub fn load_kmnist(root: &Path) -> Result<SourceData, DataError> {
+pub(crate) fn load_kmnist(root: &Path) -> Result<SourceData, DataError> {
     let dir = folder(root);
     let has_idx = ["train", "t10k"]
         .iter()

@@ -7,11 +7,11 @@ use super::common::{both, check_same_shape, names, required};
 use crate::data::formats::{self, npy};
 use crate::data::{DataError, ImageSet, SourceData};
 
-pub const LAYOUT: &str =
+pub(crate) const LAYOUT: &str =
     "k49-train-imgs.npz, k49-train-labels.npz, k49-test-imgs.npz, k49-test-labels.npz";
 
 /// Kuzushiji-49 in the order of `k49_classmap.csv` (romanized; 48 is the iteration mark).
-pub const K49_CLASSES: [&str; 49] = [
+pub(crate) const K49_CLASSES: [&str; 49] = [
     "a", "i", "u", "e", "o", "ka", "ki", "ku", "ke", "ko", "sa", "shi", "su", "se", "so", "ta",
     "chi", "tsu", "te", "to", "na", "ni", "nu", "ne", "no", "ha", "hi", "fu", "he", "ho", "ma",
     "mi", "mu", "me", "mo", "ya", "yu", "yo", "ra", "ri", "ru", "re", "ro", "wa", "wi", "we", "wo",
@@ -19,7 +19,7 @@ pub const K49_CLASSES: [&str; 49] = [
 ];
 
 /// Combines a parsed images array (N, H, W) of u8 and a labels array (N,) into a set.
-pub fn split_from_arrays(
+pub(crate) fn split_from_arrays(
     imgs: npy::NpyArray,
     imgs_path: &Path,
     labels: npy::NpyArray,
@@ -89,7 +89,7 @@ pub fn split_from_arrays(
 
 /// Loads one split of an `.npz` release (`prefix` "k49" or "kmnist", `split` "train" or
 /// "test"): `<prefix>-<split>-imgs.npz` and `<prefix>-<split>-labels.npz`.
-pub fn load_npz_split(
+pub(crate) fn load_npz_split(
     root: &Path,
     prefix: &str,
     split: &str,
@@ -112,7 +112,7 @@ pub fn load_npz_split(
 }
 
 /// Loads both splits of an `.npz` release (`prefix` "k49" or "kmnist") with these class names.
-pub fn load_npz_release(
+pub(crate) fn load_npz_release(
     root: &Path,
     prefix: &str,
     classes: &[&str],

@@ -17,7 +17,7 @@ pub mod tinyimagenet;
 
 use std::path::{Path, PathBuf};
 
-pub use survey::{check, render_survey, survey, DatasetStatus, DatasetSummary};
+pub use survey::{check, render_survey, survey};
 
 use super::{DataError, SourceData};
 use crate::config::{serde_plain_name, DatasetName};
@@ -28,7 +28,7 @@ pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 
 /// What is known about a dataset before any file is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Facts {
+pub(crate) struct Facts {
     pub classes: usize,
     /// The files its loader reads, in one line.
     pub layout: &'static str,
@@ -37,7 +37,7 @@ pub struct Facts {
 }
 
 /// The registry: every dataset's facts.
-pub fn facts(name: DatasetName) -> Facts {
+pub(crate) fn facts(name: DatasetName) -> Facts {
     let (classes, layout, about) = match name {
         DatasetName::Glyphs => (
             crate::data::glyphs::NUM_CLASSES,
@@ -77,7 +77,7 @@ pub fn facts(name: DatasetName) -> Facts {
 }
 
 /// One line describing the files a dataset needs.
-pub fn layout_hint(name: DatasetName) -> &'static str {
+pub(crate) fn layout_hint(name: DatasetName) -> &'static str {
     facts(name).layout
 }
 
@@ -123,7 +123,7 @@ pub fn looks_present(name: DatasetName, root: &Path) -> bool {
 }
 
 /// The first candidate root that looks like it holds the dataset.
-pub fn resolve_root(name: DatasetName, configured: Option<&Path>) -> Option<PathBuf> {
+pub(crate) fn resolve_root(name: DatasetName, configured: Option<&Path>) -> Option<PathBuf> {
     candidate_roots(name, configured)
         .into_iter()
         .find(|r| looks_present(name, r))

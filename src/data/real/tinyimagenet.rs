@@ -8,10 +8,10 @@ use super::common::{list_dir, read_text, set_from_jobs, sub_or_root};
 use crate::data::formats::{self, jpeg, resize};
 use crate::data::{DataError, SourceData};
 
-pub const LAYOUT: &str = "tiny-imagenet-200/wnids.txt, words.txt, train/<wnid>/images/*.JPEG, val/val_annotations.txt, val/images/*.JPEG";
+pub(crate) const LAYOUT: &str = "tiny-imagenet-200/wnids.txt, words.txt, train/<wnid>/images/*.JPEG, val/val_annotations.txt, val/images/*.JPEG";
 
 /// TinyImageNet images are 64x64 (any other size is resized to it).
-pub const TINY_SIDE: usize = 64;
+pub(crate) const TINY_SIDE: usize = 64;
 
 /// The folder holding `wnids.txt`.
 pub fn base(root: &Path) -> PathBuf {
@@ -75,7 +75,7 @@ fn is_jpeg_name(p: &Path) -> bool {
 }
 
 /// Training images: every JPEG in `train/<wnid>/images/`, classes in wnids.txt order.
-pub fn train_jobs(base: &Path, wnids: &[String]) -> Result<Vec<(PathBuf, i64)>, DataError> {
+pub(crate) fn train_jobs(base: &Path, wnids: &[String]) -> Result<Vec<(PathBuf, i64)>, DataError> {
     let mut jobs = Vec::new();
     for (c, w) in wnids.iter().enumerate() {
         let dir = base.join("train").join(w).join("images");
@@ -92,7 +92,7 @@ pub fn train_jobs(base: &Path, wnids: &[String]) -> Result<Vec<(PathBuf, i64)>, 
 }
 
 /// Validation images (the test split) from `val/val_annotations.txt`.
-pub fn val_jobs(base: &Path, wnids: &[String]) -> Result<Vec<(PathBuf, i64)>, DataError> {
+pub(crate) fn val_jobs(base: &Path, wnids: &[String]) -> Result<Vec<(PathBuf, i64)>, DataError> {
     let ap = base.join("val").join("val_annotations.txt");
     let text = read_text(&ap)?;
     let index: std::collections::HashMap<&str, usize> = wnids
@@ -132,7 +132,7 @@ pub fn val_jobs(base: &Path, wnids: &[String]) -> Result<Vec<(PathBuf, i64)>, Da
 }
 
 /// Decodes a JPEG (grayscale replicated to RGB) to `TINY_SIDE` square planar RGB in `slot`.
-pub fn decode_into(path: &Path, slot: &mut [u8]) -> Result<(), DataError> {
+pub(crate) fn decode_into(path: &Path, slot: &mut [u8]) -> Result<(), DataError> {
     let bytes = formats::read_file(path)?;
     let img = jpeg::decode_jpeg_rgb(&bytes, path)?;
     let mut out = Vec::with_capacity(slot.len());

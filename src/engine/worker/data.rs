@@ -35,7 +35,12 @@ pub(super) struct DeviceData {
 impl DeviceData {
     /// A training batch's images (float 0..=255, before normalisation) for the method: the
     /// stored images, or fresh transforms of the base images (see `method::training_images`).
-    pub fn training_batch(&self, config: &RunConfig, idx: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
+    pub(crate) fn training_batch(
+        &self,
+        config: &RunConfig,
+        idx: &Tensor,
+        rng: &mut ChaCha8Rng,
+    ) -> Tensor {
         let stored = self.train.index_select(0, idx).to_kind(Kind::Float);
         let base = self
             .train_raw
@@ -45,7 +50,7 @@ impl DeviceData {
     }
 
     /// Float 0..=255 images → the classifier's input (per-channel standardised).
-    pub fn normalize(&self, images: &Tensor) -> Tensor {
+    pub(crate) fn normalize(&self, images: &Tensor) -> Tensor {
         (images.to_kind(Kind::Float) / 255.0 - &self.mean) / &self.std
     }
 }

@@ -13,8 +13,6 @@ mod generator;
 mod optim;
 mod train;
 
-pub use optim::learning_rate;
-
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 

@@ -27,13 +27,13 @@ impl Sgd {
         }
     }
 
-    pub fn zero_grad(&mut self) {
+    pub(crate) fn zero_grad(&mut self) {
         for (_, p) in &mut self.params {
             p.zero_grad();
         }
     }
 
-    pub fn step(&mut self, lr: f64) {
+    pub(crate) fn step(&mut self, lr: f64) {
         tch::no_grad(|| {
             for ((_, p), buf) in self.params.iter_mut().zip(&mut self.buffers) {
                 let g = p.grad();
@@ -47,7 +47,7 @@ impl Sgd {
         });
     }
 
-    pub fn save(&self, path: &std::path::Path) -> EngineResult<()> {
+    pub(crate) fn save(&self, path: &std::path::Path) -> EngineResult<()> {
         let named: Vec<(String, &Tensor)> = self
             .params
             .iter()
@@ -84,7 +84,7 @@ pub(super) fn named_params(vs: &VarStore, prefix: &str) -> Vec<(String, Tensor)>
 
 /// lr for 0-based `epoch` of the main stage: linear warm-up, then x0.01 after E1, x0.0001 after E2
 /// (as Cao et al.'s reference: epoch counted from 1, warm-up while epoch <= warmup).
-pub fn learning_rate(config: &RunConfig, epoch: usize) -> f64 {
+pub(crate) fn learning_rate(config: &RunConfig, epoch: usize) -> f64 {
     let t = &config.train;
     let e = epoch + 1;
     if t.warmup_epochs > 0 && e <= t.warmup_epochs {

@@ -288,7 +288,7 @@ impl App {
     }
 
     /// Where deleted run directories go: `trash/` beside the runs folder (in the data dir).
-    pub fn trash_dir(&self) -> PathBuf {
+    pub(crate) fn trash_dir(&self) -> PathBuf {
         match self.runs_dir.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.join("trash"),
             _ => PathBuf::from("trash"),
@@ -343,7 +343,7 @@ impl App {
     }
 
     /// The run whose classes the invariance pane shows (the first marked one when comparing).
-    pub fn invariance_run(&self) -> Option<&RunEntry> {
+    pub(crate) fn invariance_run(&self) -> Option<&RunEntry> {
         if self.compare {
             self.runs.iter().find(|r| r.marked)
         } else {

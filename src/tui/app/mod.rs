@@ -16,15 +16,16 @@ use super::form::{ConfigFile, Form};
 use super::gpu::GpuSample;
 use super::theme::Theme;
 
-pub use super::pane::Pane;
+pub(crate) use super::pane::Pane;
 
 mod commands;
 mod preview;
 mod run_events;
 mod runs;
 
-pub use preview::{PreviewCache, PreviewView};
-pub use runs::{BatchProgress, RunEntry, RunStatus};
+pub(crate) use preview::{PreviewCache, PreviewView};
+pub use runs::RunStatus;
+pub(crate) use runs::{BatchProgress, RunEntry};
 
 /// Something the runtime must do for the App. Short-lived, so the size of `Spawn` is no concern.
 #[derive(Debug, Clone)]
@@ -211,11 +212,11 @@ impl App {
         &self.themes[self.theme]
     }
 
-    pub fn selected_run(&self) -> Option<&RunEntry> {
+    pub(crate) fn selected_run(&self) -> Option<&RunEntry> {
         self.runs.get(self.selected)
     }
 
-    pub fn run_by_slot(&self, slot: usize) -> Option<&RunEntry> {
+    pub(crate) fn run_by_slot(&self, slot: usize) -> Option<&RunEntry> {
         self.runs.iter().find(|r| r.slot == slot)
     }
 
@@ -231,7 +232,7 @@ impl App {
         self.runs.iter().filter(|r| r.marked).collect()
     }
 
-    pub fn key_mode(&self) -> KeyMode {
+    pub(crate) fn key_mode(&self) -> KeyMode {
         if self.help {
             KeyMode::Help
         } else {
@@ -247,7 +248,7 @@ impl App {
     }
 
     /// A key, as a command (key releases and repeats mean nothing).
-    pub fn handle_key(&self, key: KeyEvent) -> Command {
+    pub(crate) fn handle_key(&self, key: KeyEvent) -> Command {
         if key.kind != KeyEventKind::Press {
             return Command::None;
         }
@@ -278,7 +279,7 @@ impl App {
         }
     }
 
-    pub fn on_event(&mut self, event: AppEvent) -> Vec<Effect> {
+    pub(crate) fn on_event(&mut self, event: AppEvent) -> Vec<Effect> {
         match event {
             AppEvent::Key(key) => {
                 let cmd = self.handle_key(key);

@@ -22,7 +22,7 @@ pub struct PreviewCache {
 
 /// What the data pane shows.
 #[derive(Debug, Clone, Copy)]
-pub enum PreviewView<'a> {
+pub(crate) enum PreviewView<'a> {
     /// Pictures of the form's config.
     Ready(&'a DataPreview),
     /// The form's config is being built (or about to be); pictures of an earlier one meanwhile.
@@ -57,14 +57,14 @@ impl PreviewCache {
             .find_map(|(_, r)| r.as_ref().ok().map(|p| p.as_ref()))
     }
 
-    pub fn is_building(&self) -> bool {
+    pub(crate) fn is_building(&self) -> bool {
         self.building.is_some()
     }
 }
 
 impl App {
     /// The data pane's content for the form's current config.
-    pub fn preview_view(&self) -> PreviewView<'_> {
+    pub(crate) fn preview_view(&self) -> PreviewView<'_> {
         let key = preview_key(&self.form.config);
         match self.previews.get(&key) {
             Some(Ok(p)) => PreviewView::Ready(p),

@@ -115,7 +115,7 @@ impl RunEntry {
     }
 
     /// The name without a leading `YYYYMMDD-HHMMSS-` stamp, and the stamp as `MM-DD HH:MM`.
-    pub fn short_name(&self) -> (&str, Option<String>) {
+    pub(crate) fn short_name(&self) -> (&str, Option<String>) {
         let n = &self.name;
         let b = n.as_bytes();
         let stamped = b.len() > 16
@@ -132,7 +132,7 @@ impl RunEntry {
     }
 
     /// Keeps a generator progress report: losses for the curves, the newest sample grid.
-    pub fn record_generator(&mut self, mut progress: GeneratorProgress) {
+    pub(crate) fn record_generator(&mut self, mut progress: GeneratorProgress) {
         if let Some(l) = progress.losses {
             if self.generator_losses.last().map(|p| p.iteration) < Some(l.iteration) {
                 self.generator_losses.push(l);
@@ -144,7 +144,7 @@ impl RunEntry {
         self.generator = Some(Box::new(progress));
     }
 
-    pub fn total_epochs(&self) -> usize {
+    pub(crate) fn total_epochs(&self) -> usize {
         self.info
             .as_ref()
             .map(|i| i.total_epochs)
@@ -177,7 +177,7 @@ impl RunEntry {
     }
 
     /// Per-class accuracy of the latest epoch (or the summary).
-    pub fn per_class_accuracy(&self) -> Option<Vec<f64>> {
+    pub(crate) fn per_class_accuracy(&self) -> Option<Vec<f64>> {
         if let Some(e) = self.epochs.last() {
             return Some(e.per_class_accuracy.clone());
         }
@@ -187,7 +187,7 @@ impl RunEntry {
     }
 
     /// Seconds left, from the mean wall time of the epochs done so far.
-    pub fn eta_seconds(&self) -> Option<f64> {
+    pub(crate) fn eta_seconds(&self) -> Option<f64> {
         if !self.status.is_active() || self.epochs.is_empty() {
             return None;
         }

@@ -45,7 +45,7 @@ impl Widget for Bars<'_> {
     }
 }
 
-pub fn render_classes(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+pub(crate) fn render_classes(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = app.theme();
     let run = app.selected_run();
     let title = match run {

@@ -72,7 +72,7 @@ fn runs_shown(app: &App) -> Vec<&RunEntry> {
     }
 }
 
-pub fn render_curves(
+pub(crate) fn render_curves(
     frame: &mut Frame,
     area: Rect,
     app: &App,

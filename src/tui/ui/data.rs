@@ -23,7 +23,7 @@ const LABEL_W: u16 = 16;
 /// Rows of the class-size profile.
 const PROFILE_H: u16 = 3;
 
-pub fn render_data(
+pub(crate) fn render_data(
     frame: &mut Frame,
     area: Rect,
     app: &App,

@@ -16,13 +16,13 @@ use super::picture::{render_picture, Graphics};
 /// Whether the curves pane shows the generator view for this run: during the generator phase,
 /// when the generator is all the run has reported so far, or when asked for (`g`) and the run
 /// has a generator (live, or read back from its directory).
-pub fn shows_generator(app: &App, run: &RunEntry) -> bool {
+pub(crate) fn shows_generator(app: &App, run: &RunEntry) -> bool {
     run.phase == Some(Phase::Generator)
         || (run.generator.is_some() && (run.epochs.is_empty() || app.show_generator))
 }
 
 /// Seconds left, from the pace of the iterations trained in this process.
-pub fn eta_seconds(p: &GeneratorProgress) -> Option<f64> {
+pub(crate) fn eta_seconds(p: &GeneratorProgress) -> Option<f64> {
     let done_here = p.iteration.checked_sub(p.started_at)?;
     if done_here == 0 || p.seconds <= 0.0 || p.from_cache {
         return None;
@@ -40,7 +40,7 @@ fn clock(seconds: f64) -> String {
 }
 
 /// One line: phase, iteration / total, percent, ETA (or that the generator came from the cache).
-pub fn progress_line(p: &GeneratorProgress) -> String {
+pub(crate) fn progress_line(p: &GeneratorProgress) -> String {
     let percent = 100.0 * p.iteration as f64 / p.iterations.max(1) as f64;
     let tail = if p.from_cache {
         "loaded from the cache".to_string()
@@ -58,7 +58,7 @@ pub fn progress_line(p: &GeneratorProgress) -> String {
     )
 }
 
-pub fn render_generator(
+pub(crate) fn render_generator(
     frame: &mut Frame,
     inner: Rect,
     app: &App,

@@ -16,7 +16,7 @@ use crate::tui::app::{App, RunEntry};
 use super::{pane_block, pow10_label};
 
 /// Class-size bins (lower edges) for the histogram.
-pub const BINS: [(usize, &str); 7] = [
+pub(crate) const BINS: [(usize, &str); 7] = [
     (0, "<10"),
     (10, "10+"),
     (30, "30+"),
@@ -50,7 +50,7 @@ fn points(run: &RunEntry, consistency: bool) -> Option<Vec<(usize, f64)>> {
 }
 
 /// Mean value per bin; `None` for empty bins.
-pub fn bin_means(points: &[(usize, f64)]) -> Vec<Option<f64>> {
+pub(crate) fn bin_means(points: &[(usize, f64)]) -> Vec<Option<f64>> {
     let mut sums = vec![(0.0, 0usize); BINS.len()];
     for &(n, v) in points {
         let b = bin_of(n);
@@ -62,7 +62,7 @@ pub fn bin_means(points: &[(usize, f64)]) -> Vec<Option<f64>> {
         .collect()
 }
 
-pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+pub(crate) fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = app.theme();
     let metric = if app.show_consistency {
         "consistency"
@@ -306,7 +306,7 @@ pub fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool
 
 /// One class's figures, for the cursor.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClassFigures {
+pub(crate) struct ClassFigures {
     pub class: usize,
     pub name: String,
     pub train_size: usize,
@@ -320,7 +320,7 @@ pub struct ClassFigures {
 }
 
 /// The class under the cursor (ranks by training size, largest first).
-pub fn class_at_cursor(app: &App) -> Option<ClassFigures> {
+pub(crate) fn class_at_cursor(app: &App) -> Option<ClassFigures> {
     let run = app.invariance_run()?;
     let sizes = run.train_sizes()?;
     if sizes.is_empty() {

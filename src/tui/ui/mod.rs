@@ -27,24 +27,24 @@ use ratatui::Frame;
 use super::app::{App, Pane};
 use super::command::footer_keys;
 
-pub use classes::render_classes;
-pub use curves::render_curves;
-pub use data::render_data;
-pub use invariance::render_invariance;
-pub use mouse::mouse_commands;
+pub(crate) use classes::render_classes;
+pub(crate) use curves::render_curves;
+pub(crate) use data::render_data;
+pub(crate) use invariance::render_invariance;
+pub(crate) use mouse::mouse_commands;
 pub use picture::Graphics;
-pub use runs::render_runs;
-pub use setup::render_setup;
-pub use system::render_system;
+pub(crate) use runs::render_runs;
+pub(crate) use setup::render_setup;
+pub(crate) use system::render_system;
 
 /// Wide layout threshold.
-pub fn is_wide(area: Rect) -> bool {
+pub(crate) fn is_wide(area: Rect) -> bool {
     area.width >= 120 && area.height >= 30
 }
 
 /// Where everything goes on a screen of `area`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Screen {
+pub(crate) struct Screen {
     pub header: Rect,
     /// The panes shown, with their rectangles.
     pub panes: Vec<(Pane, Rect)>,
@@ -52,7 +52,7 @@ pub struct Screen {
     pub footer: Rect,
 }
 
-pub fn layout(area: Rect, app: &App) -> Screen {
+pub(crate) fn layout(area: Rect, app: &App) -> Screen {
     let wide = is_wide(area);
     let [header, body, system, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -96,12 +96,13 @@ pub fn layout(area: Rect, app: &App) -> Screen {
 }
 
 /// Draws with half-block pictures (tests, snapshots).
-pub fn draw(frame: &mut Frame, app: &App) {
+#[cfg(test)]
+pub(crate) fn draw(frame: &mut Frame, app: &App) {
     draw_with(frame, app, &mut Graphics::halfblocks());
 }
 
 /// Draws the lab; pictures go through `graphics` (a terminal protocol or half-blocks).
-pub fn draw_with(frame: &mut Frame, app: &App, graphics: &mut Graphics) {
+pub(crate) fn draw_with(frame: &mut Frame, app: &App, graphics: &mut Graphics) {
     let theme = app.theme();
     let area = frame.area();
     frame.render_widget(Block::default().style(theme.base()), area);
@@ -129,7 +130,7 @@ pub fn draw_with(frame: &mut Frame, app: &App, graphics: &mut Graphics) {
 }
 
 /// The header's pane tabs: (pane, columns it spans).
-pub fn header_tabs(area: Rect) -> Vec<(Pane, u16, u16)> {
+pub(crate) fn header_tabs(area: Rect) -> Vec<(Pane, u16, u16)> {
     let mut x = area.x + " invlab ".len() as u16;
     Pane::ALL
         .iter()
@@ -223,7 +224,7 @@ pub(crate) fn pane_block<'a>(app: &App, title: impl Into<Line<'a>>, focused: boo
 }
 
 /// "1", "10", "100", "1k", "10k" for a power of ten.
-pub fn pow10_label(exp: i32) -> String {
+pub(crate) fn pow10_label(exp: i32) -> String {
     match exp {
         e if e < 0 => format!("{}", 10f64.powi(e)),
         0 => "1".into(),
@@ -237,7 +238,7 @@ pub fn pow10_label(exp: i32) -> String {
 }
 
 /// "3m20s" style durations.
-pub fn duration(secs: f64) -> String {
+pub(crate) fn duration(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
     if s >= 3600 {
         format!("{}h{:02}m", s / 3600, (s % 3600) / 60)

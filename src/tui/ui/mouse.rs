@@ -11,7 +11,7 @@ use crate::tui::command::Command;
 use super::{header_tabs, layout, runs};
 
 /// What a mouse event on a screen of `area` means; nothing while a question or help is open.
-pub fn mouse_commands(app: &App, area: Rect, event: MouseEvent) -> Vec<Command> {
+pub(crate) fn mouse_commands(app: &App, area: Rect, event: MouseEvent) -> Vec<Command> {
     if app.prompt.is_some() || app.help {
         return Vec::new();
     }

@@ -18,7 +18,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     h
 }
 
-pub fn render_help(frame: &mut Frame, area: Rect, app: &App) {
+pub(crate) fn render_help(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
     let keys = help_lines();
     let key_w = keys.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
@@ -56,7 +56,7 @@ pub fn render_help(frame: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-pub fn render_prompt(frame: &mut Frame, area: Rect, app: &App) {
+pub(crate) fn render_prompt(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
     let (title, body) = match &app.prompt {
         Some(Prompt::ConfirmStop(slot)) => {

@@ -44,7 +44,7 @@ impl Graphics {
     /// `INVLAB_GRAPHICS` = `halfblocks` skips the query, `kitty` / `sixel` / `iterm2` force a
     /// protocol; by default terminal multiplexers (tmux, screen) get half-blocks, since
     /// graphics passed through them do not survive pane switches.
-    pub fn detect() -> Graphics {
+    pub(crate) fn detect() -> Graphics {
         let choice = std::env::var("INVLAB_GRAPHICS")
             .unwrap_or_default()
             .to_ascii_lowercase();
@@ -110,7 +110,7 @@ fn to_image(picture: &Picture) -> image::DynamicImage {
 
 /// Draws `picture` into `area`, as large as fits with its aspect kept, top-left aligned.
 /// Cells the picture does not cover keep `background`.
-pub fn render_picture(
+pub(crate) fn render_picture(
     picture: &Picture,
     area: Rect,
     buf: &mut Buffer,
@@ -157,7 +157,12 @@ pub fn render_picture(
 }
 
 /// The half-block rendering: one cell = two stacked pixels.
-pub fn render_halfblocks(picture: &Picture, area: Rect, buf: &mut Buffer, background: Color) {
+pub(crate) fn render_halfblocks(
+    picture: &Picture,
+    area: Rect,
+    buf: &mut Buffer,
+    background: Color,
+) {
     let (w, h) = picture.fit_size(area.width as usize, area.height as usize * 2);
     if w == 0 || h == 0 {
         return;

@@ -118,7 +118,7 @@ pub(super) fn run_at(app: &App, inner: Rect, y: u16) -> Option<usize> {
     (i < app.runs.len()).then_some(i)
 }
 
-pub fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+pub(crate) fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = app.theme();
     let queued = app
         .runs

@@ -14,7 +14,7 @@ use crate::tui::form::{size_preview, Field};
 use super::pane_block;
 
 /// Rows the form wants: fields, a gap, meaning (2), preview (2), borders.
-pub fn wanted_height() -> u16 {
+pub(crate) fn wanted_height() -> u16 {
     Field::ALL.len() as u16 + 1 + 2 + 2 + 2
 }
 
@@ -26,7 +26,7 @@ fn applies(field: Field, profile: Profile) -> bool {
     }
 }
 
-pub fn render_setup(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+pub(crate) fn render_setup(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = app.theme();
     let block = pane_block(app, " Set-up (s start, e edit, w save) ", focused);
     let inner = block.inner(area);

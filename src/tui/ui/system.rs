@@ -18,7 +18,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>, unit: &str) -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
-pub fn render_system(frame: &mut Frame, area: Rect, app: &App) {
+pub(crate) fn render_system(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
     let lines: Vec<Line> = match &app.gpu {
         None => vec![Line::from(Span::styled(
