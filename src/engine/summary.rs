@@ -189,11 +189,7 @@ impl Summary {
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
         let count = |v: Option<usize>| v.map(|x| x.to_string()).unwrap_or_default();
         for r in rows {
-            let group = match SizeGroup::of(r.train_size) {
-                SizeGroup::Many => "many",
-                SizeGroup::Medium => "medium",
-                SizeGroup::Few => "few",
-            };
+            let group = SizeGroup::of(r.train_size).name();
             out.push_str(&format!(
                 "{},{},{},{},{},{:.6},{},{},{},{},{}\n",
                 r.class,
