@@ -157,9 +157,15 @@ fn torch_default(fan_in: i64) -> nn::Init {
 }
 
 /// conv32-pool-conv64-pool-fc128: fast on CPU.
+///
+/// Two choices for speed that leave the function unchanged: each pool comes before its ReLU
+/// (ReLU is monotone, so max-then-ReLU equals ReLU-then-max, forward and gradient, on a quarter
+/// of the elements), and the convolution weights are stored channels-last, so the activations
+/// are too: libtorch's channels-last max-pool is vectorised over channels, its NCHW one is not
+/// (max-pool was 16 % of a default epoch's profile).
 fn small_cnn(path: &nn::Path, channels: i64, size: i64) -> Backbone {
     let conv = |p: nn::Path, i: i64, o| {
-        nn::conv2d(
+        let mut conv = nn::conv2d(
             p,
             i,
             o,
@@ -170,7 +176,16 @@ fn small_cnn(path: &nn::Path, channels: i64, size: i64) -> Backbone {
                 bs_init: torch_default(i * 9),
                 ..Default::default()
             },
-        )
+        );
+        tch::no_grad(|| {
+            let channels_last = conv
+                .ws
+                .permute([0, 2, 3, 1])
+                .contiguous()
+                .permute([0, 3, 1, 2]);
+            conv.ws.set_data(&channels_last);
+        });
+        conv
     };
     let flat = 64 * (size / 4) * (size / 4);
     let fc = nn::LinearConfig {
@@ -180,9 +195,10 @@ fn small_cnn(path: &nn::Path, channels: i64, size: i64) -> Backbone {
     };
     let layers = nn::seq_t()
         .add(conv(path / "conv1", channels, 32))
-        .add_fn(|x| x.relu().max_pool2d_default(2))
+        .add_fn(|x| x.max_pool2d_default(2).relu())
         .add(conv(path / "conv2", 32, 64))
-        .add_fn(|x| x.relu().max_pool2d_default(2))
+        .add_fn(|x| x.max_pool2d_default(2).relu())
+        // Back to NCHW order: the fully connected weights index features as C x H x W.
         .add_fn(|x| x.flatten(1, -1))
         .add(nn::linear(path / "fc", flat, 128, fc))
         .add_fn(|x| x.relu());
@@ -293,6 +309,42 @@ mod tests {
                 assert!(count > lo && count < hi, "{arch:?}: {count}");
             }
         }
+    }
+
+    #[test]
+    fn the_small_cnn_runs_channels_last_and_computes_the_plain_layout_function() {
+        tch::manual_seed(3);
+        let vs = VarStore::new(Device::Cpu);
+        let model = Classifier::new(&vs.root(), Arch::SmallCnn, 1, 28, 10, HeadKind::Linear);
+        let weights = vs.variables();
+        let conv2 = &weights["backbone.conv2.weight"];
+        // (64, 32, 3, 3) stored channels-last: the input-channel stride is 1.
+        assert_eq!(conv2.stride(), vec![32 * 9, 1, 3 * 32, 32]);
+        let x = Tensor::rand([5, 1, 28, 28], (Kind::Float, Device::Cpu));
+        let features = model.backbone.forward_t(&x, false);
+        // The same network by hand, every tensor in the plain NCHW layout, ReLU before pool.
+        let plain = |name: &str| weights[name].contiguous();
+        let conv = |x: &Tensor, layer: &str| {
+            x.conv2d(
+                &plain(&format!("backbone.{layer}.weight")),
+                Some(&plain(&format!("backbone.{layer}.bias"))),
+                [1, 1],
+                [1, 1],
+                [1, 1],
+                1,
+            )
+        };
+        let h = conv(&x, "conv1").relu().max_pool2d_default(2);
+        let h = conv(&h, "conv2").relu().max_pool2d_default(2);
+        let expected = h
+            .flatten(1, -1)
+            .linear(
+                &plain("backbone.fc.weight"),
+                Some(&plain("backbone.fc.bias")),
+            )
+            .relu();
+        let diff = f64::try_from((features - expected).abs().max()).unwrap();
+        assert!(diff < 1e-5, "max difference {diff}");
     }
 
     #[test]
