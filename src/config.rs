@@ -316,6 +316,9 @@ pub struct GitConfig {
     pub iterations: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lr: Option<f64>,
+    /// libtorch's threads while the generator trains on a CPU (0 = one per core).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_threads: Option<usize>,
     /// Share of each batch replaced by generated images.
     pub gen_fraction: f64,
     /// Keep a generated image with probability max((K - n_c) / (K - n_min), 0), else the real
@@ -465,6 +468,7 @@ impl Default for GitConfig {
             batch_size: None,
             iterations: None,
             lr: None,
+            cpu_threads: None,
             gen_fraction: 0.5,
             weighted_gen: false,
             weighted_gen_k: 0.0,

@@ -31,6 +31,11 @@ pub struct GeneratorSpec {
     pub recon_c_weight: f64,
     /// Random horizontal flips of the training images (the paper's K49 MUNIT pipeline).
     pub flip: bool,
+    /// libtorch's intra-op threads while the generator trains on a CPU; 0 keeps libtorch's
+    /// default (one per core). The thread count changes the float summation order, so it is
+    /// part of what shapes the generator.
+    #[serde(default)]
+    pub cpu_threads: usize,
 }
 
 impl GeneratorSpec {
@@ -59,6 +64,7 @@ impl GeneratorSpec {
             recon_s_weight: 1.0,
             recon_c_weight: 1.0,
             flip: true,
+            cpu_threads: 0,
         };
         match preset {
             GeneratorPreset::Paper => paper,
@@ -77,6 +83,9 @@ impl GeneratorSpec {
                 batch_size: 8,
                 iterations: 1200,
                 lr: 2e-4,
+                // Its tensors are too small for a second thread to pay: one thread took 277 ms
+                // an iteration against 552 ms with two (2-core machine, busy; docs/git.md).
+                cpu_threads: 1,
                 ..paper
             },
         }
@@ -100,6 +109,7 @@ impl GeneratorSpec {
         set(&mut s.dis_layers, git.dis_layers);
         set(&mut s.batch_size, git.batch_size);
         set(&mut s.iterations, git.iterations);
+        set(&mut s.cpu_threads, git.cpu_threads);
         if let Some(lr) = git.lr {
             s.lr = lr;
         }

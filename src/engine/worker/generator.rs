@@ -50,6 +50,33 @@ pub(super) fn key_inputs(
     )
 }
 
+/// libtorch's intra-op thread count for this thread (OpenMP's setting is per thread), restored
+/// when dropped: the generator phase may train with fewer threads than the classifier.
+struct CpuThreads {
+    before: Option<i32>,
+}
+
+impl CpuThreads {
+    fn limit(threads: usize, device: tch::Device) -> CpuThreads {
+        if threads == 0 || device != tch::Device::Cpu {
+            return CpuThreads { before: None };
+        }
+        let before = tch::get_num_threads();
+        tch::set_num_threads(threads as i32);
+        CpuThreads {
+            before: Some(before),
+        }
+    }
+}
+
+impl Drop for CpuThreads {
+    fn drop(&mut self) {
+        if let Some(n) = self.before {
+            tch::set_num_threads(n);
+        }
+    }
+}
+
 fn losses_jsonl(losses: &[Losses]) -> String {
     losses
         .iter()
@@ -209,6 +236,7 @@ impl Trainer<'_> {
     ) -> EngineResult<Option<(std::path::PathBuf, f64)>> {
         self.emit(Event::Phase(Phase::Generator));
         let device = self.vs.device();
+        let _threads = CpuThreads::limit(spec.cpu_threads, device);
         let mut training = MunitTraining::new(spec, self.data.channels, self.config.seed, device);
         let checkpoint = self.dir.file(TRAINING_CHECKPOINT);
         let mut losses = Vec::new();
@@ -302,5 +330,35 @@ impl Trainer<'_> {
         let _ = std::fs::remove_file(&checkpoint);
         self.generator_iteration.set(None);
         Ok(Some((dir, seconds)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generators_thread_limit_holds_on_its_thread_only_and_is_restored() {
+        let elsewhere = tch::get_num_threads();
+        let (limited_tx, limited_rx) = std::sync::mpsc::channel();
+        let (checked_tx, checked_rx) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::spawn(move || {
+            let before = tch::get_num_threads();
+            {
+                let _limit = CpuThreads::limit(1, tch::Device::Cpu);
+                assert_eq!(tch::get_num_threads(), 1);
+                // A limit of 0 leaves the setting alone.
+                let _none = CpuThreads::limit(0, tch::Device::Cpu);
+                assert_eq!(tch::get_num_threads(), 1);
+                limited_tx.send(()).unwrap();
+                checked_rx.recv().unwrap();
+            }
+            assert_eq!(tch::get_num_threads(), before);
+        });
+        // While the worker is limited, this thread keeps its own count.
+        limited_rx.recv().unwrap();
+        assert_eq!(tch::get_num_threads(), elsewhere);
+        checked_tx.send(()).unwrap();
+        worker.join().unwrap();
     }
 }
