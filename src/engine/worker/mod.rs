@@ -283,15 +283,18 @@ impl Trainer<'_> {
             let Some(trained) = self.train_epoch(epoch, &mut optimizer)? else {
                 return self.stopped();
             };
+            crate::allocator::release_free_memory();
             let Some(mut metrics) = self.evaluate(epoch, trained)? else {
                 return self.stopped();
             };
+            crate::allocator::release_free_memory();
             let last = epoch + 1 == self.total_epochs();
             let every = self.config.eval.ekld_every;
             if last || (every > 0 && (epoch + 1) % every == 0) {
                 let Some(report) = self.invariance(epoch, last)? else {
                     return self.stopped();
                 };
+                crate::allocator::release_free_memory();
                 self.emit(Event::Invariance(Box::new(report.clone())));
                 metrics.invariance = Some(report.clone());
                 last_invariance = Some(report);
