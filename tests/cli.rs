@@ -344,8 +344,10 @@ fn a_requeued_array_task_continues_its_own_run_directory() {
     assert_eq!(code, Some(75), "{}", log(tmp.path(), "first"));
     assert_eq!(state(&run)["status"], "stopped");
 
-    // The requeued task resumes it; two quick signals end it at once (128 + SIGTERM), leaving
-    // the state "running" as after a kill.
+    // The requeued task resumes it; a second signal while it stops ends it at once
+    // (128 + SIGTERM), with the state "running" as after a kill, or already "stopped" when the
+    // graceful stop got that far. On a fast machine the stop can also finish (exit 75) before
+    // the second signal arrives. Each leaves a directory the next task continues.
     let mut child = spawn_logged(&mut task(), tmp.path(), "second");
     let deadline = Instant::now() + Duration::from_secs(120);
     while !log(tmp.path(), "second").contains("epoch") {
@@ -358,12 +360,14 @@ fn a_requeued_array_task_continues_its_own_run_directory() {
     std::thread::sleep(Duration::from_millis(200));
     send(&child, libc::SIGTERM);
     let (code, _) = wait_exit(&mut child, 60);
-    assert_eq!(
-        code,
-        Some(128 + libc::SIGTERM),
-        "{}",
-        log(tmp.path(), "second")
-    );
+    let status = state(&run)["status"].clone();
+    match code {
+        Some(c) if c == 128 + libc::SIGTERM => {
+            assert!(status == "running" || status == "stopped", "{status}")
+        }
+        Some(75) => assert_eq!(status, "stopped"),
+        other => panic!("exit {other:?}: {}", log(tmp.path(), "second")),
+    }
 
     // The next try finishes it in the same directory; one more finds it done.
     let out = task().output().unwrap();
