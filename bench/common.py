@@ -1,6 +1,7 @@
 """Shared pieces of the Python (PyTorch) reference benchmarks: the same small CNN as invlab's
-`small-cnn` (conv32-pool-conv64-pool-fc128, PyTorch default init), thread set-up, and the eKLD
-references' common data loading, per-class KL and result file."""
+`small-cnn` (conv32-pool-conv64-pool-fc128, PyTorch default init), the same CIFAR-style ResNet-20
+as invlab's `resnet20`, thread set-up, and the eKLD references' common data loading, per-class KL
+and result file."""
 import json
 import os
 import sys
@@ -29,6 +30,44 @@ class SmallCNN(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x))
+
+
+class BasicBlock(nn.Module):
+    """He et al.'s CIFAR block with the parameter-free "option A" shortcut (stride-2 subsampling,
+    zero-padded channels), bias-free 3x3 convs and batch norm, as Cao et al.'s LDAM code."""
+
+    def __init__(self, inp, out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inp, out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out)
+        self.conv2 = nn.Conv2d(out, out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out)
+        self.stride, self.pad = stride, out - inp
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        shortcut = x
+        if self.stride != 1 or self.pad:
+            p = self.pad // 2
+            shortcut = nn.functional.pad(x[:, :, ::self.stride, ::self.stride],
+                                         (0, 0, 0, 0, p, self.pad - p))
+        return torch.relu(out + shortcut)
+
+
+class ResNet20(nn.Module):
+    def __init__(self, channels=1, classes=49, n=3):
+        super().__init__()
+        layers = [nn.Conv2d(channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+        inp = 16
+        for stage, width in enumerate((16, 32, 64)):
+            for block in range(n):
+                layers.append(BasicBlock(inp, width, 2 if stage > 0 and block == 0 else 1))
+                inp = width
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(64, classes)
+
+    def forward(self, x):
+        return self.head(self.features(x).mean((2, 3)))
 
 
 def load_ekld_data(data_dir):

@@ -4,7 +4,7 @@ normalize, as torchvision's ToTensor + Normalize do), a shuffling DataLoader wit
 collate, batch 128, SGD momentum 0.9, weight decay 5e-4, cross-entropy, and the loss/accuracy
 read back every batch (as invlab does for its progress display).
 
-usage: ref_train.py DATA_DIR EPOCHS OUT_JSON
+usage: ref_train.py DATA_DIR EPOCHS OUT_JSON [small-cnn|resnet20]
 """
 import json
 import sys
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from common import SmallCNN, set_threads
+from common import ResNet20, SmallCNN, set_threads
 
 
 class LTDataset(Dataset):
@@ -35,6 +35,7 @@ class LTDataset(Dataset):
 
 def main():
     data_dir, epochs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    arch = sys.argv[4] if len(sys.argv) > 4 else "small-cnn"
     threads = set_threads()
     torch.manual_seed(0)
     images = np.load(f"{data_dir}/train_x.npy")
@@ -43,7 +44,8 @@ def main():
     mean, std = float(flat.mean()), float(flat.std())
     loader = DataLoader(LTDataset(images, labels, mean, std), batch_size=128, shuffle=True,
                         num_workers=0)
-    model = SmallCNN(classes=int(labels.max()) + 1)
+    classes = int(labels.max()) + 1
+    model = {"small-cnn": SmallCNN, "resnet20": ResNet20}[arch](classes=classes)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     seconds, load_seconds = [], []
     for epoch in range(epochs):
@@ -67,7 +69,7 @@ def main():
         load_seconds.append(loading)
         print(f"epoch {epoch + 1}: {seconds[-1]:.2f} s (data {loading:.2f} s), "
               f"loss {loss_sum / seen:.4f}, train acc {correct / seen:.3f}", file=sys.stderr)
-    json.dump({"images": int(len(labels)), "threads": threads, "epoch_seconds": seconds,
+    json.dump({"arch": arch, "images": int(len(labels)), "threads": threads, "epoch_seconds": seconds,
                "data_seconds": load_seconds, "torch": torch.__version__}, open(out, "w"))
 
 

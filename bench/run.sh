@@ -4,13 +4,16 @@
 # regenerates the tables in BENCHMARKS.md.
 #
 #   bench/setup.sh          # once: the Python reference venv (.bench-venv)
-#   bench/run.sh            # PAIRS=3 THREADS=2 EPOCHS=3 ADAPTIVE_PAIRS=2 by default
+#   bench/run.sh            # PAIRS=3 THREADS=2 EPOCHS=3 ADAPTIVE_PAIRS=2 RESNET_PAIRS=2
+#                           # RESNET_EPOCHS=3 by default
 #   SMOKE=1 bench/run.sh    # a few minutes: every stage on tiny work (one pair, 4 x 10 eKLD,
 #                           # a 1-epoch model for (c)), to check the script
 #                           # itself; results go to $TMPDIR/invlab-bench-smoke, BENCHMARKS.md
 #                           # is left alone
 #
-# Benchmarks: (a) a training epoch of configs/default.toml; (b) the full fixed eKLD evaluation
+# Benchmarks: (a) a training epoch of configs/default.toml, with its small CNN and, as (a2), with
+# the paper's ResNet-20 on the same K49-LT-sized set (49 classes, Zipf a = 2, n_max 4800: 7,822
+# images of 28 x 28, as the paper's K49-LT); (b) the full fixed eKLD evaluation
 # (49 classes x 40 images x 100 rotations) in invlab, in a batched PyTorch peer and in the
 # paper-style PIL reference; (c) adaptive against fixed 40 x 100 eKLD on one fully trained
 # default model (invlab only).
@@ -18,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=${SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
-  PAIRS=1 EPOCHS=2 EKLD_IMAGES=4 EKLD_SAMPLES=10 ADAPTIVE_PAIRS=1
+  PAIRS=1 EPOCHS=2 EKLD_IMAGES=4 EKLD_SAMPLES=10 ADAPTIVE_PAIRS=1 RESNET_PAIRS=1 RESNET_EPOCHS=2
   TRAINED_SET=(--set train.epochs=1)
   ADAPTIVE_CAPS=(eval.ekld_max_images_per_class=8 eval.ekld_max_samples=10)
   RESULTS=${TMPDIR:-/tmp}/invlab-bench-smoke
@@ -32,6 +35,8 @@ PAIRS=${PAIRS:-3}
 THREADS=${THREADS:-2}
 EPOCHS=${EPOCHS:-3}
 ADAPTIVE_PAIRS=${ADAPTIVE_PAIRS:-2}
+RESNET_PAIRS=${RESNET_PAIRS:-2}
+RESNET_EPOCHS=${RESNET_EPOCHS:-3}
 PY=.bench-venv/bin/python
 [ -x "$PY" ] || { echo "run bench/setup.sh first (no $PY)" >&2; exit 1; }
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
@@ -65,6 +70,8 @@ target/release/examples/export_dataset configs/default.toml "$WORK/data" "${EKLD
   echo "  \"pairs\": $PAIRS,"
   echo "  \"epochs_per_run\": $EPOCHS,"
   echo "  \"adaptive_pairs\": $ADAPTIVE_PAIRS,"
+  echo "  \"resnet_pairs\": $RESNET_PAIRS,"
+  echo "  \"resnet_epochs_per_run\": $RESNET_EPOCHS,"
   echo "  \"smoke\": $([ "$SMOKE" = 1 ] && echo true || echo false),"
   echo "  \"loadavg_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
   echo "  \"invlab_commit\": \"$(git rev-parse --short HEAD)\","
@@ -106,6 +113,27 @@ for i in $(seq 1 "$PAIRS"); do
   for side in $first $second; do
     echo "pair $i/$PAIRS: $side ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
     ${side}_run "$i"
+  done
+done
+
+# (a2) The ResNet-20 epoch on the same set: training only (the final eKLD is one image x one
+# sample, its cheapest design), same hyperparameters on both sides.
+resnet_rust_run() {
+  rm -rf "$WORK/runs"
+  "$BIN" --batch configs/default.toml --out "$WORK/runs" --set model.arch=resnet20 \
+    --set train.epochs="$RESNET_EPOCHS" --set eval.ekld_every=0 --set eval.ekld_sampling=fixed \
+    --set eval.ekld_images_per_class=1 --set eval.ekld_samples=1 2> "$RAW/resnet-rust-$1.log"
+  cp "$WORK"/runs/*/metrics.jsonl "$RAW/resnet-rust-$1.metrics.jsonl"
+}
+resnet_py_run() {
+  (cd bench && "../$PY" ref_train.py "$WORK/data" "$RESNET_EPOCHS" "$RAW/resnet-py-$1.json" \
+    resnet20) 2> "$RAW/resnet-py-$1.log"
+}
+for i in $(seq 1 "$RESNET_PAIRS"); do
+  if [ $((i % 2)) -eq 1 ]; then first=rust second=py; else first=py second=rust; fi
+  for side in $first $second; do
+    echo "resnet-20 pair $i/$RESNET_PAIRS: $side ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
+    resnet_${side}_run "$i"
   done
 done
 

@@ -34,6 +34,55 @@ def pairs(raw):
                   for p in glob.glob(os.path.join(raw, "rust-*.metrics.jsonl")))
 
 
+def resnet_pairs(raw):
+    return sorted(int(re.search(r"resnet-rust-(\d+)\.metrics", p).group(1))
+                  for p in glob.glob(os.path.join(raw, "resnet-rust-*.metrics.jsonl")))
+
+
+def train_row(pair, rust_metrics, py_json):
+    """One pair's training epoch: each side's median over its epochs after the first."""
+    epochs = [json.loads(l) for l in open(rust_metrics)]
+    rust_epoch = statistics.median(e["train_seconds"] for e in epochs[1:])
+    py_train = load(py_json)
+    py_epoch = statistics.median(py_train["epoch_seconds"][1:])
+    py_data = statistics.median(py_train["data_seconds"][1:])
+    n = py_train["images"]
+    return {"pair": pair, "images": n, "rust_seconds": rust_epoch, "python_seconds": py_epoch,
+            "python_data_seconds": py_data, "rust_images_per_s": n / rust_epoch,
+            "python_images_per_s": n / py_epoch, "ratio": py_epoch / rust_epoch}
+
+
+def training_summary(name, machine, rows):
+    return {"benchmark": name, "machine": machine, "pairs": rows,
+            **{k: stats([r[k] for r in rows])
+               for k in ("rust_seconds", "python_seconds", "python_data_seconds",
+                         "rust_images_per_s", "python_images_per_s", "ratio")}}
+
+
+def training_lines(title, training, rows):
+    return [
+        f"### {title}",
+        "",
+        "Median (min - max) over pairs; each run's figure is the median of its epochs after the "
+        "first.",
+        "",
+        "| | invlab (Rust, tch) | PyTorch reference (Python) |",
+        "|---|---|---|",
+        f"| seconds per epoch | {fmt(training['rust_seconds'])} | {fmt(training['python_seconds'])} |",
+        f"| images/s | {fmt(training['rust_images_per_s'], 0)} | "
+        f"{fmt(training['python_images_per_s'], 0)} |",
+        f"| of which data loading (reference) | - | {fmt(training['python_data_seconds'])} s |",
+        "",
+        f"Speed ratio invlab / reference (per pair, then median): **{fmt(training['ratio'])}x**.",
+        "",
+        "| pair | invlab s | reference s | ratio |",
+        "|---|---|---|---|",
+        *[f"| {r['pair']} | {r['rust_seconds']:.2f} | {r['python_seconds']:.2f} | "
+          f"{r['ratio']:.2f} |" for r in rows],
+        "",
+    ]
+
+
 def stats(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values),
             "values": values}
@@ -200,17 +249,9 @@ def main():
     machine = load(os.path.join(raw, "machine.json"))
     train_rows, ekld_rows = [], []
     for i in pairs(raw):
-        epochs = [json.loads(l) for l in open(os.path.join(raw, f"rust-{i}.metrics.jsonl"))]
-        rust_epoch = statistics.median(e["train_seconds"] for e in epochs[1:])
-        inv = epochs[-1]["invariance"]
-        py_train = load(os.path.join(raw, f"py-train-{i}.json"))
-        py_epoch = statistics.median(py_train["epoch_seconds"][1:])
-        py_data = statistics.median(py_train["data_seconds"][1:])
-        n = py_train["images"]
-        train_rows.append({"pair": i, "images": n, "rust_seconds": rust_epoch,
-                           "python_seconds": py_epoch, "python_data_seconds": py_data,
-                           "rust_images_per_s": n / rust_epoch, "python_images_per_s": n / py_epoch,
-                           "ratio": py_epoch / rust_epoch})
+        rust_metrics = os.path.join(raw, f"rust-{i}.metrics.jsonl")
+        train_rows.append(train_row(i, rust_metrics, os.path.join(raw, f"py-train-{i}.json")))
+        inv = [json.loads(l) for l in open(rust_metrics)][-1]["invariance"]
         ekld_rows.append(ekld_row(
             i, inv, load(os.path.join(raw, f"rust-transforms-{i}.json")),
             load_optional(os.path.join(raw, f"py-ekld-{i}.json")),
@@ -219,11 +260,13 @@ def main():
     def col(rows, key):
         return stats([r[key] for r in rows])
 
-    training = {"benchmark": "training epoch, configs/default.toml (small CNN, 7,822 images)",
-                "machine": machine, "pairs": train_rows,
-                **{k: col(train_rows, k) for k in ("rust_seconds", "python_seconds",
-                                                   "python_data_seconds", "rust_images_per_s",
-                                                   "python_images_per_s", "ratio")}}
+    training = training_summary("training epoch, configs/default.toml (small CNN, 7,822 "
+                                "images)", machine, train_rows)
+    resnet_rows = [train_row(i, os.path.join(raw, f"resnet-rust-{i}.metrics.jsonl"),
+                             os.path.join(raw, f"resnet-py-{i}.json")) for i in resnet_pairs(raw)]
+    resnet = (training_summary("training epoch, ResNet-20 on the K49-LT-sized set of "
+                               "configs/default.toml (7,822 images)", machine, resnet_rows)
+              if resnet_rows else None)
     numeric = sorted({k for k in ekld_rows[0] if k.endswith(("seconds", "ratio"))
                       and all(k in r for r in ekld_rows)})
     ekld = {"benchmark": "full eKLD evaluation, 49 classes x "
@@ -231,6 +274,8 @@ def main():
                          f"{ekld_rows[0]['samples']} rotations",
             "machine": machine, "pairs": ekld_rows, **{k: col(ekld_rows, k) for k in numeric}}
     json.dump(training, open(os.path.join(res, "training_epoch.json"), "w"), indent=2)
+    if resnet is not None:
+        json.dump(resnet, open(os.path.join(res, "training_epoch_resnet20.json"), "w"), indent=2)
     json.dump(ekld, open(os.path.join(res, "ekld.json"), "w"), indent=2)
     adaptive = adaptive_summary(raw)
     if adaptive is not None:
@@ -246,25 +291,10 @@ def main():
         f"invlab {machine['invlab_commit']}; {len(train_rows)} alternating pairs; load average "
         f"{machine['loadavg_start']} at the start, {machine.get('loadavg_end', '?')} at the end.",
         "",
-        "### (a) Training epoch, `configs/default.toml`",
-        "",
-        "Median (min - max) over pairs; each run's figure is the median of its epochs after the "
-        "first.",
-        "",
-        "| | invlab (Rust, tch) | PyTorch reference (Python) |",
-        "|---|---|---|",
-        f"| seconds per epoch | {fmt(training['rust_seconds'])} | {fmt(training['python_seconds'])} |",
-        f"| images/s | {fmt(training['rust_images_per_s'], 0)} | "
-        f"{fmt(training['python_images_per_s'], 0)} |",
-        f"| of which data loading (reference) | - | {fmt(training['python_data_seconds'])} s |",
-        "",
-        f"Speed ratio invlab / reference (per pair, then median): **{fmt(training['ratio'])}x**.",
-        "",
-        "| pair | invlab s | reference s | ratio |",
-        "|---|---|---|---|",
-        *[f"| {r['pair']} | {r['rust_seconds']:.2f} | {r['python_seconds']:.2f} | "
-          f"{r['ratio']:.2f} |" for r in train_rows],
-        "",
+        *training_lines("(a) Training epoch, `configs/default.toml`", training, train_rows),
+        *(training_lines("(a2) Training epoch, ResNet-20 on the same K49-LT-sized set "
+                         "(`--set model.arch=resnet20`)", resnet, resnet_rows)
+          if resnet is not None else []),
         *ekld_lines(ekld, ekld_rows),
         *([""] + adaptive_lines(adaptive) if adaptive is not None else []),
     ]
