@@ -135,6 +135,27 @@ impl Classifier {
     }
 }
 
+/// Stores a convolution's weight channels-last (same values, NHWC strides): libtorch then
+/// runs the convolution through oneDNN's channels-last kernels and its output, and so the next
+/// layer's input, is channels-last too.
+fn store_channels_last(conv: &mut nn::Conv2D) {
+    tch::no_grad(|| {
+        let channels_last = conv
+            .ws
+            .permute([0, 2, 3, 1])
+            .contiguous()
+            .permute([0, 3, 1, 2]);
+        conv.ws.set_data(&channels_last);
+    });
+}
+
+/// A bias-free ResNet convolution, stored channels-last.
+fn resnet_conv(path: nn::Path, input: i64, output: i64, stride: i64) -> nn::Conv2D {
+    let mut conv = nn::conv2d(path, input, output, 3, conv_config(stride, 1));
+    store_channels_last(&mut conv);
+    conv
+}
+
 fn conv_config(stride: i64, padding: i64) -> nn::ConvConfig {
     nn::ConvConfig {
         stride,
@@ -177,14 +198,7 @@ fn small_cnn(path: &nn::Path, channels: i64, size: i64) -> Backbone {
                 ..Default::default()
             },
         );
-        tch::no_grad(|| {
-            let channels_last = conv
-                .ws
-                .permute([0, 2, 3, 1])
-                .contiguous()
-                .permute([0, 3, 1, 2]);
-            conv.ws.set_data(&channels_last);
-        });
+        store_channels_last(&mut conv);
         conv
     };
     let flat = 64 * (size / 4) * (size / 4);
@@ -223,9 +237,9 @@ struct BasicBlock {
 impl BasicBlock {
     fn new(path: &nn::Path, input: i64, output: i64, stride: i64) -> BasicBlock {
         BasicBlock {
-            conv1: nn::conv2d(path / "conv1", input, output, 3, conv_config(stride, 1)),
+            conv1: resnet_conv(path / "conv1", input, output, stride),
             bn1: nn::batch_norm2d(path / "bn1", output, Default::default()),
-            conv2: nn::conv2d(path / "conv2", output, output, 3, conv_config(1, 1)),
+            conv2: resnet_conv(path / "conv2", output, output, 1),
             bn2: nn::batch_norm2d(path / "bn2", output, Default::default()),
             stride,
             pad_channels: output - input,
@@ -257,13 +271,7 @@ impl ModuleT for BasicBlock {
 /// ResNet-(6n+2): n = 3 gives ResNet-20, n = 5 ResNet-32.
 fn cifar_resnet(path: &nn::Path, channels: i64, n: usize) -> Backbone {
     let mut layers = nn::seq_t()
-        .add(nn::conv2d(
-            path / "conv1",
-            channels,
-            16,
-            3,
-            conv_config(1, 1),
-        ))
+        .add(resnet_conv(path / "conv1", channels, 16, 1))
         .add(nn::batch_norm2d(path / "bn1", 16, Default::default()))
         .add_fn(|x| x.relu());
     let mut input = 16;
@@ -345,6 +353,31 @@ mod tests {
             .relu();
         let diff = f64::try_from((features - expected).abs().max()).unwrap();
         assert!(diff < 1e-5, "max difference {diff}");
+    }
+
+    #[test]
+    fn the_resnets_run_channels_last_and_compute_the_plain_layout_function() {
+        tch::manual_seed(5);
+        let vs = VarStore::new(Device::Cpu);
+        let model = Classifier::new(&vs.root(), Arch::Resnet20, 1, 28, 10, HeadKind::Linear);
+        let weights = vs.variables();
+        let conv = &weights["backbone.layer2.0.conv2.weight"];
+        // (32, 32, 3, 3) stored channels-last: the input-channel stride is 1.
+        assert_eq!(conv.stride(), vec![32 * 9, 1, 3 * 32, 32]);
+        let x = Tensor::rand([4, 1, 28, 28], (Kind::Float, Device::Cpu));
+        let channels_last = model.backbone.forward_t(&x, false);
+        assert!(channels_last.abs().sum(Kind::Float).double_value(&[]) > 0.0);
+        // The same weights in the plain NCHW layout give the same features.
+        tch::no_grad(|| {
+            for (_, w) in weights.iter() {
+                let mut w = w.shallow_clone();
+                w.set_data(&w.contiguous());
+            }
+        });
+        assert!(conv.is_contiguous());
+        let plain = model.backbone.forward_t(&x, false);
+        let diff = f64::try_from((channels_last - plain).abs().max()).unwrap();
+        assert!(diff < 1e-4, "max difference {diff}");
     }
 
     #[test]

@@ -147,6 +147,8 @@ fn execute(
         generator::key_inputs(&config, digest, data.channels, data.size)
     });
 
+    // Held to the end of the run: the ResNets' large activations reuse heap pages.
+    let _heap = crate::allocator::reuse_heap_for(config.model.arch);
     let vs = VarStore::new(device);
     let model = with_torch_seed(derive_seed(config.seed, "init"), || {
         Classifier::new(
