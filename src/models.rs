@@ -249,10 +249,12 @@ impl BasicBlock {
 
 impl ModuleT for BasicBlock {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let out = x
+        // ReLU and the residual sum in place: batch norm's backward needs its input, not its
+        // output, so overwriting the output saves an allocation and a pass over memory.
+        let mut out = x
             .apply(&self.conv1)
             .apply_t(&self.bn1, train)
-            .relu()
+            .relu_()
             .apply(&self.conv2)
             .apply_t(&self.bn2, train);
         let shortcut = if self.stride != 1 || self.pad_channels != 0 {
@@ -264,7 +266,8 @@ impl ModuleT for BasicBlock {
         } else {
             x.shallow_clone()
         };
-        (out + shortcut).relu()
+        out += shortcut;
+        out.relu_()
     }
 }
 
@@ -273,7 +276,7 @@ fn cifar_resnet(path: &nn::Path, channels: i64, n: usize) -> Backbone {
     let mut layers = nn::seq_t()
         .add(resnet_conv(path / "conv1", channels, 16, 1))
         .add(nn::batch_norm2d(path / "bn1", 16, Default::default()))
-        .add_fn(|x| x.relu());
+        .add_fn(|x| x.shallow_clone().relu_());
     let mut input = 16;
     for (stage, width) in [16i64, 32, 64].into_iter().enumerate() {
         for block in 0..n {
@@ -378,6 +381,15 @@ mod tests {
         let plain = model.backbone.forward_t(&x, false);
         let diff = f64::try_from((channels_last - plain).abs().max()).unwrap();
         assert!(diff < 1e-4, "max difference {diff}");
+        // Training: the in-place ReLUs and residual sums leave autograd what it needs (it
+        // errors on a saved tensor modified in place), and every convolution gets a gradient.
+        let loss = model.forward_t(&x, true).square().mean(Kind::Float);
+        loss.backward();
+        for (name, w) in weights.iter().filter(|(n, _)| n.ends_with("conv1.weight")) {
+            let grad = w.grad();
+            assert!(grad.defined(), "{name}");
+            assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0, "{name}");
+        }
     }
 
     #[test]
