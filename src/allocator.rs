@@ -18,6 +18,7 @@
 //! - The small CNN does not: on the default run it made an epoch about 1.06x faster (3
 //!   alternating pairs, BENCHMARKS.md) but raised peak resident memory by 30-100 MiB, past the
 //!   400 MB budget of the default run.
+//!
 //! `INVLAB_MALLOC=tuned` applies it to every run, `lean` to none, `system` leaves glibc's
 //! defaults untouched (one arena included), for A/B measurements.
 //!

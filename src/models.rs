@@ -388,7 +388,10 @@ mod tests {
         for (name, w) in weights.iter().filter(|(n, _)| n.ends_with("conv1.weight")) {
             let grad = w.grad();
             assert!(grad.defined(), "{name}");
-            assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0, "{name}");
+            assert!(
+                grad.abs().sum(Kind::Float).double_value(&[]) > 0.0,
+                "{name}"
+            );
         }
     }
 
