@@ -97,19 +97,24 @@ def findings(means):
         out.append(f"CE-DRS: Spearman {rho:.2f}; resampling "
                    + ("does not remove the trend (agrees)." if rho <= -0.3
                       else "weakens the trend below -0.3 (does not agree)."))
+    # The tail: the few-shot group, or the smallest group a row has (Fashion-MNIST's Zipf tail
+    # ends at 48 images, so it has no class under 20).
+    tail = next((g for g in ["few", "medium"]
+                 if any(m.get(g) is not None for m in means.values())), None)
+    tail_name = {"few": "few-shot", "medium": "medium-shot (the row has no few-shot class)"}
     oracle = means.get("oracle")
-    if erm and oracle and erm.get("few") and oracle.get("few") is not None:
-        ratio = oracle["few"] / erm["few"]
-        out.append(f"Oracle: few-shot eKLD {ratio:.2f}x ERM's "
+    if tail and erm and oracle and erm.get(tail) and oracle.get(tail) is not None:
+        ratio = oracle[tail] / erm[tail]
+        out.append(f"Oracle: {tail_name[tail]} eKLD {ratio:.2f}x ERM's "
                    + ("(shrinks it: agrees)." if ratio < 0.9 else "(no clear shrink: does not agree)."))
     git = means.get("ce-drs-git")
-    if drs and git and drs.get("few") and git.get("few") is not None:
-        ratio = git["few"] / drs["few"]
+    if tail and drs and git and drs.get(tail) and git.get(tail) is not None:
+        ratio = git[tail] / drs[tail]
         acc = ""
         if git.get("balanced_accuracy") is not None and drs.get("balanced_accuracy") is not None:
             acc = (f"; balanced accuracy {git['balanced_accuracy']:.1f} % vs "
                    f"{drs['balanced_accuracy']:.1f} %")
-        out.append(f"CE-DRS-GIT: few-shot eKLD {ratio:.2f}x CE-DRS's{acc} "
+        out.append(f"CE-DRS-GIT: {tail_name[tail]} eKLD {ratio:.2f}x CE-DRS's{acc} "
                    + ("(reduces it on the tail: agrees)." if ratio < 0.9
                       else "(no clear reduction: does not agree)."))
     ldam = means.get("ldam-drw")
