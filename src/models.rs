@@ -385,7 +385,10 @@ mod tests {
         // errors on a saved tensor modified in place), and every convolution gets a gradient.
         let loss = model.forward_t(&x, true).square().mean(Kind::Float);
         loss.backward();
-        for (name, w) in weights.iter().filter(|(n, _)| n.ends_with("conv1.weight")) {
+        let convs: Vec<_> = weights.iter().filter(|(n, _)| n.contains("conv")).collect();
+        // The stem and two per block in 3 stages x 3 blocks.
+        assert_eq!(convs.len(), 1 + 2 * 9);
+        for (name, w) in convs {
             let grad = w.grad();
             assert!(grad.defined(), "{name}");
             assert!(
