@@ -108,13 +108,19 @@ py_run() {
 }
 
 (cd bench && "../$PY" ref_ekld_batched.py --check "$WORK/data") 2> "$RAW/py-rotation-check.log"
-for i in $(seq 1 "$PAIRS"); do
-  if [ $((i % 2)) -eq 1 ]; then first=rust second=py; else first=py second=rust; fi
-  for side in $first $second; do
-    echo "pair $i/$PAIRS: $side ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    ${side}_run "$i"
+# alternate LABEL PREFIX N: N pairs of ${PREFIX}rust_run / ${PREFIX}py_run, invlab first in odd
+# pairs and the reference first in even ones.
+alternate() {
+  local label=$1 prefix=$2 pairs=$3 i first second side
+  for i in $(seq 1 "$pairs"); do
+    if [ $((i % 2)) -eq 1 ]; then first=rust second=py; else first=py second=rust; fi
+    for side in $first $second; do
+      echo "${label}pair $i/$pairs: $side ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
+      "${prefix}${side}_run" "$i"
+    done
   done
-done
+}
+alternate "" "" "$PAIRS"
 
 # (a2) The ResNet-20 epoch on the same set: training only (the final eKLD is one image x one
 # sample, its cheapest design), same hyperparameters on both sides.
@@ -129,13 +135,7 @@ resnet_py_run() {
   (cd bench && "../$PY" ref_train.py "$WORK/data" "$RESNET_EPOCHS" "$RAW/resnet-py-$1.json" \
     resnet20) 2> "$RAW/resnet-py-$1.log"
 }
-for i in $(seq 1 "$RESNET_PAIRS"); do
-  if [ $((i % 2)) -eq 1 ]; then first=rust second=py; else first=py second=rust; fi
-  for side in $first $second; do
-    echo "resnet-20 pair $i/$RESNET_PAIRS: $side ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    resnet_${side}_run "$i"
-  done
-done
+alternate "resnet-20 " resnet_ "$RESNET_PAIRS"
 
 # (c) Adaptive against fixed 40 x 100 eKLD on one fully trained default model: the example
 # checks the checkpoint reproduces the run's test accuracy, then alternates the two designs.
