@@ -45,7 +45,10 @@ pub(crate) fn generate(generator: &Generator, images: &Tensor, rng: &mut ChaCha8
 enum Source {
     /// Generate for each batch.
     PerBatch,
-    /// One variant per training image, made at the start of the epoch.
+    /// Every generated row of the epoch, made at its start in large batches: row
+    /// `batch * gen_rows(batch_size) + r` is the `r`-th generated row of batch `batch`. Each draw
+    /// of the content order gets its own style, as per batch: a tail image drawn 100 times in an
+    /// epoch (DRS) is seen in 100 variants, not one.
     Pool(Tensor),
 }
 
@@ -100,7 +103,7 @@ impl GitAugmenter {
     }
 
     /// Draws the epoch's content order (the run's sampling rule, its own stream) and, in pool
-    /// mode, generates one variant of every training image.
+    /// mode, generates every generated row of the epoch (one style per draw).
     pub(crate) fn start_epoch(
         &mut self,
         generator: &Generator,
@@ -120,19 +123,45 @@ impl GitAugmenter {
         self.source = if self.pool_mode {
             let mut rng =
                 ChaCha8Rng::seed_from_u64(derive_seed(self.seed, &format!("git-pool-{epoch}")));
-            let n = train.size()[0];
+            let len = self.content_order.len();
+            let content: Vec<i64> = (0..len.div_ceil(self.batch_size))
+                .flat_map(|batch| self.generated_positions(batch, self.batch_rows(batch)))
+                .map(|p| self.content_order[p] as i64)
+                .collect();
             let mut parts = Vec::new();
-            let mut start = 0;
-            while start < n {
-                let len = 256.min(n - start);
-                let chunk = train.narrow(0, start, len).to_kind(Kind::Float);
-                parts.push(generate(generator, &chunk, &mut rng));
-                start += len;
+            for chunk in content.chunks(256) {
+                let x = train
+                    .index_select(0, &Tensor::from_slice(chunk).to_device(train.device()))
+                    .to_kind(Kind::Float);
+                parts.push(generate(generator, &x, &mut rng));
             }
-            Source::Pool(Tensor::cat(&parts, 0))
+            Source::Pool(if parts.is_empty() {
+                Tensor::empty([0], (Kind::Float, train.device()))
+            } else {
+                Tensor::cat(&parts, 0)
+            })
         } else {
             Source::PerBatch
         };
+    }
+
+    /// How many rows batch `batch` of the epoch's order has (the last one may be short).
+    fn batch_rows(&self, batch: usize) -> usize {
+        let len = self.content_order.len();
+        self.batch_size
+            .min(len.saturating_sub(batch * self.batch_size))
+    }
+
+    /// How many of a batch's `rows` are generated.
+    fn gen_rows(&self, rows: usize) -> usize {
+        (self.gen_fraction * rows as f64).floor() as usize
+    }
+
+    /// Positions in the epoch's content order that batch `batch` (of `rows` rows) generates
+    /// from: the same positions as its own last `gen_rows` rows in the classifier's order.
+    fn generated_positions(&self, batch: usize, rows: usize) -> std::ops::Range<usize> {
+        let start = batch * self.batch_size + rows - self.gen_rows(rows);
+        start..batch * self.batch_size + rows
     }
 
     /// Replaces the last `gen_fraction` of batch `batch` (images float 0..=255, labels) with
@@ -156,24 +185,31 @@ impl GitAugmenter {
             return unchanged();
         }
         let b = images.size()[0];
-        let gen_rows = (self.gen_fraction * b as f64).floor() as i64;
+        let gen_rows = self.gen_rows(b as usize) as i64;
         if gen_rows == 0 {
             return unchanged();
         }
         let real_rows = b - gen_rows;
         let device = images.device();
-        let start = batch * self.batch_size + real_rows as usize;
-        let content: Vec<i64> = (0..gen_rows as usize)
-            .map(|r| self.content_order[(start + r) % self.content_order.len()] as i64)
+        let content: Vec<i64> = self
+            .generated_positions(batch, b as usize)
+            .map(|p| self.content_order[p % self.content_order.len()] as i64)
             .collect();
         let content = Tensor::from_slice(&content).to_device(device);
         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
             self.seed,
             &format!("git-batch-{}-{batch}", self.epoch),
         ));
+        let pool_start = (batch * self.gen_rows(self.batch_size)) as i64;
         let generated = match &self.source {
-            Source::Pool(pool) => pool.index_select(0, &content),
-            Source::PerBatch => {
+            // A batch the pool was not made for (never in training) is generated on the spot.
+            Source::Pool(pool)
+                if b as usize == self.batch_rows(batch)
+                    && pool_start + gen_rows <= pool.size()[0] =>
+            {
+                pool.narrow(0, pool_start, gen_rows)
+            }
+            _ => {
                 let x = train.index_select(0, &content).to_kind(Kind::Float);
                 generate(generator, &x, &mut rng)
             }
@@ -297,6 +333,69 @@ mod tests {
             );
             assert_eq!(mixed.generated, 3);
         }
+    }
+
+    #[test]
+    fn the_pool_holds_one_fresh_variant_per_generated_draw_of_the_epoch() {
+        let vs = VarStore::new(Device::Cpu);
+        let g = tiny_generator(&vs);
+        let (train, labels, by_class) = train_set();
+        let labels_t = Tensor::from_slice(&labels);
+        // Class-balanced draws (as DRS after E1): the 4-image class is drawn about 10 times.
+        let balanced = [1.0 / 20.0, 1.0 / 10.0, 1.0 / 6.0, 1.0 / 4.0];
+        let (epoch, batch_size) = (4, 16);
+        let mut git = GitAugmenter::new(0.5, None, true, 0, 11, batch_size);
+        git.start_epoch(&g, epoch, &train, &labels, Some(&balanced), &by_class);
+        // 40 rows in batches of 16, 16 and 8: the last 8, 8 and 4 rows are generated.
+        let positions: Vec<usize> = (8..16).chain(24..32).chain(36..40).collect();
+        let mut generated = Vec::new();
+        for (batch, rows) in [(0usize, 16i64), (1, 16), (2, 8)] {
+            let idx = Tensor::arange_start(
+                batch as i64 * 16,
+                batch as i64 * 16 + rows,
+                (Kind::Int64, Device::Cpu),
+            );
+            let x = train.index_select(0, &idx).to_kind(Kind::Float);
+            let mixed = git.mix(
+                &g,
+                batch,
+                &x,
+                &labels_t.index_select(0, &idx),
+                &train,
+                &labels_t,
+            );
+            generated.push(mixed.images.narrow(0, rows / 2, rows / 2));
+        }
+        let generated = Tensor::cat(&generated, 0);
+        // The same images as generating the epoch's generated draws, in order, with the pool's
+        // stream: the right content images, each with its own style.
+        let content: Vec<i64> = positions
+            .iter()
+            .map(|&p| git.content_order[p] as i64)
+            .collect();
+        let x = train
+            .index_select(0, &Tensor::from_slice(&content))
+            .to_kind(Kind::Float);
+        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(11, &format!("git-pool-{epoch}")));
+        assert!(generated.equal(&generate(&g, &x, &mut rng)));
+        // An image drawn twice is seen in two variants (one per training image would repeat).
+        let mut repeats = 0;
+        for i in 0..content.len() {
+            for j in i + 1..content.len() {
+                if content[i] == content[j] {
+                    repeats += 1;
+                    let (a, b) = (generated.get(i as i64), generated.get(j as i64));
+                    assert!(
+                        (a - b).abs().max().double_value(&[]) > 1e-3,
+                        "draws {i} and {j}"
+                    );
+                }
+            }
+        }
+        assert!(
+            repeats > 0,
+            "the test needs an image drawn twice: {content:?}"
+        );
     }
 
     #[test]
