@@ -203,8 +203,8 @@ pub enum GenMode {
     Auto,
     /// Generate for every batch (the paper).
     Batch,
-    /// Generate one variant per training image at the start of each epoch, in large batches,
-    /// and draw from that pool (a multiple cheaper on a CPU).
+    /// Generate the epoch's generated rows at its start, in large batches (a multiple cheaper
+    /// on a CPU): each draw its own style, as `batch`.
     Pool,
 }
 
