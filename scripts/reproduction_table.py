@@ -66,6 +66,7 @@ def main():
                 cells.append(text)
             text, m["spearman"] = stat([s.get("spearman_size_ekld") for s in summaries], 1.0, 2)
             cells.append(text)
+            m["by_seed"] = {s.get("seed"): s for s in summaries}
             means[method] = m
             seeds = ",".join(str(s.get("seed")) for s in summaries)
             print(f"| {NAMES[method]} | {seeds} | " + " | ".join(cells) + " |")
@@ -81,32 +82,66 @@ def main():
         print()
 
 
+def per_seed(means, method, value):
+    """`value(summary)` for each seed of `method` (seed -> value; None values dropped)."""
+    runs = (means.get(method) or {}).get("by_seed", {})
+    out = {seed: value(summary) for seed, summary in sorted(runs.items())}
+    return {seed: v for seed, v in out.items() if v is not None}
+
+
+def paired_ratios(means, method, baseline, value):
+    """Per-seed ratio method / baseline of `value`, over the seeds both have."""
+    a, b = per_seed(means, method, value), per_seed(means, baseline, value)
+    return {seed: a[seed] / b[seed] for seed in a if seed in b and b[seed]}
+
+
+def seed_list(values, digits=2, suffix="", signed=False):
+    """ "0.85, 1.13, 0.78 (seeds 0, 1, 2)" when more than one seed, else ""."""
+    if len(values) < 2:
+        return ""
+    sign = "+" if signed else ""
+    numbers = ", ".join(f"{v:{sign}.{digits}f}{suffix}" for v in values.values())
+    seeds = ", ".join(str(seed) for seed in values)
+    return f"{numbers} (seeds {seeds})"
+
+
 def findings(means):
     out = []
     erm = means.get("erm")
     if erm and erm.get("spearman") is not None:
         rho = erm["spearman"]
         verdict = "agrees" if rho <= -0.3 else "does not agree"
-        out.append(f"ERM: Spearman(size, eKLD) = {rho:.2f}: eKLD falls with class size "
-                   f"({verdict} with the paper)." if rho <= -0.3 else
-                   f"ERM: Spearman(size, eKLD) = {rho:.2f}: no clear fall of eKLD with class "
-                   f"size ({verdict} with the paper).")
+        line = (f"ERM: Spearman(size, eKLD) = {rho:.2f}: eKLD falls with class size "
+                f"({verdict} with the paper)." if rho <= -0.3 else
+                f"ERM: Spearman(size, eKLD) = {rho:.2f}: no clear fall of eKLD with class "
+                f"size ({verdict} with the paper).")
+        seeds = seed_list(per_seed(means, "erm", lambda s: s.get("spearman_size_ekld")))
+        out.append(line + (f" Per seed: {seeds}." if seeds else ""))
     drs = means.get("ce-drs")
     if drs and drs.get("spearman") is not None:
         rho = drs["spearman"]
+        seeds = seed_list(per_seed(means, "ce-drs", lambda s: s.get("spearman_size_ekld")))
         out.append(f"CE-DRS: Spearman {rho:.2f}; resampling "
                    + ("does not remove the trend (agrees)." if rho <= -0.3
-                      else "weakens the trend below -0.3 (does not agree)."))
+                      else "weakens the trend below -0.3 (does not agree).")
+                   + (f" Per seed: {seeds}." if seeds else ""))
     # The tail: the few-shot group, or the smallest group a row has (Fashion-MNIST's Zipf tail
     # ends at 48 images, so it has no class under 20).
     tail = next((g for g in ["few", "medium"]
                  if any(m.get(g) is not None for m in means.values())), None)
     tail_name = {"few": "few-shot", "medium": "medium-shot (the row has no few-shot class)"}
+    tail_ekld = lambda s: group(s, tail)  # noqa: E731
     oracle = means.get("oracle")
     if tail and erm and oracle and erm.get(tail) and oracle.get(tail) is not None:
         ratio = oracle[tail] / erm[tail]
-        out.append(f"Oracle: {tail_name[tail]} eKLD {ratio:.2f}x ERM's "
-                   + ("(shrinks it: agrees)." if ratio < 0.9 else "(no clear shrink: does not agree)."))
+        line = (f"Oracle: {tail_name[tail]} eKLD {ratio:.2f}x ERM's (ratio of the means) "
+                + ("(shrinks it: agrees)." if round(ratio, 2) < 0.9
+                   else "(no clear shrink: does not agree)."))
+        ratios = paired_ratios(means, "oracle", "erm", tail_ekld)
+        if len(ratios) > 1:
+            line += (f" Per seed: {seed_list(ratios)}; at most half of ERM's on "
+                     f"{sum(r <= 0.5 for r in ratios.values())} of {len(ratios)} seeds.")
+        out.append(line)
     git = means.get("ce-drs-git")
     if tail and drs and git and drs.get(tail) and git.get(tail) is not None:
         ratio = git[tail] / drs[tail]
@@ -114,13 +149,34 @@ def findings(means):
         if git.get("balanced_accuracy") is not None and drs.get("balanced_accuracy") is not None:
             acc = (f"; balanced accuracy {git['balanced_accuracy']:.1f} % vs "
                    f"{drs['balanced_accuracy']:.1f} %")
-        out.append(f"CE-DRS-GIT: {tail_name[tail]} eKLD {ratio:.2f}x CE-DRS's{acc} "
-                   + ("(reduces it on the tail: agrees)." if ratio < 0.9
-                      else "(no clear reduction: does not agree)."))
+        ratios = paired_ratios(means, "ce-drs-git", "ce-drs", tail_ekld)
+        every_seed = all(r < 1.0 for r in ratios.values())
+        if round(ratio, 2) >= 0.9:
+            verdict = "(no clear reduction: does not agree)."
+        elif every_seed:
+            verdict = "(reduces it on the tail: agrees)."
+        else:
+            verdict = "(lower on average, not on every seed: agrees only in part)."
+        line = (f"CE-DRS-GIT: {tail_name[tail]} eKLD {ratio:.2f}x CE-DRS's (ratio of the "
+                f"means){acc} {verdict}")
+        if len(ratios) > 1:
+            gains = {
+                seed: 100.0 * (g - d)
+                for seed, g in per_seed(means, "ce-drs-git",
+                                        lambda s: s.get("balanced_accuracy")).items()
+                for d in [per_seed(means, "ce-drs", lambda s: s.get("balanced_accuracy")).get(seed)]
+                if d is not None
+            }
+            line += (f" Per seed: eKLD ratio {seed_list(ratios)}, lower on "
+                     f"{sum(r < 1.0 for r in ratios.values())} of {len(ratios)}; balanced "
+                     f"accuracy {seed_list(gains, 1, ' pts', signed=True)}.")
+        out.append(line)
     ldam = means.get("ldam-drw")
     if erm and ldam and ldam.get("balanced_accuracy") is not None:
         out.append(f"LDAM-DRW: balanced accuracy {ldam['balanced_accuracy']:.1f} % vs ERM's "
-                   f"{erm['balanced_accuracy']:.1f} %.")
+                   f"{erm['balanced_accuracy']:.1f} %. (Its eKLD is measured on softmax(s cos) "
+                   "with s = 30, a sharper output than the CE models': compare its eKLD across "
+                   "class sizes, not with theirs.)")
     return out or ["(not enough runs to compare)"]
 
 
