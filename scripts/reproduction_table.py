@@ -174,9 +174,8 @@ def findings(means):
     ldam = means.get("ldam-drw")
     if erm and ldam and ldam.get("balanced_accuracy") is not None:
         out.append(f"LDAM-DRW: balanced accuracy {ldam['balanced_accuracy']:.1f} % vs ERM's "
-                   f"{erm['balanced_accuracy']:.1f} %. (Its eKLD is measured on softmax(s cos) "
-                   "with s = 30, a sharper output than the CE models': compare its eKLD across "
-                   "class sizes, not with theirs.)")
+                   f"{erm['balanced_accuracy']:.1f} % (its eKLD is on softmax(30 cos), the "
+                   "normalized head's output).")
     return out or ["(not enough runs to compare)"]
 
 
