@@ -1,5 +1,7 @@
 //! Embeds libtorch's directory as an rpath so binaries and tests start without LD_LIBRARY_PATH,
-//! and records the libtorch version for run directories.
+//! and records the libtorch version and the source's git commit for run directories.
+use std::process::Command;
+
 fn main() {
     // torch-sys declares `links = "tch"` and exports its lib dir as DEP_TCH_LIBTORCH_LIB.
     let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").unwrap_or_default();
@@ -21,4 +23,42 @@ fn main() {
     println!("cargo:rustc-env=INVLAB_LIBTORCH_VERSION={version}");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
+    record_commit();
+}
+
+/// `INVLAB_COMMIT`: the commit the binary was built from (12 hex digits, `+dirty` when tracked
+/// files differed from it at build time), or `unknown` outside a git checkout. Runs record it,
+/// so results from different builds of the same version can be told apart.
+fn record_commit() {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let commit = match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(hash) if !hash.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|status| !status.is_empty());
+            if dirty {
+                format!("{hash}+dirty")
+            } else {
+                hash
+            }
+        }
+        _ => "unknown".into(),
+    };
+    println!("cargo:rustc-env=INVLAB_COMMIT={commit}");
+    // Rebuild the record when HEAD moves or the index changes (a commit, a checkout, an add).
+    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+        let dir = std::path::Path::new(&dir);
+        for file in ["HEAD", "index", "packed-refs"] {
+            println!("cargo:rerun-if-changed={}", dir.join(file).display());
+        }
+        if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            println!("cargo:rerun-if-changed={}", dir.join(branch).display());
+        }
+    }
 }

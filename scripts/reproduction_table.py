@@ -73,6 +73,13 @@ def main():
         print()
         sampling = sorted({s.get("ekld_sampling") or "fixed" for m in METHODS
                            for s in load(runs, row, m)})
+        builds = {}
+        for m in METHODS:
+            for s in load(runs, row, m):
+                commit = s.get("invlab_commit") or "not recorded"
+                builds[commit] = builds.get(commit, 0) + 1
+        print("Built from: " + ", ".join(f"`{c}` ({n} runs)" for c, n in sorted(builds.items()))
+              + ".\n")
         print(f"eKLD sampling: {', '.join(sampling)}. Figures and the per-run table: "
               f"[`reproduction-{row}/`](reproduction-{row}/report.md).\n")
         print(f"![eKLD against class size, {row}](reproduction-{row}/ekld_vs_size.png)\n")

@@ -21,7 +21,7 @@ RUN DIRECTORY (one per run, every file written atomically):
   config.toml     the resolved config          run.json       device, versions, class sizes
   metrics.jsonl   one JSON object per epoch    state.json     status and last checkpointed epoch
   summary.json    accuracy, balanced / many / medium / few-shot accuracy, per-class
-                  train_size, accuracy, ekld, consistency; invlab and libtorch versions, device
+                  train_size, accuracy, ekld, consistency; invlab version and commit, libtorch version, device
   per_class.csv   the per-class table          checkpoint.ot, optimizer.ot  for --resume
   ekld_vs_size.svg/.png, curves.svg/.png     figures
 
@@ -40,7 +40,7 @@ ENVIRONMENT: INVLAB_DATA_DIR (runs and datasets), INVLAB_CONFIG_DIR (saved confi
 #[derive(Debug, Parser)]
 #[command(
     name = "invlab",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("INVLAB_COMMIT"), ")"),
     about = "A lab for invariance transfer in long-tailed image classification",
     long_about = "A lab for invariance transfer in long-tailed image classification: train on a \
 long-tailed dataset with a nuisance transform and watch per-class accuracy and per-class \

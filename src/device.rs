@@ -84,6 +84,12 @@ pub(crate) fn describe(device: Device) -> String {
     }
 }
 
+/// The git commit this binary was built from (`build.rs`), `+dirty` when the tree had changes,
+/// `unknown` when built outside a checkout.
+pub fn invlab_commit() -> &'static str {
+    env!("INVLAB_COMMIT")
+}
+
 /// The libtorch version this binary was built against (read from the wheel at build time).
 pub fn libtorch_version() -> &'static str {
     env!("INVLAB_LIBTORCH_VERSION")

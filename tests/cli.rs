@@ -192,6 +192,24 @@ fn openmp_threads_wait_passively_unless_the_caller_chooses() {
 }
 
 #[test]
+fn version_names_the_build_commit() {
+    let out = invlab().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "invlab 0.1.0 (0123456789ab)", "(…+dirty)" or "(unknown)" outside a checkout.
+    let inside = text.split(['(', ')']).nth(1).unwrap_or_default();
+    let hash = inside.trim_end_matches("+dirty");
+    assert!(
+        text.starts_with(&format!("invlab {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(
+        inside == "unknown" || (hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit())),
+        "{text}"
+    );
+}
+
+#[test]
 fn help_documents_batch_mode() {
     let out = invlab().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -73,6 +73,7 @@ fn a_run_reports_in_order_and_writes_every_file() {
         "few_shot_accuracy",
         "classes",
         "invlab_version",
+        "invlab_commit",
         "libtorch_version",
         "device",
     ] {
@@ -84,6 +85,13 @@ fn a_run_reports_in_order_and_writes_every_file() {
         assert!(classes[0].get(key).is_some(), "class entry lacks {key}");
     }
     assert!(json["libtorch_version"].as_str().unwrap().starts_with("2."));
+    // The build's commit: 12 hex digits (+dirty), or "unknown" outside a git checkout.
+    let commit = json["invlab_commit"].as_str().unwrap();
+    let hash = commit.trim_end_matches("+dirty");
+    assert!(
+        commit == "unknown" || (hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit())),
+        "{commit}"
+    );
     assert_eq!(json["device"], "cpu");
     // What the run cost: time to its first batch (from the run's start here: no binary marked
     // the process start) within the run's wall time, and a plausible peak memory.

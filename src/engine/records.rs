@@ -25,6 +25,9 @@ pub struct RunInfo {
     /// Set when the run continues from a checkpoint: epochs already done.
     pub resumed_at: Option<usize>,
     pub invlab_version: String,
+    /// The commit the binary was built from (`device::invlab_commit`; absent in old runs).
+    #[serde(default)]
+    pub invlab_commit: Option<String>,
     pub libtorch_version: String,
     /// Cache key of the GIT generator the run uses, when it uses one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

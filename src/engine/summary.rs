@@ -55,6 +55,9 @@ pub struct Summary {
     pub classes: Vec<ClassResult>,
     pub device: String,
     pub invlab_version: String,
+    /// The commit of the binary that finished the run (absent in old summaries).
+    #[serde(default)]
+    pub invlab_commit: Option<String>,
     pub libtorch_version: String,
     pub seed: u64,
     pub wall_seconds: f64,
@@ -171,6 +174,7 @@ impl Summary {
             classes,
             device: info.device.clone(),
             invlab_version: info.invlab_version.clone(),
+            invlab_commit: info.invlab_commit.clone(),
             libtorch_version: info.libtorch_version.clone(),
             seed: info.config.seed,
             wall_seconds,

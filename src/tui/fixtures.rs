@@ -23,6 +23,7 @@ pub(crate) fn run_info(config: &RunConfig, run_id: &str, dir: PathBuf) -> RunInf
         total_epochs: config.train.epochs,
         resumed_at: None,
         invlab_version: env!("CARGO_PKG_VERSION").into(),
+        invlab_commit: Some("0123456789ab".into()),
         libtorch_version: "test".into(),
         generator_key: None,
     }

@@ -179,6 +179,7 @@ fn execute(
         total_epochs,
         resumed_at: None,
         invlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        invlab_commit: Some(device::invlab_commit().to_string()),
         libtorch_version: device::libtorch_version().to_string(),
         generator_key: generator_inputs.as_ref().map(|k| k.key()),
     };
