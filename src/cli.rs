@@ -21,7 +21,8 @@ RUN DIRECTORY (one per run, every file written atomically):
   config.toml     the resolved config          run.json       device, versions, class sizes
   metrics.jsonl   one JSON object per epoch    state.json     status and last checkpointed epoch
   summary.json    accuracy, balanced / many / medium / few-shot accuracy, per-class
-                  train_size, accuracy, ekld, consistency; invlab version and commit, libtorch version, device
+                  train_size, accuracy, ekld, consistency; invlab version and commit,
+                  libtorch version, device
   per_class.csv   the per-class table          checkpoint.ot, optimizer.ot  for --resume
   ekld_vs_size.svg/.png, curves.svg/.png     figures
 
