@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::config::RunConfig;
 use crate::engine::rundir::{read_metrics, write_atomic};
 use crate::engine::{EpochMetrics, Summary};
 
@@ -16,6 +17,9 @@ pub struct RunRecord {
     pub label: String,
     pub summary: Summary,
     pub metrics: Vec<EpochMetrics>,
+    /// The run's config with its name and seed blanked (`None` when `config.toml` does not
+    /// parse): runs with equal keys are seeds of one experiment.
+    pub seedless_config: Option<String>,
 }
 
 impl RunRecord {
@@ -29,9 +33,66 @@ impl RunRecord {
             dir: dir.to_path_buf(),
             label: summary.name.clone(),
             metrics: read_metrics(&dir.join("metrics.jsonl")),
+            seedless_config: RunConfig::load(&dir.join("config.toml"), &[])
+                .ok()
+                .map(|config| seedless(&config)),
             summary,
         })
     }
+}
+
+/// `config` as TOML with its name and seed blanked.
+fn seedless(config: &RunConfig) -> String {
+    let mut config = config.clone();
+    config.name = String::new();
+    config.seed = 0;
+    config.to_toml()
+}
+
+/// One series of the figures: a run, or the seeds of one experiment (runs whose configs differ
+/// only in name and seed), drawn in one colour.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Series {
+    pub label: String,
+    /// Indices into the runs, in their order.
+    pub members: Vec<usize>,
+}
+
+/// Groups `runs` into series, in the order each first appears. A group of several seeds is
+/// labelled by its first run's name without a trailing `-s<seed>` / `-seed<seed>`, and the
+/// number of seeds.
+pub(crate) fn seed_series(runs: &[RunRecord]) -> Vec<Series> {
+    let mut series: Vec<Series> = Vec::new();
+    let mut keys: Vec<Option<&String>> = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        let key = run.seedless_config.as_ref();
+        match keys.iter().position(|k| key.is_some() && *k == key) {
+            Some(s) => series[s].members.push(i),
+            None => {
+                keys.push(key);
+                series.push(Series {
+                    label: run.label.clone(),
+                    members: vec![i],
+                });
+            }
+        }
+    }
+    for s in &mut series {
+        if s.members.len() > 1 {
+            let first = &runs[s.members[0]];
+            let name = strip_seed_suffix(&first.label, first.summary.seed);
+            s.label = format!("{name} ({} seeds)", s.members.len());
+        }
+    }
+    series
+}
+
+/// `name` without a trailing `-s<seed>` or `-seed<seed>`.
+fn strip_seed_suffix(name: &str, seed: u64) -> &str {
+    [format!("-s{seed}"), format!("-seed{seed}")]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix.as_str()))
+        .unwrap_or(name)
 }
 
 const PALETTE: [&str; 8] = [
@@ -156,15 +217,17 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<(f64, String)> {
         .collect()
 }
 
-/// eKLD per class against training class size (log axis), one colour per run, with each run's
-/// mean eKLD per log-size bin drawn as a line.
+/// eKLD per class against training class size (log axis), one colour per series (a run, or
+/// the seeds of one experiment: every seed's classes as points), with the series' mean eKLD per
+/// log-size bin drawn as a line.
 pub(crate) fn ekld_vs_size_svg(runs: &[RunRecord]) -> String {
-    let points: Vec<Vec<(f64, f64)>> = runs
+    let series = seed_series(runs);
+    let points: Vec<Vec<(f64, f64)>> = series
         .iter()
-        .map(|r| {
-            r.summary
-                .classes
+        .map(|s| {
+            s.members
                 .iter()
+                .flat_map(|&i| &runs[i].summary.classes)
                 .filter_map(|c| c.ekld.map(|e| (((c.train_size.max(1)) as f64).log10(), e)))
                 .collect()
         })
@@ -207,7 +270,7 @@ pub(crate) fn ekld_vs_size_svg(runs: &[RunRecord]) -> String {
     }
     legend(
         &mut out,
-        &runs.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
+        &series.iter().map(|s| s.label.clone()).collect::<Vec<_>>(),
     );
     out.push_str("</svg>\n");
     out
@@ -241,7 +304,8 @@ fn epoch_ticks(max_epoch: usize) -> Vec<usize> {
     (1..=max_epoch.max(1)).step_by(step).collect()
 }
 
-/// Balanced test accuracy per epoch for each run.
+/// Balanced test accuracy and train loss per epoch for each series (a run, or the mean over
+/// the seeds of one experiment).
 pub(crate) fn curves_svg(runs: &[RunRecord]) -> String {
     let max_epoch = runs
         .iter()
@@ -259,20 +323,32 @@ pub(crate) fn curves_svg(runs: &[RunRecord]) -> String {
         .into_iter()
         .map(|e| (e as f64, e.to_string()))
         .collect();
+    let series = seed_series(runs);
     let mut out = header("Balanced test accuracy (solid) and train loss x10 (dashed)");
     frame.axes(&mut out, &ticks, "%", "epoch");
-    for (i, r) in runs.iter().enumerate() {
+    for (i, s) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        // One "x,y" list per series: accuracy (solid) and loss x10 (dashed).
-        let series = |value: &dyn Fn(&EpochMetrics) -> f64| -> String {
-            r.metrics
-                .iter()
-                .map(|m| format!("{:.1},{:.1}", frame.x(m.epoch as f64), frame.y(value(m))))
+        // One "x,y" list per curve: accuracy (solid) and loss x10 (dashed), each the mean over
+        // the series' runs that reached the epoch.
+        let curve = |value: &dyn Fn(&EpochMetrics) -> f64| -> String {
+            (1..=max_epoch as usize)
+                .filter_map(|epoch| {
+                    let values: Vec<f64> = s
+                        .members
+                        .iter()
+                        .filter_map(|&r| runs[r].metrics.iter().find(|m| m.epoch == epoch))
+                        .map(value)
+                        .collect();
+                    (!values.is_empty()).then(|| {
+                        let mean = values.iter().sum::<f64>() / values.len() as f64;
+                        format!("{:.1},{:.1}", frame.x(epoch as f64), frame.y(mean))
+                    })
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let acc = series(&|m| 100.0 * m.balanced_accuracy);
-        let loss = series(&|m| (10.0 * m.train_loss).min(100.0));
+        let acc = curve(&|m| 100.0 * m.balanced_accuracy);
+        let loss = curve(&|m| (10.0 * m.train_loss).min(100.0));
         let _ = writeln!(
             out,
             "<polyline points=\"{acc}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>"
@@ -281,7 +357,7 @@ pub(crate) fn curves_svg(runs: &[RunRecord]) -> String {
     }
     legend(
         &mut out,
-        &runs.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
+        &series.iter().map(|s| s.label.clone()).collect::<Vec<_>>(),
     );
     out.push_str("</svg>\n");
     out
@@ -462,12 +538,103 @@ Runs:\n\n",
     for r in runs {
         let _ = writeln!(out, "- {}: `{}`", r.label, r.dir.display());
     }
+    let grouped: Vec<String> = seed_series(runs)
+        .into_iter()
+        .filter(|s| s.members.len() > 1)
+        .map(|s| s.label)
+        .collect();
+    if !grouped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nRuns whose configs differ only in name and seed are one series in the figures \
+             (points: every seed's classes; line: their mean per size bin; curves: the mean \
+             over seeds): {}.",
+            grouped.join(", ")
+        );
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A finished run of `config` under `name` and `seed`, with made-up metrics whose
+    /// balanced accuracy is `rate` every epoch, written the way `report` reads runs.
+    fn record(name: &str, seed: u64, config: &RunConfig, rate: f64) -> RunRecord {
+        use crate::tui::fixtures;
+        let mut config = config.clone();
+        config.name = name.into();
+        config.seed = seed;
+        let info = fixtures::run_info(&config, name, PathBuf::from(name));
+        let mut last = fixtures::epoch(&info, 2, 0.5);
+        last.balanced_accuracy = rate;
+        let mut summary = fixtures::summary(&info, &last, &fixtures::invariance(&info, 2, 0.5));
+        summary.seed = seed;
+        summary.name = name.into();
+        RunRecord {
+            dir: PathBuf::from(name),
+            label: name.into(),
+            summary,
+            metrics: vec![last],
+            seedless_config: Some(seedless(&config)),
+        }
+    }
+
+    #[test]
+    fn runs_differing_only_in_seed_are_one_series_and_their_curves_the_mean() {
+        let erm = RunConfig::default();
+        let mut drs = RunConfig::default();
+        drs.method.rule = crate::config::Rule::Drs;
+        let mut runs = vec![
+            record("bg-erm-s0", 0, &erm, 0.40),
+            record("bg-drs-s0", 0, &drs, 0.20),
+            record("bg-erm-s1", 1, &erm, 0.60),
+            record("bg-drs-seed2", 2, &drs, 0.70),
+            record("other", 3, &erm, 0.10),
+        ];
+        // A run whose config did not parse stands alone, even beside a twin.
+        let mut lone = runs[0].clone();
+        lone.seedless_config = None;
+        runs.push(lone);
+        let series = seed_series(&runs);
+        let got: Vec<(&str, &[usize])> = series
+            .iter()
+            .map(|s| (s.label.as_str(), s.members.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("bg-erm (3 seeds)", &[0, 2, 4][..]),
+                ("bg-drs (2 seeds)", &[1, 3][..]),
+                ("bg-erm-s0", &[5][..]),
+            ]
+        );
+        // One legend entry and one accuracy curve per series, at the mean of its seeds:
+        // (40 + 60) / 2 % for ERM, (20 + 70) / 2 % for DRS; no single run's value is drawn.
+        let svg = curves_svg(&runs[..4]);
+        assert_eq!(
+            svg.matches("width=\"12\" height=\"12\"").count(),
+            2,
+            "{svg}"
+        );
+        let point_at =
+            |pct: f64| format!(",{:.1}\"", H - BOTTOM - pct / 100.0 * (H - TOP - BOTTOM));
+        for pct in [50.0, 45.0] {
+            assert!(svg.contains(&point_at(pct)), "{pct} %: {svg}");
+        }
+        for pct in [40.0, 60.0, 20.0, 70.0] {
+            assert!(!svg.contains(&point_at(pct)), "{pct} %: {svg}");
+        }
+        let ekld = ekld_vs_size_svg(&runs[..4]);
+        assert_eq!(ekld.matches("<polyline").count(), 2);
+        let classes = runs[0].summary.classes.len();
+        assert_eq!(
+            ekld.matches("<circle").count(),
+            4 * classes,
+            "every seed's classes"
+        );
+    }
 
     #[test]
     fn bins_average_and_ticks_are_powers_of_ten() {
