@@ -52,13 +52,15 @@ fn record_commit() {
     };
     println!("cargo:rustc-env=INVLAB_COMMIT={commit}");
     // Rebuild the record when HEAD moves or the index changes (a commit, a checkout, an add).
-    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
-        let dir = std::path::Path::new(&dir);
-        for file in ["HEAD", "index", "packed-refs"] {
-            println!("cargo:rerun-if-changed={}", dir.join(file).display());
-        }
-        if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={}", dir.join(branch).display());
+    // `--git-path` resolves each file in a worktree too; a path that does not exist would make
+    // cargo rerun this script on every build, so only existing ones are named.
+    let mut files = vec!["HEAD".to_string(), "index".into(), "packed-refs".into()];
+    files.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for file in files {
+        if let Some(path) = git(&["rev-parse", "--git-path", &file]) {
+            if std::path::Path::new(&path).exists() {
+                println!("cargo:rerun-if-changed={path}");
+            }
         }
     }
 }
