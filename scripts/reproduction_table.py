@@ -51,10 +51,12 @@ def main():
               "| eKLD few | Spearman(size, eKLD) |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         means = {}
+        row_summaries = []
         for method in METHODS:
             summaries = load(runs, row, method)
             if not summaries:
                 continue
+            row_summaries += summaries
             cells = []
             m = {}
             for key in ["balanced_accuracy", "many_shot_accuracy", "medium_shot_accuracy",
@@ -71,13 +73,11 @@ def main():
             seeds = ",".join(str(s.get("seed")) for s in summaries)
             print(f"| {NAMES[method]} | {seeds} | " + " | ".join(cells) + " |")
         print()
-        sampling = sorted({s.get("ekld_sampling") or "fixed" for m in METHODS
-                           for s in load(runs, row, m)})
+        sampling = sorted({s.get("ekld_sampling") or "fixed" for s in row_summaries})
         builds = {}
-        for m in METHODS:
-            for s in load(runs, row, m):
-                commit = s.get("invlab_commit") or "not recorded"
-                builds[commit] = builds.get(commit, 0) + 1
+        for s in row_summaries:
+            commit = s.get("invlab_commit") or "not recorded"
+            builds[commit] = builds.get(commit, 0) + 1
         print("Built from: " + ", ".join(f"`{c}` ({n} runs)" for c, n in sorted(builds.items()))
               + ".\n")
         print(f"eKLD sampling: {', '.join(sampling)}. Figures and the per-run table: "
@@ -167,13 +167,11 @@ def findings(means):
         line = (f"CE-DRS-GIT: {tail_name[tail]} eKLD {ratio:.2f}x CE-DRS's (ratio of the "
                 f"means){acc} {verdict}")
         if len(ratios) > 1:
-            gains = {
-                seed: 100.0 * (g - d)
-                for seed, g in per_seed(means, "ce-drs-git",
-                                        lambda s: s.get("balanced_accuracy")).items()
-                for d in [per_seed(means, "ce-drs", lambda s: s.get("balanced_accuracy")).get(seed)]
-                if d is not None
-            }
+            balanced = lambda s: s.get("balanced_accuracy")  # noqa: E731
+            git_acc = per_seed(means, "ce-drs-git", balanced)
+            drs_acc = per_seed(means, "ce-drs", balanced)
+            gains = {seed: 100.0 * (g - drs_acc[seed])
+                     for seed, g in git_acc.items() if seed in drs_acc}
             line += (f" Per seed: eKLD ratio {seed_list(ratios)}, lower on "
                      f"{sum(r < 1.0 for r in ratios.values())} of {len(ratios)}; balanced "
                      f"accuracy {seed_list(gains, 1, ' pts', signed=True)}.")

@@ -63,13 +63,13 @@ pub(crate) struct Series {
 /// number of seeds.
 pub(crate) fn seed_series(runs: &[RunRecord]) -> Vec<Series> {
     let mut series: Vec<Series> = Vec::new();
-    let mut keys: Vec<Option<&String>> = Vec::new();
     for (i, run) in runs.iter().enumerate() {
         let key = run.seedless_config.as_ref();
-        match keys.iter().position(|k| key.is_some() && *k == key) {
+        // A series' key is its first run's; a run with no key stands alone.
+        let same = |s: &Series| key.is_some() && runs[s.members[0]].seedless_config.as_ref() == key;
+        match series.iter().position(same) {
             Some(s) => series[s].members.push(i),
             None => {
-                keys.push(key);
                 series.push(Series {
                     label: run.label.clone(),
                     members: vec![i],
