@@ -252,11 +252,25 @@ mod tests {
             mlp_dim: 8,
             ..GeneratorSpec::preset(GeneratorPreset::Small)
         };
-        Generator::new(&vs.root(), &spec, 1)
+        let g = Generator::new(&vs.root(), &spec, 1);
+        // Weights from a fixed stream, not libtorch's global generator (unseeded here, and shared
+        // by tests running in parallel): a test's generator is the same on every run.
+        let mut rng = ChaCha8Rng::seed_from_u64(17);
+        let mut variables: Vec<_> = vs.variables().into_iter().collect();
+        variables.sort_by(|a, b| a.0.cmp(&b.0));
+        tch::no_grad(|| {
+            for (_, mut var) in variables {
+                let values = normal(&mut rng, var.numel() as i64, 1, Device::Cpu) * 0.3;
+                var.copy_(&values.view(var.size().as_slice()));
+            }
+        });
+        g
     }
 
-    /// 40 training images of 4 classes (sizes 20, 10, 6, 4), each image a constant equal to its
-    /// index, so a batch row tells which training image it holds.
+    /// 40 training images of 4 classes (sizes 20, 10, 6, 4): image `i` is `4 * i` plus a fixed
+    /// stripe pattern, so a batch row tells which training image it holds, and the content
+    /// encoder sees structure (instance norm maps a constant image to zero content, whose
+    /// decodings can coincide across styles).
     fn train_set() -> (Tensor, Vec<i64>, Vec<Vec<usize>>) {
         let sizes = [20usize, 10, 6, 4];
         let labels: Vec<i64> = sizes
@@ -264,8 +278,9 @@ mod tests {
             .enumerate()
             .flat_map(|(c, &n)| std::iter::repeat_n(c as i64, n))
             .collect();
-        let images = Tensor::arange(40, (Kind::Float, Device::Cpu))
-            .view([40, 1, 1, 1])
+        let stripes = (Tensor::arange(8, (Kind::Float, Device::Cpu)) * 9.0).view([1, 1, 1, 8]);
+        let images = (Tensor::arange(40, (Kind::Float, Device::Cpu)).view([40, 1, 1, 1]) * 4.0
+            + stripes)
             .expand([40, 1, 8, 8], false)
             .to_kind(Kind::Uint8);
         let mut by_class = vec![Vec::new(); 4];
