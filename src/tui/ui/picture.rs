@@ -83,6 +83,11 @@ impl Graphics {
         }
     }
 
+    /// Whether pictures are drawn as half-block cells (two pixels a cell).
+    pub fn is_halfblocks(&self) -> bool {
+        self.picker.is_none()
+    }
+
     /// "half-blocks", "kitty", "sixel" or "iterm2".
     pub fn name(&self) -> &'static str {
         match self.picker.as_ref().map(|p| p.protocol_type()) {
