@@ -4,8 +4,11 @@
 # (`tmux capture-pane -e`) and renders the ANSI text to PNG (scripts/ansi2png.py, Pillow,
 # DejaVu Sans Mono). Takes about ten minutes on a 2-core CPU.
 #
-#     scripts/screenshots.sh
+#     scripts/screenshots.sh              # every picture
+#     scripts/screenshots.sh generator    # only GIT's generator phase (screenshots/generator.png)
 set -euo pipefail
+only="${1:-all}"
+[[ "$only" == all || "$only" == generator ]] || { echo "usage: $0 [generator]" >&2; exit 2; }
 cd "$(dirname "$0")/.."
 
 if ! command -v tmux >/dev/null || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ]; then
@@ -30,10 +33,6 @@ sed -e 's/^name = .*/name = "shots-erm"/' -e 's/^device = .*/device = "cpu"/' \
     configs/default.toml > "$WORK/shots.toml"
 
 S=invlab-shots
-tmux kill-session -t "$S" 2>/dev/null || true
-tmux new-session -d -s "$S" -x 200 -y 50 "$BIN $WORK/shots.toml"
-sleep 2
-
 keys() { for k in "$@"; do tmux send-keys -t "$S" "$k"; sleep 0.15; done; }
 shot() {
     sleep 0.5
@@ -51,6 +50,15 @@ wait_for() { # run, condition command
     echo "timed out waiting for $1" >&2; return 1
 }
 
+gen_iterations() {
+    local losses="$RUNS/$1/generator-losses.jsonl"
+    if [[ -f "$losses" ]]; then wc -l < "$losses"; else echo 0; fi
+}
+
+if [[ "$only" == all ]]; then
+tmux kill-session -t "$S" 2>/dev/null || true
+tmux new-session -d -s "$S" -x 200 -y 50 "$BIN $WORK/shots.toml"
+sleep 2
 # 1. The set-up form, the Method field selected: the choice and what it means.
 keys j j j j j j j j
 shot setup
@@ -88,4 +96,20 @@ shot narrow-80x24
 keys Tab Tab
 sleep 2
 shot data-80x24
+keys q
+fi
+
+# 9. GIT's generator phase (CE-DRS-GIT on the glyphs with BG): the live iteration count, ETA,
+# losses and the newest sample grid; captured once two grids have come (a grid and the losses
+# file every git.sample_every = 250 iterations), then the run is stopped (x, confirmed with y).
+sed -e 's/^name = .*/name = "shots-git"/' -e 's/^device = .*/device = "cpu"/' \
+    configs/default-bg-git.toml > "$WORK/git.toml"
+tmux kill-session -t "$S" 2>/dev/null || true
+tmux new-session -d -s "$S" -x 200 -y 50 "$BIN $WORK/git.toml"
+sleep 2
+keys s
+wait_for shots-git '[ "$(gen_iterations shots-git)" -ge 500 ]'
+shot generator
+keys x y
+wait_for shots-git '[ "$(state shots-git)" = stopped ]'
 keys q

@@ -78,6 +78,7 @@ pub(crate) fn render_curves(
     app: &App,
     focused: bool,
     graphics: &mut Graphics,
+    samples_elsewhere: bool,
 ) {
     let theme = app.theme();
     let runs = runs_shown(app);
@@ -102,7 +103,7 @@ pub(crate) fn render_curves(
         return;
     };
     if !app.compare && shows_generator(app, first) {
-        render_generator(frame, inner, app, first, graphics);
+        render_generator(frame, inner, app, first, graphics, samples_elsewhere);
         return;
     }
     if runs

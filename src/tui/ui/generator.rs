@@ -23,6 +23,16 @@ pub(crate) fn shows_generator(app: &App, run: &RunEntry) -> bool {
         || (run.generator.is_some() && (run.epochs.is_empty() || app.show_generator))
 }
 
+/// Whether the generator's samples take the eKLD pane's place: while the run trains its
+/// generator, before it has any eKLD to show, when that pane is on screen beside the curves.
+pub(crate) fn samples_in_invariance_pane(app: &App, run: &RunEntry, both_on_screen: bool) -> bool {
+    both_on_screen
+        && !app.compare
+        && run.phase == Some(Phase::Generator)
+        && run.invariance.is_none()
+        && run.generator_samples.is_some()
+}
+
 /// Seconds left, from the pace of the iterations trained in this process.
 pub(crate) fn eta_seconds(p: &GeneratorProgress) -> Option<f64> {
     let done_here = p.iteration.checked_sub(p.started_at)?;
@@ -66,6 +76,7 @@ pub(crate) fn render_generator(
     app: &App,
     run: &RunEntry,
     graphics: &mut Graphics,
+    samples_elsewhere: bool,
 ) {
     let theme = app.theme();
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
@@ -75,6 +86,10 @@ pub(crate) fn render_generator(
     };
     frame.render_widget(Paragraph::new(Span::styled(text, theme.accent())), head);
     if body.height == 0 {
+        return;
+    }
+    if samples_elsewhere {
+        render_losses(frame, body, app, run);
         return;
     }
     // Side by side when wide, else losses above the samples (which get the larger share:
@@ -193,7 +208,7 @@ pub(crate) fn compact_picture(
 
 /// The sample grid: in full (labelled) through a graphics protocol; with half-blocks, where
 /// a terminal cell is two pixels, the compact view with its row labels as text above it.
-fn render_samples(
+pub(crate) fn render_samples(
     frame: &mut Frame,
     area: Rect,
     app: &App,

@@ -13,6 +13,8 @@ use ratatui::Frame;
 use crate::engine::summary::SizeGroup;
 use crate::tui::app::{App, RunEntry};
 
+use super::generator::render_samples;
+use super::picture::Graphics;
 use super::{pane_block, pow10_label};
 
 /// Class-size bins (lower edges) for the histogram.
@@ -62,8 +64,33 @@ pub(crate) fn bin_means(points: &[(usize, f64)]) -> Vec<Option<f64>> {
         .collect()
 }
 
-pub(crate) fn render_invariance(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+pub(crate) fn render_invariance(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    focused: bool,
+    graphics: &mut Graphics,
+    generator_samples: bool,
+) {
     let theme = app.theme();
+    // While the generator trains there is no eKLD yet: its sample grid gets this pane's room.
+    if generator_samples {
+        if let Some((run, grid)) = app
+            .selected_run()
+            .and_then(|r| Some((r, r.generator_samples.as_ref()?)))
+        {
+            let title = format!(
+                " GIT generator samples: {} (eKLD from epoch {}) ",
+                run.name,
+                run.config.eval.ekld_every.max(1)
+            );
+            let block = pane_block(app, title, focused);
+            let inner = block.inner(area);
+            frame.render_widget(block, area);
+            render_samples(frame, inner, app, grid, graphics);
+            return;
+        }
+    }
     let metric = if app.show_consistency {
         "consistency"
     } else {

@@ -108,15 +108,25 @@ pub(crate) fn draw_with(frame: &mut Frame, app: &App, graphics: &mut Graphics) {
     frame.render_widget(Block::default().style(theme.base()), area);
     let screen = layout(area, app);
     render_header(frame, screen.header, app);
+    let on_screen = |pane: Pane| screen.panes.iter().any(|&(p, _)| p == pane);
+    let samples_below = app.selected_run().is_some_and(|r| {
+        generator::samples_in_invariance_pane(
+            app,
+            r,
+            on_screen(Pane::Curves) && on_screen(Pane::Invariance),
+        )
+    });
     for &(pane, rect) in &screen.panes {
         let focused = pane == app.focus;
         match pane {
             Pane::Setup => render_setup(frame, rect, app, focused),
             Pane::Data => render_data(frame, rect, app, focused, graphics),
             Pane::Runs => render_runs(frame, rect, app, focused),
-            Pane::Curves => render_curves(frame, rect, app, focused, graphics),
+            Pane::Curves => render_curves(frame, rect, app, focused, graphics, samples_below),
             Pane::Classes => render_classes(frame, rect, app, focused),
-            Pane::Invariance => render_invariance(frame, rect, app, focused),
+            Pane::Invariance => {
+                render_invariance(frame, rect, app, focused, graphics, samples_below)
+            }
         }
     }
     render_system(frame, screen.system, app);

@@ -399,8 +399,23 @@ fn generator_phase_80x24_and_200x50() {
     let narrow = render(&app, 80, 24);
     let text = screen_text(&narrow);
     assert!(text.contains("iteration 60/200 (30%)  ETA 1:10"), "{text}");
+    // One pane at a time: the samples under the losses, in the curves pane.
+    assert!(
+        text.contains("real, then 3 random styles; rows: g00, g02, g01"),
+        "{text}"
+    );
+    assert!(!text.contains("GIT generator samples"), "{text}");
     insta::assert_snapshot!("generator_80x24", narrow.backend());
-    insta::assert_snapshot!("generator_200x50", render(&app, 200, 50).backend());
+    // Every pane: the samples take the eKLD pane's room (no eKLD before epoch 5), the curves
+    // pane keeps the losses.
+    let wide = render(&app, 200, 50);
+    let text = screen_text(&wide);
+    assert!(
+        text.contains("GIT generator samples: k49rot-drs (eKLD from epoch 5)"),
+        "{text}"
+    );
+    assert_eq!(text.matches("random styles").count(), 1, "{text}");
+    insta::assert_snapshot!("generator_200x50", wide.backend());
 }
 
 #[test]
