@@ -75,9 +75,9 @@ impl GeneratorSpec {
             // iteration; 1,200 took 5.5 min before the fused norms). Dim 16 at batch 16 cost
             // ~0.8 s an iteration on a busy 2-core machine. Learning rate 1e-3: the paper's
             // Adam moves each weight by at most lr x iterations = 1e-4 x 10,000 = 1; at 2e-4
-            // these 1,000 iterations moved a tenth of that and left BG samples grid-like
-            // (recon-x 0.196 against 0.140 at 1e-3, same seed; BG few-shot eKLD 0.90x CE-DRS's
-            // over seeds 0-2 against 0.71x; docs/git.md).
+            // these 1,000 iterations moved a fifth of that and left BG samples grid-like
+            // (recon-x over the last 100 iterations 0.216 against 0.167 at 1e-3, BG seed 0;
+            // BG few-shot eKLD 0.90x CE-DRS's over seeds 0-2 against 0.71x; docs/git.md).
             GeneratorPreset::Small => GeneratorSpec {
                 dim: 8,
                 res_blocks: 2,
