@@ -256,10 +256,8 @@ mod tests {
         // Weights from a fixed stream, not libtorch's global generator (unseeded here, and shared
         // by tests running in parallel): a test's generator is the same on every run.
         let mut rng = ChaCha8Rng::seed_from_u64(17);
-        let mut variables: Vec<_> = vs.variables().into_iter().collect();
-        variables.sort_by(|a, b| a.0.cmp(&b.0));
         tch::no_grad(|| {
-            for (_, mut var) in variables {
+            for (_, mut var) in crate::git::training::sorted_params(vs) {
                 let values = normal(&mut rng, var.numel() as i64, 1, Device::Cpu) * 0.3;
                 var.copy_(&values.view(var.size().as_slice()));
             }

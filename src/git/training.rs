@@ -83,7 +83,8 @@ pub(crate) struct MunitTraining {
     seed: u64,
 }
 
-fn sorted_params(vs: &VarStore) -> Vec<(String, Tensor)> {
+/// The store's variables in name order (a fixed order for optimizers and seeded fills).
+pub(crate) fn sorted_params(vs: &VarStore) -> Vec<(String, Tensor)> {
     let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
