@@ -5,6 +5,7 @@
 //! between the two per-class eKLD vectors as JSON.
 //!
 //! cargo run --release --example bench_ekld_adaptive -- RUN_DIR OUT_JSON PAIRS [KEY=VALUE]...
+#![allow(clippy::unwrap_used)] // a developer tool: a failed unwrap ends it with the reason
 use std::path::Path;
 use std::time::Instant;
 
@@ -13,13 +14,13 @@ use rand_chacha::ChaCha8Rng;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use invlab::config::{EkldTransform, Loss, RunConfig, TransformKind};
-use invlab::data::longtail::derive_seed;
-use invlab::data::prepare::prepare;
-use invlab::metrics::nested::AdaptivePlan;
-use invlab::metrics::{self, ClassInvariance};
-use invlab::models::{Classifier, HeadKind};
-use invlab::transforms;
+use invlab_core::config::{EkldTransform, Loss, RunConfig, TransformKind};
+use invlab_core::seed::{self, SeedPurpose};
+use invlab_engine::data::prepare::prepare;
+use invlab_engine::metrics::adaptive::AdaptivePlan;
+use invlab_engine::metrics::{self, ClassInvariance};
+use invlab_engine::models::{Classifier, HeadKind};
+use invlab_engine::transforms;
 
 /// Transforms once per image in chunks of 4096 with one seeded stream, as the engine's data
 /// upload does (the training set's statistics normalise the classifier's input).
@@ -64,7 +65,7 @@ fn main() {
         std::process::exit(2);
     });
     let prepared = prepare(&config).expect("prepare data");
-    let to_tensor = |s: &invlab::data::ImageSet| {
+    let to_tensor = |s: &invlab_engine::data::ImageSet| {
         transforms::images_tensor(
             &s.images,
             s.len(),
@@ -78,7 +79,7 @@ fn main() {
     let train = transform_once(
         &to_tensor(&prepared.train),
         kind,
-        derive_seed(config.seed, "train-transform"),
+        seed::derive(config.seed, SeedPurpose::TrainTransform),
     ) / 255.0;
     let mean = train.mean_dim([0i64, 2, 3].as_slice(), true, Kind::Float);
     let std = train
@@ -107,7 +108,11 @@ fn main() {
     let logits_of = |x: &Tensor| model.logits(&((x / 255.0 - &mean) / &std));
 
     // The checkpoint must see the data it was trained on: its test accuracy must match.
-    let test = transform_once(&test_raw, kind, derive_seed(config.seed, "test-transform"));
+    let test = transform_once(
+        &test_raw,
+        kind,
+        seed::derive(config.seed, SeedPurpose::TestTransform),
+    );
     let predictions = tch::no_grad(|| logits_of(&test).argmax(-1, false));
     let labels = Tensor::from_slice(&t.labels);
     let accuracy = f64::try_from(
@@ -130,7 +135,7 @@ fn main() {
     };
     let e = &config.eval;
     let pick = |per_class: usize| {
-        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, "ekld-images"));
+        let mut rng = seed::rng(config.seed, SeedPurpose::EkldImages);
         metrics::pick_per_class(&t.labels, prepared.num_classes, per_class, &mut rng)
     };
     let fixed_chosen = pick(e.ekld_images_per_class);

@@ -4,6 +4,7 @@
 //! Used by `bench/run.sh` to split invlab's eKLD time into transform and forward stages.
 //!
 //! cargo run --release --example bench_transforms -- CONFIG OUT_JSON [KEY=VALUE]...
+#![allow(clippy::unwrap_used)] // a developer tool: a failed unwrap ends it with the reason
 use std::path::Path;
 use std::time::Instant;
 
@@ -11,10 +12,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use invlab::config::RunConfig;
-use invlab::data::longtail::derive_seed;
-use invlab::data::prepare::prepare;
-use invlab::{metrics, transforms};
+use invlab_core::config::RunConfig;
+use invlab_core::seed::{self, SeedPurpose};
+use invlab_engine::data::prepare::prepare;
+use invlab_engine::{metrics, transforms};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,7 +37,7 @@ fn main() {
         t.width,
         Device::Cpu,
     );
-    let mut pick_rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, "ekld-images"));
+    let mut pick_rng = seed::rng(config.seed, SeedPurpose::EkldImages);
     let chosen = metrics::pick_per_class(
         &t.labels,
         prepared.num_classes,

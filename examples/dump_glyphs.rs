@@ -1,5 +1,6 @@
 //! Writes a contact sheet of generated glyphs (PGM) for eyeballing the built-in dataset.
-use invlab::data::glyphs;
+#![allow(clippy::unwrap_used)] // a developer tool: a failed unwrap ends it with the reason
+use invlab_engine::data::glyphs;
 fn main() {
     let classes = 12;
     let per = 8;

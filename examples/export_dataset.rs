@@ -6,17 +6,16 @@
 //!
 //! Writes OUT_DIR/train_x.npy (u8 N x C x H x W), train_y.npy (i64 N),
 //! ekld_x.npy (u8, untransformed, classes x images_per_class), ekld_y.npy (i64).
+#![allow(clippy::unwrap_used)] // a developer tool: a failed unwrap ends it with the reason
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
-use invlab::config::RunConfig;
-use invlab::data::longtail::derive_seed;
-use invlab::data::prepare::prepare;
-use invlab::{metrics, transforms};
+use invlab_core::config::RunConfig;
+use invlab_core::seed::{self, SeedPurpose};
+use invlab_engine::data::prepare::prepare;
+use invlab_engine::{metrics, transforms};
 
 fn npy(path: &Path, descr: &str, shape: &[usize], bytes: &[u8]) {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
@@ -61,7 +60,7 @@ fn main() {
     // The training set, transformed once as the engine's `transform_once` does (4096 a chunk,
     // one ChaCha8 stream seeded from the run's seed).
     let images = transforms::images_tensor(&set.images, n, c, h, w, Device::Cpu);
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, "train-transform"));
+    let mut rng = seed::rng(config.seed, SeedPurpose::TrainTransform);
     let mut parts = Vec::new();
     let mut start = 0;
     while start < n as i64 {
@@ -85,7 +84,7 @@ fn main() {
     );
 
     // The final eKLD's held-out images, chosen as the engine chooses them.
-    let mut pick_rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, "ekld-images"));
+    let mut pick_rng = seed::rng(config.seed, SeedPurpose::EkldImages);
     let chosen = metrics::pick_per_class(
         &prepared.test.labels,
         prepared.num_classes,

@@ -5,13 +5,15 @@
 //!
 //! (the dev profile: dependencies at opt-level 3, invlab itself at opt-level 1; `--release` is
 //! faster still but rebuilds libtorch's bindings.)
+#![allow(unsafe_code)] // getrusage through libc for CPU time.
+#![allow(clippy::unwrap_used)] // a developer tool: a failed unwrap ends it with the reason
 
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use invlab::config::DatasetName;
-use invlab::data::real;
+use invlab_core::config::DatasetName;
+use invlab_engine::data::real;
 
 fn cpu_seconds() -> f64 {
     // SAFETY: getrusage only writes into the struct we pass.

@@ -10,15 +10,17 @@
 //!     cargo run --example tui_latency -- [SAMPLES] [--idle]
 //!
 //! `--idle` measures with no run, for comparison.
+#![allow(unsafe_code)] // getrusage through libc for CPU time.
+#![allow(clippy::unwrap_used)] // a developer tool: a failed unwrap ends it with the reason
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use invlab::tui::app::{App, AppSetup, RunStatus};
-use invlab::tui::command::Command;
-use invlab::tui::ui::Graphics;
-use invlab::tui::{event_loop, form, Runtime, Sources};
+use invlab_tui::app::{App, AppSetup, RunStatus};
+use invlab_tui::command::Command;
+use invlab_tui::ui::Graphics;
+use invlab_tui::{event_loop, form, Runtime, Sources};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
@@ -48,7 +50,7 @@ fn main() -> color_eyre::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let samples: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(300);
     let idle = args.iter().any(|a| a == "--idle");
-    invlab::device::load_cuda_backend();
+    invlab_engine::device::load_cuda_backend();
 
     let tmp = std::env::temp_dir().join(format!("invlab-latency-{}", std::process::id()));
     let mut setup = AppSetup::plain(tmp.clone());

@@ -41,7 +41,7 @@ ENVIRONMENT: INVLAB_DATA_DIR (runs and datasets), INVLAB_CONFIG_DIR (saved confi
 #[derive(Debug, Parser)]
 #[command(
     name = "invlab",
-    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("INVLAB_COMMIT"), ")"),
+    version = invlab_engine::build_info::VERSION_LINE,
     about = "A lab for invariance transfer in long-tailed image classification",
     long_about = "A lab for invariance transfer in long-tailed image classification: train on a \
 long-tailed dataset with a nuisance transform and watch per-class accuracy and per-class \

@@ -1,22 +1,10 @@
 //! invlab: a lab for invariance transfer in long-tailed image classification.
 //!
-//! The science (`config`, `data`, `transforms`, `models`, `train`, `metrics`, `engine`) knows
-//! nothing of terminals; the front ends (`batch`, `tui`) drive it through `engine::spawn`.
+//! This crate is the front door: the command line (`cli`) and batch mode (`batch`); the binary
+//! (`main.rs`) dispatches to them or to the lab (`invlab_tui`). The layers below are their own
+//! crates, lowest first: `invlab_formats` (byte parsers), `invlab_core` (configs, run
+//! directories, records; no libtorch), `invlab_engine` (the science on libtorch and the run
+//! worker), `invlab_report` (figures and tables), `invlab_tui` (the lab). See ARCHITECTURE.md.
 
-pub mod allocator;
 pub mod batch;
 pub mod cli;
-pub mod config;
-pub mod data;
-pub mod device;
-pub mod engine;
-pub mod git;
-pub mod method;
-pub mod metrics;
-pub mod models;
-pub mod paths;
-pub mod picture;
-pub mod report;
-pub mod seed;
-pub mod transforms;
-pub mod tui;

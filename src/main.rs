@@ -1,8 +1,10 @@
 //! The `invlab` binary: parse the command line, then hand over to a front end.
+#![allow(unsafe_code)] // the .preinit_array entry (`ensure_passive_openmp`) and its setenv / execv.
 
 use clap::Parser;
+use invlab::batch;
 use invlab::cli::{Cli, Command};
-use invlab::{batch, paths};
+use invlab_core::paths;
 
 /// libtorch's OpenMP threads spin-wait between kernels by default; on a busy machine (or beside
 /// the UI thread) that burns the cores the work needs: a tiny run measured 39 s spinning against
@@ -70,14 +72,14 @@ fn ensure_passive_openmp() {
 
 fn main() {
     ensure_passive_openmp();
-    invlab::engine::resources::mark_process_start();
-    invlab::allocator::configure();
+    invlab_engine::resources::mark_process_start();
+    invlab_engine::allocator::configure();
     if let Err(e) = color_eyre::install() {
         eprintln!("invlab: {e}");
     }
     let cli = Cli::parse();
     // Load CUDA (when installed) before libtorch is first used, so `auto` can find a GPU.
-    invlab::device::load_cuda_backend();
+    invlab_engine::device::load_cuda_backend();
     let code = match &cli.command {
         Some(Command::Data {
             preview: true,
@@ -86,8 +88,8 @@ fn main() {
             root,
         }) => data_preview(config.as_deref(), root.as_deref(), out),
         Some(Command::Data { root, .. }) => {
-            let statuses = invlab::data::real::survey(root.as_deref());
-            print!("{}", invlab::data::real::render_survey(&statuses));
+            let statuses = invlab_engine::data::real::survey(root.as_deref());
+            print!("{}", invlab_engine::data::real::render_survey(&statuses));
             0
         }
         Some(Command::Report { runs, out }) => report(runs, out.as_deref()),
@@ -98,16 +100,16 @@ fn main() {
             };
             if !cli.batch && cli.resume.is_none() {
                 // No --batch: the interactive lab (the first CONFIG, if any, fills its form).
-                let options = invlab::tui::TuiOptions {
+                let options = invlab_tui::TuiOptions {
                     theme: cli.theme.clone(),
                     runs_dir,
                     config: cli.configs.first().cloned(),
                     ..Default::default()
                 };
-                match invlab::tui::run(options) {
-                    Ok(invlab::tui::Ended::Quit) => 0,
+                match invlab_tui::run(options) {
+                    Ok(invlab_tui::Ended::Quit) => 0,
                     // Stopped by a signal: the active run is resumable, as in batch mode.
-                    Ok(invlab::tui::Ended::Signal(_)) => batch::EXIT_STOPPED,
+                    Ok(invlab_tui::Ended::Signal(_)) => batch::EXIT_STOPPED,
                     Err(e) => {
                         eprintln!("invlab: {e:?}");
                         1
@@ -127,7 +129,7 @@ fn data_preview(
     root: Option<&std::path::Path>,
     out: &std::path::Path,
 ) -> i32 {
-    match invlab::tui::preview::write_png(config, root, out) {
+    match invlab_engine::data_preview::write_png(config, root, out) {
         Ok(summary) => {
             eprintln!("{summary}");
             println!("{}", out.display());
@@ -141,10 +143,10 @@ fn data_preview(
 }
 
 fn report(dirs: &[std::path::PathBuf], out: Option<&std::path::Path>) -> i32 {
-    use invlab::report::{comparison_table, write_report, RunRecord};
+    use invlab_report::{comparison_table, write_report, ReportRun};
     let mut runs = Vec::new();
     for d in dirs {
-        match RunRecord::load(d) {
+        match ReportRun::load(d) {
             Ok(r) => runs.push(r),
             Err(e) => {
                 eprintln!("invlab report: {e}");

@@ -1,4 +1,6 @@
 //! The `invlab` binary as scripts use it: batch runs, exit codes, error messages.
+#![allow(unsafe_code)] // kill(2) through libc, to signal the child processes under test.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 

@@ -1,14 +1,15 @@
 //! Real dataset loaders: tiny fixtures of every format built here (valid and corrupt), the real
 //! MNIST test split from `../shared/data/mnist-test` when present, Debian's Fashion-MNIST when
 //! installed, and every config in `configs/`.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use invlab::config::{DatasetName, RunConfig};
-use invlab::data::formats::{cifar, csv, idx, npy, ppm, resize, FUZZ_TARGETS};
-use invlab::data::real;
-use invlab::data::DataError;
+use invlab_core::config::{DatasetName, RunConfig};
+use invlab_engine::data::real;
+use invlab_engine::data::DataError;
+use invlab_formats::{cifar, csv, idx, npy, ppm, resize, FUZZ_TARGETS};
 
 // --- fixture builders -----------------------------------------------------------------------
 

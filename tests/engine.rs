@@ -1,11 +1,12 @@
 //! The engine on small CPU runs: events, run files, control, resume and reproducibility.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 
 use common::*;
-use invlab::config::Rule;
-use invlab::engine::rundir::{RunDir, Status};
-use invlab::engine::{Event, RunRequest, Summary};
+use invlab_core::config::Rule;
+use invlab_core::rundir::{RunDir, Status};
+use invlab_engine::{Event, RunRequest, Summary};
 
 #[test]
 fn a_run_reports_in_order_and_writes_every_file() {
@@ -178,7 +179,7 @@ fn the_worker_obeys_pause_resume_and_stop_and_a_stopped_run_resumes() {
     );
 }
 
-fn final_summary(runs: &std::path::Path, config: invlab::config::RunConfig) -> Summary {
+fn final_summary(runs: &std::path::Path, config: invlab_core::config::RunConfig) -> Summary {
     let (handle, rx) = spawn(RunRequest::New {
         config,
         runs_dir: runs.to_path_buf(),
@@ -244,7 +245,7 @@ fn same_seed_same_run_and_resume_equals_an_unbroken_run() {
 fn a_bad_run_fails_with_a_message_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = tiny_config("bad");
-    config.data.dataset = invlab::config::DatasetName::Mnist;
+    config.data.dataset = invlab_core::config::DatasetName::Mnist;
     config.data.root = tmp.path().join("nowhere").display().to_string();
     let (handle, rx) = spawn(RunRequest::New {
         config,
@@ -277,8 +278,8 @@ fn a_short_real_fashion_mnist_rot_lt_run() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let mut config = tiny_config("fmnist");
-    config.data.dataset = invlab::config::DatasetName::FashionMnist;
-    config.data.profile = invlab::config::Profile::Exp;
+    config.data.dataset = invlab_core::config::DatasetName::FashionMnist;
+    config.data.profile = invlab_core::config::Profile::Exp;
     config.data.imbalance = 10.0;
     config.data.max_per_class = 300;
     config.train.epochs = 3;
@@ -318,7 +319,7 @@ fn a_stop_during_the_final_ekld_ends_the_run_within_seconds_and_keeps_the_checkp
     });
     wait_for(&rx, 120, |e| matches!(e, Event::Epoch(m) if m.epoch == 1));
     wait_for(&rx, 120, |e| {
-        matches!(e, Event::Phase(invlab::engine::Phase::Invariance))
+        matches!(e, Event::Phase(invlab_engine::Phase::Invariance))
     });
     // Let the evaluation get going, then stop it.
     std::thread::sleep(std::time::Duration::from_millis(300));

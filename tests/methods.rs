@@ -1,11 +1,12 @@
 //! Every long-tail method preset trains end to end, and cRT's second stage touches only the head.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 
 use common::*;
-use invlab::config::Rule;
-use invlab::engine::{Event, RunRequest};
-use invlab::method::PRESETS;
+use invlab_core::config::Rule;
+use invlab_engine::method::PRESETS;
+use invlab_engine::{Event, RunRequest};
 
 #[test]
 fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
@@ -14,17 +15,23 @@ fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
     for preset in PRESETS {
         let (name, loss, rule, augment) = (preset.name, preset.loss, preset.rule, preset.augment);
         let sets = [
-            format!("method.loss={}", invlab::config::serde_plain_name(&loss)),
-            format!("method.rule={}", invlab::config::serde_plain_name(&rule)),
+            format!(
+                "method.loss={}",
+                invlab_core::config::serde_plain_name(&loss)
+            ),
+            format!(
+                "method.rule={}",
+                invlab_core::config::serde_plain_name(&rule)
+            ),
             format!(
                 "method.augment={}",
-                invlab::config::serde_plain_name(&augment)
+                invlab_core::config::serde_plain_name(&augment)
             ),
             "method.crt_epochs=1".to_string(),
             format!("name=\"{}\"", name.to_lowercase()),
         ];
         let mut sets = sets.to_vec();
-        if augment == invlab::config::Augment::Git {
+        if augment == invlab_core::config::Augment::Git {
             // A tiny generator: the GIT presets' whole path (train, cache, mix) in seconds.
             sets.extend(TINY_GENERATOR_SETS.iter().map(|s| s.to_string()));
             sets.push("git.iterations=3".to_string());
@@ -63,7 +70,7 @@ fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
         assert!(
             config.contains(&format!(
                 "rule = \"{}\"",
-                invlab::config::serde_plain_name(&rule)
+                invlab_core::config::serde_plain_name(&rule)
             )),
             "{name}: {config}"
         );
@@ -116,7 +123,7 @@ fn crt_retrains_only_the_classifier_on_a_frozen_backbone() {
     assert!(backbone >= 6, "checked {backbone} backbone tensors");
     assert_eq!(head_changed, 2, "the head's weight and bias are re-trained");
     // The second stage samples class-balanced, and its metrics say which stage they are.
-    let metrics = invlab::engine::rundir::RunDir::open(&tmp.path().join("crt"))
+    let metrics = invlab_core::rundir::RunDir::open(&tmp.path().join("crt"))
         .unwrap()
         .read_metrics();
     let stages: Vec<String> = metrics.iter().map(|m| m.stage.to_string()).collect();

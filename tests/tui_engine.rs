@@ -1,6 +1,7 @@
 //! The TUI's runtime shell driving the real engine on an in-memory terminal: a queue of two
 //! tiny runs run one at a time to the end and read back as history; a shutdown signal stops
 //! the active run cleanly (state.json "stopped", resumable) and ends the loop.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 
@@ -8,12 +9,12 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, Stream, StreamExt};
-use invlab::engine::rundir::{RunDir, Status};
-use invlab::tui::app::{App, AppSetup, RunStatus};
-use invlab::tui::command::Command;
-use invlab::tui::history::load_history;
-use invlab::tui::ui::Graphics;
-use invlab::tui::{event_loop, Runtime, Sources};
+use invlab_core::rundir::{RunDir, Status};
+use invlab_tui::app::{App, AppSetup, RunStatus};
+use invlab_tui::command::Command;
+use invlab_tui::history::load_history;
+use invlab_tui::ui::Graphics;
+use invlab_tui::{event_loop, Runtime, Sources};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event as ct;
 use ratatui::Terminal;
@@ -41,7 +42,7 @@ fn tui_runs_a_queue_on_the_engine_and_reads_it_back() {
     let effects = app.apply(Command::Start);
     runtime.execute(&mut app, effects);
     app.form.config.name = "tui-b".into();
-    app.form.config.method.rule = invlab::config::Rule::Drs;
+    app.form.config.method.rule = invlab_core::config::Rule::Drs;
     let effects = app.apply(Command::Start);
     assert!(effects.is_empty(), "the second run waits in the queue");
     runtime.execute(&mut app, effects);

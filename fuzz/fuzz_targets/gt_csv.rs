@@ -2,4 +2,4 @@
 //! GTSRB annotation CSVs.
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| invlab_fuzz::data::formats::fuzz_gt_csv(data));
+fuzz_target!(|data: &[u8]| invlab_formats::fuzz_gt_csv(data));

@@ -2,4 +2,4 @@
 //! Binary PPM headers and pixels, then the 32x32 resize GTSRB uses.
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| invlab_fuzz::data::formats::fuzz_ppm(data));
+fuzz_target!(|data: &[u8]| invlab_formats::fuzz_ppm(data));

@@ -10,14 +10,15 @@
 //!
 //! A lock file `<runs>/.<name>.lock` (flock) is held while a run is claimed, so two processes
 //! given the same sweep point cannot train into one directory.
+#![allow(unsafe_code)] // flock(2) through libc on a file this module opened.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use crate::config::RunConfig;
-use crate::engine::rundir::{now_secs, RunDir, RunState, Status};
+use invlab_core::config::RunConfig;
+use invlab_core::rundir::{now_secs, RunDir, RunState, Status};
 
 /// What to do for one sweep point.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,9 +17,9 @@ pub(crate) use progress::{finished_line, Progress};
 pub(crate) use signals::{signal_name, StopSignals};
 pub(crate) use sweep::{sweep_points, Point};
 
-use crate::config::RunConfig;
-use crate::engine::{self, Event, RunRequest};
 use existing::Plan;
+use invlab_core::config::RunConfig;
+use invlab_engine::{self as engine, Event, RunRequest};
 
 /// Exit codes, as documented in `--help`.
 pub const EXIT_FAILED: i32 = 1;
@@ -118,6 +118,11 @@ pub(crate) fn run_one(
             }
             Event::Paused => progress.line(&format!("[{name}] paused")),
             Event::Finished(s) => {
+                // Figures are a post-run step of the front end. One that cannot be drawn is not
+                // a failed run: the data behind it is already on disk.
+                if let Err(e) = invlab_report::write_run_figures(&dir) {
+                    progress.line(&format!("[{name}] figures not written: {e}"));
+                }
                 progress.clear();
                 progress.line(&finished_line(&name, &s));
                 break RunResult::Finished(dir.clone());

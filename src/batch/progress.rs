@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{EpochMetrics, GeneratorProgress, Phase, Summary};
+use invlab_engine::{EpochMetrics, GeneratorProgress, Phase, Summary};
 
 /// Where progress goes.
 pub(crate) struct Progress {
@@ -244,7 +244,7 @@ fn num(v: Option<f64>) -> String {
 /// side, eKLD when measured, and timings.
 pub(crate) fn epoch_line(name: &str, m: &EpochMetrics) -> String {
     let stage = match m.stage {
-        crate::engine::Stage::Train => String::new(),
+        invlab_engine::Stage::Train => String::new(),
         other => format!(" ({other})"),
     };
     let inv = m
@@ -301,7 +301,7 @@ pub(crate) fn finished_line(name: &str, s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::training::Losses;
+    use invlab_core::generator::Losses;
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -334,7 +334,7 @@ mod tests {
             seconds: iteration as f64 * 0.01,
             started_at: 0,
             from_cache: false,
-            samples: grid.then(|| crate::git::samples::SampleGrid {
+            samples: grid.then(|| invlab_core::generator::SampleGrid {
                 channels: 1,
                 size: 1,
                 rows: Vec::new(),

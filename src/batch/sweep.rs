@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::{sanitize_run_name, ConfigError, RunConfig};
+use invlab_core::config::{sanitize_run_name, ConfigError, RunConfig};
 
 /// One run to do: a config file with its overrides.
 #[derive(Debug, Clone, PartialEq)]

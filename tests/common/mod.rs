@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-use invlab::config::RunConfig;
-use invlab::engine::{self, Event, RunHandle, RunRequest};
+use invlab_core::config::RunConfig;
+use invlab_engine::{self as engine, Event, RunHandle, RunRequest};
 
 /// Glyphs-ROT, a Zipf tail with n_max 120, two epochs of a small CNN, a cheap eKLD.
 pub fn tiny_config(name: &str) -> RunConfig {

@@ -1,0 +1,17 @@
+//! invlab's plain data, with no libtorch: the run configuration and its validation, run
+//! directories and the records in them, seeds, class-size profiles, pictures. Every other crate
+//! builds on this one; it depends on none of them but the format parsers.
+
+pub mod atomic;
+pub mod config;
+pub mod device;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
+pub mod generator;
+pub mod longtail;
+pub mod paths;
+pub mod picture;
+pub mod records;
+pub mod rundir;
+pub mod seed;
+pub mod summary;

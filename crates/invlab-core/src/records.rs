@@ -1,0 +1,154 @@
+//! The plain-data records a run produces: facts fixed at its start, one epoch's metrics, and an
+//! invariance report. They cross threads in events and are serialized to run directories.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+
+/// Facts fixed at the start of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The run directory's format (`rundir::FORMAT_VERSION`); 1 when absent (older runs).
+    #[serde(default = "format_1")]
+    pub format_version: u32,
+    pub run_id: String,
+    pub dir: PathBuf,
+    pub config: RunConfig,
+    /// The device actually used, e.g. `cpu` or `cuda:0`.
+    pub device: String,
+    pub num_classes: usize,
+    pub class_names: Vec<String>,
+    /// Training images per class, indexed by class label.
+    pub train_sizes: Vec<usize>,
+    pub test_sizes: Vec<usize>,
+    /// Total epochs including any classifier re-training stage.
+    pub total_epochs: usize,
+    /// Set when the run continues from a checkpoint: epochs already done.
+    pub resumed_at: Option<usize>,
+    pub invlab_version: String,
+    /// The commit the binary was built from (`device::invlab_commit`; absent in format 1).
+    #[serde(default)]
+    pub invlab_commit: Option<String>,
+    pub libtorch_version: String,
+    /// Cache key of the GIT generator the run uses, when it uses one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_key: Option<String>,
+}
+
+fn format_1() -> u32 {
+    1
+}
+
+/// Accuracy split by class size: many (>100 training images), medium (20-100), few (<20).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GroupAccuracy {
+    pub many: Option<f64>,
+    pub medium: Option<f64>,
+    pub few: Option<f64>,
+}
+
+/// Which training stage an epoch belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// The main stage: the whole network.
+    Train,
+    /// cRT's classifier re-training on the frozen backbone.
+    Crt,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::Train => "train",
+            Stage::Crt => "crt",
+        })
+    }
+}
+
+/// One epoch's metrics; one line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    pub total_epochs: usize,
+    pub stage: Stage,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+    /// Mean of per-class accuracies on the balanced test set.
+    pub balanced_accuracy: f64,
+    pub groups: GroupAccuracy,
+    /// Indexed by class label.
+    pub per_class_accuracy: Vec<f64>,
+    pub train_seconds: f64,
+    pub eval_seconds: f64,
+    /// Present on epochs where eKLD was measured.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub invariance: Option<InvarianceReport>,
+}
+
+/// eKLD and consistency per class, measured on held-out untransformed images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvarianceReport {
+    pub epoch: usize,
+    pub transform: String,
+    pub images_per_class: usize,
+    pub samples: usize,
+    /// Mean KL(p(x) || p(x')) in nats, indexed by class label.
+    pub ekld: Vec<f64>,
+    /// Share of (x, x') pairs whose argmax agrees, indexed by class label.
+    pub consistency: Vec<f64>,
+    /// Standard error of each class's eKLD over its images.
+    pub ekld_stderr: Vec<f64>,
+    /// Spearman rank correlation between training class size and eKLD.
+    pub spearman_size_ekld: Option<f64>,
+    pub seconds: f64,
+    /// How the draws were allocated (absent in run directories from before adaptive eKLD).
+    #[serde(default)]
+    pub sampling: SamplingUsage,
+}
+
+/// Images and transform draws per image each class actually used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SamplingUsage {
+    /// `fixed` or `adaptive`; empty for old records (which were fixed).
+    pub mode: String,
+    /// Indexed by class label; empty for old records.
+    pub images: Vec<usize>,
+    pub samples_per_image: Vec<usize>,
+}
+
+/// Where GIT's generator phase stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorProgress {
+    /// The generator's cache key.
+    pub key: String,
+    pub iteration: usize,
+    pub iterations: usize,
+    /// The latest iteration's losses (none when the generator came from the cache).
+    pub losses: Option<crate::generator::Losses>,
+    /// Seconds of generator training in this process, for an ETA.
+    pub seconds: f64,
+    /// Iteration the training (re)started from in this process.
+    pub started_at: usize,
+    pub from_cache: bool,
+    pub samples: Option<crate::generator::SampleGrid>,
+}
+
+/// What `generator.json` in a run directory records: which generator the run used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorRecord {
+    pub key: String,
+    /// The cache entry holding `generator.ot`, `losses.jsonl` and `samples.png`.
+    pub cache_dir: PathBuf,
+    /// Trained by this run (else reused from the cache).
+    pub trained_here: bool,
+    pub iterations: usize,
+    /// Wall seconds of generator training in this run (0 when reused).
+    pub seconds: f64,
+    pub inputs: crate::generator::KeyInputs,
+}

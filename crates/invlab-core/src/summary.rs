@@ -1,0 +1,224 @@
+//! The end-of-run summary (`summary.json`, `per_class.csv`), built from plain metrics.
+
+use serde::{Deserialize, Serialize};
+
+use super::records::{EpochMetrics, InvarianceReport, RunInfo};
+use super::rundir::Status;
+
+/// One class's final figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassResult {
+    pub class: usize,
+    pub name: String,
+    pub train_size: usize,
+    pub test_size: usize,
+    pub accuracy: f64,
+    pub ekld: Option<f64>,
+    pub ekld_stderr: Option<f64>,
+    pub consistency: Option<f64>,
+    /// Held-out images and transform draws per image behind `ekld` (absent in format 1).
+    #[serde(default)]
+    pub ekld_images: Option<usize>,
+    #[serde(default)]
+    pub ekld_samples_per_image: Option<usize>,
+}
+
+/// Mean eKLD over the many / medium / few-shot classes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GroupEkld {
+    pub many: Option<f64>,
+    pub medium: Option<f64>,
+    pub few: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub run_id: String,
+    pub name: String,
+    /// `finished` or `stopped`.
+    pub status: Status,
+    pub epochs: usize,
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+    pub many_shot_accuracy: Option<f64>,
+    pub medium_shot_accuracy: Option<f64>,
+    pub few_shot_accuracy: Option<f64>,
+    pub mean_ekld: Option<f64>,
+    pub ekld_by_group: GroupEkld,
+    pub mean_consistency: Option<f64>,
+    /// Spearman rank correlation of training class size with eKLD (negative: small classes
+    /// are less invariant, the paper's finding).
+    pub spearman_size_ekld: Option<f64>,
+    pub ekld_images_per_class: Option<usize>,
+    pub ekld_samples: Option<usize>,
+    /// `fixed` or `adaptive` (absent in format 1).
+    #[serde(default)]
+    pub ekld_sampling: Option<String>,
+    pub classes: Vec<ClassResult>,
+    pub device: String,
+    pub invlab_version: String,
+    /// The commit of the binary that finished the run (absent in format 1).
+    #[serde(default)]
+    pub invlab_commit: Option<String>,
+    pub libtorch_version: String,
+    pub seed: u64,
+    pub wall_seconds: f64,
+    /// Seconds from the process's start (else the run's) to its first training batch in this
+    /// process (absent in format 1).
+    #[serde(default)]
+    pub first_batch_seconds: Option<f64>,
+    /// Peak resident memory of the process that finished the run, MiB (for a sweep: of every
+    /// run the process ran so far).
+    #[serde(default)]
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Class-size groups as used throughout the long-tail literature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeGroup {
+    Many,
+    Medium,
+    Few,
+}
+
+impl SizeGroup {
+    pub const ALL: [SizeGroup; 3] = [SizeGroup::Many, SizeGroup::Medium, SizeGroup::Few];
+
+    /// "many", "medium", "few".
+    pub fn name(self) -> &'static str {
+        match self {
+            SizeGroup::Many => "many",
+            SizeGroup::Medium => "medium",
+            SizeGroup::Few => "few",
+        }
+    }
+
+    /// Position in `ALL`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn of(train_size: usize) -> SizeGroup {
+        if train_size > 100 {
+            SizeGroup::Many
+        } else if train_size >= 20 {
+            SizeGroup::Medium
+        } else {
+            SizeGroup::Few
+        }
+    }
+}
+
+/// Mean of `values[c]` over classes of each size group; `None` for an empty group.
+pub fn group_means(values: &[f64], train_sizes: &[usize]) -> [Option<f64>; 3] {
+    let mut sums = [(0.0, 0usize); 3];
+    for (v, &n) in values.iter().zip(train_sizes) {
+        let g = match SizeGroup::of(n) {
+            SizeGroup::Many => 0,
+            SizeGroup::Medium => 1,
+            SizeGroup::Few => 2,
+        };
+        sums[g].0 += v;
+        sums[g].1 += 1;
+    }
+    sums.map(|(s, k)| if k == 0 { None } else { Some(s / k as f64) })
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+impl Summary {
+    pub fn build(
+        info: &RunInfo,
+        last: &EpochMetrics,
+        invariance: Option<&InvarianceReport>,
+        status: Status,
+        wall_seconds: f64,
+    ) -> Summary {
+        let classes = (0..info.num_classes)
+            .map(|c| ClassResult {
+                class: c,
+                name: info.class_names.get(c).cloned().unwrap_or_default(),
+                train_size: info.train_sizes[c],
+                test_size: info.test_sizes[c],
+                accuracy: last.per_class_accuracy[c],
+                ekld: invariance.map(|r| r.ekld[c]),
+                ekld_stderr: invariance.map(|r| r.ekld_stderr[c]),
+                consistency: invariance.map(|r| r.consistency[c]),
+                ekld_images: invariance.and_then(|r| r.sampling.images.get(c).copied()),
+                ekld_samples_per_image: invariance
+                    .and_then(|r| r.sampling.samples_per_image.get(c).copied()),
+            })
+            .collect();
+        let [many, medium, few] = invariance
+            .map(|r| group_means(&r.ekld, &info.train_sizes))
+            .unwrap_or([None, None, None]);
+        Summary {
+            run_id: info.run_id.clone(),
+            name: info.config.name.clone(),
+            status,
+            epochs: last.epoch,
+            accuracy: last.test_accuracy,
+            balanced_accuracy: last.balanced_accuracy,
+            many_shot_accuracy: last.groups.many,
+            medium_shot_accuracy: last.groups.medium,
+            few_shot_accuracy: last.groups.few,
+            mean_ekld: invariance.and_then(|r| mean(&r.ekld)),
+            ekld_by_group: GroupEkld { many, medium, few },
+            mean_consistency: invariance.and_then(|r| mean(&r.consistency)),
+            spearman_size_ekld: invariance.and_then(|r| r.spearman_size_ekld),
+            ekld_images_per_class: invariance.map(|r| r.images_per_class),
+            ekld_samples: invariance.map(|r| r.samples),
+            ekld_sampling: invariance
+                .map(|r| r.sampling.mode.clone())
+                .filter(|m| !m.is_empty()),
+            classes,
+            device: info.device.clone(),
+            invlab_version: info.invlab_version.clone(),
+            invlab_commit: info.invlab_commit.clone(),
+            libtorch_version: info.libtorch_version.clone(),
+            seed: info.config.seed,
+            wall_seconds,
+            first_batch_seconds: None,
+            peak_rss_mib: None,
+        }
+    }
+
+    /// `per_class.csv`: one row per class, ordered by training size (largest first).
+    pub fn per_class_csv(&self) -> String {
+        let mut rows: Vec<&ClassResult> = self.classes.iter().collect();
+        rows.sort_by(|a, b| b.train_size.cmp(&a.train_size).then(a.class.cmp(&b.class)));
+        let mut out = String::from(
+            "class,name,train_size,test_size,group,accuracy,ekld,ekld_stderr,consistency,ekld_images,ekld_samples_per_image\n",
+        );
+        let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
+        let count = |v: Option<usize>| v.map(|x| x.to_string()).unwrap_or_default();
+        for r in rows {
+            let group = SizeGroup::of(r.train_size).name();
+            out.push_str(&format!(
+                "{},{},{},{},{},{:.6},{},{},{},{},{}\n",
+                r.class,
+                csv_field(&r.name),
+                r.train_size,
+                r.test_size,
+                group,
+                r.accuracy,
+                opt(r.ekld),
+                opt(r.ekld_stderr),
+                opt(r.consistency),
+                count(r.ekld_images),
+                count(r.ekld_samples_per_image)
+            ));
+        }
+        out
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

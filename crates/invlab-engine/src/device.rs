@@ -1,0 +1,63 @@
+//! Device selection. One binary serves CPU-only and CUDA installs: the CUDA part of libtorch is
+//! loaded at start-up when present (the linker's `--as-needed` drops it from the binary).
+#![allow(unsafe_code)] // dlopen of libtorch_cuda.so through libc: each block says why it is sound.
+
+use std::sync::Once;
+
+use invlab_core::device::DeviceRequest;
+use tch::Device;
+
+static LOAD_CUDA: Once = Once::new();
+
+/// Loads `libtorch_cuda.so` into the process if it can be loaded; a CPU-only install fails here
+/// cleanly and the process goes on without CUDA. Idempotent.
+pub fn load_cuda_backend() {
+    LOAD_CUDA.call_once(|| {
+        let dir = env!("INVLAB_LIBTORCH_LIB");
+        let candidates = [
+            format!("{dir}/libtorch_cuda.so"),
+            "libtorch_cuda.so".to_string(),
+        ];
+        for path in candidates {
+            let Ok(c_path) = std::ffi::CString::new(path) else {
+                continue;
+            };
+            // SAFETY: dlopen with a valid C string; the handle is intentionally never closed.
+            let handle =
+                unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+            if !handle.is_null() {
+                return;
+            }
+        }
+    });
+}
+
+/// Resolves a request to a usable device, or explains why it cannot.
+pub(crate) fn resolve(request: DeviceRequest) -> Result<Device, String> {
+    load_cuda_backend();
+    match request {
+        DeviceRequest::Cpu => Ok(Device::Cpu),
+        DeviceRequest::Auto => Ok(Device::cuda_if_available()),
+        DeviceRequest::Cuda(n) => {
+            let count = tch::Cuda::device_count() as usize;
+            if !tch::Cuda::is_available() || count == 0 {
+                Err("CUDA was asked for, but no CUDA device is usable (no NVIDIA driver, or a CPU-only libtorch: run the setup with --cuda)".into())
+            } else if n >= count {
+                Err(format!(
+                    "cuda:{n} was asked for, but only {count} CUDA device(s) exist"
+                ))
+            } else {
+                Ok(Device::Cuda(n))
+            }
+        }
+    }
+}
+
+/// A short name such as `cpu` or `cuda:0`.
+pub(crate) fn describe(device: Device) -> String {
+    match device {
+        Device::Cuda(n) => format!("cuda:{n}"),
+        Device::Cpu => "cpu".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}

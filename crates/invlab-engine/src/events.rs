@@ -1,0 +1,68 @@
+//! The plain-data vocabulary between the engine's worker thread and its front ends.
+//! Nothing here holds a tensor: events cross threads and are serialized to run directories.
+
+use serde::{Deserialize, Serialize};
+
+use invlab_core::records::{EpochMetrics, GeneratorProgress, InvarianceReport, RunInfo};
+use invlab_core::summary::Summary;
+
+/// Commands a front end sends to a running worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    /// Stop after the current batch; the run directory stays valid and resumable.
+    Stop,
+}
+
+/// What the worker is doing right now (for status lines and honest ETAs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    LoadingData,
+    /// Training (or loading) GIT's generator, before the classifier's epochs.
+    Generator,
+    Training,
+    Evaluating,
+    Invariance,
+    Writing,
+}
+
+/// The worker's reports. A run emits `Started` first and exactly one of
+/// `Finished`, `Stopped` or `Failed` last.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started(Box<RunInfo>),
+    Phase(Phase),
+    /// Training progress inside an epoch (throttled to a few per second).
+    Batch {
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        loss: f64,
+    },
+    /// The generator phase's progress (throttled; a sample grid now and then).
+    Generator(Box<GeneratorProgress>),
+    Epoch(Box<EpochMetrics>),
+    Invariance(Box<InvarianceReport>),
+    Paused,
+    Resumed,
+    Finished(Box<Summary>),
+    /// Stopped on request; `epochs_done` epochs are checkpointed.
+    Stopped {
+        epochs_done: usize,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+impl Event {
+    /// True for the last event a run sends.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Event::Finished(_) | Event::Stopped { .. } | Event::Failed { .. }
+        )
+    }
+}

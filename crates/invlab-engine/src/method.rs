@@ -1,0 +1,563 @@
+//! Long-tail methods as three independent choices: the loss, the class rule (how sampling and
+//! loss weights depend on class size, and when), and the batch augmentation.
+//! Formulas follow the papers and their reference code (Cao et al. 2019 for LDAM / DRW / DRS,
+//! Cui et al. 2019 for effective numbers, Lin et al. 2017 for focal loss, Kang et al. 2020 for cRT).
+
+use rand::distr::weighted::WeightedIndex;
+use rand::distr::Distribution;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Kind, Reduction, Tensor};
+
+use crate::transforms;
+use invlab_core::config::{Augment, Loss, MethodConfig, Rule, RunConfig};
+
+/// A named loss/rule/augment combination, as in the long-tail literature.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Preset {
+    pub name: &'static str,
+    pub loss: Loss,
+    pub rule: Rule,
+    pub augment: Augment,
+    pub about: &'static str,
+}
+
+pub const PRESETS: [Preset; 12] = [
+    Preset {
+        name: "ERM",
+        loss: Loss::Ce,
+        rule: Rule::None,
+        augment: Augment::None,
+        about: "plain cross-entropy on the long-tailed set",
+    },
+    Preset {
+        name: "CE-Resample",
+        loss: Loss::Ce,
+        rule: Rule::Resample,
+        augment: Augment::None,
+        about: "class-balanced sampling (prob. 1/n_c) throughout",
+    },
+    Preset {
+        name: "CE-Resample-EN",
+        loss: Loss::Ce,
+        rule: Rule::ResampleEffective,
+        augment: Augment::None,
+        about: "sampling by effective number (beta 0.9999) throughout",
+    },
+    Preset {
+        name: "CE-DRS",
+        loss: Loss::Ce,
+        rule: Rule::Drs,
+        augment: Augment::None,
+        about: "cross-entropy; class-balanced re-sampling from E1 on",
+    },
+    Preset {
+        name: "CE-Reweight",
+        loss: Loss::Ce,
+        rule: Rule::Reweight,
+        augment: Augment::None,
+        about: "loss weights by effective number (beta 0.9999) throughout",
+    },
+    Preset {
+        name: "CE-DRW",
+        loss: Loss::Ce,
+        rule: Rule::Drw,
+        augment: Augment::None,
+        about: "cross-entropy; class-balanced loss weights from E1 on",
+    },
+    Preset {
+        name: "Focal",
+        loss: Loss::Focal,
+        rule: Rule::None,
+        augment: Augment::None,
+        about: "focal loss (gamma 1)",
+    },
+    Preset {
+        name: "LDAM-DRW",
+        loss: Loss::Ldam,
+        rule: Rule::Drw,
+        augment: Augment::None,
+        about: "LDAM margins ~ n_c^-1/4 (max 0.5, s 30), re-weighting from E1",
+    },
+    Preset {
+        name: "cRT",
+        loss: Loss::Ce,
+        rule: Rule::Crt,
+        augment: Augment::None,
+        about: "ERM, then classifier re-training on a frozen backbone, balanced",
+    },
+    Preset {
+        name: "Oracle",
+        loss: Loss::Ce,
+        rule: Rule::None,
+        augment: Augment::Oracle,
+        about: "augments with the true nuisance transform (upper bound)",
+    },
+    Preset {
+        name: "CE-DRS-GIT",
+        loss: Loss::Ce,
+        rule: Rule::Drs,
+        augment: Augment::Git,
+        about: "CE-DRS; from E1 on, half of each batch comes from the trained generator (GIT)",
+    },
+    Preset {
+        name: "LDAM-DRW-GIT",
+        loss: Loss::Ldam,
+        rule: Rule::Drw,
+        augment: Augment::Git,
+        about: "LDAM-DRW; from E1 on, half of each batch comes from the trained generator (GIT)",
+    },
+];
+
+/// The preset a method matches, if any.
+pub fn preset_of(method: &MethodConfig) -> Option<usize> {
+    PRESETS
+        .iter()
+        .position(|p| p.loss == method.loss && p.rule == method.rule && p.augment == method.augment)
+}
+
+/// Effective-number weights (1 - beta) / (1 - beta^n_c), normalised to sum to the class count.
+pub(crate) fn effective_number_weights(sizes: &[usize], beta: f64) -> Vec<f64> {
+    let raw: Vec<f64> = sizes
+        .iter()
+        .map(|&n| (1.0 - beta) / (1.0 - beta.powi(n.max(1) as i32)))
+        .collect();
+    let total: f64 = raw.iter().sum();
+    raw.iter().map(|w| w / total * sizes.len() as f64).collect()
+}
+
+/// Whether `epoch` (0-based) is past the first decay epoch, where deferred rules switch on.
+fn deferred_on(epoch: usize, e1: usize) -> bool {
+    epoch >= e1
+}
+
+/// Per-class loss weights for this epoch, or `None` for plain (unweighted) loss.
+pub(crate) fn loss_weights(
+    method: &MethodConfig,
+    sizes: &[usize],
+    epoch: usize,
+    e1: usize,
+) -> Option<Vec<f64>> {
+    match method.rule {
+        Rule::Reweight => Some(effective_number_weights(sizes, method.beta)),
+        Rule::Drw if deferred_on(epoch, e1) => Some(effective_number_weights(sizes, method.beta)),
+        _ => None,
+    }
+}
+
+/// Per-class sampling weights (probability of one image of class c is proportional to w_c), or
+/// `None` for plain shuffling. `crt_stage` is true during classifier re-training.
+pub(crate) fn sampling_weights(
+    method: &MethodConfig,
+    sizes: &[usize],
+    epoch: usize,
+    e1: usize,
+    crt_stage: bool,
+) -> Option<Vec<f64>> {
+    let balanced = || sizes.iter().map(|&n| 1.0 / n.max(1) as f64).collect();
+    match method.rule {
+        Rule::Resample => Some(balanced()),
+        Rule::ResampleEffective => Some(effective_number_weights(sizes, method.beta)),
+        Rule::Drs if deferred_on(epoch, e1) => Some(balanced()),
+        Rule::Crt if crt_stage => Some(balanced()),
+        _ => None,
+    }
+}
+
+/// One epoch's image order: a shuffle, or `len` draws with replacement by class weight.
+pub(crate) fn epoch_order(
+    labels: &[i64],
+    class_weights: Option<&[f64]>,
+    by_class: &[Vec<usize>],
+    rng: &mut ChaCha8Rng,
+) -> Vec<usize> {
+    match class_weights {
+        None => {
+            let mut order: Vec<usize> = (0..labels.len()).collect();
+            order.shuffle(rng);
+            order
+        }
+        Some(w) => {
+            // P(class c) = w_c n_c / sum; then uniform within the class.
+            let class_mass: Vec<f64> = by_class
+                .iter()
+                .enumerate()
+                .map(|(c, members)| w[c] * members.len() as f64)
+                .collect();
+            let classes = WeightedIndex::new(&class_mass).expect("some class has images");
+            (0..labels.len())
+                .map(|_| {
+                    let members = &by_class[classes.sample(rng)];
+                    members[rng.random_range(0..members.len())]
+                })
+                .collect()
+        }
+    }
+}
+
+/// LDAM margins: proportional to n_c^(-1/4), the largest equal to `max_margin`.
+pub(crate) fn ldam_margins(sizes: &[usize], max_margin: f64) -> Vec<f64> {
+    let raw: Vec<f64> = sizes
+        .iter()
+        .map(|&n| 1.0 / (n.max(1) as f64).powf(0.25))
+        .collect();
+    let max = raw.iter().cloned().fold(0.0, f64::max);
+    raw.iter().map(|m| m * max_margin / max).collect()
+}
+
+/// The training loss on a batch's logits.
+pub(crate) struct LossFn {
+    loss: Loss,
+    gamma: f64,
+    scale: f64,
+    margins: Option<Tensor>,
+}
+
+impl LossFn {
+    pub fn new(method: &MethodConfig, sizes: &[usize], device: tch::Device) -> LossFn {
+        let margins = (method.loss == Loss::Ldam).then(|| {
+            let m: Vec<f32> = ldam_margins(sizes, method.ldam_max_margin)
+                .into_iter()
+                .map(|x| x as f32)
+                .collect();
+            Tensor::from_slice(&m).to_device(device)
+        });
+        LossFn {
+            loss: method.loss,
+            gamma: method.focal_gamma,
+            scale: method.ldam_scale,
+            margins,
+        }
+    }
+
+    /// Mean loss over the batch; `weights` are per-class loss weights (a tensor on the device).
+    pub(crate) fn compute(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        weights: Option<&Tensor>,
+    ) -> Tensor {
+        match self.loss {
+            Loss::Ce => logits.cross_entropy_loss(targets, weights, Reduction::Mean, -100, 0.0),
+            Loss::Focal => {
+                // As the LDAM-DRW reference: p = exp(-CE_i) with the (weighted) per-sample CE.
+                let ce = logits.cross_entropy_loss(targets, weights, Reduction::None, -100, 0.0);
+                let p = (-&ce).exp();
+                ((-p + 1.0).pow_tensor_scalar(self.gamma) * ce).mean(Kind::Float)
+            }
+            Loss::Ldam => {
+                let margins = self.margins.as_ref().expect("LDAM margins");
+                let classes = logits.size()[1];
+                let onehot = targets.one_hot(classes).to_kind(Kind::Bool);
+                let m = margins.index_select(0, targets).unsqueeze(1);
+                let adjusted = logits.where_self(&onehot.logical_not(), &(logits - m));
+                (adjusted * self.scale).cross_entropy_loss(
+                    targets,
+                    weights,
+                    Reduction::Mean,
+                    -100,
+                    0.0,
+                )
+            }
+        }
+    }
+}
+
+/// A training batch's images (float 0..=255, before normalisation). `stored` is the batch as the
+/// training set holds it (transformed once, as the paper builds its datasets); `base` the same
+/// images untransformed, needed by Oracle, which draws a fresh nuisance transform of the base
+/// image for every image and batch (re-transforming `stored` would compose two transforms:
+/// dilate after dilate, a second background fill that finds no zero pixel, double interpolation).
+/// Then CIFAR-style crop + flip when configured.
+pub(crate) fn training_images(
+    config: &RunConfig,
+    stored: &Tensor,
+    base: Option<&Tensor>,
+    rng: &mut ChaCha8Rng,
+) -> Tensor {
+    let mut x = match config.method.augment {
+        Augment::Oracle => {
+            let base = base.expect("Oracle needs the untransformed training images");
+            transforms::apply(config.data.transform, base, rng)
+        }
+        // GIT's generated images are mixed in by the engine, which owns the generator.
+        Augment::None | Augment::Git => stored.shallow_clone(),
+    };
+    if config.train.crop_flip {
+        x = crop_flip(&x, rng);
+    }
+    x
+}
+
+/// Whether the batches need the untransformed training images.
+pub(crate) fn needs_base_images(config: &RunConfig) -> bool {
+    config.method.augment == Augment::Oracle
+}
+
+/// Random crop (zero padding 4) and horizontal flip, one draw per image, batched by gather.
+fn crop_flip(images: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
+    let size = images.size();
+    let (n, c, h, w) = (size[0], size[1], size[2], size[3]);
+    let device = images.device();
+    let pad = 4;
+    let padded = images.constant_pad_nd([pad, pad, pad, pad]);
+    let oy: Vec<i64> = (0..n).map(|_| rng.random_range(0..=2 * pad)).collect();
+    let ox: Vec<i64> = (0..n).map(|_| rng.random_range(0..=2 * pad)).collect();
+    let flip: Vec<bool> = (0..n).map(|_| rng.random_bool(0.5)).collect();
+    let rows = Tensor::from_slice(&oy).to_device(device).view([n, 1])
+        + Tensor::arange(h, (Kind::Int64, device)).view([1, h]);
+    let cols = Tensor::from_slice(&ox).to_device(device).view([n, 1])
+        + Tensor::arange(w, (Kind::Int64, device)).view([1, w]);
+    let by_rows = padded.gather(
+        2,
+        &rows
+            .view([n, 1, h, 1])
+            .expand([n, c, h, w + 2 * pad], false),
+        false,
+    );
+    let cropped = by_rows.gather(
+        3,
+        &cols.view([n, 1, 1, w]).expand([n, c, h, w], false),
+        false,
+    );
+    let flip = Tensor::from_slice(&flip)
+        .to_device(device)
+        .view([n, 1, 1, 1]);
+    cropped.flip([3]).where_self(&flip, &cropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use tch::Device;
+
+    fn method(loss: Loss, rule: Rule) -> MethodConfig {
+        MethodConfig {
+            loss,
+            rule,
+            ..MethodConfig::default()
+        }
+    }
+
+    /// Glyph-like base images: sparse ink on a zero background.
+    fn base_images(n: i64) -> Tensor {
+        tch::manual_seed(5);
+        let ink = Tensor::randint_low(1, 256, [n, 1, 28, 28], (Kind::Float, Device::Cpu));
+        ink.where_self(
+            &Tensor::rand([n, 1, 28, 28], (Kind::Float, Device::Cpu)).gt(0.7),
+            &Tensor::from(0f32),
+        )
+    }
+
+    #[test]
+    fn oracle_bg_fills_the_base_images_background_afresh_every_batch() {
+        let mut config = RunConfig::default();
+        config.data.transform = invlab_core::config::TransformKind::Bg;
+        config.method.augment = Augment::Oracle;
+        let base = base_images(16);
+        // The stored set is the base with its own background, as the dataset holds it.
+        let stored = transforms::apply(
+            config.data.transform,
+            &base,
+            &mut ChaCha8Rng::seed_from_u64(9),
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let a = training_images(&config, &stored, Some(&base), &mut rng);
+        let b = training_images(&config, &stored, Some(&base), &mut rng);
+        let background = base.eq(0.0);
+        let mut differs = 0;
+        for i in 0..16 {
+            for batch in [&a, &b] {
+                let (out, bg) = (batch.get(i), background.get(i));
+                let values = out.masked_select(&bg);
+                let (lo, hi) = (
+                    f64::try_from(values.min()).unwrap(),
+                    f64::try_from(values.max()).unwrap(),
+                );
+                assert_eq!(lo, hi, "image {i}: one background value per image");
+                assert!((0.0..=99.0).contains(&lo), "image {i}: background {lo}");
+                let ink = bg.logical_not();
+                assert!(out
+                    .masked_select(&ink)
+                    .equal(&base.get(i).masked_select(&ink)));
+            }
+            let bg = background.get(i);
+            let va = f64::try_from(a.get(i).masked_select(&bg).max()).unwrap();
+            let vb = f64::try_from(b.get(i).masked_select(&bg).max()).unwrap();
+            differs += usize::from(va != vb);
+        }
+        // Fresh draws per batch: two batches agree on an image's value 1 time in 100.
+        assert!(differs >= 12, "only {differs} of 16 backgrounds redrawn");
+        config.method.augment = Augment::None;
+        assert!(training_images(&config, &stored, Some(&base), &mut rng).equal(&stored));
+    }
+
+    #[test]
+    fn oracle_dil_is_exactly_one_morphology_of_the_base_image() {
+        use transforms::{morphology, Morph};
+        let mut config = RunConfig::default();
+        config.data.transform = invlab_core::config::TransformKind::Dil;
+        config.method.augment = Augment::Oracle;
+        let n = 24;
+        let base = base_images(n);
+        let stored = morphology(&base, &vec![Morph::Dilate(4); n as usize]);
+        let out = training_images(
+            &config,
+            &stored,
+            Some(&base),
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
+        let ops = [
+            Morph::Dilate(2),
+            Morph::Dilate(3),
+            Morph::Dilate(4),
+            Morph::Erode(1),
+            Morph::Erode(2),
+        ];
+        let candidates: Vec<Tensor> = ops
+            .iter()
+            .map(|&op| morphology(&base, &vec![op; n as usize]))
+            .collect();
+        let mut used = std::collections::HashSet::new();
+        for i in 0..n {
+            let matches: Vec<usize> = (0..ops.len())
+                .filter(|&k| candidates[k].get(i).equal(&out.get(i)))
+                .collect();
+            assert!(
+                !matches.is_empty(),
+                "image {i} is no single morphology of its base"
+            );
+            used.insert(matches[0]);
+        }
+        assert!(used.len() >= 3, "several operations drawn: {used:?}");
+    }
+
+    #[test]
+    fn crop_flip_keeps_shape_and_only_moves_pixels() {
+        let x = Tensor::arange(2 * 3 * 8 * 8, (Kind::Float, Device::Cpu)).view([2, 3, 8, 8]);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let y = crop_flip(&x, &mut rng);
+        assert_eq!(y.size(), vec![2, 3, 8, 8]);
+        // Every output value is either padding (0) or a value of the same image.
+        for i in 0..2 {
+            let xi = x.get(i);
+            let yi = y.get(i);
+            let nonzero = yi.masked_select(&yi.ne(0.0));
+            let lo = f64::try_from(xi.min()).unwrap();
+            let hi = f64::try_from(xi.max()).unwrap();
+            assert!(
+                f64::try_from(nonzero.min()).unwrap() >= lo.max(1.0) - 1e-6 || nonzero.numel() == 0
+            );
+            assert!(f64::try_from(nonzero.max()).unwrap() <= hi);
+        }
+    }
+
+    #[test]
+    fn effective_numbers_match_cui_et_al() {
+        let sizes = [5000, 500, 50];
+        let w = effective_number_weights(&sizes, 0.9999);
+        let raw: Vec<f64> = sizes
+            .iter()
+            .map(|&n| (1.0 - 0.9999) / (1.0 - 0.9999f64.powi(n as i32)))
+            .collect();
+        let s: f64 = raw.iter().sum();
+        for (a, b) in w.iter().zip(&raw) {
+            assert!((a - b / s * 3.0).abs() < 1e-12);
+        }
+        assert!((w.iter().sum::<f64>() - 3.0).abs() < 1e-9);
+        assert!(w[2] > w[1] && w[1] > w[0]);
+    }
+
+    #[test]
+    fn deferred_rules_switch_at_e1() {
+        let sizes = [100, 10];
+        let drw = method(Loss::Ce, Rule::Drw);
+        assert_eq!(loss_weights(&drw, &sizes, 29, 30), None);
+        assert!(loss_weights(&drw, &sizes, 30, 30).is_some());
+        let drs = method(Loss::Ce, Rule::Drs);
+        assert_eq!(sampling_weights(&drs, &sizes, 29, 30, false), None);
+        assert_eq!(
+            sampling_weights(&drs, &sizes, 30, 30, false),
+            Some(vec![0.01, 0.1])
+        );
+        let crt = method(Loss::Ce, Rule::Crt);
+        assert_eq!(sampling_weights(&crt, &sizes, 100, 30, false), None);
+        assert!(sampling_weights(&crt, &sizes, 0, 30, true).is_some());
+    }
+
+    #[test]
+    fn balanced_sampling_draws_classes_uniformly() {
+        // Classes of 1000, 100 and 10 images; class-balanced draws each about 1/3 of the time.
+        let sizes = [1000usize, 100, 10];
+        let labels: Vec<i64> = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(c, &n)| std::iter::repeat_n(c as i64, n))
+            .collect();
+        let mut by_class = vec![Vec::new(); 3];
+        for (i, &y) in labels.iter().enumerate() {
+            by_class[y as usize].push(i);
+        }
+        let w = sampling_weights(&method(Loss::Ce, Rule::Resample), &sizes, 0, 0, false).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut counts = [0f64; 3];
+        for _ in 0..20 {
+            for i in epoch_order(&labels, Some(&w), &by_class, &mut rng) {
+                counts[labels[i] as usize] += 1.0;
+            }
+        }
+        let total: f64 = counts.iter().sum();
+        let expected = total / 3.0;
+        let chi2: f64 = counts
+            .iter()
+            .map(|c| (c - expected).powi(2) / expected)
+            .sum();
+        // 2 degrees of freedom: P(chi2 > 13.8) = 0.001.
+        assert!(chi2 < 13.8, "counts {counts:?}, chi2 {chi2}");
+    }
+
+    #[test]
+    fn ldam_margins_follow_the_quarter_power() {
+        let m = ldam_margins(&[10000, 625, 16], 0.5);
+        assert!((m[2] - 0.5).abs() < 1e-12);
+        assert!((m[1] - 0.5 * (16f64 / 625.0).powf(0.25)).abs() < 1e-12);
+        assert!((m[0] - 0.5 * (16f64 / 10000.0).powf(0.25)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ldam_with_zero_margin_and_unit_scale_is_ce_and_focal_gamma_zero_is_ce() {
+        tch::manual_seed(0);
+        let logits = Tensor::randn([16, 5], (Kind::Float, Device::Cpu));
+        let targets = Tensor::randint(5, [16], (Kind::Int64, Device::Cpu));
+        let sizes = [50, 40, 30, 20, 10];
+        let ce = LossFn::new(&method(Loss::Ce, Rule::None), &sizes, Device::Cpu)
+            .compute(&logits, &targets, None);
+        let mut ldam_cfg = method(Loss::Ldam, Rule::None);
+        ldam_cfg.ldam_max_margin = 0.0;
+        ldam_cfg.ldam_scale = 1.0;
+        let ldam = LossFn::new(&ldam_cfg, &sizes, Device::Cpu).compute(&logits, &targets, None);
+        let mut focal_cfg = method(Loss::Focal, Rule::None);
+        focal_cfg.focal_gamma = 0.0;
+        let focal = LossFn::new(&focal_cfg, &sizes, Device::Cpu).compute(&logits, &targets, None);
+        let ce = f64::try_from(ce).unwrap();
+        assert!((ce - f64::try_from(ldam).unwrap()).abs() < 1e-6);
+        assert!((ce - f64::try_from(focal).unwrap()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn ldam_subtracts_the_margin_from_the_true_logit_only() {
+        let logits = Tensor::from_slice(&[1.0f32, 2.0, 3.0]).view([1, 3]);
+        let targets = Tensor::from_slice(&[2i64]);
+        let mut cfg = method(Loss::Ldam, Rule::None);
+        cfg.ldam_scale = 2.0;
+        let sizes = [10, 10, 10]; // all margins 0.5
+        let got =
+            f64::try_from(LossFn::new(&cfg, &sizes, Device::Cpu).compute(&logits, &targets, None))
+                .unwrap();
+        let z = [2.0f64, 4.0, 5.0]; // s * (1, 2, 3 - 0.5)
+        let expected = -(z[2] - z.iter().map(|v| v.exp()).sum::<f64>().ln());
+        assert!((got - expected).abs() < 1e-5);
+    }
+}

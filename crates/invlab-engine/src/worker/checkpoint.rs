@@ -1,0 +1,91 @@
+//! Saving and restoring a run: weights, SGD momentum, metrics so far, and `state.json`.
+
+use super::optim::{named_params, Sgd};
+use super::Trainer;
+use crate::error::{EngineError, EngineResult};
+use invlab_core::rundir::{now_secs, temp_path, RunState, Status};
+
+impl Trainer<'_> {
+    pub(super) fn write_state(&self, status: Status) -> EngineResult<()> {
+        self.dir
+            .write_state(&RunState {
+                status,
+                checkpoint_epoch: self.checkpoint_epoch,
+                epochs_done: self.history.len(),
+                generator_iteration: self.generator_iteration.get(),
+                total_epochs: self.total_epochs(),
+                message: String::new(),
+                updated: now_secs(),
+            })
+            .map_err(|e| EngineError::writing(&self.dir.file("state.json"), e))
+    }
+
+    /// Loads the last checkpoint and the metrics up to it.
+    pub(super) fn restore(&mut self) -> EngineResult<()> {
+        let state_path = self.dir.file("state.json");
+        let state = self.dir.read_state().ok_or_else(|| {
+            EngineError::Resume(format!("{} is missing or unreadable", state_path.display()))
+        })?;
+        if state.status == Status::Finished {
+            return Err(EngineError::Resume(format!(
+                "{} already finished; nothing to resume",
+                self.dir.path.display()
+            )));
+        }
+        let done = state.checkpoint_epoch;
+        if done > 0 {
+            let path = self.dir.file("checkpoint.ot");
+            self.vs
+                .load(&path)
+                .map_err(|e| EngineError::reading(&path, e))?;
+        }
+        let mut history = self.dir.read_metrics();
+        history.truncate(done);
+        if history.len() != done {
+            return Err(EngineError::Resume(format!(
+                "{} holds {} epochs but the checkpoint is at epoch {done}",
+                self.dir.file("metrics.jsonl").display(),
+                history.len()
+            )));
+        }
+        self.history = history;
+        self.checkpoint_epoch = done;
+        self.info.resumed_at = Some(done);
+        Ok(())
+    }
+
+    /// The optimizer for the stage `epoch` belongs to, with momentum restored on resume.
+    pub(super) fn optimizer_for(&self, epoch: usize) -> EngineResult<Sgd> {
+        let prefix = if self.in_crt_stage(epoch) { "head" } else { "" };
+        let mut sgd = Sgd::new(
+            named_params(&self.vs, prefix),
+            self.config.train.momentum,
+            self.config.train.weight_decay,
+        );
+        let path = self.dir.file("optimizer.ot");
+        if epoch > 0
+            && epoch == self.checkpoint_epoch
+            && path.is_file()
+            && !(self.in_crt_stage(epoch) && epoch == self.config.train.epochs)
+        {
+            sgd.load(&path, self.vs.device())?;
+        }
+        Ok(sgd)
+    }
+
+    pub(super) fn save_checkpoint(
+        &mut self,
+        optimizer: &Sgd,
+        epochs_done: usize,
+    ) -> EngineResult<()> {
+        let path = self.dir.file("checkpoint.ot");
+        let tmp = temp_path(&path);
+        self.vs
+            .save(&tmp)
+            .map_err(|e| EngineError::writing(&path, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| EngineError::writing(&path, e))?;
+        optimizer.save(&self.dir.file("optimizer.ot"))?;
+        self.checkpoint_epoch = epochs_done;
+        Ok(())
+    }
+}

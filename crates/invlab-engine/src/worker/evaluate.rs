@@ -1,0 +1,195 @@
+//! Test accuracy after each epoch, and eKLD (the live estimate and the final one). Both check
+//! the run's controls between forward batches, so a stop never waits for a whole evaluation.
+
+use std::time::Instant;
+
+use tch::{Device, Tensor};
+
+use super::train::EpochTraining;
+use super::{Flow, Trainer};
+use crate::error::EngineResult;
+use crate::events::{Event, Phase};
+use crate::metrics::adaptive::AdaptivePlan;
+use crate::{generative, metrics, transforms};
+use invlab_core::config::{EkldSampling, EkldTransform};
+use invlab_core::records::{EpochMetrics, GroupAccuracy, InvarianceReport, SamplingUsage, Stage};
+use invlab_core::seed::{self, SeedPurpose};
+use invlab_core::summary::group_means;
+
+/// A new image's clean forward costs about one transformed draw (a forward; the draw also
+/// pays for its transform, so this slightly favours images, which the scarce held-out set
+/// limits anyway).
+const IMAGE_COST_RATIO: f64 = 1.0;
+
+impl Trainer<'_> {
+    /// Inference logits of float 0..=255 images (`Classifier::logits`: s * cos for LDAM's
+    /// cosine head, so eKLD compares the distributions the loss trains).
+    fn logits(&self, images: &Tensor) -> Tensor {
+        self.model.logits(&self.data.normalize(images))
+    }
+
+    /// True when a stop arrived (blocks while paused, like training does).
+    fn stop_requested(&self) -> bool {
+        match self.check_controls() {
+            Ok(Flow::Stop) => true,
+            Ok(Flow::Continue) => false,
+            Err(e) => {
+                tracing::warn!("while checking controls: {e}");
+                false
+            }
+        }
+    }
+
+    /// Test accuracy per class after `epoch`. `None` when stopped.
+    pub(super) fn evaluate(
+        &self,
+        epoch: usize,
+        trained: EpochTraining,
+    ) -> EngineResult<Option<EpochMetrics>> {
+        self.emit(Event::Phase(Phase::Evaluating));
+        let t0 = Instant::now();
+        let n = self.data.test.size()[0];
+        let mut predictions = Vec::with_capacity(n as usize);
+        let mut start = 0;
+        while start < n {
+            if self.stop_requested() {
+                return Ok(None);
+            }
+            let len = (metrics::FORWARD_BATCH as i64).min(n - start);
+            let logits = tch::no_grad(|| self.logits(&self.data.test.narrow(0, start, len)));
+            predictions.extend(Vec::<i64>::try_from(
+                logits.argmax(-1, false).to_device(Device::Cpu),
+            )?);
+            start += len;
+        }
+        let classes = self.info.num_classes;
+        let per_class = metrics::per_class_accuracy(&predictions, &self.data.test_labels, classes);
+        let correct = predictions
+            .iter()
+            .zip(&self.data.test_labels)
+            .filter(|(p, y)| p == y)
+            .count();
+        let present: Vec<f64> = per_class
+            .iter()
+            .zip(&self.info.test_sizes)
+            .filter(|(_, &n)| n > 0)
+            .map(|(a, _)| *a)
+            .collect();
+        let [many, medium, few] = group_means(&per_class, &self.info.train_sizes);
+        Ok(Some(EpochMetrics {
+            epoch: epoch + 1,
+            total_epochs: self.total_epochs(),
+            stage: if self.in_crt_stage(epoch) {
+                Stage::Crt
+            } else {
+                Stage::Train
+            },
+            lr: self.lr_at(epoch),
+            train_loss: trained.loss,
+            train_accuracy: trained.accuracy,
+            test_accuracy: correct as f64 / predictions.len().max(1) as f64,
+            balanced_accuracy: present.iter().sum::<f64>() / present.len().max(1) as f64,
+            groups: GroupAccuracy { many, medium, few },
+            per_class_accuracy: per_class,
+            train_seconds: trained.seconds,
+            eval_seconds: t0.elapsed().as_secs_f64(),
+            invariance: None,
+        }))
+    }
+
+    /// eKLD per class: the quick live estimate, or the full one at the end. `None` when stopped.
+    pub(super) fn invariance(
+        &self,
+        epoch: usize,
+        full: bool,
+    ) -> EngineResult<Option<InvarianceReport>> {
+        self.emit(Event::Phase(Phase::Invariance));
+        let t0 = Instant::now();
+        let e = &self.config.eval;
+        let (images, samples) = if full {
+            (e.ekld_images_per_class, e.ekld_samples)
+        } else {
+            (e.live_images_per_class, e.live_samples)
+        };
+        let adaptive = e.ekld_sampling == EkldSampling::Adaptive;
+        // Adaptive rounds take prefixes of a seeded order of every usable image (the live
+        // estimate stays within its own caps, with a looser target).
+        let plan = if full {
+            AdaptivePlan {
+                target_stderr: e.ekld_target_stderr,
+                target_relative: e.ekld_target_relative,
+                max_images: e.ekld_max_images_per_class,
+                max_samples: e.ekld_max_samples,
+                image_cost_ratio: IMAGE_COST_RATIO,
+            }
+        } else {
+            AdaptivePlan {
+                target_stderr: e.live_target_stderr,
+                target_relative: e.live_target_relative,
+                max_images: e.live_images_per_class,
+                max_samples: e.live_samples,
+                image_cost_ratio: IMAGE_COST_RATIO,
+            }
+        };
+        // The same held-out images every time, so live estimates are comparable across epochs.
+        let mut pick_rng = seed::rng(self.config.seed, SeedPurpose::EkldImages);
+        let chosen = metrics::pick_per_class(
+            &self.data.test_labels,
+            self.info.num_classes,
+            if adaptive { plan.max_images } else { images },
+            &mut pick_rng,
+        );
+        let mut rng = seed::rng(self.config.seed, SeedPurpose::Ekld { epoch });
+        let kind = self.config.ekld_transform();
+        let logits_of = |x: &Tensor| self.logits(x);
+        let mut transform = |x: &Tensor| match (kind.fixed_kind(), &self.generator) {
+            (Some(fixed), _) => transforms::apply(fixed, x, &mut rng),
+            (None, Some(g)) if kind == EkldTransform::Generator => {
+                generative::augment::generate(&g.net, x, &mut rng)
+            }
+            (None, _) => {
+                unreachable!("the generator is loaded before the first epoch; auto is resolved")
+            }
+        };
+        let stop = || self.stop_requested();
+        let measured = if adaptive {
+            metrics::invariance_adaptive(
+                &logits_of,
+                &self.data.test_raw,
+                &chosen,
+                &plan,
+                &mut transform,
+                &stop,
+            )
+        } else {
+            metrics::invariance(
+                &logits_of,
+                &self.data.test_raw,
+                &chosen,
+                samples,
+                &mut transform,
+                &stop,
+            )
+        };
+        let Some(inv) = measured else {
+            return Ok(None);
+        };
+        let sizes: Vec<f64> = self.info.train_sizes.iter().map(|&n| n as f64).collect();
+        Ok(Some(InvarianceReport {
+            epoch: epoch + 1,
+            transform: invlab_core::config::serde_plain_name(&kind),
+            images_per_class: images,
+            samples,
+            spearman_size_ekld: metrics::spearman(&sizes, &inv.ekld),
+            ekld: inv.ekld,
+            consistency: inv.consistency,
+            ekld_stderr: inv.ekld_stderr,
+            seconds: t0.elapsed().as_secs_f64(),
+            sampling: SamplingUsage {
+                mode: invlab_core::config::serde_plain_name(&e.ekld_sampling),
+                images: inv.images,
+                samples_per_image: inv.samples_per_image,
+            },
+        }))
+    }
+}

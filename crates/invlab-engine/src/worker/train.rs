@@ -1,0 +1,164 @@
+//! One epoch of SGD on the device-resident training set, and cRT's head reset.
+
+use std::time::Instant;
+
+use crate::resources;
+
+use tch::{Kind, Tensor};
+
+use super::optim::{crt_learning_rate, learning_rate, named_params, Sgd};
+use super::{Flow, Trainer};
+use crate::error::{EngineError, EngineResult};
+use crate::events::{Event, Phase};
+use crate::method;
+use crate::models::unit_columns;
+use crate::torch_seed::with_torch_seed;
+use invlab_core::config::Loss;
+use invlab_core::seed::{self, SeedPurpose};
+
+/// What an epoch of training measured.
+pub(super) struct EpochTraining {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub seconds: f64,
+}
+
+impl Trainer<'_> {
+    /// The learning rate of 0-based `epoch`, in whichever stage it belongs to.
+    pub(super) fn lr_at(&self, epoch: usize) -> f64 {
+        if self.in_crt_stage(epoch) {
+            crt_learning_rate(&self.config, epoch - self.config.train.epochs)
+        } else {
+            learning_rate(&self.config, epoch)
+        }
+    }
+
+    /// One epoch of SGD. `None` when stopped.
+    pub(super) fn train_epoch(
+        &mut self,
+        epoch: usize,
+        optimizer: &mut Sgd,
+    ) -> EngineResult<Option<EpochTraining>> {
+        self.emit(Event::Phase(Phase::Training));
+        let t0 = Instant::now();
+        let crt = self.in_crt_stage(epoch);
+        let lr = self.lr_at(epoch);
+        let e1 = self.config.train.decay_epochs[0];
+        let sizes = &self.info.train_sizes;
+        let sampling = method::sampling_weights(&self.config.method, sizes, epoch, e1, crt);
+        let mut order_rng = seed::rng(self.config.seed, SeedPurpose::Order { epoch });
+        let order = method::epoch_order(
+            &self.data.train_labels,
+            sampling.as_deref(),
+            &self.data.train_by_class,
+            &mut order_rng,
+        );
+        let device = self.vs.device();
+        let weights = method::loss_weights(&self.config.method, sizes, epoch, e1).map(|w| {
+            let w: Vec<f32> = w.into_iter().map(|x| x as f32).collect();
+            Tensor::from_slice(&w).to_device(device)
+        });
+        let mut aug_rng = seed::rng(self.config.seed, SeedPurpose::Augment { epoch });
+        let labels_all = Tensor::from_slice(&self.data.train_labels).to_device(device);
+        if let (Some(git), Some(generator)) = (&mut self.git, &self.generator) {
+            git.start_epoch(
+                &generator.net,
+                epoch,
+                &self.data.train,
+                &self.data.train_labels,
+                sampling.as_deref(),
+                &self.data.train_by_class,
+            );
+        }
+        let batch_size = self.config.train.batch_size;
+        let batches = order.len().div_ceil(batch_size);
+        let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
+        let mut last_report = Instant::now();
+        if self.first_batch_seconds.is_none() && !order.is_empty() {
+            self.first_batch_seconds = Some(
+                resources::since_process_start()
+                    .unwrap_or_else(|| self.started.elapsed().as_secs_f64()),
+            );
+        }
+        for (b, chunk) in order.chunks(batch_size).enumerate() {
+            if let Flow::Stop = self.check_controls()? {
+                return Ok(None);
+            }
+            let idx: Vec<i64> = chunk.iter().map(|&i| i as i64).collect();
+            let idx = Tensor::from_slice(&idx).to_device(device);
+            let y = labels_all.index_select(0, &idx);
+            let x = self.data.training_batch(&self.config, &idx, &mut aug_rng);
+            let (x, y) = match (&self.git, &self.generator) {
+                (Some(git), Some(generator)) if !crt => {
+                    let mixed = git.mix(&generator.net, b, &x, &y, &self.data.train, &labels_all);
+                    (mixed.images, mixed.labels)
+                }
+                _ => (x, y),
+            };
+            let x = self.data.normalize(&x);
+            let logits = if crt {
+                let features = tch::no_grad(|| self.model.backbone.forward_t(&x, false));
+                self.model.head.forward(&features)
+            } else {
+                self.model.forward_t(&x, true)
+            };
+            let loss = self.loss.compute(&logits, &y, weights.as_ref());
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step(lr);
+            let loss_value = f64::try_from(&loss)?;
+            if !loss_value.is_finite() {
+                return Err(EngineError::Diverged {
+                    epoch: epoch + 1,
+                    batch: b + 1,
+                    value: loss_value,
+                });
+            }
+            loss_sum += loss_value * chunk.len() as f64;
+            correct +=
+                i64::try_from(logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64)).unwrap_or(0);
+            seen += chunk.len();
+            if last_report.elapsed().as_millis() >= 200 || b + 1 == batches {
+                last_report = Instant::now();
+                self.emit(Event::Batch {
+                    epoch: epoch + 1,
+                    batch: b + 1,
+                    batches,
+                    loss: loss_sum / seen as f64,
+                });
+            }
+        }
+        let seen = seen.max(1) as f64;
+        Ok(Some(EpochTraining {
+            loss: loss_sum / seen,
+            accuracy: correct as f64 / seen,
+            seconds: t0.elapsed().as_secs_f64(),
+        }))
+    }
+
+    /// cRT: a fresh classifier, seeded.
+    pub(super) fn reset_head(&mut self) {
+        let device = self.vs.device();
+        // Re-draw the head's variables in place (the model holds views of them).
+        with_torch_seed(seed::derive(self.config.seed, SeedPurpose::CrtHead), || {
+            tch::no_grad(|| {
+                for (name, mut t) in named_params(&self.vs, "head") {
+                    let shape = t.size();
+                    let value = if name.ends_with("bias") {
+                        Tensor::zeros(shape.as_slice(), (Kind::Float, device))
+                    } else if self.config.method.loss == Loss::Ldam {
+                        // As the cosine head's own init: U(-1, 1), unit-norm class columns.
+                        let uniform =
+                            Tensor::rand(shape.as_slice(), (Kind::Float, device)) * 2.0 - 1.0;
+                        unit_columns(&uniform)
+                    } else {
+                        let fan_in = shape[1] as f64;
+                        Tensor::randn(shape.as_slice(), (Kind::Float, device))
+                            * (2.0 / fan_in).sqrt()
+                    };
+                    t.copy_(&value);
+                }
+            })
+        });
+    }
+}

@@ -1,0 +1,115 @@
+//! Parsers for the on-disk formats of the real datasets.
+//!
+//! Every parser is a pure function over bytes (or text) that returns a `DataError` naming the
+//! file and the place in it on any problem; nothing here panics on input-derived data, and no
+//! buffer is sized from a header count before that count has been checked against the bytes
+//! actually present. The file-reading wrappers (`read_file`, `read_maybe_gz`) sit on top.
+#![cfg_attr(test, allow(clippy::unwrap_used))] // a failed unwrap is a failed test
+
+mod types;
+
+pub use types::{DataError, ImageSet};
+
+pub mod cifar;
+pub mod csv;
+mod fuzz;
+pub mod idx;
+pub mod jpeg;
+pub mod npy;
+pub mod ppm;
+pub mod resize;
+
+pub use fuzz::{fuzz_cifar, fuzz_gt_csv, fuzz_idx, fuzz_npy, fuzz_ppm, FUZZ_TARGETS};
+
+use std::io::Read;
+use std::path::Path;
+
+/// Largest decompressed gzip stream or zip entry accepted (4 GiB): far above any dataset here,
+/// low enough that a corrupt size field cannot exhaust memory on its own.
+pub const MAX_DECOMPRESSED: u64 = 4 << 30;
+
+/// Reads a whole file, turning I/O errors into a `DataError` that names it.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|e| {
+        let what = match e.kind() {
+            std::io::ErrorKind::NotFound => "file not found".to_string(),
+            _ => format!("cannot read the file: {e}"),
+        };
+        DataError::new(path, what)
+    })
+}
+
+/// True when the bytes start with the gzip magic 1f 8b.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
+}
+
+/// Decompresses a gzip stream, refusing output past `limit` bytes.
+pub fn gunzip(bytes: &[u8], path: &Path, limit: u64) -> Result<Vec<u8>, DataError> {
+    // The trailer's ISIZE (size mod 2^32) is a good capacity hint; it is only a hint, capped.
+    let hint = if bytes.len() >= 18 {
+        let t = &bytes[bytes.len() - 4..];
+        u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as u64
+    } else {
+        0
+    };
+    // Deflate expands at most ~1032:1, so a corrupt trailer cannot cause a large allocation.
+    let cap = hint
+        .min(limit)
+        .min((bytes.len() as u64).saturating_mul(1032))
+        .min(1 << 30) as usize;
+    let mut out = Vec::with_capacity(cap);
+    let decoder = flate2::read::GzDecoder::new(bytes);
+    let mut limited = decoder.take(limit + 1);
+    limited.read_to_end(&mut out).map_err(|e| {
+        DataError::new(
+            path,
+            format!(
+                "the gzip stream is truncated or corrupt ({e}); {} bytes decompressed before the error",
+                out.len()
+            ),
+        )
+    })?;
+    if out.len() as u64 > limit {
+        return Err(DataError::new(
+            path,
+            format!("the gzip stream decompresses to more than {limit} bytes; refusing it"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Reads a file and, when it starts with the gzip magic, decompresses it (whatever its name).
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
+    let bytes = read_file(path)?;
+    if is_gzip(&bytes) {
+        gunzip(&bytes, path, MAX_DECOMPRESSED)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Runs a third-party decoder, turning a panic inside it into a `DataError` (belt and braces:
+/// the decoders used are fuzzed upstream, but a corrupt file must never take the lab down).
+pub fn guard<T>(
+    path: &Path,
+    what: &str,
+    f: impl FnOnce() -> Result<T, DataError>,
+) -> Result<T, DataError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => Err(DataError::new(
+            path,
+            format!("the {what} decoder failed on this file (corrupt data)"),
+        )),
+    }
+}
+
+/// Human size of a byte count for messages, e.g. "47040016 bytes".
+pub fn bytes_str(n: usize) -> String {
+    if n == 1 {
+        "1 byte".into()
+    } else {
+        format!("{n} bytes")
+    }
+}

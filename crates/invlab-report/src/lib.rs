@@ -1,0 +1,730 @@
+//! Figures and tables from finished run directories: eKLD against class size (log axis) and
+//! training curves as standalone SVG (and PNG copies, rasterised here with an embedded font),
+//! and the comparison table as Markdown and CSV. `write_run_figures` serves every finished run;
+//! `write_report` is `invlab report --out DIR`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use invlab_core::config::RunConfig;
+use invlab_core::records::EpochMetrics;
+use invlab_core::rundir::{write_atomic, RunDir, RunRecord};
+use invlab_core::summary::Summary;
+
+/// One finished run as the report sees it: its summary and curves, and the key that groups it
+/// with its other seeds.
+#[derive(Debug, Clone)]
+pub struct ReportRun {
+    pub dir: PathBuf,
+    pub label: String,
+    pub summary: Summary,
+    pub metrics: Vec<EpochMetrics>,
+    /// The run's config with its name and seed blanked (`None` when no config could be read):
+    /// runs with equal keys are seeds of one experiment.
+    pub seedless_config: Option<String>,
+}
+
+impl ReportRun {
+    /// Reads a finished run through the run-directory reader (`RunDir::load`).
+    pub fn load(dir: &Path) -> Result<ReportRun, String> {
+        let record = RunDir {
+            path: dir.to_path_buf(),
+        }
+        .load()
+        .map_err(|e| e.to_string())?;
+        ReportRun::from_record(record)
+    }
+
+    pub fn from_record(record: RunRecord) -> Result<ReportRun, String> {
+        let summary = record.summary.ok_or_else(|| {
+            format!(
+                "{}: no summary.json (is the run finished?)",
+                record.dir.join("summary.json").display()
+            )
+        })?;
+        Ok(ReportRun {
+            label: summary.name.clone(),
+            seedless_config: Some(seedless(&record.config)),
+            dir: record.dir,
+            metrics: record.epochs,
+            summary,
+        })
+    }
+}
+
+/// `config` as TOML with its name and seed blanked.
+fn seedless(config: &RunConfig) -> String {
+    let mut config = config.clone();
+    config.name = String::new();
+    config.seed = 0;
+    config.to_toml()
+}
+
+/// One series of the figures: a run, or the seeds of one experiment (runs whose configs differ
+/// only in name and seed), drawn in one colour.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Series {
+    pub label: String,
+    /// Indices into the runs, in their order.
+    pub members: Vec<usize>,
+}
+
+/// Groups `runs` into series, in the order each first appears. A group of several seeds is
+/// labelled by its first run's name without a trailing `-s<seed>` / `-seed<seed>`, and the
+/// number of seeds.
+pub(crate) fn seed_series(runs: &[ReportRun]) -> Vec<Series> {
+    let mut series: Vec<Series> = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        let key = run.seedless_config.as_ref();
+        // A series' key is its first run's; a run with no key stands alone.
+        let same = |s: &Series| key.is_some() && runs[s.members[0]].seedless_config.as_ref() == key;
+        match series.iter().position(same) {
+            Some(s) => series[s].members.push(i),
+            None => {
+                series.push(Series {
+                    label: run.label.clone(),
+                    members: vec![i],
+                });
+            }
+        }
+    }
+    for s in &mut series {
+        if s.members.len() > 1 {
+            let first = &runs[s.members[0]];
+            let name = strip_seed_suffix(&first.label, first.summary.seed);
+            s.label = format!("{name} ({} seeds)", s.members.len());
+        }
+    }
+    series
+}
+
+/// `name` without a trailing `-s<seed>` or `-seed<seed>`.
+fn strip_seed_suffix(name: &str, seed: u64) -> &str {
+    [format!("-s{seed}"), format!("-seed{seed}")]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix.as_str()))
+        .unwrap_or(name)
+}
+
+const PALETTE: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2",
+];
+
+const W: f64 = 720.0;
+const H: f64 = 440.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 170.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 55.0;
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn header(title: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">{}</text>\n",
+        (LEFT + W - RIGHT) / 2.0,
+        escape(title)
+    )
+}
+
+/// Maps data to the plot area.
+struct Frame {
+    x0: f64,
+    x1: f64,
+    y0: f64,
+    y1: f64,
+}
+
+impl Frame {
+    fn x(&self, v: f64) -> f64 {
+        LEFT + (v - self.x0) / (self.x1 - self.x0).max(1e-12) * (W - LEFT - RIGHT)
+    }
+    fn y(&self, v: f64) -> f64 {
+        H - BOTTOM - (v - self.y0) / (self.y1 - self.y0).max(1e-12) * (H - TOP - BOTTOM)
+    }
+
+    fn axes(&self, out: &mut String, x_ticks: &[(f64, String)], y_label: &str, x_label: &str) {
+        let (l, r, t, b) = (LEFT, W - RIGHT, TOP, H - BOTTOM);
+        let _ = writeln!(
+            out,
+            "<rect x=\"{l}\" y=\"{t}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>",
+            r - l,
+            b - t
+        );
+        for (v, label) in x_ticks {
+            let x = self.x(*v);
+            let _ = writeln!(out, "<line x1=\"{x:.1}\" y1=\"{b}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#444\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>", b + 5.0, b + 18.0);
+        }
+        for k in 0..=5 {
+            let v = self.y0 + (self.y1 - self.y0) * k as f64 / 5.0;
+            let y = self.y(v);
+            let _ = writeln!(out, "<line x1=\"{}\" y1=\"{y:.1}\" x2=\"{l}\" y2=\"{y:.1}\" stroke=\"#444\"/><line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{r}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>", l - 5.0, l - 8.0, y + 4.0, fmt_tick(v));
+        }
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            (l + r) / 2.0,
+            H - 12.0,
+            escape(x_label)
+        );
+        let _ = writeln!(
+            out,
+            "<text transform=\"translate(18 {}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
+            (t + b) / 2.0,
+            escape(y_label)
+        );
+    }
+}
+
+fn fmt_tick(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Width the legend has for a label's text, and the widest a character of the figures' font
+/// gets at its size (run names such as `glyphs-rot-ldam-drw-s0` would otherwise run off the
+/// figure's right edge).
+const LEGEND_TEXT_WIDTH: f64 = RIGHT - 15.0 - 18.0 - 4.0;
+const CHAR_WIDTH: f64 = 7.6;
+
+fn legend(out: &mut String, labels: &[String]) {
+    for (i, label) in labels.iter().enumerate() {
+        let y = TOP + 10.0 + 18.0 * i as f64;
+        let x = W - RIGHT + 15.0;
+        // Long labels are squeezed to fit rather than clipped.
+        let fit = if label.chars().count() as f64 * CHAR_WIDTH > LEGEND_TEXT_WIDTH {
+            format!(" textLength=\"{LEGEND_TEXT_WIDTH}\" lengthAdjust=\"spacingAndGlyphs\"")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\"{fit}>{}</text>", y - 10.0, PALETTE[i % PALETTE.len()], x + 18.0, y, escape(label));
+    }
+}
+
+/// Log10 tick positions labelled 1, 10, 100, 1k, 10k over [lo, hi] (in log10 units).
+fn log_ticks(lo: f64, hi: f64) -> Vec<(f64, String)> {
+    (lo.floor() as i32..=hi.ceil() as i32)
+        .filter(|&e| (e as f64) >= lo - 1e-9 && (e as f64) <= hi + 1e-9)
+        .map(|e| {
+            let v = 10f64.powi(e);
+            let label = if v >= 1000.0 {
+                format!("{}k", v / 1000.0)
+            } else {
+                format!("{v}")
+            };
+            (e as f64, label)
+        })
+        .collect()
+}
+
+/// eKLD per class against training class size (log axis), one colour per series (a run, or
+/// the seeds of one experiment: every seed's classes as points), with the series' mean eKLD per
+/// log-size bin drawn as a line.
+pub(crate) fn ekld_vs_size_svg(runs: &[ReportRun]) -> String {
+    let series = seed_series(runs);
+    let points: Vec<Vec<(f64, f64)>> = series
+        .iter()
+        .map(|s| {
+            s.members
+                .iter()
+                .flat_map(|&i| &runs[i].summary.classes)
+                .filter_map(|c| c.ekld.map(|e| (((c.train_size.max(1)) as f64).log10(), e)))
+                .collect()
+        })
+        .collect();
+    let all: Vec<&(f64, f64)> = points.iter().flatten().collect();
+    let (xmin, xmax) = all
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let ymax = all.iter().fold(0f64, |m, p| m.max(p.1));
+    let frame = Frame {
+        x0: (xmin.floor()).min(xmin - 0.05),
+        x1: (xmax.ceil()).max(xmax + 0.05),
+        y0: 0.0,
+        y1: if ymax > 0.0 { ymax * 1.05 } else { 1.0 },
+    };
+    let mut out = header("eKLD against class size");
+    frame.axes(
+        &mut out,
+        &log_ticks(frame.x0, frame.x1),
+        "eKLD (nats)",
+        "training images in the class (log scale)",
+    );
+    for (i, pts) in points.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        for (x, y) in pts {
+            let _ = writeln!(out, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\" fill-opacity=\"0.55\"/>", frame.x(*x), frame.y(*y));
+        }
+        let bins = binned_means(pts, 6);
+        if bins.len() > 1 {
+            let path: Vec<String> = bins
+                .iter()
+                .map(|(x, y)| format!("{:.1},{:.1}", frame.x(*x), frame.y(*y)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>",
+                path.join(" ")
+            );
+        }
+    }
+    legend(
+        &mut out,
+        &series.iter().map(|s| s.label.clone()).collect::<Vec<_>>(),
+    );
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Mean y in `bins` equal-width bins of x; empty bins are skipped. Points are (x, y).
+pub(crate) fn binned_means(points: &[(f64, f64)], bins: usize) -> Vec<(f64, f64)> {
+    if points.is_empty() || bins == 0 {
+        return Vec::new();
+    }
+    let (lo, hi) = points
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let width = ((hi - lo) / bins as f64).max(1e-9);
+    let mut acc = vec![(0.0, 0.0, 0usize); bins];
+    for (x, y) in points {
+        let k = (((x - lo) / width) as usize).min(bins - 1);
+        acc[k].0 += x;
+        acc[k].1 += y;
+        acc[k].2 += 1;
+    }
+    acc.into_iter()
+        .filter(|a| a.2 > 0)
+        .map(|(sx, sy, n)| (sx / n as f64, sy / n as f64))
+        .collect()
+}
+
+/// Whole epochs from 1, at most six, evenly stepped (a two-epoch run gets 1 and 2, not 1 1 1 2 2 2).
+fn epoch_ticks(max_epoch: usize) -> Vec<usize> {
+    let step = max_epoch.saturating_sub(1).div_ceil(5).max(1);
+    (1..=max_epoch.max(1)).step_by(step).collect()
+}
+
+/// Balanced test accuracy and train loss per epoch for each series (a run, or the mean over
+/// the seeds of one experiment).
+pub(crate) fn curves_svg(runs: &[ReportRun]) -> String {
+    let max_epoch = runs
+        .iter()
+        .flat_map(|r| r.metrics.iter().map(|m| m.epoch))
+        .max()
+        .unwrap_or(1)
+        .max(2) as f64;
+    let frame = Frame {
+        x0: 1.0,
+        x1: max_epoch,
+        y0: 0.0,
+        y1: 100.0,
+    };
+    let ticks: Vec<(f64, String)> = epoch_ticks(max_epoch as usize)
+        .into_iter()
+        .map(|e| (e as f64, e.to_string()))
+        .collect();
+    let series = seed_series(runs);
+    let mut out = header("Balanced test accuracy (solid) and train loss x10 (dashed)");
+    frame.axes(&mut out, &ticks, "%", "epoch");
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        // One "x,y" list per curve: accuracy (solid) and loss x10 (dashed), each the mean over
+        // the series' runs that reached the epoch.
+        let curve = |value: &dyn Fn(&EpochMetrics) -> f64| -> String {
+            (1..=max_epoch as usize)
+                .filter_map(|epoch| {
+                    let values: Vec<f64> = s
+                        .members
+                        .iter()
+                        .filter_map(|&r| runs[r].metrics.iter().find(|m| m.epoch == epoch))
+                        .map(value)
+                        .collect();
+                    (!values.is_empty()).then(|| {
+                        let mean = values.iter().sum::<f64>() / values.len() as f64;
+                        format!("{:.1},{:.1}", frame.x(epoch as f64), frame.y(mean))
+                    })
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let acc = curve(&|m| 100.0 * m.balanced_accuracy);
+        let loss = curve(&|m| (10.0 * m.train_loss).min(100.0));
+        let _ = writeln!(
+            out,
+            "<polyline points=\"{acc}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>"
+        );
+        let _ = writeln!(out, "<polyline points=\"{loss}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>");
+    }
+    legend(
+        &mut out,
+        &series.iter().map(|s| s.label.clone()).collect::<Vec<_>>(),
+    );
+    out.push_str("</svg>\n");
+    out
+}
+
+/// A Markdown table: accuracy by group and mean eKLD on many- vs few-shot classes.
+pub fn comparison_table(runs: &[ReportRun]) -> String {
+    let pct = |v: Option<f64>| {
+        v.map(|x| format!("{:.1}", 100.0 * x))
+            .unwrap_or_else(|| "–".into())
+    };
+    let num = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "–".into());
+    let mut out = String::from(
+        "| run | balanced acc % | acc % | many % | medium % | few % | eKLD many | eKLD medium | eKLD few | few/many eKLD | Spearman(size, eKLD) |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in runs {
+        let s = &r.summary;
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.label,
+            100.0 * s.balanced_accuracy,
+            100.0 * s.accuracy,
+            pct(s.many_shot_accuracy),
+            pct(s.medium_shot_accuracy),
+            pct(s.few_shot_accuracy),
+            num(s.ekld_by_group.many),
+            num(s.ekld_by_group.medium),
+            num(s.ekld_by_group.few),
+            few_many_ratio(s)
+                .map(|x| format!("{x:.1}x"))
+                .unwrap_or_else(|| "–".into()),
+            s.spearman_size_ekld
+                .map(|x| format!("{x:+.2}"))
+                .unwrap_or_else(|| "–".into()),
+        );
+    }
+    out
+}
+
+/// Mean eKLD of the few-shot classes over that of the many-shot ones.
+fn few_many_ratio(s: &Summary) -> Option<f64> {
+    match (s.ekld_by_group.few, s.ekld_by_group.many) {
+        (Some(f), Some(m)) if m > 0.0 => Some(f / m),
+        _ => None,
+    }
+}
+
+/// The comparison table as CSV, full precision, fractions (not percent); empty where unmeasured.
+pub(crate) fn comparison_csv(runs: &[ReportRun]) -> String {
+    let mut out = String::from(
+        "run,dir,balanced_accuracy,accuracy,many_shot_accuracy,medium_shot_accuracy,few_shot_accuracy,ekld_many,ekld_medium,ekld_few,few_many_ekld_ratio,spearman_size_ekld\n",
+    );
+    let field = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for r in runs {
+        let s = &r.summary;
+        let cells = [
+            csv_quote(&r.label),
+            csv_quote(&r.dir.display().to_string()),
+            s.balanced_accuracy.to_string(),
+            s.accuracy.to_string(),
+            field(s.many_shot_accuracy),
+            field(s.medium_shot_accuracy),
+            field(s.few_shot_accuracy),
+            field(s.ekld_by_group.many),
+            field(s.ekld_by_group.medium),
+            field(s.ekld_by_group.few),
+            field(few_many_ratio(s)),
+            field(s.spearman_size_ekld),
+        ];
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_quote(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The embedded font every PNG is drawn with: DejaVu Sans cut to Latin, Greek and common
+/// symbols (`assets/fonts/`, Bitstream Vera licence). No system font is consulted, so a figure
+/// comes out the same on every machine, including one without any fonts.
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-subset.ttf");
+const FONT_FAMILY: &str = "DejaVu Sans";
+/// PNGs are drawn at twice the SVG's size: sharp on slides and high-density screens.
+const PNG_SCALE: f32 = 2.0;
+
+fn render_options() -> &'static resvg::usvg::Options<'static> {
+    static OPTIONS: std::sync::OnceLock<resvg::usvg::Options<'static>> = std::sync::OnceLock::new();
+    OPTIONS.get_or_init(|| {
+        let mut opt = resvg::usvg::Options {
+            font_family: FONT_FAMILY.into(),
+            ..Default::default()
+        };
+        let db = opt.fontdb_mut();
+        db.load_font_data(FONT.to_vec());
+        db.set_sans_serif_family(FONT_FAMILY);
+        opt
+    })
+}
+
+/// Rasterises one of the SVGs written here to PNG bytes.
+pub(crate) fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
+    use resvg::tiny_skia::{Pixmap, Transform};
+    let tree = resvg::usvg::Tree::from_str(svg, render_options())
+        .map_err(|e| format!("reading the SVG: {e}"))?;
+    let size = tree.size();
+    let (w, h) = (
+        (size.width() * PNG_SCALE).ceil() as u32,
+        (size.height() * PNG_SCALE).ceil() as u32,
+    );
+    let mut pixmap = Pixmap::new(w, h).ok_or_else(|| format!("a {w}x{h} image is too large"))?;
+    resvg::render(
+        &tree,
+        Transform::from_scale(PNG_SCALE, PNG_SCALE),
+        &mut pixmap.as_mut(),
+    );
+    pixmap
+        .encode_png()
+        .map_err(|e| format!("encoding the PNG: {e}"))
+}
+
+/// Writes `<stem>.svg` and `<stem>.png` into `dir`, atomically; returns both paths.
+fn write_figure(dir: &Path, stem: &str, svg: &str) -> Result<[PathBuf; 2], String> {
+    let svg_path = dir.join(format!("{stem}.svg"));
+    let png_path = dir.join(format!("{stem}.png"));
+    write_atomic(&svg_path, svg.as_bytes())
+        .map_err(|e| format!("writing {}: {e}", svg_path.display()))?;
+    let png = svg_to_png(svg).map_err(|e| format!("{}: {e}", png_path.display()))?;
+    write_atomic(&png_path, &png).map_err(|e| format!("writing {}: {e}", png_path.display()))?;
+    Ok([svg_path, png_path])
+}
+
+/// Writes `ekld_vs_size` and `curves` (SVG and PNG) into a finished run's directory.
+pub fn write_run_figures(dir: &Path) -> Result<(), String> {
+    let runs = [ReportRun::load(dir)?];
+    write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(&runs))?;
+    write_figure(dir, "curves", &curves_svg(&runs))?;
+    Ok(())
+}
+
+/// `invlab report --out DIR`: creates `dir` and writes `report.md` (table and figures),
+/// `comparison.csv`, and the overlaid figures `ekld_vs_size` and `curves` as SVG and PNG.
+/// Returns the files written.
+pub fn write_report(runs: &[ReportRun], dir: &Path) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let mut written = Vec::new();
+    written.extend(write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(runs))?);
+    written.extend(write_figure(dir, "curves", &curves_svg(runs))?);
+    let files = [
+        ("comparison.csv", comparison_csv(runs)),
+        ("report.md", report_markdown(runs)),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        write_atomic(&path, text.as_bytes())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The report page: the table, the figures beside it, and the run directories compared.
+pub(crate) fn report_markdown(runs: &[ReportRun]) -> String {
+    let mut out = String::from("# Run comparison\n\n");
+    out.push_str(&comparison_table(runs));
+    out.push_str(
+        "\nBalanced accuracy is the mean of per-class test accuracies; many / medium / few are the \
+classes with > 100, 20-100 and < 20 training images. eKLD in nats (lower: more invariant).\n\n\
+![eKLD against class size](ekld_vs_size.png)\n\n![Balanced test accuracy and train loss per epoch](curves.png)\n\n\
+Runs:\n\n",
+    );
+    for r in runs {
+        let _ = writeln!(out, "- {}: `{}`", r.label, r.dir.display());
+    }
+    let grouped: Vec<String> = seed_series(runs)
+        .into_iter()
+        .filter(|s| s.members.len() > 1)
+        .map(|s| s.label)
+        .collect();
+    if !grouped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nRuns whose configs differ only in name and seed are one series in the figures \
+             (points: every seed's classes; line: their mean per size bin; curves: the mean \
+             over seeds): {}.",
+            grouped.join(", ")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A finished run of `config` under `name` and `seed`, with made-up metrics whose
+    /// balanced accuracy is `rate` every epoch, written the way `report` reads runs.
+    fn record(name: &str, seed: u64, config: &RunConfig, rate: f64) -> ReportRun {
+        use invlab_core::fixtures;
+        let mut config = config.clone();
+        config.name = name.into();
+        config.seed = seed;
+        let info = fixtures::run_info(&config, name, PathBuf::from(name));
+        let mut last = fixtures::epoch(&info, 2, 0.5);
+        last.balanced_accuracy = rate;
+        let mut summary = fixtures::summary(&info, &last, &fixtures::invariance(&info, 2, 0.5));
+        summary.seed = seed;
+        summary.name = name.into();
+        ReportRun {
+            dir: PathBuf::from(name),
+            label: name.into(),
+            summary,
+            metrics: vec![last],
+            seedless_config: Some(seedless(&config)),
+        }
+    }
+
+    #[test]
+    fn runs_differing_only_in_seed_are_one_series_and_their_curves_the_mean() {
+        let erm = RunConfig::default();
+        let mut drs = RunConfig::default();
+        drs.method.rule = invlab_core::config::Rule::Drs;
+        let mut runs = vec![
+            record("bg-erm-s0", 0, &erm, 0.40),
+            record("bg-drs-s0", 0, &drs, 0.20),
+            record("bg-erm-s1", 1, &erm, 0.60),
+            record("bg-drs-seed2", 2, &drs, 0.70),
+            record("other", 3, &erm, 0.10),
+        ];
+        // A run whose config did not parse stands alone, even beside a twin.
+        let mut lone = runs[0].clone();
+        lone.seedless_config = None;
+        runs.push(lone);
+        let series = seed_series(&runs);
+        let got: Vec<(&str, &[usize])> = series
+            .iter()
+            .map(|s| (s.label.as_str(), s.members.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("bg-erm (3 seeds)", &[0, 2, 4][..]),
+                ("bg-drs (2 seeds)", &[1, 3][..]),
+                ("bg-erm-s0", &[5][..]),
+            ]
+        );
+        // One legend entry and one accuracy curve per series, at the mean of its seeds:
+        // (40 + 60) / 2 % for ERM, (20 + 70) / 2 % for DRS; no single run's value is drawn.
+        let svg = curves_svg(&runs[..4]);
+        assert_eq!(
+            svg.matches("width=\"12\" height=\"12\"").count(),
+            2,
+            "{svg}"
+        );
+        let point_at =
+            |pct: f64| format!(",{:.1}\"", H - BOTTOM - pct / 100.0 * (H - TOP - BOTTOM));
+        for pct in [50.0, 45.0] {
+            assert!(svg.contains(&point_at(pct)), "{pct} %: {svg}");
+        }
+        for pct in [40.0, 60.0, 20.0, 70.0] {
+            assert!(!svg.contains(&point_at(pct)), "{pct} %: {svg}");
+        }
+        let ekld = ekld_vs_size_svg(&runs[..4]);
+        assert_eq!(ekld.matches("<polyline").count(), 2);
+        let classes = runs[0].summary.classes.len();
+        assert_eq!(
+            ekld.matches("<circle").count(),
+            4 * classes,
+            "every seed's classes"
+        );
+    }
+
+    #[test]
+    fn bins_average_and_ticks_are_powers_of_ten() {
+        let b = binned_means(&[(0.0, 1.0), (0.1, 3.0), (1.0, 5.0)], 2);
+        assert_eq!(b, vec![(0.05, 2.0), (1.0, 5.0)]);
+        let t = log_ticks(0.3, 3.7);
+        assert_eq!(
+            t.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(),
+            vec!["10", "100", "1k"]
+        );
+    }
+
+    #[test]
+    fn long_legend_labels_are_squeezed_inside_the_figure() {
+        let labels = vec![
+            "erm".to_string(),
+            "glyphs-rot-ldam-drw-s0-with-a-long-name".into(),
+        ];
+        let mut svg = header("legend");
+        legend(&mut svg, &labels);
+        svg.push_str("</svg>");
+        assert_eq!(
+            svg.matches("textLength").count(),
+            1,
+            "only the long label: {svg}"
+        );
+        // No ink in the last 3 pixel columns (at the PNG's scale): the label ends before the
+        // figure's right edge instead of running off it.
+        let png = svg_to_png(&svg).unwrap();
+        let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
+        let (w, h) = (pixmap.width(), pixmap.height());
+        let dark = (0..h)
+            .flat_map(|y| (w - 3 * PNG_SCALE as u32..w).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let p = pixmap.pixel(x, y).unwrap();
+                p.alpha() > 0 && (p.red() as u32 + p.green() as u32 + p.blue() as u32) < 300
+            })
+            .count();
+        assert_eq!(dark, 0);
+    }
+
+    #[test]
+    fn pngs_draw_text_with_the_embedded_font_quickly() {
+        let svg = format!(
+            "{}<text x=\"40\" y=\"200\" font-size=\"40\">eKLD ρ ≥ 0.5 – ×</text></svg>",
+            header("A title")
+        );
+        let t0 = std::time::Instant::now();
+        let png = svg_to_png(&svg).unwrap();
+        let took = t0.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        // IHDR: width and height, big-endian, at twice the SVG's size.
+        let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+        assert_eq!((w, h), ((2.0 * W) as u32, (2.0 * H) as u32));
+        // The text is drawn: a white page with only a title and a line of text still holds
+        // dark pixels, which it would not if no font were found.
+        let pixmap = resvg::tiny_skia::Pixmap::decode_png(&png).unwrap();
+        let dark = pixmap
+            .pixels()
+            .iter()
+            .filter(|p| p.red() < 100 && p.alpha() > 200)
+            .count();
+        assert!(dark > 500, "{dark} dark pixels");
+    }
+
+    #[test]
+    fn epoch_ticks_are_whole_and_distinct() {
+        assert_eq!(epoch_ticks(2), vec![1, 2]);
+        assert_eq!(epoch_ticks(6), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(epoch_ticks(20), vec![1, 5, 9, 13, 17]);
+        assert_eq!(epoch_ticks(21), vec![1, 5, 9, 13, 17, 21]);
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it() {
+        assert_eq!(csv_quote("a,b"), "\"a,b\"");
+        assert_eq!(csv_quote("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_quote("plain"), "plain");
+    }
+}

@@ -1,0 +1,415 @@
+//! Commands (from keys and the mouse) change the state and return effects for the runtime.
+
+use std::path::PathBuf;
+
+use invlab_engine::{Control, RunRequest};
+
+use super::{App, Effect, Pane, Prompt, RunEntry, RunStatus};
+use crate::command::Command;
+use crate::form::{ConfigFile, Field};
+
+impl App {
+    /// Starts queued runs while fewer than `max_parallel` are active.
+    pub(super) fn advance_queue(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        while self.active_count() < self.max_parallel {
+            let Some(i) = self.runs.iter().position(|r| r.status == RunStatus::Queued) else {
+                break;
+            };
+            let run = &mut self.runs[i];
+            run.status = RunStatus::Starting;
+            let request = match (&run.dir, run.resume) {
+                (Some(dir), true) => RunRequest::Resume { dir: dir.clone() },
+                _ => RunRequest::New {
+                    config: run.config.clone(),
+                    runs_dir: self.runs_dir.clone(),
+                },
+            };
+            run.resume = false;
+            effects.push(Effect::Spawn {
+                slot: run.slot,
+                request,
+            });
+            // Follow the newest live run.
+            self.selected = i;
+        }
+        effects
+    }
+
+    /// The run `p` and friends act on: the selected one if active, else the first active one.
+    fn control_target(&self) -> Option<usize> {
+        match self.selected_run() {
+            Some(r) if r.status.is_active() => Some(r.slot),
+            _ => self
+                .runs
+                .iter()
+                .find(|r| r.status.is_active())
+                .map(|r| r.slot),
+        }
+    }
+
+    fn move_selection(&mut self, delta: i32) {
+        if self.runs.is_empty() {
+            return;
+        }
+        let n = self.runs.len() as i32;
+        self.selected = (self.selected as i32 + delta).clamp(0, n - 1) as usize;
+    }
+
+    pub(super) fn begin_quit(&mut self) -> Vec<Effect> {
+        self.quitting = true;
+        self.runs.retain(|r| r.status != RunStatus::Queued);
+        self.selected = self.selected.min(self.runs.len().saturating_sub(1));
+        let mut effects = Vec::new();
+        for run in self.runs.iter_mut().filter(|r| r.status.is_active()) {
+            if run.status != RunStatus::Stopping {
+                run.status = RunStatus::Stopping;
+                effects.push(Effect::Control {
+                    slot: run.slot,
+                    control: Control::Stop,
+                });
+            }
+        }
+        if self.active_count() == 0 {
+            self.should_exit = true;
+            effects.push(Effect::Exit);
+        } else {
+            self.say("stopping the active run cleanly before quitting...");
+        }
+        effects
+    }
+
+    pub fn apply(&mut self, cmd: Command) -> Vec<Effect> {
+        match cmd {
+            Command::None => {}
+            Command::ToggleHelp => self.help = !self.help,
+            Command::Start => return self.start(),
+            Command::TogglePause => {
+                let Some(slot) = self.control_target() else {
+                    self.warn("no active run to pause");
+                    return Vec::new();
+                };
+                let run = self.run_mut(slot).expect("present");
+                let control = match (&run.status, run.pause_requested) {
+                    (RunStatus::Paused, _) => Control::Resume,
+                    (RunStatus::Running | RunStatus::Starting, false) => {
+                        run.pause_requested = true;
+                        Control::Pause
+                    }
+                    (RunStatus::Running | RunStatus::Starting, true) => {
+                        run.pause_requested = false;
+                        Control::Resume
+                    }
+                    _ => return Vec::new(),
+                };
+                let name = run.name.clone();
+                self.say(match control {
+                    Control::Pause => format!("pausing {name} after this batch"),
+                    _ => format!("resuming {name}"),
+                });
+                return vec![Effect::Control { slot, control }];
+            }
+            Command::Stop => match self.selected_run().map(|r| (r.slot, r.status.clone())) {
+                Some((slot, RunStatus::Queued)) => {
+                    self.runs.retain(|r| r.slot != slot);
+                    self.selected = self.selected.min(self.runs.len().saturating_sub(1));
+                    self.say("removed the queued run");
+                }
+                Some((_, RunStatus::Stopping)) => self.warn("the selected run is already stopping"),
+                Some((slot, s)) if s.is_active() => self.prompt = Some(Prompt::ConfirmStop(slot)),
+                Some((slot, _)) => self.prompt = Some(Prompt::ConfirmDelete(slot)),
+                None => self.warn("no run selected"),
+            },
+            Command::Resume => {
+                let Some(run) = self.runs.get_mut(self.selected) else {
+                    self.warn("no run selected");
+                    return Vec::new();
+                };
+                match (&run.status, &run.dir) {
+                    (RunStatus::Stopped { .. } | RunStatus::Killed { .. }, Some(_)) => {
+                        run.status = RunStatus::Queued;
+                        run.resume = true;
+                        let name = run.name.clone();
+                        let effects = self.advance_queue();
+                        self.say(if effects.is_empty() {
+                            format!("{name} will resume when the active run ends")
+                        } else {
+                            format!("resuming {name} from its last checkpoint")
+                        });
+                        return effects;
+                    }
+                    _ => self.warn("only a stopped or killed run can be resumed (R)"),
+                }
+            }
+            Command::Duplicate => match self.selected_run() {
+                Some(r) => {
+                    let config = r.config.clone();
+                    let name = r.name.clone();
+                    self.form.config = config;
+                    self.form.loaded = None;
+                    self.focus = Pane::Setup;
+                    self.say(format!(
+                        "copied {name}'s config into the form: edit, then s"
+                    ));
+                }
+                None => self.warn("no run selected"),
+            },
+            Command::NextPane | Command::PrevPane => {
+                let i = Pane::ALL.iter().position(|p| *p == self.focus).unwrap_or(0) as i32;
+                let d = if cmd == Command::NextPane { 1 } else { -1 };
+                self.focus = Pane::ALL[(i + d).rem_euclid(Pane::ALL.len() as i32) as usize];
+            }
+            Command::Up | Command::Down => {
+                let d = if cmd == Command::Up { -1 } else { 1 };
+                if self.focus == Pane::Setup {
+                    self.form.move_field(d);
+                } else {
+                    self.move_selection(d);
+                }
+            }
+            Command::Left | Command::Right => {
+                let d = if cmd == Command::Left { -1 } else { 1 };
+                match self.focus {
+                    Pane::Setup => {
+                        if let Some(result) = self.form.cycle(d) {
+                            self.report(result);
+                        }
+                    }
+                    Pane::Invariance => self.move_class_cursor(d),
+                    _ => self.move_selection(d),
+                }
+            }
+            Command::Focus(pane) => self.focus = pane,
+            Command::SelectRun(i) => {
+                if i < self.runs.len() {
+                    self.selected = i;
+                }
+            }
+            Command::SelectField(i) => {
+                if self.form.editing.is_none() && i < Field::ALL.len() {
+                    self.form.field = i;
+                }
+            }
+            Command::ToggleMark => {
+                if let Some(run) = self.runs.get_mut(self.selected) {
+                    run.marked = !run.marked;
+                }
+                if self.compare && self.marked().len() < 2 {
+                    self.compare = false;
+                }
+            }
+            Command::Compare => {
+                if self.compare {
+                    self.compare = false;
+                } else if self.marked().len() >= 2 {
+                    self.compare = true;
+                } else {
+                    self.warn("mark two or more runs (m or Space) to compare them");
+                }
+            }
+            Command::CycleTheme => {
+                self.theme = (self.theme + 1) % self.themes.len();
+                let name = self.theme().name.clone();
+                self.say(format!("theme: {name}"));
+            }
+            Command::ToggleMetric => self.show_consistency = !self.show_consistency,
+            Command::ToggleGenerator => self.show_generator = !self.show_generator,
+            Command::Edit => {
+                if self.focus != Pane::Setup {
+                    self.focus = Pane::Setup;
+                }
+                if !self.form.begin_edit() {
+                    self.warn("this field cycles with left/right");
+                }
+            }
+            Command::SaveAs => {
+                self.prompt = Some(Prompt::SaveAs(self.form.config.name.clone()));
+            }
+            Command::ResetForm => {
+                self.form.config = self.default_config.clone();
+                self.form.loaded = None;
+                self.say("form reset to the defaults");
+            }
+            Command::Quit => {
+                if self.active_count() > 0 {
+                    self.prompt = Some(Prompt::ConfirmQuit);
+                } else {
+                    return self.begin_quit();
+                }
+            }
+            Command::ForceQuit => {
+                self.prompt = None;
+                return self.begin_quit();
+            }
+            Command::Yes => match self.prompt.take() {
+                Some(Prompt::ConfirmStop(slot)) => {
+                    if let Some(run) = self.run_mut(slot) {
+                        if run.status.is_active() {
+                            run.status = RunStatus::Stopping;
+                            return vec![Effect::Control {
+                                slot,
+                                control: Control::Stop,
+                            }];
+                        }
+                    }
+                }
+                Some(Prompt::ConfirmDelete(slot)) => return self.delete(slot),
+                Some(Prompt::ConfirmQuit) => return self.begin_quit(),
+                other => self.prompt = other,
+            },
+            Command::No => {
+                self.prompt = None;
+            }
+            Command::Cancel => {
+                self.prompt = None;
+                self.form.editing = None;
+            }
+            Command::Char(c) => match (&mut self.prompt, &mut self.form.editing) {
+                (Some(Prompt::SaveAs(buf)), _) | (None, Some(buf)) => buf.push(c),
+                _ => {}
+            },
+            Command::Backspace => match (&mut self.prompt, &mut self.form.editing) {
+                (Some(Prompt::SaveAs(buf)), _) | (None, Some(buf)) => {
+                    buf.pop();
+                }
+                _ => {}
+            },
+            Command::Submit => match self.prompt.take() {
+                Some(Prompt::SaveAs(name)) => return self.save_as(name),
+                other => {
+                    self.prompt = other;
+                    if let Err(e) = self.form.commit_edit() {
+                        self.warn(e);
+                    }
+                }
+            },
+        }
+        Vec::new()
+    }
+
+    /// Where deleted run directories go: `trash/` beside the runs folder (in the data dir).
+    pub(crate) fn trash_dir(&self) -> PathBuf {
+        match self.runs_dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.join("trash"),
+            _ => PathBuf::from("trash"),
+        }
+    }
+
+    /// Trashes a finished run's directory (the runtime moves it); a run without one just
+    /// leaves the list.
+    fn delete(&mut self, slot: usize) -> Vec<Effect> {
+        let Some(run) = self.run_by_slot(slot) else {
+            return Vec::new();
+        };
+        if run.status.is_active() || run.status == RunStatus::Queued {
+            self.warn("stop the run before deleting it");
+            return Vec::new();
+        }
+        match run.dir.clone() {
+            Some(dir) => vec![Effect::Trash {
+                slot,
+                dir,
+                trash: self.trash_dir(),
+            }],
+            None => {
+                let name = run.name.clone();
+                self.remove_run(slot);
+                self.say(format!(
+                    "removed {name} from the list (it had no directory)"
+                ));
+                Vec::new()
+            }
+        }
+    }
+
+    fn remove_run(&mut self, slot: usize) {
+        self.runs.retain(|r| r.slot != slot);
+        self.selected = self.selected.min(self.runs.len().saturating_sub(1));
+    }
+
+    /// The runtime moved (or failed to move) a run directory to the trash.
+    pub(super) fn on_trashed(&mut self, slot: usize, result: Result<PathBuf, String>) {
+        match result {
+            Ok(to) => {
+                let name = self
+                    .run_by_slot(slot)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default();
+                self.remove_run(slot);
+                self.say(format!("moved {name} to {}", to.display()));
+            }
+            Err(e) => self.warn(e),
+        }
+    }
+
+    /// The run whose classes the invariance pane shows (the first marked one when comparing).
+    pub(crate) fn invariance_run(&self) -> Option<&RunEntry> {
+        if self.compare {
+            self.runs.iter().find(|r| r.marked)
+        } else {
+            self.selected_run()
+        }
+    }
+
+    fn move_class_cursor(&mut self, delta: i32) {
+        let n = self
+            .invariance_run()
+            .and_then(|r| r.train_sizes())
+            .map(|s| s.len())
+            .unwrap_or(0);
+        if n == 0 {
+            return;
+        }
+        // Ranks run largest first, the x axis smallest first: Right moves to smaller ranks.
+        self.class_cursor =
+            (self.class_cursor.min(n - 1) as i32 - delta).clamp(0, n as i32 - 1) as usize;
+    }
+
+    fn start(&mut self) -> Vec<Effect> {
+        let config = self.form.config.clone();
+        if let Err(e) = config.validate("form") {
+            self.warn(e.to_string());
+            return Vec::new();
+        }
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        self.runs
+            .push(RunEntry::new(slot, config.name.clone(), config));
+        self.selected = self.runs.len() - 1;
+        let effects = self.advance_queue();
+        if effects.is_empty() {
+            let ahead = self
+                .runs
+                .iter()
+                .filter(|r| r.status == RunStatus::Queued)
+                .count();
+            self.say(format!("queued ({ahead} waiting)"));
+        } else {
+            self.say("starting...");
+        }
+        effects
+    }
+
+    fn save_as(&mut self, name: String) -> Vec<Effect> {
+        let name = name.trim().trim_end_matches(".toml").to_string();
+        if let Err(e) = invlab_core::config::check_run_name(&name) {
+            self.warn(format!("config name {e}"));
+            return Vec::new();
+        }
+        let path = self.save_dir.join(format!("{name}.toml"));
+        let text = self.form.config.to_toml();
+        let file = ConfigFile {
+            name: name.clone(),
+            path: path.clone(),
+        };
+        let i = match self.form.configs.iter().position(|c| c.path == path) {
+            Some(i) => i,
+            None => {
+                self.form.configs.push(file);
+                self.form.configs.len() - 1
+            }
+        };
+        self.form.loaded = Some(i);
+        vec![Effect::SaveConfig { path, text }]
+    }
+}

@@ -1,0 +1,341 @@
+//! All TUI state, and the state machine over it. No terminal, no threads, no clock: keys become
+//! `Command`s, commands and engine events change state and return `Effect`s that the runtime
+//! carries out (spawn a run, send a control, write a file, exit). Tests drive this directly.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use ratatui::crossterm::event::{KeyEvent, KeyEventKind};
+
+use invlab_core::config::RunConfig;
+use invlab_engine::{Control, RunRequest};
+
+use super::command::{map_key, Command, KeyMode};
+use super::event::AppEvent;
+use super::form::{ConfigFile, Form};
+use super::sampler::GpuSample;
+use super::theme::Theme;
+
+pub(crate) use super::pane::Pane;
+
+mod apply;
+mod data_preview;
+mod run_events;
+mod runs;
+
+pub(crate) use data_preview::{PreviewCache, PreviewView};
+pub use runs::RunStatus;
+pub(crate) use runs::{BatchProgress, RunEntry};
+
+/// Something the runtime must do for the App. Short-lived, so the size of `Spawn` is no concern.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Effect {
+    Spawn {
+        slot: usize,
+        request: RunRequest,
+    },
+    Control {
+        slot: usize,
+        control: Control,
+    },
+    SaveConfig {
+        path: PathBuf,
+        text: String,
+    },
+    /// Move a finished run's directory into the trash folder, then report `Trashed`.
+    Trash {
+        slot: usize,
+        dir: PathBuf,
+        trash: PathBuf,
+    },
+    /// Build the data preview of `config` on a background thread, then report `Preview`.
+    BuildPreview {
+        key: String,
+        config: Box<RunConfig>,
+    },
+    /// Draw a finished run's figures (`invlab_report::write_run_figures`) on a background
+    /// thread.
+    WriteFigures {
+        dir: PathBuf,
+    },
+    Exit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    ConfirmStop(usize),
+    /// Move a finished / stopped / failed / killed run's directory to the trash?
+    ConfirmDelete(usize),
+    ConfirmQuit,
+    /// Typing a file name to save the form's config under.
+    SaveAs(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+    /// Ticks left before it fades (errors stay longer).
+    pub ttl: u16,
+}
+
+/// Ticks (4 Hz) a message stays: 6 s, errors 15 s.
+const MESSAGE_TICKS: u16 = 24;
+const ERROR_TICKS: u16 = 60;
+
+/// Start-up inputs of the App.
+#[derive(Debug, Clone)]
+pub struct AppSetup {
+    pub runs_dir: PathBuf,
+    /// Where `w` saves configs.
+    pub save_dir: PathBuf,
+    pub default_config: RunConfig,
+    pub form_config: Option<RunConfig>,
+    pub configs: Vec<ConfigFile>,
+    pub history: Vec<RunEntry>,
+    pub themes: Vec<Theme>,
+    pub theme: Option<String>,
+}
+
+impl AppSetup {
+    /// A setup with built-in defaults and no files (tests, first start).
+    pub fn plain(runs_dir: PathBuf) -> AppSetup {
+        AppSetup {
+            save_dir: runs_dir.join("configs"),
+            runs_dir,
+            default_config: RunConfig::default(),
+            form_config: None,
+            configs: Vec::new(),
+            history: Vec::new(),
+            themes: vec![Theme::default()],
+            theme: None,
+        }
+    }
+}
+
+pub struct App {
+    pub form: Form,
+    pub runs: Vec<RunEntry>,
+    /// Index into `runs`.
+    pub selected: usize,
+    pub focus: Pane,
+    pub prompt: Option<Prompt>,
+    pub help: bool,
+    pub compare: bool,
+    pub show_consistency: bool,
+    /// The curves pane shows a GIT run's generator view even after its generator phase.
+    pub show_generator: bool,
+    pub themes: Vec<Theme>,
+    pub theme: usize,
+    pub gpu: Option<GpuSample>,
+    /// Recent GPU (or CPU) utilisation in percent, oldest first.
+    pub utilization: VecDeque<u64>,
+    pub message: Option<Message>,
+    pub runs_dir: PathBuf,
+    pub save_dir: PathBuf,
+    pub default_config: RunConfig,
+    /// Runs at once; the queue advances when one ends.
+    pub max_parallel: usize,
+    pub quitting: bool,
+    pub should_exit: bool,
+    /// The class under the invariance pane's cursor, as a rank (0 = largest class).
+    pub class_cursor: usize,
+    /// Data previews of the form's config (pictures built in the background).
+    pub previews: PreviewCache,
+    next_slot: usize,
+}
+
+const UTIL_HISTORY: usize = 240;
+
+impl App {
+    pub fn new(setup: AppSetup) -> App {
+        let themes = if setup.themes.is_empty() {
+            vec![Theme::default()]
+        } else {
+            setup.themes
+        };
+        let theme = setup
+            .theme
+            .as_deref()
+            .and_then(|n| themes.iter().position(|t| t.name == n))
+            .unwrap_or(0);
+        let mut message = None;
+        if let Some(name) = &setup.theme {
+            if themes.iter().all(|t| &t.name != name) {
+                message = Some(Message {
+                    text: format!(
+                        "no theme named {name:?}; have {}",
+                        themes
+                            .iter()
+                            .map(|t| t.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    error: true,
+                    ttl: ERROR_TICKS,
+                });
+            }
+        }
+        let mut runs = setup.history;
+        for (i, r) in runs.iter_mut().enumerate() {
+            r.slot = i;
+        }
+        let next_slot = runs.len();
+        let selected = runs.len().saturating_sub(1);
+        let form_config = setup
+            .form_config
+            .unwrap_or_else(|| setup.default_config.clone());
+        App {
+            form: Form::new(form_config, setup.configs),
+            runs,
+            selected,
+            focus: Pane::Setup,
+            prompt: None,
+            help: false,
+            compare: false,
+            show_consistency: false,
+            show_generator: false,
+            themes,
+            theme,
+            gpu: None,
+            utilization: VecDeque::new(),
+            message,
+            runs_dir: setup.runs_dir,
+            save_dir: setup.save_dir,
+            default_config: setup.default_config,
+            max_parallel: 1,
+            quitting: false,
+            should_exit: false,
+            class_cursor: 0,
+            previews: PreviewCache::default(),
+            next_slot,
+        }
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.themes[self.theme]
+    }
+
+    pub(crate) fn selected_run(&self) -> Option<&RunEntry> {
+        self.runs.get(self.selected)
+    }
+
+    pub(crate) fn run_by_slot(&self, slot: usize) -> Option<&RunEntry> {
+        self.runs.iter().find(|r| r.slot == slot)
+    }
+
+    fn run_mut(&mut self, slot: usize) -> Option<&mut RunEntry> {
+        self.runs.iter_mut().find(|r| r.slot == slot)
+    }
+
+    pub fn active_count(&self) -> usize {
+        self.runs.iter().filter(|r| r.status.is_active()).count()
+    }
+
+    pub fn marked(&self) -> Vec<&RunEntry> {
+        self.runs.iter().filter(|r| r.marked).collect()
+    }
+
+    pub(crate) fn key_mode(&self) -> KeyMode {
+        if self.help {
+            KeyMode::Help
+        } else {
+            match &self.prompt {
+                Some(Prompt::ConfirmStop(_) | Prompt::ConfirmDelete(_) | Prompt::ConfirmQuit) => {
+                    KeyMode::Confirm
+                }
+                Some(Prompt::SaveAs(_)) => KeyMode::Text,
+                None if self.form.editing.is_some() => KeyMode::Text,
+                None => KeyMode::Normal,
+            }
+        }
+    }
+
+    /// A key, as a command (key releases and repeats mean nothing).
+    pub(crate) fn handle_key(&self, key: KeyEvent) -> Command {
+        if key.kind != KeyEventKind::Press {
+            return Command::None;
+        }
+        map_key(self.key_mode(), key)
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+            ttl: MESSAGE_TICKS,
+        });
+    }
+
+    fn warn(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+            ttl: ERROR_TICKS,
+        });
+    }
+
+    /// Tells the user how an effect went (the runtime reports file writes here).
+    pub fn report(&mut self, result: Result<String, String>) {
+        match result {
+            Ok(t) => self.say(t),
+            Err(t) => self.warn(t),
+        }
+    }
+
+    pub(crate) fn on_event(&mut self, event: AppEvent) -> Vec<Effect> {
+        match event {
+            AppEvent::Key(key) => {
+                let cmd = self.handle_key(key);
+                self.apply(cmd)
+            }
+            AppEvent::Tick => {
+                if let Some(m) = &mut self.message {
+                    m.ttl = m.ttl.saturating_sub(1);
+                    if m.ttl == 0 {
+                        self.message = None;
+                    }
+                }
+                self.preview_tick()
+            }
+            AppEvent::Preview { key, result } => {
+                self.previews.finished(key, result);
+                // A change made while it was building is due now.
+                self.preview_tick()
+            }
+            AppEvent::Trashed { slot, result } => {
+                self.on_trashed(slot, result);
+                Vec::new()
+            }
+            AppEvent::Shutdown(signal) => {
+                let first = !self.quitting;
+                let effects = self.begin_quit();
+                if first && !effects.iter().any(|e| matches!(e, Effect::Exit)) {
+                    self.warn(format!(
+                        "{signal}: stopping the active run cleanly (it stays resumable), then quitting"
+                    ));
+                }
+                effects
+            }
+            AppEvent::Resize(..) => Vec::new(),
+            AppEvent::Gpu(sample) => {
+                let util = sample
+                    .gpus
+                    .first()
+                    .and_then(|g| g.utilization.map(u64::from))
+                    .unwrap_or(sample.host.cpu_percent.round() as u64);
+                self.utilization.push_back(util.min(100));
+                while self.utilization.len() > UTIL_HISTORY {
+                    self.utilization.pop_front();
+                }
+                self.gpu = Some(sample);
+                Vec::new()
+            }
+            AppEvent::Run { slot, event } => self.on_run_event(slot, event),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+//! One run in the list (queued, live, or read back from its directory) and its status.
+
+use std::path::PathBuf;
+
+use invlab_core::config::RunConfig;
+use invlab_engine::{EpochMetrics, GeneratorProgress, InvarianceReport, Phase, RunInfo, Summary};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunStatus {
+    Queued,
+    /// Spawned, `Started` not yet seen.
+    Starting,
+    Running,
+    Paused,
+    /// Stop sent, terminal event not yet seen.
+    Stopping,
+    Done,
+    Stopped {
+        epochs_done: usize,
+    },
+    Failed(String),
+    /// Found in history with no final word: the process died mid-run.
+    Killed {
+        epochs_done: usize,
+    },
+}
+
+impl RunStatus {
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self,
+            RunStatus::Starting | RunStatus::Running | RunStatus::Paused | RunStatus::Stopping
+        )
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            RunStatus::Queued => "queued".into(),
+            RunStatus::Starting => "starting".into(),
+            RunStatus::Running => "running".into(),
+            RunStatus::Paused => "paused".into(),
+            RunStatus::Stopping => "stopping".into(),
+            RunStatus::Done => "done".into(),
+            RunStatus::Stopped { .. } => "stopped".into(),
+            RunStatus::Failed(reason) if reason.is_empty() => "failed".into(),
+            RunStatus::Failed(reason) => format!("failed: {reason}"),
+            RunStatus::Killed { .. } => "killed".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchProgress {
+    pub epoch: usize,
+    pub batch: usize,
+    pub batches: usize,
+    pub loss: f64,
+}
+
+/// One run in the list: queued, live, or read back from its directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEntry {
+    /// Stable id; engine events carry it.
+    pub slot: usize,
+    pub name: String,
+    pub config: RunConfig,
+    pub status: RunStatus,
+    pub dir: Option<PathBuf>,
+    pub info: Option<Box<RunInfo>>,
+    pub phase: Option<Phase>,
+    pub batch: Option<BatchProgress>,
+    /// (fractional epoch, loss) of the live batch reports.
+    pub batch_losses: Vec<(f64, f64)>,
+    pub epochs: Vec<EpochMetrics>,
+    pub invariance: Option<Box<InvarianceReport>>,
+    /// GIT's generator phase: the latest progress and the newest sample grid.
+    pub generator: Option<Box<GeneratorProgress>>,
+    pub generator_samples: Option<Box<invlab_core::generator::SampleGrid>>,
+    /// Generator losses seen so far (for the loss curves).
+    pub generator_losses: Vec<invlab_core::generator::Losses>,
+    pub summary: Option<Box<Summary>>,
+    pub marked: bool,
+    pub pause_requested: bool,
+    /// Queued to continue from its directory's checkpoint rather than start afresh.
+    pub resume: bool,
+    pub from_history: bool,
+    /// Last update, seconds since the Unix epoch (history order).
+    pub updated: u64,
+}
+
+impl RunEntry {
+    pub fn new(slot: usize, name: String, config: RunConfig) -> RunEntry {
+        RunEntry {
+            slot,
+            name,
+            config,
+            status: RunStatus::Queued,
+            dir: None,
+            info: None,
+            phase: None,
+            batch: None,
+            batch_losses: Vec::new(),
+            epochs: Vec::new(),
+            invariance: None,
+            generator: None,
+            generator_samples: None,
+            generator_losses: Vec::new(),
+            summary: None,
+            marked: false,
+            pause_requested: false,
+            resume: false,
+            from_history: false,
+            updated: 0,
+        }
+    }
+
+    /// The name without a leading `YYYYMMDD-HHMMSS-` stamp, and the stamp as `MM-DD HH:MM`.
+    pub(crate) fn short_name(&self) -> (&str, Option<String>) {
+        let n = &self.name;
+        let b = n.as_bytes();
+        let stamped = b.len() > 16
+            && b[..8].iter().all(u8::is_ascii_digit)
+            && b[8] == b'-'
+            && b[9..15].iter().all(u8::is_ascii_digit)
+            && b[15] == b'-';
+        if stamped {
+            let when = format!("{}-{} {}:{}", &n[4..6], &n[6..8], &n[9..11], &n[11..13]);
+            (&n[16..], Some(when))
+        } else {
+            (n, None)
+        }
+    }
+
+    /// Keeps a generator progress report: losses for the curves, the newest sample grid.
+    pub(crate) fn record_generator(&mut self, mut progress: GeneratorProgress) {
+        if let Some(l) = progress.losses {
+            if self.generator_losses.last().map(|p| p.iteration) < Some(l.iteration) {
+                self.generator_losses.push(l);
+            }
+        }
+        if let Some(grid) = progress.samples.take() {
+            self.generator_samples = Some(Box::new(grid));
+        }
+        self.generator = Some(Box::new(progress));
+    }
+
+    pub(crate) fn total_epochs(&self) -> usize {
+        self.info
+            .as_ref()
+            .map(|i| i.total_epochs)
+            .or_else(|| self.epochs.last().map(|e| e.total_epochs))
+            .unwrap_or(self.config.train.epochs)
+    }
+
+    pub fn epochs_done(&self) -> usize {
+        self.epochs.last().map(|e| e.epoch).unwrap_or(0)
+    }
+
+    /// Training images per class label, when known.
+    pub fn train_sizes(&self) -> Option<Vec<usize>> {
+        if let Some(info) = &self.info {
+            return Some(info.train_sizes.clone());
+        }
+        self.summary
+            .as_ref()
+            .map(|s| s.classes.iter().map(|c| c.train_size).collect())
+    }
+
+    pub fn class_names(&self) -> Vec<String> {
+        if let Some(info) = &self.info {
+            return info.class_names.clone();
+        }
+        self.summary
+            .as_ref()
+            .map(|s| s.classes.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Per-class accuracy of the latest epoch (or the summary).
+    pub(crate) fn per_class_accuracy(&self) -> Option<Vec<f64>> {
+        if let Some(e) = self.epochs.last() {
+            return Some(e.per_class_accuracy.clone());
+        }
+        self.summary
+            .as_ref()
+            .map(|s| s.classes.iter().map(|c| c.accuracy).collect())
+    }
+
+    /// Seconds left, from the mean wall time of the epochs done so far.
+    pub(crate) fn eta_seconds(&self) -> Option<f64> {
+        if !self.status.is_active() || self.epochs.is_empty() {
+            return None;
+        }
+        let per_epoch = self
+            .epochs
+            .iter()
+            .map(|e| e.train_seconds + e.eval_seconds)
+            .sum::<f64>()
+            / self.epochs.len() as f64;
+        let left = self.total_epochs().saturating_sub(self.epochs_done()) as f64;
+        let in_epoch = self
+            .batch
+            .filter(|b| b.epoch > self.epochs_done() && b.batches > 0)
+            .map(|b| b.batch as f64 / b.batches as f64)
+            .unwrap_or(0.0);
+        Some(((left - in_epoch).max(0.0)) * per_epoch)
+    }
+}

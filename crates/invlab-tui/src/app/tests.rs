@@ -1,0 +1,718 @@
+//! State-machine tests: the App driven only through keys and synthetic engine events.
+
+use std::path::PathBuf;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::*;
+use crate::command::Command;
+use crate::history::load_history;
+use invlab_core::fixtures;
+use invlab_engine::Event;
+
+fn app() -> App {
+    App::new(AppSetup::plain(PathBuf::from("/tmp/invlab-test-runs")))
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Effect> {
+    app.on_event(AppEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ch(app: &mut App, c: char) -> Vec<Effect> {
+    key(app, KeyCode::Char(c))
+}
+
+fn spawned(effects: &[Effect]) -> Vec<usize> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Spawn { slot, .. } => Some(*slot),
+            _ => None,
+        })
+        .collect()
+}
+
+fn controls(effects: &[Effect]) -> Vec<(usize, Control)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Control { slot, control } => Some((*slot, *control)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn started(app: &mut App, slot: usize) {
+    let config = app.run_by_slot(slot).unwrap().config.clone();
+    let info = fixtures::run_info(&config, &format!("run{slot}"), PathBuf::from("/tmp/x"));
+    app.on_event(AppEvent::Run {
+        slot,
+        event: Event::Started(Box::new(info)),
+    });
+}
+
+fn finished(app: &mut App, slot: usize) -> Vec<Effect> {
+    let info = app.run_by_slot(slot).unwrap().info.clone().unwrap();
+    let m = fixtures::epoch(&info, info.total_epochs, 1.0);
+    let inv = fixtures::invariance(&info, info.total_epochs, 1.0);
+    app.on_event(AppEvent::Run {
+        slot,
+        event: Event::Finished(Box::new(fixtures::summary(&info, &m, &inv))),
+    })
+}
+
+#[test]
+fn starting_spawns_then_enqueues() {
+    let mut app = app();
+    let e = ch(&mut app, 's');
+    assert_eq!(spawned(&e), vec![0]);
+    assert_eq!(app.runs[0].status, RunStatus::Starting);
+    // Enter also starts; with one active the second waits.
+    let e = key(&mut app, KeyCode::Enter);
+    assert!(spawned(&e).is_empty());
+    assert_eq!(app.runs[1].status, RunStatus::Queued);
+    started(&mut app, 0);
+    assert_eq!(app.runs[0].status, RunStatus::Running);
+    assert_eq!(app.runs[0].name, "run0");
+}
+
+#[test]
+fn queue_advances_one_at_a_time_on_terminal_events() {
+    let mut app = app();
+    ch(&mut app, 's');
+    ch(&mut app, 's');
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    let e = finished(&mut app, 0);
+    assert_eq!(spawned(&e), vec![1]);
+    assert_eq!(app.runs[0].status, RunStatus::Done);
+    assert!(app.runs[0].summary.is_some());
+    assert_eq!(app.runs[1].status, RunStatus::Starting);
+    assert_eq!(app.runs[2].status, RunStatus::Queued);
+    assert_eq!(app.selected, 1, "follows the newly started run");
+    let e = app.on_event(AppEvent::Run {
+        slot: 1,
+        event: Event::Failed {
+            message: "no data".into(),
+        },
+    });
+    assert_eq!(spawned(&e), vec![2]);
+    assert_eq!(app.runs[1].status, RunStatus::Failed("no data".into()));
+    assert_eq!(app.runs[1].status.label(), "failed: no data");
+}
+
+#[test]
+fn pause_and_resume_send_the_right_controls() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    assert_eq!(controls(&ch(&mut app, 'p')), vec![(0, Control::Pause)]);
+    app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Paused,
+    });
+    assert_eq!(app.runs[0].status, RunStatus::Paused);
+    assert_eq!(controls(&ch(&mut app, 'p')), vec![(0, Control::Resume)]);
+    app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Resumed,
+    });
+    assert_eq!(app.runs[0].status, RunStatus::Running);
+    assert_eq!(controls(&ch(&mut app, 'p')), vec![(0, Control::Pause)]);
+    // A second p before the worker pauses takes the request back.
+    assert_eq!(controls(&ch(&mut app, 'p')), vec![(0, Control::Resume)]);
+}
+
+#[test]
+fn pause_with_nothing_running_does_nothing() {
+    let mut app = app();
+    assert!(ch(&mut app, 'p').is_empty());
+    assert!(app.message.as_ref().unwrap().error);
+}
+
+#[test]
+fn stop_needs_confirmation() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    assert!(ch(&mut app, 'x').is_empty());
+    assert_eq!(app.prompt, Some(Prompt::ConfirmStop(0)));
+    // No keeps it running.
+    assert!(ch(&mut app, 'n').is_empty());
+    assert_eq!(app.prompt, None);
+    assert_eq!(app.runs[0].status, RunStatus::Running);
+    ch(&mut app, 'x');
+    // Other keys are swallowed while asking.
+    assert!(ch(&mut app, 'p').is_empty());
+    assert_eq!(controls(&ch(&mut app, 'y')), vec![(0, Control::Stop)]);
+    assert_eq!(app.runs[0].status, RunStatus::Stopping);
+    app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Stopped { epochs_done: 3 },
+    });
+    assert_eq!(app.runs[0].status, RunStatus::Stopped { epochs_done: 3 });
+}
+
+#[test]
+fn stop_on_a_queued_run_drops_it() {
+    let mut app = app();
+    ch(&mut app, 's');
+    ch(&mut app, 's');
+    assert_eq!(app.selected, 1);
+    ch(&mut app, 'x');
+    assert_eq!(app.prompt, None);
+    assert_eq!(app.runs.len(), 1);
+}
+
+#[test]
+fn quit_with_active_run_asks_then_stops_cleanly() {
+    let mut app = app();
+    ch(&mut app, 's');
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    assert!(ch(&mut app, 'q').is_empty());
+    assert_eq!(app.prompt, Some(Prompt::ConfirmQuit));
+    let e = ch(&mut app, 'y');
+    assert_eq!(controls(&e), vec![(0, Control::Stop)]);
+    assert!(!app.should_exit, "waits for the run to stop");
+    assert_eq!(app.runs.len(), 1, "the queue is dropped");
+    let e = app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Stopped { epochs_done: 1 },
+    });
+    assert!(matches!(e.as_slice(), [Effect::Exit]));
+    assert!(app.should_exit);
+}
+
+#[test]
+fn quit_when_idle_exits_at_once() {
+    let mut app = app();
+    let e = ch(&mut app, 'q');
+    assert!(matches!(e.as_slice(), [Effect::Exit]));
+    assert!(app.should_exit);
+}
+
+#[test]
+fn ctrl_c_quits_without_asking() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    let e = app.on_event(AppEvent::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(controls(&e), vec![(0, Control::Stop)]);
+    assert!(app.quitting);
+}
+
+#[test]
+fn duplicate_copies_config_into_form() {
+    let mut app = app();
+    app.form.config.seed = 7;
+    app.form.config.data.imbalance = 50.0;
+    app.form.config.name = "seven".into();
+    ch(&mut app, 's');
+    app.apply(Command::ResetForm);
+    assert_eq!(app.form.config.seed, 0);
+    app.focus = Pane::Runs;
+    ch(&mut app, 'd');
+    assert_eq!(app.form.config.seed, 7);
+    assert_eq!(app.form.config.data.imbalance, 50.0);
+    assert_eq!(app.form.config.name, "seven");
+    assert_eq!(app.focus, Pane::Setup);
+}
+
+#[test]
+fn compare_needs_two_marked_runs() {
+    let mut app = app();
+    ch(&mut app, 's');
+    ch(&mut app, 's');
+    app.focus = Pane::Runs;
+    ch(&mut app, 'c');
+    assert!(!app.compare);
+    assert!(app.message.as_ref().unwrap().error);
+    ch(&mut app, 'm');
+    ch(&mut app, 'c');
+    assert!(!app.compare);
+    key(&mut app, KeyCode::Up);
+    ch(&mut app, ' ');
+    ch(&mut app, 'c');
+    assert!(app.compare);
+    // Unmarking one ends the comparison.
+    ch(&mut app, 'm');
+    assert!(!app.compare);
+}
+
+#[test]
+fn key_releases_are_ignored() {
+    let mut app = app();
+    let mut k = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE);
+    k.kind = KeyEventKind::Release;
+    assert!(app.on_event(AppEvent::Key(k)).is_empty());
+    assert!(app.runs.is_empty());
+}
+
+#[test]
+fn help_opens_and_any_key_closes() {
+    let mut app = app();
+    ch(&mut app, '?');
+    assert!(app.help);
+    // While help is open, 's' does not start a run.
+    ch(&mut app, 's');
+    assert!(!app.help);
+    assert!(app.runs.is_empty());
+}
+
+#[test]
+fn tab_cycles_panes_and_arrows_edit_form() {
+    let mut app = app();
+    assert_eq!(app.focus, Pane::Setup);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus, Pane::Data);
+    key(&mut app, KeyCode::BackTab);
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.focus, Pane::Invariance);
+    key(&mut app, KeyCode::Tab);
+    // Down to Dataset (Config, Name, Dataset), right cycles it.
+    ch(&mut app, 'j');
+    ch(&mut app, 'j');
+    ch(&mut app, 'l');
+    assert_eq!(
+        app.form.config.data.dataset,
+        invlab_core::config::DatasetName::Mnist
+    );
+    ch(&mut app, 'h');
+    assert_eq!(
+        app.form.config.data.dataset,
+        invlab_core::config::DatasetName::Glyphs
+    );
+}
+
+#[test]
+fn typing_a_field_and_an_invalid_start() {
+    let mut app = app();
+    // Epochs field.
+    while app.form.current() != crate::form::Field::Epochs {
+        ch(&mut app, 'j');
+    }
+    ch(&mut app, 'e');
+    assert_eq!(app.key_mode(), KeyMode::Text);
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    ch(&mut app, '3');
+    // 's' is text here, not start.
+    ch(&mut app, 's');
+    assert!(app.runs.is_empty());
+    key(&mut app, KeyCode::Enter);
+    assert!(app.message.as_ref().unwrap().error, "3s is not a number");
+    ch(&mut app, 'e');
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    ch(&mut app, '3');
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.form.config.train.epochs, 3);
+    // Oracle with no transform is refused at start, naming the field.
+    app.form.config.data.transform = invlab_core::config::TransformKind::None;
+    app.form.config.method.augment = invlab_core::config::Augment::Oracle;
+    assert!(ch(&mut app, 's').is_empty());
+    assert!(app
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("method.augment"));
+}
+
+#[test]
+fn save_as_writes_toml_and_lists_it() {
+    let mut app = app();
+    ch(&mut app, 'w');
+    assert_eq!(app.key_mode(), KeyMode::Text);
+    for _ in 0.."default".len() {
+        key(&mut app, KeyCode::Backspace);
+    }
+    for c in "k49-rot".chars() {
+        ch(&mut app, c);
+    }
+    let e = key(&mut app, KeyCode::Enter);
+    match e.as_slice() {
+        [Effect::SaveConfig { path, text }] => {
+            assert!(path.ends_with("configs/k49-rot.toml"));
+            let back = RunConfig::from_toml_str(text, "saved", &[]).unwrap();
+            assert_eq!(back, app.form.config);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(app.form.value(crate::form::Field::Config), "k49-rot");
+}
+
+#[test]
+fn live_events_fill_the_panes_data() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    let info = app.runs[0].info.clone().unwrap();
+    app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Batch {
+            epoch: 1,
+            batch: 10,
+            batches: 20,
+            loss: 2.0,
+        },
+    });
+    assert_eq!(app.runs[0].batch_losses, vec![(0.5, 2.0)]);
+    let mut m = fixtures::epoch(&info, 1, 1.0);
+    m.invariance = Some(fixtures::invariance(&info, 1, 1.0));
+    app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Epoch(Box::new(m)),
+    });
+    assert_eq!(app.runs[0].epochs_done(), 1);
+    assert!(app.runs[0].invariance.is_some());
+    // 49 epochs left at 15 s each.
+    assert_eq!(app.runs[0].eta_seconds(), Some(49.0 * 15.0));
+}
+
+#[test]
+fn history_loads_finished_and_killed_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = RunConfig {
+        train: invlab_core::config::TrainConfig {
+            epochs: 4,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    // A finished run: every file.
+    let done = tmp.path().join("20260101-000000-done");
+    std::fs::create_dir_all(&done).unwrap();
+    let info = fixtures::run_info(&config, "20260101-000000-done", done.clone());
+    let mut lines = String::new();
+    let mut last = None;
+    for e in 1..=4 {
+        let m = fixtures::epoch(&info, e, 1.0);
+        lines.push_str(&serde_json::to_string(&m).unwrap());
+        lines.push('\n');
+        last = Some(m);
+    }
+    let inv = fixtures::invariance(&info, 4, 1.0);
+    let summary = fixtures::summary(&info, last.as_ref().unwrap(), &inv);
+    std::fs::write(done.join("config.toml"), config.to_toml()).unwrap();
+    std::fs::write(done.join("run.json"), serde_json::to_string(&info).unwrap()).unwrap();
+    std::fs::write(done.join("metrics.jsonl"), &lines).unwrap();
+    std::fs::write(
+        done.join("summary.json"),
+        serde_json::to_string(&summary).unwrap(),
+    )
+    .unwrap();
+    let state = |status: &str, done: usize, updated: u64| {
+        format!(
+            r#"{{"status":"{status}","checkpoint_epoch":{done},"epochs_done":{done},"total_epochs":4,"message":"","updated":{updated}}}"#
+        )
+    };
+    std::fs::write(done.join("state.json"), state("finished", 4, 100)).unwrap();
+    // A killed run: two epochs, the last line cut short, no summary.
+    let killed = tmp.path().join("20260102-000000-killed");
+    std::fs::create_dir_all(&killed).unwrap();
+    std::fs::write(killed.join("config.toml"), config.to_toml()).unwrap();
+    let partial: String =
+        lines.lines().take(2).collect::<Vec<_>>().join("\n") + "\n{\"epoch\": 3, \"tot";
+    std::fs::write(killed.join("metrics.jsonl"), partial).unwrap();
+    // The process died while the state still said running.
+    std::fs::write(killed.join("state.json"), state("running", 2, 200)).unwrap();
+    // A failed run (named to sort first by name, but updated last).
+    let failed = tmp.path().join("a-failed");
+    std::fs::create_dir_all(&failed).unwrap();
+    std::fs::write(failed.join("config.toml"), config.to_toml()).unwrap();
+    std::fs::write(
+        failed.join("state.json"),
+        state("failed", 0, 300).replace(r#""message":"""#, r#""message":"no data""#),
+    )
+    .unwrap();
+    // Not a run at all.
+    std::fs::create_dir_all(tmp.path().join("junk")).unwrap();
+
+    let runs = load_history(tmp.path());
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[2].status, RunStatus::Failed("no data".into()));
+    assert_eq!(runs[0].status, RunStatus::Done);
+    assert_eq!(runs[0].epochs.len(), 4);
+    assert!(runs[0].invariance.is_some(), "eKLD from the summary");
+    assert_eq!(runs[0].train_sizes().unwrap(), info.train_sizes);
+    assert_eq!(runs[1].status, RunStatus::Killed { epochs_done: 2 });
+    assert!(runs[1].summary.is_none());
+
+    let mut setup = AppSetup::plain(tmp.path().to_path_buf());
+    setup.history = runs;
+    let mut app = App::new(setup);
+    assert_eq!(app.selected, 2);
+    // New runs get fresh slots after the history.
+    let e = ch(&mut app, 's');
+    assert_eq!(spawned(&e), vec![3]);
+    // Duplicate from history works too.
+    app.selected = 0;
+    app.form.config.seed = 99;
+    ch(&mut app, 'd');
+    assert_eq!(app.form.config.train.epochs, 4);
+    assert_eq!(app.form.config.seed, 0);
+}
+
+#[test]
+fn unknown_theme_is_reported_and_t_cycles() {
+    let (themes, _) = crate::theme::load_all(None);
+    let mut setup = AppSetup::plain(PathBuf::from("/tmp/none"));
+    setup.themes = themes;
+    setup.theme = Some("neon".into());
+    let mut app = App::new(setup);
+    assert!(app.message.as_ref().unwrap().text.contains("neon"));
+    assert_eq!(app.theme().name, "dark");
+    ch(&mut app, 't');
+    assert_eq!(app.theme().name, "light");
+}
+
+#[test]
+fn messages_fade_on_ticks_and_errors_last_longer() {
+    let mut app = app();
+    ch(&mut app, 't');
+    assert!(app.message.is_some());
+    for _ in 0..24 {
+        app.on_event(AppEvent::Tick);
+    }
+    assert!(app.message.is_none());
+    ch(&mut app, 'p'); // an error: nothing to pause
+    for _ in 0..24 {
+        app.on_event(AppEvent::Tick);
+    }
+    assert!(app.message.as_ref().unwrap().error);
+}
+
+#[test]
+fn resume_a_stopped_run_from_its_directory() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    ch(&mut app, 'x');
+    ch(&mut app, 'y');
+    app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Stopped { epochs_done: 2 },
+    });
+    let e = key(&mut app, KeyCode::Char('R'));
+    match e.as_slice() {
+        [Effect::Spawn {
+            slot: 0,
+            request: RunRequest::Resume { dir },
+        }] => assert_eq!(dir, &PathBuf::from("/tmp/x")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(app.runs[0].status, RunStatus::Starting);
+    // A finished run cannot be resumed.
+    started(&mut app, 0);
+    finished(&mut app, 0);
+    assert!(key(&mut app, KeyCode::Char('R')).is_empty());
+    assert!(app.message.as_ref().unwrap().error);
+}
+
+#[test]
+fn x_on_a_finished_run_asks_then_trashes_its_directory() {
+    let mut app = App::new(AppSetup::plain(PathBuf::from("/data/invlab/runs")));
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    finished(&mut app, 0);
+    assert_eq!(app.runs[0].status, RunStatus::Done);
+    assert!(ch(&mut app, 'x').is_empty());
+    assert_eq!(app.prompt, Some(Prompt::ConfirmDelete(0)));
+    // No keeps it.
+    ch(&mut app, 'n');
+    assert_eq!(app.prompt, None);
+    ch(&mut app, 'x');
+    let effects = ch(&mut app, 'y');
+    match &effects[..] {
+        [Effect::Trash { slot, dir, trash }] => {
+            assert_eq!(*slot, 0);
+            assert_eq!(dir, &PathBuf::from("/tmp/x"));
+            assert_eq!(trash, &PathBuf::from("/data/invlab/trash"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The entry goes only once the move is done; a failed move keeps it and says why.
+    assert_eq!(app.runs.len(), 1);
+    app.on_event(AppEvent::Trashed {
+        slot: 0,
+        result: Err("cannot move /tmp/x: denied".into()),
+    });
+    assert_eq!(app.runs.len(), 1);
+    assert!(app.message.as_ref().unwrap().error);
+    app.on_event(AppEvent::Trashed {
+        slot: 0,
+        result: Ok(PathBuf::from("/data/invlab/trash/run0")),
+    });
+    assert!(app.runs.is_empty());
+    assert!(app.message.as_ref().unwrap().text.contains("trash/run0"));
+}
+
+#[test]
+fn x_on_an_active_run_still_asks_to_stop_and_a_stopped_one_can_go() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    ch(&mut app, 'x');
+    assert_eq!(app.prompt, Some(Prompt::ConfirmStop(0)));
+    ch(&mut app, 'y');
+    ch(&mut app, 'x');
+    assert_eq!(app.prompt, None, "already stopping: nothing to ask");
+    app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Stopped { epochs_done: 1 },
+    });
+    ch(&mut app, 'x');
+    assert_eq!(app.prompt, Some(Prompt::ConfirmDelete(0)));
+}
+
+#[test]
+fn the_trash_sits_beside_the_runs_folder() {
+    let app = App::new(AppSetup::plain(PathBuf::from("runs")));
+    assert_eq!(app.trash_dir(), PathBuf::from("trash"));
+    let app = App::new(AppSetup::plain(PathBuf::from("/d/invlab/runs")));
+    assert_eq!(app.trash_dir(), PathBuf::from("/d/invlab/trash"));
+}
+
+#[test]
+fn a_shutdown_signal_stops_active_runs_then_exits() {
+    let mut app = app();
+    ch(&mut app, 's');
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    let effects = app.on_event(AppEvent::Shutdown("SIGTERM"));
+    assert_eq!(controls(&effects), vec![(0, Control::Stop)]);
+    assert!(!app.should_exit);
+    assert_eq!(app.runs.len(), 1, "the queue is dropped");
+    assert!(app.message.as_ref().unwrap().text.contains("SIGTERM"));
+    // A second signal sends no second stop.
+    assert!(controls(&app.on_event(AppEvent::Shutdown("SIGTERM"))).is_empty());
+    let effects = app.on_event(AppEvent::Run {
+        slot: 0,
+        event: Event::Stopped { epochs_done: 1 },
+    });
+    assert!(app.should_exit);
+    assert!(matches!(effects[..], [Effect::Exit]));
+    // With nothing running, a signal exits at once.
+    let mut idle = self::app();
+    assert!(matches!(
+        idle.on_event(AppEvent::Shutdown("SIGHUP"))[..],
+        [Effect::Exit]
+    ));
+}
+
+#[test]
+fn mouse_commands_focus_and_select() {
+    let mut app = app();
+    ch(&mut app, 's');
+    ch(&mut app, 's');
+    app.apply(Command::Focus(Pane::Runs));
+    app.apply(Command::SelectRun(0));
+    assert_eq!((app.focus, app.selected), (Pane::Runs, 0));
+    app.apply(Command::SelectRun(9));
+    assert_eq!(app.selected, 0, "out of range: ignored");
+    app.apply(Command::SelectField(2));
+    assert_eq!(app.form.field, 2);
+}
+
+#[test]
+fn left_right_in_the_invariance_pane_move_the_class_cursor() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    finished(&mut app, 0);
+    app.focus = Pane::Invariance;
+    assert_eq!(app.class_cursor, 0, "the largest class");
+    key(&mut app, KeyCode::Right);
+    assert_eq!(app.class_cursor, 0, "nothing larger");
+    key(&mut app, KeyCode::Left);
+    key(&mut app, KeyCode::Left);
+    assert_eq!(app.class_cursor, 2);
+    for _ in 0..100 {
+        key(&mut app, KeyCode::Left);
+    }
+    assert_eq!(app.class_cursor, 48, "stops at the smallest of 49");
+    assert_eq!(app.selected, 0, "the run selection did not move");
+}
+
+fn build_requests(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::BuildPreview { key, .. } => Some(key.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_data_preview_is_built_when_shown_debounced_and_cached() {
+    use invlab_engine::data_preview::preview_key;
+    let mut app = app();
+    // Not shown: nothing is built.
+    assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
+    assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
+    app.apply(Command::Focus(Pane::Data));
+    assert!(matches!(app.preview_view(), PreviewView::Building(None)));
+    // One quiet tick, then a request.
+    assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
+    let key = preview_key(&app.form.config);
+    assert_eq!(
+        build_requests(&app.on_event(AppEvent::Tick)),
+        vec![key.clone()]
+    );
+    // One at a time.
+    assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
+    app.on_event(AppEvent::Preview {
+        key: key.clone(),
+        result: Err("no cifar-10 files found".into()),
+    });
+    assert!(matches!(app.preview_view(), PreviewView::Failed(e) if e.contains("cifar")));
+    // A data change asks again after it settles; changing back shows the cached result.
+    app.form.config.data.transform = invlab_core::config::TransformKind::Bg;
+    let bg = preview_key(&app.form.config);
+    assert_ne!(bg, key);
+    assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
+    app.form.config.data.transform = invlab_core::config::TransformKind::Dil;
+    assert!(
+        build_requests(&app.on_event(AppEvent::Tick)).is_empty(),
+        "still changing"
+    );
+    let dil = preview_key(&app.form.config);
+    assert_eq!(build_requests(&app.on_event(AppEvent::Tick)), vec![dil]);
+    app.form.config.data.transform = invlab_core::config::TransformKind::Rot;
+    assert!(matches!(app.preview_view(), PreviewView::Failed(_)));
+    // Changing a non-data field does not touch the preview.
+    app.form.config.train.epochs = 3;
+    assert_eq!(preview_key(&app.form.config), key);
+}
+
+#[test]
+fn a_finished_run_asks_for_its_figures_and_a_stopped_one_does_not() {
+    let mut app = app();
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    let effects = finished(&mut app, 0);
+    let figures: Vec<&PathBuf> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::WriteFigures { dir } => Some(dir),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(figures, vec![&PathBuf::from("/tmp/x")]);
+
+    ch(&mut app, 's');
+    started(&mut app, 1);
+    let effects = app.on_event(AppEvent::Run {
+        slot: 1,
+        event: Event::Stopped { epochs_done: 1 },
+    });
+    assert!(!effects
+        .iter()
+        .any(|e| matches!(e, Effect::WriteFigures { .. })));
+}

@@ -1,0 +1,423 @@
+//! eKLD (or consistency, `v`) against training class size: a scatter on a log10 size axis
+//! (ratatui has no log axis: x is log10(n) and the ticks are labelled "10", "100", "1k") and a
+//! histogram of the mean per class-size bin. In compare mode, one colour per marked run.
+
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Axis, Bar, BarChart, BarGroup, Chart, Dataset, GraphType, LegendPosition, Paragraph, Wrap,
+};
+use ratatui::Frame;
+
+use crate::app::{App, RunEntry};
+use invlab_core::summary::SizeGroup;
+
+use super::generator::render_samples;
+use super::picture::Graphics;
+use super::{pane_block, pow10_label};
+
+/// Class-size bins (lower edges) for the histogram.
+pub(crate) const BINS: [(usize, &str); 7] = [
+    (0, "<10"),
+    (10, "10+"),
+    (30, "30+"),
+    (100, "100+"),
+    (300, "300+"),
+    (1000, "1k+"),
+    (3000, "3k+"),
+];
+
+fn bin_of(n: usize) -> usize {
+    BINS.iter().rposition(|&(lo, _)| n >= lo).unwrap_or(0)
+}
+
+/// (class size, value) for each class with a finite value.
+fn points(run: &RunEntry, consistency: bool) -> Option<Vec<(usize, f64)>> {
+    let inv = run.invariance.as_ref()?;
+    let sizes = run.train_sizes()?;
+    let values = if consistency {
+        &inv.consistency
+    } else {
+        &inv.ekld
+    };
+    Some(
+        sizes
+            .iter()
+            .zip(values)
+            .filter(|(_, v)| v.is_finite())
+            .map(|(&n, &v)| (n, v))
+            .collect(),
+    )
+}
+
+/// Mean value per bin; `None` for empty bins.
+pub(crate) fn bin_means(points: &[(usize, f64)]) -> Vec<Option<f64>> {
+    let mut sums = vec![(0.0, 0usize); BINS.len()];
+    for &(n, v) in points {
+        let b = bin_of(n);
+        sums[b].0 += v;
+        sums[b].1 += 1;
+    }
+    sums.into_iter()
+        .map(|(s, k)| (k > 0).then(|| s / k as f64))
+        .collect()
+}
+
+pub(crate) fn render_invariance(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    focused: bool,
+    graphics: &mut Graphics,
+    generator_samples: bool,
+) {
+    let theme = app.theme();
+    // While the generator trains there is no eKLD yet: its sample grid gets this pane's room.
+    if generator_samples {
+        if let Some((run, grid)) = app
+            .selected_run()
+            .and_then(|r| Some((r, r.generator_samples.as_ref()?)))
+        {
+            let title = format!(
+                " GIT generator samples: {} (eKLD from epoch {}) ",
+                run.name,
+                run.config.eval.ekld_every.max(1)
+            );
+            let block = pane_block(app, title, focused);
+            let inner = block.inner(area);
+            frame.render_widget(block, area);
+            render_samples(frame, inner, app, grid, graphics);
+            return;
+        }
+    }
+    let metric = if app.show_consistency {
+        "consistency"
+    } else {
+        "eKLD (nats)"
+    };
+    let runs: Vec<&RunEntry> = if app.compare {
+        app.marked()
+    } else {
+        app.selected_run().into_iter().collect()
+    };
+    let mut title = format!(" {metric} vs training class size (v: eKLD/consistency) ");
+    if let (false, Some(inv)) = (
+        app.compare,
+        runs.first().and_then(|r| r.invariance.as_ref()),
+    ) {
+        let rho = inv
+            .spearman_size_ekld
+            .map(|r| format!(": Spearman {r:+.2}"))
+            .unwrap_or_default();
+        title = format!(
+            " {metric} vs class size{rho}; epoch {}, {}x{} draws (v) ",
+            inv.epoch, inv.images_per_class, inv.samples
+        );
+    }
+    let block = pane_block(app, title, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let data: Vec<(&RunEntry, Vec<(usize, f64)>)> = runs
+        .iter()
+        .filter_map(|r| Some((*r, points(r, app.show_consistency)?)))
+        .collect();
+    if data.is_empty() {
+        let text = match runs.first() {
+            Some(r) if r.status.is_active() => format!(
+                " eKLD is measured every {} epochs ({} images x {} transforms per class)",
+                r.config.eval.ekld_every.max(1),
+                r.config.eval.live_images_per_class,
+                r.config.eval.live_samples
+            ),
+            Some(_) => " this run has no eKLD measurement".into(),
+            None => " no run selected".into(),
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), inner);
+        return;
+    }
+    let direction = if inner.width >= 100 || inner.height < 16 {
+        Direction::Horizontal
+    } else {
+        Direction::Vertical
+    };
+    let [scatter_area, hist_area] = Layout::default()
+        .direction(direction)
+        .spacing(2)
+        .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
+        .areas(inner);
+
+    // Scatter on log10(size).
+    let all = data.iter().flat_map(|(_, p)| p.iter());
+    let (mut lo, mut hi, mut y_max) = (f64::MAX, f64::MIN, 0.0f64);
+    for &(n, v) in all {
+        let x = (n.max(1) as f64).log10();
+        lo = lo.min(x);
+        hi = hi.max(x);
+        y_max = y_max.max(v);
+    }
+    let x_lo = lo.floor();
+    let x_hi = hi.ceil().max(x_lo + 1.0);
+    let y_max = if app.show_consistency {
+        1.0
+    } else {
+        (y_max * 1.1).max(0.1)
+    };
+    let ticks: Vec<String> = (x_lo as i32..=x_hi as i32).map(pow10_label).collect();
+    type Series = (String, Style, Vec<(f64, f64)>);
+    let mut series: Vec<Series> = Vec::new();
+    if app.compare {
+        for (k, (run, pts)) in data.iter().enumerate() {
+            series.push((
+                run.short_name().0.to_string(),
+                Style::default().fg(theme.series(k)),
+                pts.iter()
+                    .map(|&(n, v)| ((n.max(1) as f64).log10(), v))
+                    .collect(),
+            ));
+        }
+    } else {
+        let pts = &data[0].1;
+        for g in SizeGroup::ALL {
+            let (name, color) = (g.name(), theme.group_color(g));
+            let p: Vec<(f64, f64)> = pts
+                .iter()
+                .filter(|(n, _)| SizeGroup::of(*n) == g)
+                .map(|&(n, v)| ((n.max(1) as f64).log10(), v))
+                .collect();
+            if !p.is_empty() {
+                series.push((name.into(), Style::default().fg(color), p));
+            }
+        }
+    }
+    let cursor = class_at_cursor(app);
+    let (cursor_line, cursor_point) = match &cursor {
+        Some(c) if focused => {
+            let x = (c.train_size.max(1) as f64).log10();
+            let v = if app.show_consistency {
+                c.consistency
+            } else {
+                c.ekld
+            };
+            (
+                vec![(x, 0.0), (x, y_max)],
+                v.filter(|v| v.is_finite())
+                    .map(|v| vec![(x, v)])
+                    .unwrap_or_default(),
+            )
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let mut datasets: Vec<Dataset> = Vec::new();
+    if !cursor_line.is_empty() {
+        datasets.push(
+            Dataset::default()
+                .marker(ratatui::symbols::Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(theme.dim())
+                .data(&cursor_line),
+        );
+    }
+    datasets.extend(series.iter().map(|(name, style, p)| {
+        Dataset::default()
+            .name(name.clone())
+            .marker(theme.scatter_marker())
+            .graph_type(GraphType::Scatter)
+            .style(*style)
+            .data(p)
+    }));
+    if !cursor_point.is_empty() {
+        datasets.push(
+            Dataset::default()
+                .marker(ratatui::symbols::Marker::Block)
+                .graph_type(GraphType::Scatter)
+                .style(Style::default().fg(theme.colors.accent))
+                .data(&cursor_point),
+        );
+    }
+    let info_rows = if scatter_area.width < 100 && focused {
+        2
+    } else {
+        1
+    };
+    let [info_area, scatter_area] =
+        Layout::vertical([Constraint::Length(info_rows), Constraint::Min(0)]).areas(scatter_area);
+    frame.render_widget(
+        Paragraph::new(cursor_info(app, cursor.as_ref(), focused)).wrap(Wrap { trim: true }),
+        info_area,
+    );
+    let chart = Chart::new(datasets)
+        .style(theme.base())
+        .x_axis(
+            Axis::default()
+                .title(Span::styled("train images (log)", theme.dim()))
+                .style(theme.dim())
+                .bounds([x_lo, x_hi])
+                .labels(ticks),
+        )
+        .y_axis(
+            Axis::default()
+                .style(theme.dim())
+                .bounds([0.0, y_max])
+                .labels(vec![
+                    "0".to_string(),
+                    format!("{:.2}", y_max / 2.0),
+                    format!("{y_max:.2}"),
+                ]),
+        )
+        .legend_position(Some(LegendPosition::TopRight))
+        .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(50)));
+    frame.render_widget(chart, scatter_area);
+
+    // Histogram: mean per size bin (grouped by run in compare mode).
+    let means: Vec<Vec<Option<f64>>> = data.iter().map(|(_, p)| bin_means(p)).collect();
+    let used: Vec<usize> = (0..BINS.len())
+        .filter(|&b| means.iter().any(|m| m[b].is_some()))
+        .collect();
+    let scale = 1000.0;
+    let per_group = means.len().max(1) as u16;
+    let group_w = hist_area.width.saturating_sub(1) / (used.len() as u16).max(1);
+    // One column between a group's bars when there are several (values stay apart).
+    let bar_gap = u16::from(per_group > 1 && group_w > 2 * per_group + 1);
+    let bar_width = (group_w.saturating_sub(1) / per_group)
+        .saturating_sub(bar_gap)
+        .clamp(1, 9);
+    let labelled = bar_width >= 4;
+    let groups: Vec<BarGroup> = used
+        .iter()
+        .map(|&b| {
+            let bars: Vec<Bar> = means
+                .iter()
+                .enumerate()
+                .map(|(k, m)| {
+                    let v = m[b].unwrap_or(0.0);
+                    let color = if app.compare {
+                        theme.series(k)
+                    } else {
+                        theme.group_color(SizeGroup::of(BINS[b].0.max(1) + usize::from(b != 0)))
+                    };
+                    Bar::default()
+                        .value((v * scale).round() as u64)
+                        .text_value(match m[b] {
+                            Some(_) if labelled => format!("{v:.2}"),
+                            _ => String::new(),
+                        })
+                        .style(Style::default().fg(color))
+                        .value_style(Style::default().fg(Color::Black).bg(color))
+                })
+                .collect();
+            BarGroup::default().label(Line::from(BINS[b].1)).bars(&bars)
+        })
+        .collect();
+    let mut chart = BarChart::default()
+        .bar_width(bar_width)
+        .bar_gap(bar_gap)
+        .group_gap(1)
+        .max((y_max * scale) as u64)
+        .label_style(theme.dim())
+        .style(theme.base());
+    for g in groups {
+        chart = chart.data(g);
+    }
+    let [hist_title, hist_body] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(hist_area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            format!(" mean {metric} per size bin (train images)"),
+            theme.dim(),
+        )),
+        hist_title,
+    );
+    frame.render_widget(chart, hist_body);
+}
+
+/// One class's figures, for the cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ClassFigures {
+    pub class: usize,
+    pub name: String,
+    pub train_size: usize,
+    /// Rank by training size (0 = largest) and the number of classes.
+    pub rank: usize,
+    pub classes: usize,
+    pub ekld: Option<f64>,
+    pub ekld_stderr: Option<f64>,
+    pub consistency: Option<f64>,
+    pub accuracy: Option<f64>,
+}
+
+/// The class under the cursor (ranks by training size, largest first).
+pub(crate) fn class_at_cursor(app: &App) -> Option<ClassFigures> {
+    let run = app.invariance_run()?;
+    let sizes = run.train_sizes()?;
+    if sizes.is_empty() {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    let rank = app.class_cursor.min(sizes.len() - 1);
+    let c = order[rank];
+    let inv = run.invariance.as_ref();
+    let at = |v: Option<&Vec<f64>>| v.and_then(|v| v.get(c).copied());
+    Some(ClassFigures {
+        class: c,
+        name: run.class_names().get(c).cloned().unwrap_or_default(),
+        train_size: sizes[c],
+        rank,
+        classes: sizes.len(),
+        ekld: at(inv.map(|r| &r.ekld)),
+        ekld_stderr: at(inv.map(|r| &r.ekld_stderr)),
+        consistency: at(inv.map(|r| &r.consistency)),
+        accuracy: run.per_class_accuracy().and_then(|a| a.get(c).copied()),
+    })
+}
+
+fn cursor_info<'a>(app: &App, c: Option<&ClassFigures>, focused: bool) -> Line<'a> {
+    let theme = app.theme();
+    let Some(c) = c.filter(|_| focused) else {
+        return Line::from(Span::styled(
+            " Tab here (or click), then Left/Right: one class's figures",
+            theme.dim(),
+        ));
+    };
+    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "-".into());
+    let group = SizeGroup::of(c.train_size);
+    let ekld = match (c.ekld, c.ekld_stderr) {
+        (Some(e), Some(se)) => format!("{e:.3} +- {se:.3}"),
+        (e, _) => opt(e, &|e| format!("{e:.3}")),
+    };
+    Line::from(vec![
+        Span::styled(format!(" {} (c{}) ", c.name, c.class), theme.accent()),
+        Span::styled(
+            format!("{} images, {}", c.train_size, group.name()),
+            Style::default().fg(theme.group_color(group)),
+        ),
+        Span::styled(format!(" #{}/{}  ", c.rank + 1, c.classes), theme.dim()),
+        Span::styled("eKLD ", theme.dim()),
+        Span::styled(ekld, theme.base()),
+        Span::styled("  consistency ", theme.dim()),
+        Span::styled(opt(c.consistency, &|v| format!("{v:.2}")), theme.base()),
+        Span::styled("  accuracy ", theme.dim()),
+        Span::styled(
+            opt(c.accuracy, &|v| format!("{:.1}%", v * 100.0)),
+            theme.base(),
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins() {
+        assert_eq!(bin_of(5), 0);
+        assert_eq!(bin_of(10), 1);
+        assert_eq!(bin_of(99), 2);
+        assert_eq!(bin_of(4800), 6);
+        let m = bin_means(&[(5, 1.0), (7, 3.0), (4800, 0.5)]);
+        assert_eq!(m[0], Some(2.0));
+        assert_eq!(m[1], None);
+        assert_eq!(m[6], Some(0.5));
+    }
+}

@@ -1,0 +1,65 @@
+//! The mouse, as commands: a click focuses the pane under it (and selects the run or form
+//! field clicked), the wheel moves through the list under it. Hit-testing uses the same
+//! `layout` as drawing, so what you click is what you see.
+
+use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use crate::app::{App, Pane};
+use crate::command::Command;
+
+use super::{header_tabs, layout, runs};
+
+/// What a mouse event on a screen of `area` means; nothing while a question or help is open.
+pub(crate) fn mouse_commands(app: &App, area: Rect, event: MouseEvent) -> Vec<Command> {
+    if app.prompt.is_some() || app.help {
+        return Vec::new();
+    }
+    let at = Position::new(event.column, event.row);
+    let screen = layout(area, app);
+    if screen.header.contains(at) {
+        if let MouseEventKind::Down(MouseButton::Left) = event.kind {
+            return header_tabs(screen.header)
+                .into_iter()
+                .find(|&(_, from, to)| (from..to).contains(&at.x))
+                .map(|(pane, _, _)| vec![Command::Focus(pane)])
+                .unwrap_or_default();
+        }
+        return Vec::new();
+    }
+    let Some(&(pane, rect)) = screen.panes.iter().find(|(_, r)| r.contains(at)) else {
+        return Vec::new();
+    };
+    // Inside the border.
+    let inner = Rect::new(
+        rect.x + 1,
+        rect.y + 1,
+        rect.width.saturating_sub(2),
+        rect.height.saturating_sub(2),
+    );
+    let mut out = vec![Command::Focus(pane)];
+    match event.kind {
+        MouseEventKind::Down(MouseButton::Left) => match pane {
+            Pane::Runs => out.extend(runs::run_at(app, inner, at.y).map(Command::SelectRun)),
+            Pane::Setup => {
+                let row = at.y.checked_sub(inner.y).map(usize::from);
+                if let Some(i) = row.filter(|&i| i < crate::form::Field::ALL.len()) {
+                    out.push(Command::SelectField(i));
+                }
+            }
+            _ => {}
+        },
+        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+            let up = event.kind == MouseEventKind::ScrollUp;
+            out.push(match pane {
+                // The scatter's class cursor moves along the x axis.
+                Pane::Invariance if up => Command::Right,
+                Pane::Invariance => Command::Left,
+                _ if up => Command::Up,
+                _ => Command::Down,
+            });
+        }
+        _ => return Vec::new(),
+    }
+    out
+}

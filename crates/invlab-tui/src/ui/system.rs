@@ -1,0 +1,116 @@
+//! GPU utilisation, memory, temperature and power (NVML); without an NVIDIA GPU, one line
+//! saying so, with CPU utilisation and this process's memory.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::Frame;
+
+use crate::app::App;
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1u64 << 30) as f64)
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>, unit: &str) -> String {
+    v.map(|x| format!("{x}{unit}"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+pub(crate) fn render_system(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = app.theme();
+    let lines: Vec<Line> = match &app.gpu {
+        None => vec![Line::from(Span::styled(
+            " sampling GPU / CPU...",
+            theme.dim(),
+        ))],
+        Some(s) if !s.gpus.is_empty() => s
+            .gpus
+            .iter()
+            .map(|g| {
+                let mem = match (g.memory_used, g.memory_total) {
+                    (Some(u), Some(t)) => format!("{}/{} GiB", gib(u), gib(t)),
+                    _ => "n/a".into(),
+                };
+                let power = match (g.power_mw, g.power_limit_mw) {
+                    (Some(p), Some(l)) => {
+                        format!("{:.0}/{:.0} W", p as f64 / 1000.0, l as f64 / 1000.0)
+                    }
+                    (Some(p), None) => format!("{:.0} W", p as f64 / 1000.0),
+                    _ => "n/a".into(),
+                };
+                Line::from(vec![
+                    Span::styled(format!(" GPU{} ", g.index), theme.accent()),
+                    Span::styled(format!("{}  ", g.name), theme.dim()),
+                    Span::styled("util ", theme.dim()),
+                    Span::styled(
+                        g.utilization
+                            .map(|u| format!("{u:>3}%"))
+                            .unwrap_or_else(|| "n/a (MIG?)".into()),
+                        theme.base(),
+                    ),
+                    Span::styled("  mem ", theme.dim()),
+                    Span::styled(mem, theme.base()),
+                    Span::styled("  temp ", theme.dim()),
+                    Span::styled(opt(g.temperature, " C"), theme.base()),
+                    Span::styled("  power ", theme.dim()),
+                    Span::styled(power, theme.base()),
+                ])
+            })
+            .collect(),
+        Some(s) => vec![Line::from(vec![
+            Span::styled(" no NVIDIA GPU", Style::default().fg(theme.colors.warn)),
+            Span::styled("  CPU ", theme.dim()),
+            Span::styled(
+                format!("{:.0}% of {} cores", s.host.cpu_percent, s.host.cores),
+                theme.base(),
+            ),
+            Span::styled("  invlab mem ", theme.dim()),
+            Span::styled(
+                format!(
+                    "{}/{} GiB",
+                    gib(s.host.process_memory),
+                    gib(s.host.total_memory)
+                ),
+                theme.base(),
+            ),
+            Span::styled(
+                format!("  ({})", s.no_gpu_reason.as_deref().unwrap_or("no driver")),
+                theme.dim(),
+            ),
+        ])],
+    };
+    if area.height <= 1 {
+        frame.render_widget(
+            Paragraph::new(lines.into_iter().next().unwrap_or_default()),
+            area,
+        );
+        return;
+    }
+    let [text, spark] = Layout::vertical([
+        Constraint::Length(lines.len().min(area.height as usize - 1) as u16),
+        Constraint::Min(1),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(lines), text);
+    let data: Vec<u64> = app.utilization.iter().copied().collect();
+    let start = data
+        .len()
+        .saturating_sub(spark.width.saturating_sub(13) as usize);
+    let [label, bars] =
+        Layout::horizontal([Constraint::Length(13), Constraint::Min(1)]).areas(spark);
+    let what = if app.gpu.as_ref().is_some_and(|s| !s.gpus.is_empty()) {
+        " GPU util"
+    } else {
+        " CPU util"
+    };
+    frame.render_widget(Paragraph::new(Span::styled(what, theme.dim())), label);
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data[start..])
+            .max(100)
+            .style(Style::default().fg(theme.colors.accent)),
+        bars,
+    );
+}

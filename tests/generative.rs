@@ -1,0 +1,179 @@
+//! GIT end to end on tiny CPU runs: the generator phase trains, caches and is reused; a stop in
+//! the generator phase resumes exactly; generated images enter the batches after E1.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use common::*;
+use invlab_core::config::{Augment, RunConfig};
+use invlab_core::rundir::{RunDir, Status};
+use invlab_engine::{Event, GeneratorRecord, RunRequest, Summary};
+use tch::Tensor;
+
+fn tiny_git(name: &str, cache: &std::path::Path) -> RunConfig {
+    let mut c = tiny_config(name);
+    c.data.transform = invlab_core::config::TransformKind::Bg;
+    c.train.epochs = 3; // E1 = 1: epoch index 2 uses generated images
+    c.method.augment = Augment::Git;
+    let g = &mut c.git;
+    g.dim = Some(4);
+    g.res_blocks = Some(1);
+    g.mlp_dim = Some(8);
+    g.style_downsamples = Some(2);
+    g.dis_dim = Some(4);
+    g.dis_layers = Some(2);
+    g.batch_size = Some(4);
+    g.iterations = Some(6);
+    g.sample_every = 1;
+    g.cache_dir = cache.display().to_string();
+    c
+}
+
+fn record(dir: &std::path::Path) -> GeneratorRecord {
+    let text = std::fs::read_to_string(dir.join("generator.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn weights(path: &std::path::Path) -> Vec<(String, Tensor)> {
+    let mut v = Tensor::load_multi(path).unwrap();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn finish(request: RunRequest) -> (Vec<Event>, Summary) {
+    let (handle, rx) = spawn(request);
+    let events = drain(&rx, 600);
+    handle.join();
+    match events.last() {
+        Some(Event::Finished(s)) => (events.clone(), (**s).clone()),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn key(s: &Summary) -> Vec<(f64, Option<f64>)> {
+    s.classes.iter().map(|c| (c.accuracy, c.ekld)).collect()
+}
+
+#[test]
+fn the_generator_is_trained_cached_reused_and_a_stopped_training_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let cache = tmp.path().join("cache");
+
+    // A: trains the generator, shows its progress and samples, caches it.
+    let (events, a) = finish(RunRequest::New {
+        config: tiny_git("a", &cache),
+        runs_dir: runs.clone(),
+    });
+    let progress: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Generator(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(progress.iter().all(|p| !p.from_cache && p.iterations == 6));
+    assert_eq!(progress.last().unwrap().iteration, 6);
+    assert!(progress.iter().any(|p| p.samples.is_some()));
+    let rec_a = record(&runs.join("a"));
+    assert!(rec_a.trained_here);
+    for f in [
+        "generator.ot",
+        "key.json",
+        "losses.jsonl",
+        "samples.png",
+        "samples.json",
+    ] {
+        assert!(rec_a.cache_dir.join(f).is_file(), "cache entry lacks {f}");
+    }
+    let losses = std::fs::read_to_string(rec_a.cache_dir.join("losses.jsonl")).unwrap();
+    assert_eq!(losses.lines().count(), 6);
+    assert!(runs.join("a/generator-samples.png").is_file());
+    // The lab reads the generator back with the run: its losses and the last grid it showed.
+    let loaded = invlab_tui::history::load_run(&runs.join("a")).expect("run A reads back");
+    assert_eq!(loaded.generator_losses.len(), 6);
+    assert_eq!(loaded.generator.as_ref().unwrap().iteration, 6);
+    let last_grid = progress
+        .iter()
+        .rev()
+        .find_map(|p| p.samples.clone())
+        .unwrap();
+    assert_eq!(loaded.generator_samples.as_deref(), Some(&last_grid));
+    assert!(
+        !runs.join("a/generator-training.ot").exists(),
+        "the training checkpoint is cleared"
+    );
+
+    // B: the same data and settings reuse the cached generator: no training, same results.
+    let (events, b) = finish(RunRequest::New {
+        config: tiny_git("b", &cache),
+        runs_dir: runs.clone(),
+    });
+    let rec_b = record(&runs.join("b"));
+    assert!(!rec_b.trained_here);
+    assert_eq!(rec_b.key, rec_a.key);
+    assert!(events
+        .iter()
+        .all(|e| !matches!(e, Event::Phase(invlab_engine::Phase::Generator))));
+    assert_eq!(key(&a), key(&b), "the cached generator gives the same run");
+
+    // Another seed draws other data: another generator.
+    let mut other = tiny_git("other-seed", &cache);
+    other.seed = 11;
+    let _ = finish(RunRequest::New {
+        config: other,
+        runs_dir: runs.clone(),
+    });
+    assert_ne!(record(&runs.join("other-seed")).key, rec_a.key);
+
+    // C: a fresh cache; stopped in the generator phase, then resumed.
+    let cache2 = tmp.path().join("cache2");
+    let (handle, rx) = spawn(RunRequest::New {
+        config: tiny_git("c", &cache2),
+        runs_dir: runs.clone(),
+    });
+    wait_for(
+        &rx,
+        300,
+        |e| matches!(e, Event::Generator(p) if p.iteration >= 2),
+    );
+    handle.stop();
+    let end = wait_for(&rx, 120, |e| e.is_terminal());
+    handle.join();
+    assert_eq!(end, Event::Stopped { epochs_done: 0 });
+    let state = RunDir::open(&runs.join("c")).unwrap().read_state().unwrap();
+    assert_eq!(state.status, Status::Stopped);
+    let stopped_at = state
+        .generator_iteration
+        .expect("generator iterations checkpointed");
+    assert!((2..6).contains(&stopped_at), "stopped at {stopped_at}");
+    assert!(runs.join("c/generator-training.ot").is_file());
+    let (events, c) = finish(RunRequest::Resume {
+        dir: runs.join("c"),
+    });
+    let first = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Generator(p) => Some(p.started_at),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        first, stopped_at,
+        "the training continued from its checkpoint"
+    );
+    let rec_c = record(&runs.join("c"));
+    assert_eq!(rec_c.key, rec_a.key);
+    let (wa, wc) = (
+        weights(&rec_a.cache_dir.join("generator.ot")),
+        weights(&rec_c.cache_dir.join("generator.ot")),
+    );
+    assert_eq!(wa.len(), wc.len());
+    for ((name, x), (_, y)) in wa.iter().zip(&wc) {
+        assert!(
+            x.equal(y),
+            "{name}: the resumed training differs from the unbroken one"
+        );
+    }
+    assert_eq!(key(&a), key(&c));
+}
