@@ -73,7 +73,7 @@ class ResNet20(nn.Module):
 def load_ekld_data(data_dir):
     """The held-out eKLD images (u8 N x C x H x W), their labels, the class count, and the
     training set's mean / std (the classifier's input normalisation), as exported by
-    examples/export_dataset.rs."""
+    tools/src/export_dataset.rs."""
     images = np.load(f"{data_dir}/ekld_x.npy")
     labels = np.load(f"{data_dir}/ekld_y.npy")
     train = np.load(f"{data_dir}/train_x.npy").astype(np.float32) / 255.0

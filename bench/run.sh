@@ -44,19 +44,23 @@ export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 # OMP_WAIT_POLICY=PASSIVE unless the variable is set); give the reference the same policy.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
-cargo build --release --bin invlab --example export_dataset --example bench_transforms \
-  --example bench_ekld_adaptive
+cargo build --release --bin invlab
+cargo build --release -p invlab-tools --bin export_dataset --bin bench_transforms \
+  --bin bench_ekld_adaptive
 BIN=target/release/invlab
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/invlab-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# raw/: the files bench/summarize.py computes the tables from (committed); logs/: each
+# program's stderr, for looking into a run (not committed, .gitignore).
 RAW=$RESULTS/raw
-rm -rf "$RAW"
-mkdir -p "$RAW"
+LOGS=$RESULTS/logs
+rm -rf "$RAW" "$LOGS"
+mkdir -p "$RAW" "$LOGS"
 # The fixed eKLD design of benchmark (b), for every program that reads the config.
 EKLD_DESIGN=(eval.ekld_images_per_class="$EKLD_IMAGES" eval.ekld_samples="$EKLD_SAMPLES")
 
 # The exact training set of the default run (transformed once, same seeds) and the eKLD images.
-target/release/examples/export_dataset configs/default.toml "$WORK/data" "${EKLD_DESIGN[@]}"
+target/release/export_dataset configs/default.toml "$WORK/data" "${EKLD_DESIGN[@]}"
 
 {
   echo "{"
@@ -85,29 +89,29 @@ rust_run() {
   # The final eKLD is the fixed design (the default config samples adaptively; that is (c)).
   "$BIN" --batch configs/default.toml --out "$WORK/runs" \
     --set train.epochs="$EPOCHS" --set eval.ekld_every=0 --set eval.ekld_sampling=fixed \
-    --set "${EKLD_DESIGN[0]}" --set "${EKLD_DESIGN[1]}" 2> "$RAW/rust-$i.log"
+    --set "${EKLD_DESIGN[0]}" --set "${EKLD_DESIGN[1]}" 2> "$LOGS/rust-$i.log"
   cp "$WORK"/runs/*/metrics.jsonl "$RAW/rust-$i.metrics.jsonl"
-  target/release/examples/bench_transforms configs/default.toml "$RAW/rust-transforms-$i.json" \
-    "${EKLD_DESIGN[@]}" 2>> "$RAW/rust-$i.log"
+  target/release/bench_transforms configs/default.toml "$RAW/rust-transforms-$i.json" \
+    "${EKLD_DESIGN[@]}" 2>> "$LOGS/rust-$i.log"
 }
 py_ekld_pil() {
   (cd bench && "../$PY" ref_ekld.py "$WORK/data" "$EKLD_SAMPLES" "$RAW/py-ekld-$1.json") \
-    2>> "$RAW/py-$1.log"
+    2>> "$LOGS/py-$1.log"
 }
 py_ekld_batched() {
   (cd bench && "../$PY" ref_ekld_batched.py "$WORK/data" "$EKLD_SAMPLES" \
-    "$RAW/py-ekld-batched-$1.json") 2>> "$RAW/py-$1.log"
+    "$RAW/py-ekld-batched-$1.json") 2>> "$LOGS/py-$1.log"
 }
 py_run() {
   local i=$1
   (cd bench && "../$PY" ref_train.py "$WORK/data" "$EPOCHS" "$RAW/py-train-$i.json") \
-    2> "$RAW/py-$i.log"
+    2> "$LOGS/py-$i.log"
   # The two Python eKLD styles alternate their order too.
   if [ $((i % 2)) -eq 1 ]; then py_ekld_pil "$i"; py_ekld_batched "$i"
   else py_ekld_batched "$i"; py_ekld_pil "$i"; fi
 }
 
-(cd bench && "../$PY" ref_ekld_batched.py --check "$WORK/data") 2> "$RAW/py-rotation-check.log"
+(cd bench && "../$PY" ref_ekld_batched.py --check "$WORK/data") 2> "$LOGS/py-rotation-check.log"
 # alternate LABEL PREFIX N: N pairs of ${PREFIX}rust_run / ${PREFIX}py_run, invlab first in odd
 # pairs and the reference first in even ones.
 alternate() {
@@ -128,27 +132,27 @@ resnet_rust_run() {
   rm -rf "$WORK/runs"
   "$BIN" --batch configs/default.toml --out "$WORK/runs" --set model.arch=resnet20 \
     --set train.epochs="$RESNET_EPOCHS" --set eval.ekld_every=0 --set eval.ekld_sampling=fixed \
-    --set eval.ekld_images_per_class=1 --set eval.ekld_samples=1 2> "$RAW/resnet-rust-$1.log"
+    --set eval.ekld_images_per_class=1 --set eval.ekld_samples=1 2> "$LOGS/resnet-rust-$1.log"
   cp "$WORK"/runs/*/metrics.jsonl "$RAW/resnet-rust-$1.metrics.jsonl"
 }
 resnet_py_run() {
   (cd bench && "../$PY" ref_train.py "$WORK/data" "$RESNET_EPOCHS" "$RAW/resnet-py-$1.json" \
-    resnet20) 2> "$RAW/resnet-py-$1.log"
+    resnet20) 2> "$LOGS/resnet-py-$1.log"
 }
 alternate "resnet-20 " resnet_ "$RESNET_PAIRS"
 
-# (c) Adaptive against fixed 40 x 100 eKLD on one fully trained default model: the example
+# (c) Adaptive against fixed 40 x 100 eKLD on one fully trained default model: the tool
 # checks the checkpoint reproduces the run's test accuracy, then alternates the two designs.
 if [ "$ADAPTIVE_PAIRS" -gt 0 ]; then
   echo "adaptive stage: training the default model ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
   "$BIN" --batch configs/default.toml --out "$WORK/trained" --set eval.ekld_sampling=fixed \
     --set eval.ekld_images_per_class=20 --set eval.ekld_samples=20 "${TRAINED_SET[@]}" \
-    2> "$RAW/adaptive-train.log"
+    2> "$LOGS/adaptive-train.log"
   TRAINED=$(ls -d "$WORK"/trained/*/)
   cp "$TRAINED/summary.json" "$RAW/adaptive-run-summary.json"
   echo "adaptive stage: $ADAPTIVE_PAIRS pairs ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
-  target/release/examples/bench_ekld_adaptive "$TRAINED" "$RAW/ekld-adaptive.json" \
-    "$ADAPTIVE_PAIRS" "${EKLD_DESIGN[@]}" "${ADAPTIVE_CAPS[@]}" 2> "$RAW/adaptive.log"
+  target/release/bench_ekld_adaptive "$TRAINED" "$RAW/ekld-adaptive.json" \
+    "$ADAPTIVE_PAIRS" "${EKLD_DESIGN[@]}" "${ADAPTIVE_CAPS[@]}" 2> "$LOGS/adaptive.log"
 fi
 sed -i "s/^}$/, \"loadavg_end\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}/" "$RAW/machine.json"
 "$PY" bench/summarize.py "$RAW"

@@ -218,7 +218,7 @@ def adaptive_lines(a):
         f"### (c) Adaptive eKLD against fixed {a['fixed_design']} on the same trained model",
         "",
         f"One full default run (`configs/default.toml`, {model}; its checkpoint re-measured by "
-        f"`examples/bench_ekld_adaptive.rs`: {100 * a['test_accuracy']:.1f} %), then "
+        f"`tools/src/bench_ekld_adaptive.rs`: {100 * a['test_accuracy']:.1f} %), then "
         f"{len(fixed)} alternating pair{'s' if len(fixed) != 1 else ''} of the fixed and the "
         f"adaptive design (per-class target SE: the larger of {a['target_stderr']} nats and "
         "the configured fraction of the class's eKLD). invlab only.",

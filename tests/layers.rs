@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Crates lowest first, with the invlab crates each may depend on.
-const LAYERS: [(&str, &str, &[&str]); 6] = [
+const LAYERS: [(&str, &str, &[&str]); 7] = [
     ("invlab-formats", "crates/invlab-formats", &[]),
     ("invlab-core", "crates/invlab-core", &["invlab-formats"]),
     (
@@ -33,6 +33,12 @@ const LAYERS: [(&str, &str, &[&str]); 6] = [
             "invlab-report",
             "invlab-tui",
         ],
+    ),
+    // Benchmark and developer tools: above the front ends, never a dependency of them.
+    (
+        "invlab-tools",
+        "tools",
+        &["invlab-core", "invlab-engine", "invlab-tui"],
     ),
 ];
 

@@ -4,7 +4,7 @@
 //! and writes times, median per-class standard errors, draws and the Spearman correlation
 //! between the two per-class eKLD vectors as JSON.
 //!
-//! cargo run --release --example bench_ekld_adaptive -- RUN_DIR OUT_JSON PAIRS [KEY=VALUE]...
+//! cargo run --release -p invlab-tools --bin bench_ekld_adaptive -- RUN_DIR OUT_JSON PAIRS [KEY=VALUE]...
 #![allow(clippy::unwrap_used)] // a developer tool: a failed unwrap ends it with the reason
 use std::path::Path;
 use std::time::Instant;

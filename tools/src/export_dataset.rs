@@ -2,7 +2,7 @@
 //! (`bench/`): the prepared long-tailed training set transformed once per image exactly as the
 //! engine does it (same seeds), and the untransformed held-out images the final eKLD uses.
 //!
-//! cargo run --release --example export_dataset -- CONFIG OUT_DIR [KEY=VALUE]...
+//! cargo run --release -p invlab-tools --bin export_dataset -- CONFIG OUT_DIR [KEY=VALUE]...
 //!
 //! Writes OUT_DIR/train_x.npy (u8 N x C x H x W), train_y.npy (i64 N),
 //! ekld_x.npy (u8, untransformed, classes x images_per_class), ekld_y.npy (i64).

@@ -1,7 +1,7 @@
 //! Loading speed of the real-dataset loaders on synthetic full-size fixtures (and on the
 //! Debian Fashion-MNIST package when installed). Prints wall and CPU time per load.
 //!
-//!     cargo run --example load_bench
+//!     cargo run -p invlab-tools --bin load_bench
 //!
 //! (the dev profile: dependencies at opt-level 3, invlab itself at opt-level 1; `--release` is
 //! faster still but rebuilds libtorch's bindings.)

@@ -3,7 +3,7 @@
 //! (4,000 a batch), transformed by `transforms::apply` with one seeded parameter per image.
 //! Used by `bench/run.sh` to split invlab's eKLD time into transform and forward stages.
 //!
-//! cargo run --release --example bench_transforms -- CONFIG OUT_JSON [KEY=VALUE]...
+//! cargo run --release -p invlab-tools --bin bench_transforms -- CONFIG OUT_JSON [KEY=VALUE]...
 #![allow(clippy::unwrap_used)] // a developer tool: a failed unwrap ends it with the reason
 use std::path::Path;
 use std::time::Instant;

@@ -1,4 +1,6 @@
 //! Writes a contact sheet of generated glyphs (PGM) for eyeballing the built-in dataset.
+//!
+//!     cargo run --release -p invlab-tools --bin dump_glyphs
 #![allow(clippy::unwrap_used)] // a developer tool: a failed unwrap ends it with the reason
 use invlab_engine::data::glyphs;
 fn main() {

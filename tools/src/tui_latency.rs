@@ -7,7 +7,7 @@
 //! time from sending the key to the end of drawing the first frame whose buffer shows the
 //! change. Prints p50 / p90 / p99 / max.
 //!
-//!     cargo run --example tui_latency -- [SAMPLES] [--idle]
+//!     cargo run -p invlab-tools --bin tui_latency -- [SAMPLES] [--idle]
 //!
 //! `--idle` measures with no run, for comparison.
 #![allow(unsafe_code)] // getrusage through libc for CPU time.
