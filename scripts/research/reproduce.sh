@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces the paper's findings on what this machine has, and writes docs/reproduction.md
-# with one eKLD-vs-class-size figure per dataset (docs/reproduction-<dataset>/ekld_vs_size.png,
+# Reproduces the paper's findings on what this machine has, and writes docs/results/reproduction.md
+# with one eKLD-vs-class-size figure per dataset (docs/results/reproduction-<dataset>/ekld_vs_size.png,
 # beside the per-run table and the curves that `invlab report` writes there).
 #
 # Rows: the built-in glyphs with ROT, BG and DIL, and Fashion-MNIST-ROT-LT (Debian's
@@ -8,13 +8,13 @@
 # epochs, configs/fashion-mnist-rot-lt-cpu.toml). Methods: ERM, CE-DRS, Oracle, LDAM-DRW and
 # CE-DRS-GIT. Seeds: SEEDS for the ROT and BG rows, the first seed elsewhere.
 #
-# Usage: scripts/reproduce.sh [--seeds "0 1 2"] [--rows "glyphs-rot glyphs-bg"] [--quick] [--runs DIR]
+# Usage: scripts/research/reproduce.sh [--seeds "0 1 2"] [--rows "glyphs-rot glyphs-bg"] [--quick] [--runs DIR]
 #   --rows    only these rows (default: the three glyph rows, and Fashion-MNIST when present)
 #   --quick   final (adaptive) eKLD to 15 % of each class's eKLD instead of 8 %
 #   --runs    keep the run directories there (default: a temporary folder); finished runs found
 #             there are reused, so an interrupted reproduction continues where it stopped
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 seeds="0 1 2"
 quick=()
 runs=""
@@ -34,7 +34,7 @@ if [[ -z "$runs" ]]; then
   runs=$(mktemp -d)
   trap 'rm -rf "$runs"' EXIT
 fi
-mkdir -p "$runs" docs
+mkdir -p "$runs" docs/results
 first_seed=${seeds%% *}
 
 # method name -> --set overrides (the presets of src/method.rs)
@@ -87,7 +87,7 @@ for row in "${rows[@]}"; do
       dirs+=("$dir")
     done
   done
-  target/release/invlab report "${dirs[@]}" --out "docs/reproduction-$row" > /dev/null
+  target/release/invlab report "${dirs[@]}" --out "docs/results/reproduction-$row" > /dev/null
 done
-python3 scripts/reproduction_table.py "$runs" "${rows[@]}" > docs/reproduction.md
-echo "wrote docs/reproduction.md"
+python3 scripts/research/reproduction_table.py "$runs" "${rows[@]}" > docs/results/reproduction.md
+echo "wrote docs/results/reproduction.md"
