@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
+use invlab_core::config::presets::PRESETS;
 use invlab_core::config::Rule;
-use invlab_engine::method::PRESETS;
 use invlab_engine::{Event, RunRequest};
 
 #[test]

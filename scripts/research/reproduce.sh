@@ -37,14 +37,7 @@ fi
 mkdir -p "$runs" docs/results
 first_seed=${seeds%% *}
 
-# method name -> --set overrides (the presets of src/method.rs)
-declare -A method_sets=(
-  [ERM]="method.loss=ce method.rule=none method.augment=none"
-  [CE-DRS]="method.loss=ce method.rule=drs method.augment=none"
-  [Oracle]="method.loss=ce method.rule=none method.augment=oracle"
-  [LDAM-DRW]="method.loss=ldam method.rule=drw method.augment=none"
-  [CE-DRS-GIT]="method.loss=ce method.rule=drs method.augment=git"
-)
+# methods: presets (crates/invlab-core/src/config/presets.rs), run as --set method.preset=NAME
 methods=(ERM CE-DRS Oracle LDAM-DRW CE-DRS-GIT)
 
 # dataset row -> config and overrides; which seeds it gets
@@ -80,8 +73,7 @@ for row in "${rows[@]}"; do
         dirs+=("$runs/$name")
         continue
       fi
-      sets=(--set "name=\"$name\"" --set "seed=$seed")
-      for s in ${method_sets[$method]}; do sets+=(--set "$s"); done
+      sets=(--set "name=\"$name\"" --set "seed=$seed" --set "method.preset=$method")
       # shellcheck disable=SC2086
       dir=$(target/release/invlab --batch ${row_config[$row]} --out "$runs" "${sets[@]}" "${quick[@]}")
       dirs+=("$dir")

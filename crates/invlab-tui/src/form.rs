@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
+use invlab_core::config::presets::{preset_of, PRESETS};
 use invlab_core::config::{serde_plain_name, Arch, DatasetName, Profile, RunConfig, TransformKind};
 use invlab_core::longtail::sizes_by_rank;
 use invlab_core::summary::SizeGroup;
-use invlab_engine::method::{preset_of, PRESETS};
 
 pub(crate) fn dataset_about(dataset: DatasetName) -> &'static str {
     match dataset {

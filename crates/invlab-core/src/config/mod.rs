@@ -2,6 +2,7 @@
 //! overrides. A `RunConfig` is plain data; everything a run does follows from it and its seed.
 
 pub mod generator_spec;
+pub mod presets;
 
 use std::fmt;
 use std::path::Path;
@@ -518,23 +519,36 @@ impl RunConfig {
             source: source.clone(),
             message: format!("cannot read the file: {e}"),
         })?;
-        Self::from_toml_str(&text, &source, overrides)
+        Self::from_toml_str_in(&text, &source, path.parent(), overrides)
     }
 
-    /// Parses TOML text (named `source` in errors), applies overrides, validates.
+    /// Parses TOML text (named `source` in errors), applies overrides, validates. A `base` in
+    /// the text is read relative to the working directory.
     pub fn from_toml_str(
         text: &str,
         source: &str,
         overrides: &[String],
     ) -> Result<RunConfig, ConfigError> {
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+        Self::from_toml_str_in(text, source, None, overrides)
+    }
+
+    /// `from_toml_str` for text whose `base` paths are relative to `dir` (its file's folder);
+    /// `base` and `method.preset` are resolved first (`presets`).
+    pub fn from_toml_str_in(
+        text: &str,
+        source: &str,
+        dir: Option<&Path>,
+        overrides: &[String],
+    ) -> Result<RunConfig, ConfigError> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
             source: source.to_string(),
             message: e.to_string().trim_end().to_string(),
         })?;
+        let mut table = presets::resolve_layers(table, source, dir)?;
         // Check the file alone first, so an error in it is not blamed on an override.
         Self::from_table(table.clone(), source)?;
         for item in overrides {
-            apply_override(&mut table, item)?;
+            presets::apply_set(&mut table, item)?;
         }
         let origin = if overrides.is_empty() {
             source.to_string()
