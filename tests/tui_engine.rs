@@ -40,12 +40,12 @@ fn tui_runs_a_queue_on_the_engine_and_reads_it_back() {
     let (tx, mut rx) = unbounded_channel();
     let mut runtime = Runtime::new(tx);
     let effects = app.apply(Command::Start);
-    runtime.execute(&mut app, effects);
+    runtime.execute(effects);
     app.form.config.name = "tui-b".into();
     app.form.config.method.rule = invlab_core::config::Rule::Drs;
     let effects = app.apply(Command::Start);
     assert!(effects.is_empty(), "the second run waits in the queue");
-    runtime.execute(&mut app, effects);
+    runtime.execute(effects);
     assert_eq!(app.runs[1].status, RunStatus::Queued);
 
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
@@ -113,7 +113,7 @@ fn a_shutdown_signal_stops_the_active_run_cleanly_and_ends_the_loop() {
     let (tx, mut rx) = unbounded_channel();
     let mut runtime = Runtime::new(tx);
     let effects = app.apply(Command::Start);
-    runtime.execute(&mut app, effects);
+    runtime.execute(effects);
 
     // SIGTERM arrives once the run has trained a few batches.
     let (signal_tx, signal_rx) = unbounded_channel::<&'static str>();

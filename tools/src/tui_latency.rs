@@ -64,7 +64,7 @@ fn main() -> color_eyre::Result<()> {
     let mut runtime = Runtime::new(tx);
     if !idle {
         let effects = app.apply(Command::Start);
-        runtime.execute(&mut app, effects);
+        runtime.execute(effects);
     }
 
     // The injector: waits until the run trains, then sends `?` presses, one at a time.

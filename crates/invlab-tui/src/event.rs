@@ -1,10 +1,11 @@
-//! Everything the App reacts to is an `AppEvent`: keys, engine events from worker threads
+//! Everything the App reacts to is an `AppEvent`: keys, mouse events, engine events from worker threads
 //! (tagged with the run's slot), GPU samples, finished data previews, ticks and shutdown
 //! signals. The runtime shell turns its sources into these.
 
 use std::sync::Arc;
 
-use ratatui::crossterm::event::KeyEvent;
+use ratatui::crossterm::event::{KeyEvent, MouseEvent};
+use ratatui::layout::Rect;
 
 use invlab_engine::Event;
 
@@ -14,6 +15,12 @@ use invlab_engine::data_preview::DataPreview;
 #[derive(Debug, Clone)]
 pub enum AppEvent {
     Key(KeyEvent),
+    /// A mouse event on a screen of `area` (what was drawn last), hit-tested by the App
+    /// through the drawing's layout.
+    Mouse {
+        event: MouseEvent,
+        area: Rect,
+    },
     /// Periodic wake-up (4 Hz) so time-based text (elapsed, ETA) moves and debounces settle.
     Tick,
     /// An engine event of the run in `slot`.
@@ -32,6 +39,8 @@ pub enum AppEvent {
         slot: usize,
         result: Result<std::path::PathBuf, String>,
     },
+    /// A config file was saved (the path written), or why not.
+    Saved(Result<std::path::PathBuf, String>),
     /// SIGTERM, SIGINT or SIGHUP (named): stop active runs cleanly, then exit.
     Shutdown(&'static str),
     Resize(u16, u16),

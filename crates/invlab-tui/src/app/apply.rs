@@ -72,7 +72,6 @@ impl App {
         }
         if self.active_count() == 0 {
             self.should_exit = true;
-            effects.push(Effect::Exit);
         } else {
             self.say("stopping the active run cleanly before quitting...");
         }

@@ -1,6 +1,7 @@
 //! All TUI state, and the state machine over it. No terminal, no threads, no clock: keys become
 //! `Command`s, commands and engine events change state and return `Effect`s that the runtime
-//! carries out (spawn a run, send a control, write a file, exit). Tests drive this directly.
+//! carries out (spawn a run, send a control, write a file). Quitting is state, not an effect:
+//! the loop ends once `should_exit` is set. Tests drive this directly.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ pub(crate) use super::pane::Pane;
 
 mod apply;
 mod data_preview;
+mod mouse;
 mod run_events;
 mod runs;
 
@@ -59,7 +61,6 @@ pub enum Effect {
     WriteFigures {
         dir: PathBuf,
     },
-    Exit,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -138,6 +139,7 @@ pub struct App {
     /// Runs at once; the queue advances when one ends.
     pub max_parallel: usize,
     pub quitting: bool,
+    /// The one exit mechanism: the event loop ends after the event that set it.
     pub should_exit: bool,
     /// The class under the invariance pane's cursor, as a rank (0 = largest class).
     pub class_cursor: usize,
@@ -304,6 +306,10 @@ impl App {
                 // A change made while it was building is due now.
                 self.preview_tick()
             }
+            AppEvent::Saved(result) => {
+                self.report(result.map(|p| format!("saved {}", p.display())));
+                Vec::new()
+            }
             AppEvent::Trashed { slot, result } => {
                 self.on_trashed(slot, result);
                 Vec::new()
@@ -311,10 +317,17 @@ impl App {
             AppEvent::Shutdown(signal) => {
                 let first = !self.quitting;
                 let effects = self.begin_quit();
-                if first && !effects.iter().any(|e| matches!(e, Effect::Exit)) {
+                if first && !self.should_exit {
                     self.warn(format!(
                         "{signal}: stopping the active run cleanly (it stays resumable), then quitting"
                     ));
+                }
+                effects
+            }
+            AppEvent::Mouse { event, area } => {
+                let mut effects = Vec::new();
+                for cmd in self.mouse_commands(area, event) {
+                    effects.extend(self.apply(cmd));
                 }
                 effects
             }

@@ -89,7 +89,6 @@ impl App {
             if self.quitting {
                 if self.active_count() == 0 {
                     self.should_exit = true;
-                    effects.push(Effect::Exit);
                 }
                 return effects;
             }

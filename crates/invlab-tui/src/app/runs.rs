@@ -114,6 +114,20 @@ impl RunEntry {
         }
     }
 
+    /// The line the run list shows under its table for this run: why it failed (true: an
+    /// error), else its directory.
+    pub(crate) fn detail(&self) -> Option<(String, bool)> {
+        match &self.status {
+            RunStatus::Failed(reason) if !reason.is_empty() => {
+                Some((format!(" {}: {reason}", self.short_name().0), true))
+            }
+            _ => self
+                .dir
+                .as_ref()
+                .map(|d| (format!(" {}", d.display()), false)),
+        }
+    }
+
     /// The name without a leading `YYYYMMDD-HHMMSS-` stamp, and the stamp as `MM-DD HH:MM`.
     pub(crate) fn short_name(&self) -> (&str, Option<String>) {
         let n = &self.name;

@@ -12,7 +12,7 @@ use ratatui::Frame;
 use crate::app::App;
 use invlab_core::summary::SizeGroup;
 
-use super::pane_block;
+use super::{line, pane_block, pane_inner, Text, Tint};
 
 const EIGHTHS: [&str; 9] = [" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
 
@@ -45,39 +45,67 @@ impl Widget for Bars<'_> {
     }
 }
 
-pub(crate) fn render_classes(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+/// What the per-class pane shows, computed from the App and the pane's area.
+pub(crate) struct ClassesView {
+    pub title: String,
+    /// `None`: the selected run has no per-class accuracy yet.
+    pub bars: Option<ClassBars>,
+}
+
+/// Per-class accuracy as columns, largest class left, laid out.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ClassBars {
+    pub head_area: Rect,
+    pub y_axis_area: Rect,
+    pub plot_area: Rect,
+    pub strip_area: Rect,
+    pub note_area: Rect,
+    /// Group means as numbers, and the balanced accuracy.
+    pub header: Text,
+    /// One label per row of the y axis ("" between the marks).
+    pub y_labels: Vec<&'static str>,
+    /// One column's accuracy and the size group of its middle class.
+    pub columns: Vec<(f64, SizeGroup)>,
+    /// Cells per column and between columns.
+    pub width: u16,
+    pub gap: u16,
+    /// Where many / medium / few start, under the columns.
+    pub strip: Text,
+    pub note: String,
+}
+
+impl ClassesView {
+    pub(crate) fn build(app: &App, area: Rect) -> ClassesView {
+        let run = app.selected_run();
+        let title = match run {
+            Some(r) => format!(" Per-class accuracy by class size: {} ", r.name),
+            None => " Per-class accuracy ".into(),
+        };
+        let bars = run.and_then(|run| {
+            let (acc, sizes) = (run.per_class_accuracy()?, run.train_sizes()?);
+            let groups = run
+                .epochs
+                .last()
+                .map(|e| e.groups.clone())
+                .unwrap_or_default();
+            Some(class_bars(app, pane_inner(area), &acc, &sizes, &groups))
+        });
+        ClassesView { title, bars }
+    }
+}
+
+fn class_bars(
+    app: &App,
+    inner: Rect,
+    acc: &[f64],
+    sizes: &[usize],
+    groups: &invlab_core::records::GroupAccuracy,
+) -> ClassBars {
     let theme = app.theme();
-    let run = app.selected_run();
-    let title = match run {
-        Some(r) => format!(" Per-class accuracy by class size: {} ", r.name),
-        None => " Per-class accuracy ".into(),
-    };
-    let block = pane_block(app, title, focused);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let data = run.and_then(|r| Some((r, r.per_class_accuracy()?, r.train_sizes()?)));
-    let Some((run, acc, sizes)) = data else {
-        frame.render_widget(
-            Paragraph::new(Span::styled(" no per-class accuracy yet", theme.dim())),
-            inner,
-        );
-        return;
-    };
+    let tint = |g: SizeGroup| Tint::Fg(theme.group_color(g));
     let mut order: Vec<usize> = (0..acc.len().min(sizes.len())).collect();
     order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
-    let group_style = |g: SizeGroup| {
-        Style::default().fg(match g {
-            SizeGroup::Many => theme.colors.many,
-            SizeGroup::Medium => theme.colors.medium,
-            SizeGroup::Few => theme.colors.few,
-        })
-    };
     // Header: group means as numbers.
-    let groups = run
-        .epochs
-        .last()
-        .map(|e| e.groups.clone())
-        .unwrap_or_default();
     let balanced = acc.iter().sum::<f64>() / acc.len().max(1) as f64;
     let pct = |v: Option<f64>| {
         v.map(|x| format!("{:.1}%", x * 100.0))
@@ -89,50 +117,47 @@ pub(crate) fn render_classes(frame: &mut Frame, area: Rect, app: &App, focused: 
             .filter(|&&c| SizeGroup::of(sizes[c]) == g)
             .count()
     };
-    let header = Line::from(vec![
-        Span::styled(
+    let header = vec![
+        (
             format!(" many({}) {}  ", count(SizeGroup::Many), pct(groups.many)),
-            group_style(SizeGroup::Many),
+            tint(SizeGroup::Many),
         ),
-        Span::styled(
+        (
             format!(
                 "medium({}) {}  ",
                 count(SizeGroup::Medium),
                 pct(groups.medium)
             ),
-            group_style(SizeGroup::Medium),
+            tint(SizeGroup::Medium),
         ),
-        Span::styled(
+        (
             format!("few({}) {}  ", count(SizeGroup::Few), pct(groups.few)),
-            group_style(SizeGroup::Few),
+            tint(SizeGroup::Few),
         ),
-        Span::styled(format!("balanced {:.1}%", balanced * 100.0), theme.base()),
-    ]);
-    let [head, chart, axis, legend] = Layout::vertical([
+        (format!("balanced {:.1}%", balanced * 100.0), Tint::Base),
+    ];
+    let [head_area, chart, strip_area, note_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(inner);
-    frame.render_widget(Paragraph::new(header), head);
-    let [yaxis, plot] =
+    let [y_axis_area, plot_area] =
         Layout::horizontal([Constraint::Length(5), Constraint::Min(1)]).areas(chart);
-    // y labels
-    let mut buf_lines = vec![Line::from(""); yaxis.height as usize];
-    if let Some(l) = buf_lines.first_mut() {
-        *l = Line::from(Span::styled("100%", theme.dim()));
+    let mut y_labels = vec![""; y_axis_area.height as usize];
+    if let Some(l) = y_labels.first_mut() {
+        *l = "100%";
     }
-    if yaxis.height >= 3 {
-        buf_lines[yaxis.height as usize / 2] = Line::from(Span::styled(" 50%", theme.dim()));
+    if y_axis_area.height >= 3 {
+        y_labels[y_axis_area.height as usize / 2] = " 50%";
     }
-    if let Some(l) = buf_lines.last_mut() {
-        *l = Line::from(Span::styled("  0%", theme.dim()));
+    if let Some(l) = y_labels.last_mut() {
+        *l = "  0%";
     }
-    frame.render_widget(Paragraph::new(buf_lines), yaxis);
     // Columns: one class each if it fits, else classes pooled per column.
     let n = order.len().max(1);
-    let cols = plot.width.max(1) as usize;
+    let cols = plot_area.width.max(1) as usize;
     let per_col = n.div_ceil(cols);
     let columns: Vec<(f64, SizeGroup)> = order
         .chunks(per_col)
@@ -144,25 +169,40 @@ pub(crate) fn render_classes(frame: &mut Frame, area: Rect, app: &App, focused: 
         .collect();
     let (width, gap) = {
         let k = columns.len() as u16;
-        let w = plot.width / k.max(1);
+        let w = plot_area.width / k.max(1);
         if w >= 3 {
             ((w - 1).min(4), 1)
         } else {
             (w.max(1), 0)
         }
     };
-    let values: Vec<(f64, Style)> = columns.iter().map(|&(v, g)| (v, group_style(g))).collect();
-    frame.render_widget(
-        Bars {
-            values: &values,
-            width,
-            gap,
-        },
-        plot,
-    );
-    // Group strip under the bars: where many / medium / few start.
-    let step = width + gap;
-    let mut spans = vec![Span::raw("     ")];
+    let strip = group_strip(&columns, width + gap, tint);
+    let biggest = order.first().map(|&c| sizes[c]).unwrap_or(0);
+    let smallest = order.last().map(|&c| sizes[c]).unwrap_or(0);
+    let note = if per_col > 1 {
+        format!(" {n} classes, {per_col} per column; sizes {biggest} .. {smallest} left to right")
+    } else {
+        format!(" {n} classes; sizes {biggest} .. {smallest} left to right")
+    };
+    ClassBars {
+        head_area,
+        y_axis_area,
+        plot_area,
+        strip_area,
+        note_area,
+        header,
+        y_labels,
+        columns,
+        width,
+        gap,
+        strip,
+        note,
+    }
+}
+
+/// The strip under the bars: where many / medium / few start, `step` cells a column.
+fn group_strip(columns: &[(f64, SizeGroup)], step: u16, tint: impl Fn(SizeGroup) -> Tint) -> Text {
+    let mut strip = vec![("     ".to_string(), Tint::Base)];
     let mut last: Option<SizeGroup> = None;
     let mut used = 0u16;
     for (i, &(_, g)) in columns.iter().enumerate() {
@@ -177,20 +217,68 @@ pub(crate) fn render_classes(frame: &mut Frame, area: Rect, app: &App, focused: 
                 SizeGroup::Few => "|few",
             };
             if x > used {
-                spans.push(Span::raw(" ".repeat((x - used) as usize)));
+                strip.push((" ".repeat((x - used) as usize), Tint::Base));
             }
-            spans.push(Span::styled(label, group_style(g)));
+            strip.push((label.to_string(), tint(g)));
             used = x + label.len() as u16;
             last = Some(g);
         }
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), axis);
-    let biggest = order.first().map(|&c| sizes[c]).unwrap_or(0);
-    let smallest = order.last().map(|&c| sizes[c]).unwrap_or(0);
-    let note = if per_col > 1 {
-        format!(" {n} classes, {per_col} per column; sizes {biggest} .. {smallest} left to right")
-    } else {
-        format!(" {n} classes; sizes {biggest} .. {smallest} left to right")
+    strip
+}
+
+pub(crate) fn render_classes(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+    let theme = app.theme();
+    let view = ClassesView::build(app, area);
+    let block = pane_block(app, view.title, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(b) = view.bars else {
+        frame.render_widget(
+            Paragraph::new(Span::styled(" no per-class accuracy yet", theme.dim())),
+            inner,
+        );
+        return;
     };
-    frame.render_widget(Paragraph::new(Span::styled(note, theme.dim())), legend);
+    frame.render_widget(Paragraph::new(line(app, &b.header)), b.head_area);
+    let y_labels: Vec<Line> = b
+        .y_labels
+        .iter()
+        .map(|&l| match l {
+            "" => Line::from(""),
+            l => Line::from(Span::styled(l, theme.dim())),
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(y_labels), b.y_axis_area);
+    let values: Vec<(f64, Style)> = b
+        .columns
+        .iter()
+        .map(|&(v, g)| (v, Style::default().fg(theme.group_color(g))))
+        .collect();
+    frame.render_widget(
+        Bars {
+            values: &values,
+            width: b.width,
+            gap: b.gap,
+        },
+        b.plot_area,
+    );
+    frame.render_widget(Paragraph::new(strip_line(&b.strip)), b.strip_area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(b.note, theme.dim())),
+        b.note_area,
+    );
+}
+
+/// The group strip: its blanks unstyled, as before view models.
+fn strip_line(strip: &Text) -> Line<'_> {
+    Line::from(
+        strip
+            .iter()
+            .map(|(t, tint)| match tint {
+                Tint::Fg(c) => Span::styled(t.as_str(), Style::default().fg(*c)),
+                _ => Span::raw(t.as_str()),
+            })
+            .collect::<Vec<_>>(),
+    )
 }

@@ -3,89 +3,105 @@
 //! eKLD measures, and the class-size profile (log scale, coloured by size group).
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
-use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::app::{App, PreviewView};
 use invlab_core::config::serde_plain_name;
+use invlab_core::picture::Picture;
 use invlab_core::summary::SizeGroup;
 use invlab_engine::data_preview::{
     profile_picture, transform_name, variants_caption, ClassPictures, DataPreview,
 };
 
-use super::pane_block;
 use super::picture::{render_picture, Graphics};
+use super::{line, pane_block, pane_inner, Text, Tint};
 
 /// Columns for a class's label left of its images.
 const LABEL_W: u16 = 16;
 /// Rows of the class-size profile.
 const PROFILE_H: u16 = 3;
 
-pub(crate) fn render_data(
-    frame: &mut Frame,
-    area: Rect,
-    app: &App,
-    focused: bool,
-    graphics: &mut Graphics,
-) {
+/// What the data pane shows, computed from the App and the pane's area.
+pub(crate) struct DataView<'a> {
+    pub title: String,
+    pub body: DataBody<'a>,
+}
+
+pub(crate) enum DataBody<'a> {
+    /// Nothing to show yet, or why not (wrapped when `wrap`).
+    Message {
+        lines: Vec<Text>,
+        wrap: bool,
+    },
+    Preview(PreviewLayout<'a>),
+}
+
+/// Every piece of the preview at its place.
+pub(crate) struct PreviewLayout<'a> {
+    /// One-line texts: the summary, section titles, the variants caption, the profile's line.
+    pub lines: Vec<(Rect, Text)>,
+    pub rows: Vec<ClassRow<'a>>,
+    /// The class-size profile (log scale), drawn as a picture.
+    pub profile: Option<(Rect, Picture)>,
+}
+
+/// A class's label, then its images left to right, one column apart.
+pub(crate) struct ClassRow<'a> {
+    pub label_area: Rect,
+    pub label: Vec<Text>,
+    pub images: Vec<(&'a Picture, Rect)>,
+}
+
+impl<'a> DataView<'a> {
+    /// `pictures`: how pictures are drawn (named in the title).
+    pub(crate) fn build(app: &'a App, area: Rect, focused: bool, pictures: &str) -> DataView<'a> {
+        let theme = app.theme();
+        let view = app.preview_view();
+        let updating = matches!(view, PreviewView::Building(Some(_)));
+        let title = format!(
+            " Data: the form's dataset{} (pictures: {pictures}) ",
+            if updating { ", updating..." } else { "" },
+        );
+        let dataset = serde_plain_name(&app.form.config.data.dataset);
+        let body = match view {
+            PreviewView::Ready(p) | PreviewView::Building(Some(p)) => {
+                DataBody::Preview(preview_layout(app, pane_inner(area), p))
+            }
+            PreviewView::Building(None) => {
+                let text = if focused {
+                    format!(" preparing {dataset} and drawing transforms (in the background)...")
+                } else {
+                    " Tab here (or click) to see the form's dataset".to_string()
+                };
+                DataBody::Message {
+                    lines: vec![vec![(text, Tint::Dim)]],
+                    wrap: false,
+                }
+            }
+            PreviewView::Failed(e) => DataBody::Message {
+                lines: vec![
+                    vec![(
+                        format!(" cannot show {dataset}:"),
+                        Tint::Fg(theme.colors.error),
+                    )],
+                    vec![(format!(" {e}"), Tint::Base)],
+                ],
+                wrap: true,
+            },
+        };
+        DataView { title, body }
+    }
+}
+
+fn preview_layout<'a>(app: &App, inner: Rect, p: &'a DataPreview) -> PreviewLayout<'a> {
     let theme = app.theme();
-    let view = app.preview_view();
-    let updating = matches!(view, PreviewView::Building(Some(_)));
-    let title = format!(
-        " Data: the form's dataset{} (pictures: {}) ",
-        if updating { ", updating..." } else { "" },
-        graphics.name()
-    );
-    let block = pane_block(app, title, focused);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let preview = match view {
-        PreviewView::Ready(p) | PreviewView::Building(Some(p)) => p,
-        PreviewView::Building(None) => {
-            let text = if focused {
-                format!(
-                    " preparing {} and drawing transforms (in the background)...",
-                    serde_plain_name(&app.form.config.data.dataset)
-                )
-            } else {
-                " Tab here (or click) to see the form's dataset".to_string()
-            };
-            frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), inner);
-            return;
-        }
-        PreviewView::Failed(e) => {
-            let text = vec![
-                Line::from(Span::styled(
-                    format!(
-                        " cannot show {}:",
-                        serde_plain_name(&app.form.config.data.dataset)
-                    ),
-                    Style::default().fg(theme.colors.error),
-                )),
-                Line::from(Span::styled(format!(" {e}"), theme.base())),
-            ];
-            frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
-            return;
+    let mut lines = Vec::new();
+    let mut line_at = |y: u16, x: u16, w: u16, text: Text| {
+        if y < inner.bottom() {
+            lines.push((Rect::new(x, y, w, 1), text));
         }
     };
-    render_preview(frame, inner, app, preview, graphics);
-}
-
-fn group_color(app: &App, size: usize) -> Color {
-    app.theme().group_color(SizeGroup::of(size))
-}
-
-fn render_preview(
-    frame: &mut Frame,
-    inner: Rect,
-    app: &App,
-    p: &DataPreview,
-    graphics: &mut Graphics,
-) {
-    let theme = app.theme();
-    let background = theme.colors.bg;
     let summary = format!(
         " {}: {} classes, {} training images; nuisance transform {} (built in {:.1} s)",
         serde_plain_name(&p.dataset),
@@ -94,18 +110,7 @@ fn render_preview(
         transform_name(p.transform),
         p.seconds
     );
-    let line = |frame: &mut Frame, y: u16, x: u16, w: u16, text: Line| {
-        if y < inner.bottom() {
-            frame.render_widget(Paragraph::new(text), Rect::new(x, y, w, 1));
-        }
-    };
-    line(
-        frame,
-        inner.y,
-        inner.x,
-        inner.width,
-        Line::from(Span::styled(summary, theme.dim())),
-    );
+    line_at(inner.y, inner.x, inner.width, vec![(summary, Tint::Dim)]);
     let side_by_side = inner.width >= 90;
     let groups = p.largest.len().max(p.smallest.len()).max(1) as u16;
     let headers = if side_by_side { 1 } else { 2 } + 1 + 1;
@@ -119,24 +124,20 @@ fn render_preview(
         let rows = if side_by_side { classes } else { 2 * classes } + 1;
         row_h = inner.height.saturating_sub(fixed) / rows;
     }
-    let column_w_for = if side_by_side {
-        inner.width / 2
-    } else {
-        inner.width
-    };
-    // At least three images per class fit beside the label (square images, 2 pixels a row).
-    let widest = ((column_w_for.saturating_sub(LABEL_W) / 3).saturating_sub(1) / 2).max(1);
-    let row_h = row_h.clamp(1, 14).min(widest);
-    let mut y = inner.y + 1;
     let column_w = if side_by_side {
         inner.width / 2
     } else {
         inner.width
     };
+    // At least three images per class fit beside the label (square images, 2 pixels a row).
+    let widest = ((column_w.saturating_sub(LABEL_W) / 3).saturating_sub(1) / 2).max(1);
+    let row_h = row_h.clamp(1, 14).min(widest);
+    let y = inner.y + 1;
     let sections = [
         ("largest classes (after the nuisance transform)", &p.largest),
         ("smallest classes", &p.smallest),
     ];
+    let mut rows = Vec::new();
     let mut bottom = y;
     for (k, (title, list)) in sections.iter().enumerate() {
         let (x, top) = if side_by_side {
@@ -144,46 +145,32 @@ fn render_preview(
         } else {
             (inner.x, bottom)
         };
-        line(
-            frame,
-            top,
-            x,
-            column_w,
-            Line::from(Span::styled(format!(" {title}"), theme.accent())),
-        );
+        line_at(top, x, column_w, vec![(format!(" {title}"), Tint::Accent)]);
         let mut row_y = top + 1;
         for c in list.iter().take(classes as usize) {
-            class_row(
-                frame,
+            rows.extend(class_row(
                 app,
                 Rect::new(x, row_y, column_w, row_h),
                 c,
                 inner,
-                graphics,
-            );
+            ));
             row_y += row_h;
         }
         bottom = bottom.max(row_y);
     }
-    y = bottom;
-    line(
-        frame,
+    let mut y = bottom;
+    line_at(
         y,
         inner.x,
         inner.width,
-        Line::from(Span::styled(
-            format!(" {}", variants_caption(p)),
-            theme.accent(),
-        )),
+        vec![(format!(" {}", variants_caption(p)), Tint::Accent)],
     );
-    class_row(
-        frame,
+    rows.extend(class_row(
         app,
         Rect::new(inner.x, y + 1, inner.width, row_h),
         &p.variants,
         inner,
-        graphics,
-    );
+    ));
     y += 1 + row_h;
     let max = p.sizes_by_rank.first().copied().unwrap_or(0);
     let min = p.sizes_by_rank.last().copied().unwrap_or(0);
@@ -191,61 +178,56 @@ fn render_preview(
     for &n in &p.sizes_by_rank {
         counts[SizeGroup::of(n).index()] += 1;
     }
-    let mut spans = vec![Span::styled(
+    let mut text = vec![(
         format!(" class sizes by rank, log scale: n_max {max} .. n_min {min};"),
-        theme.accent(),
+        Tint::Accent,
     )];
     for g in SizeGroup::ALL {
-        spans.push(Span::styled(
+        text.push((
             format!(" {} {}", g.name(), counts[g.index()]),
-            Style::default().fg(theme.group_color(g)),
+            Tint::Fg(theme.group_color(g)),
         ));
     }
-    line(frame, y, inner.x, inner.width, Line::from(spans));
+    line_at(y, inner.x, inner.width, text);
     let profile_area =
         Rect::new(inner.x + 1, y + 1, inner.width.saturating_sub(2), PROFILE_H).intersection(inner);
-    if profile_area.height > 0 {
+    let profile = (profile_area.height > 0).then(|| {
         let bars = profile_picture(
             &p.sizes_by_rank,
             profile_area.width as usize,
             profile_area.height as usize * 2,
         );
-        render_picture(
-            &bars,
-            profile_area,
-            frame.buffer_mut(),
-            graphics,
-            background,
-        );
+        (profile_area, bars)
+    });
+    PreviewLayout {
+        lines,
+        rows,
+        profile,
     }
 }
 
-/// A class's label, then its images left to right, one column apart.
-fn class_row(
-    frame: &mut Frame,
+/// A class's label and images in `area` (clipped to `clip`); none where the label alone
+/// does not fit.
+fn class_row<'a>(
     app: &App,
     area: Rect,
-    class: &ClassPictures,
+    class: &'a ClassPictures,
     clip: Rect,
-    graphics: &mut Graphics,
-) {
+) -> Option<ClassRow<'a>> {
     let area = area.intersection(clip);
     if area.height == 0 || area.width <= LABEL_W {
-        return;
+        return None;
     }
-    let theme = app.theme();
-    let mut label = vec![Line::from(Span::styled(
-        format!(" {}", truncate(&class.name, LABEL_W as usize - 2)),
-        theme.base(),
-    ))];
-    label.push(Line::from(Span::styled(
-        format!(" c{} n={}", class.class, class.train_size),
-        Style::default().fg(group_color(app, class.train_size)),
-    )));
-    frame.render_widget(
-        Paragraph::new(label),
-        Rect::new(area.x, area.y, LABEL_W, area.height),
-    );
+    let label = vec![
+        vec![(
+            format!(" {}", truncate(&class.name, LABEL_W as usize - 2)),
+            Tint::Base,
+        )],
+        vec![(
+            format!(" c{} n={}", class.class, class.train_size),
+            Tint::Fg(app.theme().group_color(SizeGroup::of(class.train_size))),
+        )],
+    ];
     let (w, h) = class
         .images
         .first()
@@ -253,19 +235,60 @@ fn class_row(
         .unwrap_or((0, 0));
     let cell_w = (w as u16).max(1);
     let cell_h = (h as u16).div_ceil(2).max(1);
+    let mut images = Vec::new();
     let mut x = area.x + LABEL_W;
     for image in &class.images {
         if x + cell_w > area.right() {
             break;
         }
-        render_picture(
-            image,
-            Rect::new(x, area.y, cell_w, cell_h),
-            frame.buffer_mut(),
-            graphics,
-            theme.colors.bg,
-        );
+        images.push((image, Rect::new(x, area.y, cell_w, cell_h)));
         x += cell_w + 1;
+    }
+    Some(ClassRow {
+        label_area: Rect::new(area.x, area.y, LABEL_W, area.height),
+        label,
+        images,
+    })
+}
+
+pub(crate) fn render_data(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    focused: bool,
+    graphics: &mut Graphics,
+) {
+    let view = DataView::build(app, area, focused, graphics.name());
+    let block = pane_block(app, view.title, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let layout = match view.body {
+        DataBody::Message { lines, wrap } => {
+            let text: Vec<_> = lines.iter().map(|l| line(app, l)).collect();
+            let paragraph = Paragraph::new(text);
+            let paragraph = if wrap {
+                paragraph.wrap(Wrap { trim: false })
+            } else {
+                paragraph
+            };
+            frame.render_widget(paragraph, inner);
+            return;
+        }
+        DataBody::Preview(layout) => layout,
+    };
+    let background = app.theme().colors.bg;
+    for (rect, text) in &layout.lines {
+        frame.render_widget(Paragraph::new(line(app, text)), *rect);
+    }
+    for row in &layout.rows {
+        let label: Vec<_> = row.label.iter().map(|l| line(app, l)).collect();
+        frame.render_widget(Paragraph::new(label), row.label_area);
+        for &(image, rect) in &row.images {
+            render_picture(image, rect, frame.buffer_mut(), graphics, background);
+        }
+    }
+    if let Some((rect, picture)) = &layout.profile {
+        render_picture(picture, *rect, frame.buffer_mut(), graphics, background);
     }
 }
 

@@ -11,11 +11,12 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 use crate::app::{App, RunEntry};
+use invlab_core::generator::SampleGrid;
 use invlab_core::summary::SizeGroup;
 
 use super::generator::render_samples;
 use super::picture::Graphics;
-use super::{pane_block, pow10_label};
+use super::{line, pane_block, pane_inner, pow10_label, Text, Tint};
 
 /// Class-size bins (lower edges) for the histogram.
 pub(crate) const BINS: [(usize, &str); 7] = [
@@ -64,78 +65,149 @@ pub(crate) fn bin_means(points: &[(usize, f64)]) -> Vec<Option<f64>> {
         .collect()
 }
 
-pub(crate) fn render_invariance(
-    frame: &mut Frame,
-    area: Rect,
-    app: &App,
-    focused: bool,
-    graphics: &mut Graphics,
-    generator_samples: bool,
-) {
-    let theme = app.theme();
-    // While the generator trains there is no eKLD yet: its sample grid gets this pane's room.
-    if generator_samples {
-        if let Some((run, grid)) = app
-            .selected_run()
-            .and_then(|r| Some((r, r.generator_samples.as_ref()?)))
-        {
-            let title = format!(
-                " GIT generator samples: {} (eKLD from epoch {}) ",
-                run.name,
-                run.config.eval.ekld_every.max(1)
-            );
-            let block = pane_block(app, title, focused);
-            let inner = block.inner(area);
-            frame.render_widget(block, area);
-            render_samples(frame, inner, app, grid, graphics);
-            return;
+/// What the eKLD pane shows, computed from the App and the pane's area; drawing only draws it.
+pub(crate) struct InvarianceView<'a> {
+    pub title: String,
+    pub body: InvarianceBody<'a>,
+}
+
+pub(crate) enum InvarianceBody<'a> {
+    /// While the generator trains there is no eKLD yet: its sample grid gets this pane's room.
+    Samples(&'a SampleGrid),
+    /// Why there is nothing to plot.
+    Message(String),
+    Plot(Box<InvariancePlot>),
+}
+
+/// One scatter series: a run (compare mode) or a size group, at (log10 size, value).
+pub(crate) struct Scatter {
+    pub name: String,
+    pub color: Color,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// One bar of the histogram: the value scaled to an integer, its label, its colour.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HistBar {
+    pub value: u64,
+    pub text: String,
+    pub color: Color,
+}
+
+/// The scatter (with the class cursor) and the per-size-bin histogram, laid out.
+pub(crate) struct InvariancePlot {
+    pub info_area: Rect,
+    pub scatter_area: Rect,
+    pub hist_title_area: Rect,
+    pub hist_area: Rect,
+    /// The line above the scatter: the cursor's class, or a hint.
+    pub info: Text,
+    pub x_bounds: [f64; 2],
+    pub x_labels: Vec<String>,
+    pub y_max: f64,
+    pub y_labels: Vec<String>,
+    pub series: Vec<Scatter>,
+    /// The cursor's vertical line and its point (empty unless focused).
+    pub cursor_line: Vec<(f64, f64)>,
+    pub cursor_point: Vec<(f64, f64)>,
+    pub hist_caption: String,
+    /// The used bins, each with one bar per run.
+    pub groups: Vec<(&'static str, Vec<HistBar>)>,
+    pub bar_width: u16,
+    pub bar_gap: u16,
+    pub bar_max: u64,
+}
+
+/// Histogram values are drawn as integers: the mean times this.
+const BAR_SCALE: f64 = 1000.0;
+
+fn log_size(n: usize) -> f64 {
+    (n.max(1) as f64).log10()
+}
+
+impl<'a> InvarianceView<'a> {
+    /// The pane's view on a pane of `area`; `generator_samples`: the generator's sample grid
+    /// takes this pane's room (`samples_in_invariance_pane`).
+    pub(crate) fn build(
+        app: &'a App,
+        area: Rect,
+        focused: bool,
+        generator_samples: bool,
+    ) -> InvarianceView<'a> {
+        if generator_samples {
+            if let Some((run, grid)) = app
+                .selected_run()
+                .and_then(|r| Some((r, r.generator_samples.as_ref()?)))
+            {
+                let title = format!(
+                    " GIT generator samples: {} (eKLD from epoch {}) ",
+                    run.name,
+                    run.config.eval.ekld_every.max(1)
+                );
+                return InvarianceView {
+                    title,
+                    body: InvarianceBody::Samples(grid),
+                };
+            }
         }
+        let metric = metric_name(app);
+        let runs: Vec<&RunEntry> = if app.compare {
+            app.marked()
+        } else {
+            app.selected_run().into_iter().collect()
+        };
+        let mut title = format!(" {metric} vs training class size (v: eKLD/consistency) ");
+        if let (false, Some(inv)) = (
+            app.compare,
+            runs.first().and_then(|r| r.invariance.as_ref()),
+        ) {
+            let rho = inv
+                .spearman_size_ekld
+                .map(|r| format!(": Spearman {r:+.2}"))
+                .unwrap_or_default();
+            title = format!(
+                " {metric} vs class size{rho}; epoch {}, {}x{} draws (v) ",
+                inv.epoch, inv.images_per_class, inv.samples
+            );
+        }
+        let data: Vec<(&RunEntry, Vec<(usize, f64)>)> = runs
+            .iter()
+            .filter_map(|r| Some((*r, points(r, app.show_consistency)?)))
+            .collect();
+        let body = if data.is_empty() {
+            InvarianceBody::Message(match runs.first() {
+                Some(r) if r.status.is_active() => format!(
+                    " eKLD is measured every {} epochs ({} images x {} transforms per class)",
+                    r.config.eval.ekld_every.max(1),
+                    r.config.eval.live_images_per_class,
+                    r.config.eval.live_samples
+                ),
+                Some(_) => " this run has no eKLD measurement".into(),
+                None => " no run selected".into(),
+            })
+        } else {
+            InvarianceBody::Plot(Box::new(plot(app, pane_inner(area), focused, &data)))
+        };
+        InvarianceView { title, body }
     }
-    let metric = if app.show_consistency {
+}
+
+fn metric_name(app: &App) -> &'static str {
+    if app.show_consistency {
         "consistency"
     } else {
         "eKLD (nats)"
-    };
-    let runs: Vec<&RunEntry> = if app.compare {
-        app.marked()
-    } else {
-        app.selected_run().into_iter().collect()
-    };
-    let mut title = format!(" {metric} vs training class size (v: eKLD/consistency) ");
-    if let (false, Some(inv)) = (
-        app.compare,
-        runs.first().and_then(|r| r.invariance.as_ref()),
-    ) {
-        let rho = inv
-            .spearman_size_ekld
-            .map(|r| format!(": Spearman {r:+.2}"))
-            .unwrap_or_default();
-        title = format!(
-            " {metric} vs class size{rho}; epoch {}, {}x{} draws (v) ",
-            inv.epoch, inv.images_per_class, inv.samples
-        );
     }
-    let block = pane_block(app, title, focused);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let data: Vec<(&RunEntry, Vec<(usize, f64)>)> = runs
-        .iter()
-        .filter_map(|r| Some((*r, points(r, app.show_consistency)?)))
-        .collect();
-    if data.is_empty() {
-        let text = match runs.first() {
-            Some(r) if r.status.is_active() => format!(
-                " eKLD is measured every {} epochs ({} images x {} transforms per class)",
-                r.config.eval.ekld_every.max(1),
-                r.config.eval.live_images_per_class,
-                r.config.eval.live_samples
-            ),
-            Some(_) => " this run has no eKLD measurement".into(),
-            None => " no run selected".into(),
-        };
-        frame.render_widget(Paragraph::new(Span::styled(text, theme.dim())), inner);
-        return;
-    }
+}
+
+/// Lays out and computes the scatter and the histogram of `data` (not empty) in `inner`.
+fn plot(
+    app: &App,
+    inner: Rect,
+    focused: bool,
+    data: &[(&RunEntry, Vec<(usize, f64)>)],
+) -> InvariancePlot {
+    let theme = app.theme();
     let direction = if inner.width >= 100 || inner.height < 16 {
         Direction::Horizontal
     } else {
@@ -151,7 +223,7 @@ pub(crate) fn render_invariance(
     let all = data.iter().flat_map(|(_, p)| p.iter());
     let (mut lo, mut hi, mut y_max) = (f64::MAX, f64::MIN, 0.0f64);
     for &(n, v) in all {
-        let x = (n.max(1) as f64).log10();
+        let x = log_size(n);
         lo = lo.min(x);
         hi = hi.max(x);
         y_max = y_max.max(v);
@@ -163,37 +235,37 @@ pub(crate) fn render_invariance(
     } else {
         (y_max * 1.1).max(0.1)
     };
-    let ticks: Vec<String> = (x_lo as i32..=x_hi as i32).map(pow10_label).collect();
-    type Series = (String, Style, Vec<(f64, f64)>);
-    let mut series: Vec<Series> = Vec::new();
+    let x_labels: Vec<String> = (x_lo as i32..=x_hi as i32).map(pow10_label).collect();
+    let mut series = Vec::new();
     if app.compare {
         for (k, (run, pts)) in data.iter().enumerate() {
-            series.push((
-                run.short_name().0.to_string(),
-                Style::default().fg(theme.series(k)),
-                pts.iter()
-                    .map(|&(n, v)| ((n.max(1) as f64).log10(), v))
-                    .collect(),
-            ));
+            series.push(Scatter {
+                name: run.short_name().0.to_string(),
+                color: theme.series(k),
+                points: pts.iter().map(|&(n, v)| (log_size(n), v)).collect(),
+            });
         }
     } else {
         let pts = &data[0].1;
         for g in SizeGroup::ALL {
-            let (name, color) = (g.name(), theme.group_color(g));
-            let p: Vec<(f64, f64)> = pts
+            let points: Vec<(f64, f64)> = pts
                 .iter()
                 .filter(|(n, _)| SizeGroup::of(*n) == g)
-                .map(|&(n, v)| ((n.max(1) as f64).log10(), v))
+                .map(|&(n, v)| (log_size(n), v))
                 .collect();
-            if !p.is_empty() {
-                series.push((name.into(), Style::default().fg(color), p));
+            if !points.is_empty() {
+                series.push(Scatter {
+                    name: g.name().into(),
+                    color: theme.group_color(g),
+                    points,
+                });
             }
         }
     }
-    let cursor = class_at_cursor(app);
+    let cursor = class_at_cursor(app).filter(|_| focused);
     let (cursor_line, cursor_point) = match &cursor {
-        Some(c) if focused => {
-            let x = (c.train_size.max(1) as f64).log10();
+        Some(c) => {
+            let x = log_size(c.train_size);
             let v = if app.show_consistency {
                 c.consistency
             } else {
@@ -206,35 +278,8 @@ pub(crate) fn render_invariance(
                     .unwrap_or_default(),
             )
         }
-        _ => (Vec::new(), Vec::new()),
+        None => (Vec::new(), Vec::new()),
     };
-    let mut datasets: Vec<Dataset> = Vec::new();
-    if !cursor_line.is_empty() {
-        datasets.push(
-            Dataset::default()
-                .marker(ratatui::symbols::Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.dim())
-                .data(&cursor_line),
-        );
-    }
-    datasets.extend(series.iter().map(|(name, style, p)| {
-        Dataset::default()
-            .name(name.clone())
-            .marker(theme.scatter_marker())
-            .graph_type(GraphType::Scatter)
-            .style(*style)
-            .data(p)
-    }));
-    if !cursor_point.is_empty() {
-        datasets.push(
-            Dataset::default()
-                .marker(ratatui::symbols::Marker::Block)
-                .graph_type(GraphType::Scatter)
-                .style(Style::default().fg(theme.colors.accent))
-                .data(&cursor_point),
-        );
-    }
     let info_rows = if scatter_area.width < 100 && focused {
         2
     } else {
@@ -242,51 +287,59 @@ pub(crate) fn render_invariance(
     };
     let [info_area, scatter_area] =
         Layout::vertical([Constraint::Length(info_rows), Constraint::Min(0)]).areas(scatter_area);
-    frame.render_widget(
-        Paragraph::new(cursor_info(app, cursor.as_ref(), focused)).wrap(Wrap { trim: true }),
-        info_area,
-    );
-    let chart = Chart::new(datasets)
-        .style(theme.base())
-        .x_axis(
-            Axis::default()
-                .title(Span::styled("train images (log)", theme.dim()))
-                .style(theme.dim())
-                .bounds([x_lo, x_hi])
-                .labels(ticks),
-        )
-        .y_axis(
-            Axis::default()
-                .style(theme.dim())
-                .bounds([0.0, y_max])
-                .labels(vec![
-                    "0".to_string(),
-                    format!("{:.2}", y_max / 2.0),
-                    format!("{y_max:.2}"),
-                ]),
-        )
-        .legend_position(Some(LegendPosition::TopRight))
-        .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(50)));
-    frame.render_widget(chart, scatter_area);
 
-    // Histogram: mean per size bin (grouped by run in compare mode).
+    let (groups, bar_width, bar_gap) = histogram(app, data, hist_area.width);
+    let [hist_title_area, hist_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(hist_area);
+    InvariancePlot {
+        info_area,
+        scatter_area,
+        hist_title_area,
+        hist_area,
+        info: cursor_text(app, cursor.as_ref()),
+        x_bounds: [x_lo, x_hi],
+        x_labels,
+        y_max,
+        y_labels: vec![
+            "0".to_string(),
+            format!("{:.2}", y_max / 2.0),
+            format!("{y_max:.2}"),
+        ],
+        series,
+        cursor_line,
+        cursor_point,
+        hist_caption: format!(" mean {} per size bin (train images)", metric_name(app)),
+        groups,
+        bar_width,
+        bar_gap,
+        bar_max: (y_max * BAR_SCALE) as u64,
+    }
+}
+
+/// The histogram of `data`'s mean per size bin (grouped by run in compare mode) on `width`
+/// columns: the used bins with their bars, the bar width and the gap between a bin's bars.
+fn histogram(
+    app: &App,
+    data: &[(&RunEntry, Vec<(usize, f64)>)],
+    width: u16,
+) -> (Vec<(&'static str, Vec<HistBar>)>, u16, u16) {
+    let theme = app.theme();
     let means: Vec<Vec<Option<f64>>> = data.iter().map(|(_, p)| bin_means(p)).collect();
     let used: Vec<usize> = (0..BINS.len())
         .filter(|&b| means.iter().any(|m| m[b].is_some()))
         .collect();
-    let scale = 1000.0;
     let per_group = means.len().max(1) as u16;
-    let group_w = hist_area.width.saturating_sub(1) / (used.len() as u16).max(1);
+    let group_w = width.saturating_sub(1) / (used.len() as u16).max(1);
     // One column between a group's bars when there are several (values stay apart).
     let bar_gap = u16::from(per_group > 1 && group_w > 2 * per_group + 1);
     let bar_width = (group_w.saturating_sub(1) / per_group)
         .saturating_sub(bar_gap)
         .clamp(1, 9);
     let labelled = bar_width >= 4;
-    let groups: Vec<BarGroup> = used
+    let groups = used
         .iter()
         .map(|&b| {
-            let bars: Vec<Bar> = means
+            let bars = means
                 .iter()
                 .enumerate()
                 .map(|(k, m)| {
@@ -296,39 +349,120 @@ pub(crate) fn render_invariance(
                     } else {
                         theme.group_color(SizeGroup::of(BINS[b].0.max(1) + usize::from(b != 0)))
                     };
-                    Bar::default()
-                        .value((v * scale).round() as u64)
-                        .text_value(match m[b] {
+                    HistBar {
+                        value: (v * BAR_SCALE).round() as u64,
+                        text: match m[b] {
                             Some(_) if labelled => format!("{v:.2}"),
                             _ => String::new(),
-                        })
-                        .style(Style::default().fg(color))
-                        .value_style(Style::default().fg(Color::Black).bg(color))
+                        },
+                        color,
+                    }
                 })
                 .collect();
-            BarGroup::default().label(Line::from(BINS[b].1)).bars(&bars)
+            (BINS[b].1, bars)
         })
         .collect();
+    (groups, bar_width, bar_gap)
+}
+
+pub(crate) fn render_invariance(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    focused: bool,
+    graphics: &mut Graphics,
+    generator_samples: bool,
+) {
+    let view = InvarianceView::build(app, area, focused, generator_samples);
+    let block = pane_block(app, view.title, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    match view.body {
+        InvarianceBody::Samples(grid) => render_samples(frame, inner, app, grid, graphics),
+        InvarianceBody::Message(text) => {
+            frame.render_widget(Paragraph::new(Span::styled(text, app.theme().dim())), inner)
+        }
+        InvarianceBody::Plot(plot) => draw_plot(frame, app, &plot),
+    }
+}
+
+fn draw_plot(frame: &mut Frame, app: &App, p: &InvariancePlot) {
+    let theme = app.theme();
+    let mut datasets: Vec<Dataset> = Vec::new();
+    if !p.cursor_line.is_empty() {
+        datasets.push(
+            Dataset::default()
+                .marker(ratatui::symbols::Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(theme.dim())
+                .data(&p.cursor_line),
+        );
+    }
+    datasets.extend(p.series.iter().map(|s| {
+        Dataset::default()
+            .name(s.name.clone())
+            .marker(theme.scatter_marker())
+            .graph_type(GraphType::Scatter)
+            .style(Style::default().fg(s.color))
+            .data(&s.points)
+    }));
+    if !p.cursor_point.is_empty() {
+        datasets.push(
+            Dataset::default()
+                .marker(ratatui::symbols::Marker::Block)
+                .graph_type(GraphType::Scatter)
+                .style(Style::default().fg(theme.colors.accent))
+                .data(&p.cursor_point),
+        );
+    }
+    frame.render_widget(
+        Paragraph::new(line(app, &p.info)).wrap(Wrap { trim: true }),
+        p.info_area,
+    );
+    let chart = Chart::new(datasets)
+        .style(theme.base())
+        .x_axis(
+            Axis::default()
+                .title(Span::styled("train images (log)", theme.dim()))
+                .style(theme.dim())
+                .bounds(p.x_bounds)
+                .labels(p.x_labels.clone()),
+        )
+        .y_axis(
+            Axis::default()
+                .style(theme.dim())
+                .bounds([0.0, p.y_max])
+                .labels(p.y_labels.clone()),
+        )
+        .legend_position(Some(LegendPosition::TopRight))
+        .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(50)));
+    frame.render_widget(chart, p.scatter_area);
+
     let mut chart = BarChart::default()
-        .bar_width(bar_width)
-        .bar_gap(bar_gap)
+        .bar_width(p.bar_width)
+        .bar_gap(p.bar_gap)
         .group_gap(1)
-        .max((y_max * scale) as u64)
+        .max(p.bar_max)
         .label_style(theme.dim())
         .style(theme.base());
-    for g in groups {
-        chart = chart.data(g);
+    for (label, bars) in &p.groups {
+        let bars: Vec<Bar> = bars
+            .iter()
+            .map(|b| {
+                Bar::default()
+                    .value(b.value)
+                    .text_value(b.text.clone())
+                    .style(Style::default().fg(b.color))
+                    .value_style(Style::default().fg(Color::Black).bg(b.color))
+            })
+            .collect();
+        chart = chart.data(BarGroup::default().label(Line::from(*label)).bars(&bars));
     }
-    let [hist_title, hist_body] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(hist_area);
     frame.render_widget(
-        Paragraph::new(Span::styled(
-            format!(" mean {metric} per size bin (train images)"),
-            theme.dim(),
-        )),
-        hist_title,
+        Paragraph::new(Span::styled(p.hist_caption.clone(), theme.dim())),
+        p.hist_title_area,
     );
-    frame.render_widget(chart, hist_body);
+    frame.render_widget(chart, p.hist_area);
 }
 
 /// One class's figures, for the cursor.
@@ -372,13 +506,14 @@ pub(crate) fn class_at_cursor(app: &App) -> Option<ClassFigures> {
     })
 }
 
-fn cursor_info<'a>(app: &App, c: Option<&ClassFigures>, focused: bool) -> Line<'a> {
+/// The line above the scatter: the class under the cursor (while focused), else a hint.
+fn cursor_text(app: &App, c: Option<&ClassFigures>) -> Text {
     let theme = app.theme();
-    let Some(c) = c.filter(|_| focused) else {
-        return Line::from(Span::styled(
-            " Tab here (or click), then Left/Right: one class's figures",
-            theme.dim(),
-        ));
+    let Some(c) = c else {
+        return vec![(
+            " Tab here (or click), then Left/Right: one class's figures".into(),
+            Tint::Dim,
+        )];
     };
     let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "-".into());
     let group = SizeGroup::of(c.train_size);
@@ -386,23 +521,23 @@ fn cursor_info<'a>(app: &App, c: Option<&ClassFigures>, focused: bool) -> Line<'
         (Some(e), Some(se)) => format!("{e:.3} +- {se:.3}"),
         (e, _) => opt(e, &|e| format!("{e:.3}")),
     };
-    Line::from(vec![
-        Span::styled(format!(" {} (c{}) ", c.name, c.class), theme.accent()),
-        Span::styled(
+    vec![
+        (format!(" {} (c{}) ", c.name, c.class), Tint::Accent),
+        (
             format!("{} images, {}", c.train_size, group.name()),
-            Style::default().fg(theme.group_color(group)),
+            Tint::Fg(theme.group_color(group)),
         ),
-        Span::styled(format!(" #{}/{}  ", c.rank + 1, c.classes), theme.dim()),
-        Span::styled("eKLD ", theme.dim()),
-        Span::styled(ekld, theme.base()),
-        Span::styled("  consistency ", theme.dim()),
-        Span::styled(opt(c.consistency, &|v| format!("{v:.2}")), theme.base()),
-        Span::styled("  accuracy ", theme.dim()),
-        Span::styled(
+        (format!(" #{}/{}  ", c.rank + 1, c.classes), Tint::Dim),
+        ("eKLD ".into(), Tint::Dim),
+        (ekld, Tint::Base),
+        ("  consistency ".into(), Tint::Dim),
+        (opt(c.consistency, &|v| format!("{v:.2}")), Tint::Base),
+        ("  accuracy ".into(), Tint::Dim),
+        (
             opt(c.accuracy, &|v| format!("{:.1}%", v * 100.0)),
-            theme.base(),
+            Tint::Base,
         ),
-    ])
+    ]
 }
 
 #[cfg(test)]

@@ -3,22 +3,21 @@
 //!
 //! Wide terminals (>= 120 x 30) show every pane at once (the data pane takes the live panes'
 //! place while it has focus); smaller ones show the focused pane full-size under a tab bar
-//! (Tab / Shift-Tab or a click switch). `layout` is the one place pane rectangles come from:
-//! drawing and mouse hit-testing both use it.
+//! (Tab / Shift-Tab or a click switch). `crate::layout` is the one place pane rectangles come
+//! from: drawing and the App's mouse hit-testing both use it.
 
 mod classes;
 mod curves;
 mod data;
 mod generator;
 mod invariance;
-mod mouse;
 mod overlay;
 pub mod picture;
 mod runs;
 mod setup;
 mod system;
 
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
@@ -26,74 +25,16 @@ use ratatui::Frame;
 
 use super::app::{App, Pane};
 use super::command::footer_keys;
+use crate::layout::{layout, tab_title};
 
 pub(crate) use classes::render_classes;
 pub(crate) use curves::render_curves;
 pub(crate) use data::render_data;
 pub(crate) use invariance::render_invariance;
-pub(crate) use mouse::mouse_commands;
 pub use picture::Graphics;
 pub(crate) use runs::render_runs;
 pub(crate) use setup::render_setup;
 pub(crate) use system::render_system;
-
-/// Wide layout threshold.
-pub(crate) fn is_wide(area: Rect) -> bool {
-    area.width >= 120 && area.height >= 30
-}
-
-/// Where everything goes on a screen of `area`.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Screen {
-    pub header: Rect,
-    /// The panes shown, with their rectangles.
-    pub panes: Vec<(Pane, Rect)>,
-    pub system: Rect,
-    pub footer: Rect,
-}
-
-pub(crate) fn layout(area: Rect, app: &App) -> Screen {
-    let wide = is_wide(area);
-    let [header, body, system, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(0),
-        Constraint::Length(if wide { 3 } else { 1 }),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let mut panes = Vec::new();
-    if wide {
-        let left_w = (area.width * 30 / 100).clamp(48, 64);
-        let [left, right] =
-            Layout::horizontal([Constraint::Length(left_w), Constraint::Min(0)]).areas(body);
-        let setup_h = (setup::wanted_height()).min(left.height.saturating_sub(6));
-        let [setup_area, runs_area] =
-            Layout::vertical([Constraint::Length(setup_h), Constraint::Min(0)]).areas(left);
-        panes.push((Pane::Setup, setup_area));
-        panes.push((Pane::Runs, runs_area));
-        if app.focus == Pane::Data {
-            panes.push((Pane::Data, right));
-        } else {
-            let [top, bottom] =
-                Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
-                    .areas(right);
-            let [curves_area, classes_area] =
-                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
-                    .areas(top);
-            panes.push((Pane::Curves, curves_area));
-            panes.push((Pane::Classes, classes_area));
-            panes.push((Pane::Invariance, bottom));
-        }
-    } else {
-        panes.push((app.focus, body));
-    }
-    Screen {
-        header,
-        panes,
-        system,
-        footer,
-    }
-}
 
 /// Draws with half-block pictures (tests, snapshots).
 #[cfg(test)]
@@ -106,7 +47,7 @@ pub(crate) fn draw_with(frame: &mut Frame, app: &App, graphics: &mut Graphics) {
     let theme = app.theme();
     let area = frame.area();
     frame.render_widget(Block::default().style(theme.base()), area);
-    let screen = layout(area, app);
+    let screen = layout(area, app.focus);
     render_header(frame, screen.header, app);
     let on_screen = |pane: Pane| screen.panes.iter().any(|&(p, _)| p == pane);
     let samples_below = app.selected_run().is_some_and(|r| {
@@ -136,28 +77,6 @@ pub(crate) fn draw_with(frame: &mut Frame, app: &App, graphics: &mut Graphics) {
     }
     if app.help {
         overlay::render_help(frame, area, app);
-    }
-}
-
-/// The header's pane tabs: (pane, columns it spans).
-pub(crate) fn header_tabs(area: Rect) -> Vec<(Pane, u16, u16)> {
-    let mut x = area.x + " invlab ".len() as u16;
-    Pane::ALL
-        .iter()
-        .map(|&pane| {
-            let w = tab_title(area, pane).len() as u16 + 2;
-            let tab = (pane, x, x + w);
-            x += w;
-            tab
-        })
-        .collect()
-}
-
-fn tab_title(area: Rect, pane: Pane) -> &'static str {
-    if area.width < 120 {
-        pane.short_title()
-    } else {
-        pane.title()
     }
 }
 
@@ -219,6 +138,46 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
+/// How a piece of a view model's text is coloured: a role of the theme, or a colour the view
+/// model took from it (a series, a size group).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Tint {
+    Base,
+    Dim,
+    Accent,
+    Fg(Color),
+}
+
+impl Tint {
+    pub(crate) fn style(self, app: &App) -> Style {
+        let theme = app.theme();
+        match self {
+            Tint::Base => theme.base(),
+            Tint::Dim => theme.dim(),
+            Tint::Accent => theme.accent(),
+            Tint::Fg(c) => Style::default().fg(c),
+        }
+    }
+}
+
+/// A line of a view model: pieces of text with their tints.
+pub(crate) type Text = Vec<(String, Tint)>;
+
+/// A view model's line, drawn in the theme.
+pub(crate) fn line<'a>(app: &App, text: &Text) -> Line<'a> {
+    Line::from(
+        text.iter()
+            .map(|(t, tint)| Span::styled(t.clone(), tint.style(app)))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The area inside a pane's border (`pane_block`'s inner area), for view models that lay out
+/// the pane before anything is drawn.
+pub(crate) fn pane_inner(area: Rect) -> Rect {
+    Block::bordered().inner(area)
+}
+
 /// A bordered block in the theme, highlighted when focused.
 pub(crate) fn pane_block<'a>(app: &App, title: impl Into<Line<'a>>, focused: bool) -> Block<'a> {
     let theme = app.theme();
@@ -261,3 +220,5 @@ pub(crate) fn duration(secs: f64) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod view_tests;

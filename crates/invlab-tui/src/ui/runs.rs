@@ -9,11 +9,12 @@ use ratatui::Frame;
 use crate::app::{App, RunEntry, RunStatus};
 use invlab_engine::Phase;
 
-use super::{duration, pane_block};
+use super::{duration, pane_block, pane_inner, Tint};
+use crate::layout::{runs_geometry, RunsGeometry};
 
-fn status_color(app: &App, status: &RunStatus) -> Style {
+fn status_color(app: &App, status: &RunStatus) -> Tint {
     let c = &app.theme().colors;
-    Style::default().fg(match status {
+    Tint::Fg(match status {
         RunStatus::Running | RunStatus::Starting => c.accent,
         RunStatus::Paused | RunStatus::Stopping | RunStatus::Queued => c.warn,
         RunStatus::Done => c.ok,
@@ -60,80 +61,115 @@ fn accuracies(run: &RunEntry) -> (String, String) {
     }
 }
 
-/// Where the table sits in the pane's inner area, and the first run it shows.
-pub(super) struct RunsGeometry {
-    pub table: Rect,
-    pub detail: Option<Rect>,
-    /// Index of the run on the table's first row (below the header).
-    pub offset: usize,
+/// What the run list shows, computed from the App and the pane's area.
+pub(crate) struct RunsView {
+    pub title: String,
+    /// `None`: no runs yet.
+    pub table: Option<RunTable>,
 }
 
-pub(super) fn geometry(app: &App, inner: Rect, has_detail: bool) -> RunsGeometry {
-    let (table, detail) = if has_detail && inner.height >= 4 {
-        (
-            Rect {
-                height: inner.height - 1,
-                ..inner
-            },
-            Some(Rect {
-                y: inner.bottom() - 1,
-                height: 1,
-                ..inner
-            }),
-        )
+/// The visible rows of the run table, with the selected run's detail line under it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RunTable {
+    pub geometry: RunsGeometry,
+    /// Why the selected run failed, else its directory (true: an error).
+    pub detail: Option<(String, bool)>,
+    pub wide: bool,
+    pub header: Vec<&'static str>,
+    pub rows: Vec<RunRow>,
+}
+
+/// One row: its cells (unstyled where the tint is `None`), selected or not.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RunRow {
+    pub cells: Vec<(String, Option<Tint>)>,
+    pub selected: bool,
+}
+
+impl RunsView {
+    pub(crate) fn build(app: &App, area: Rect) -> RunsView {
+        let queued = app
+            .runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Queued)
+            .count();
+        let title = format!(
+            " Runs ({}, {} queued; m mark, c compare) ",
+            app.runs.len(),
+            queued
+        );
+        let table = (!app.runs.is_empty()).then(|| run_table(app, pane_inner(area)));
+        RunsView { title, table }
+    }
+}
+
+fn run_table(app: &App, inner: Rect) -> RunTable {
+    let wide = inner.width >= 76;
+    let header = if wide {
+        vec![
+            "", "run", "status", "epoch", "ETA", "bal%", "acc%", "device",
+        ]
     } else {
-        (inner, None)
+        vec!["", "run", "status", "epoch", "ETA", "bal%"]
     };
-    // Scroll so the selected row stays visible.
-    let visible = table.height.saturating_sub(1) as usize;
-    let offset = app.selected.saturating_sub(visible.saturating_sub(1));
-    RunsGeometry {
-        table,
+    let detail = app.selected_run().and_then(|r| r.detail());
+    let geometry = runs_geometry(inner, app.selected, detail.is_some());
+    let visible = geometry.table.height.saturating_sub(1) as usize;
+    let rows = app
+        .runs
+        .iter()
+        .enumerate()
+        .skip(geometry.offset)
+        .take(visible)
+        .map(|(i, run)| {
+            let mark = if run.marked { "*" } else { " " };
+            let eta = match (run.phase, &run.generator) {
+                (Some(Phase::Generator), Some(g)) => super::generator::eta_seconds(g),
+                _ => run.eta_seconds(),
+            }
+            .map(duration)
+            .unwrap_or_default();
+            let (balanced, plain) = accuracies(run);
+            let mut cells = vec![
+                (mark.to_string(), Some(Tint::Accent)),
+                (run.short_name().0.to_string(), None),
+                (run.status.label(), Some(status_color(app, &run.status))),
+                (progress(run), None),
+                (eta, None),
+                (balanced, None),
+            ];
+            if wide {
+                cells.push((plain, Some(Tint::Dim)));
+                let device = run
+                    .info
+                    .as_ref()
+                    .map(|i| i.device.clone())
+                    .or_else(|| run.summary.as_ref().map(|s| s.device.clone()))
+                    .unwrap_or_else(|| run.config.device.clone());
+                cells.push((device, None));
+            }
+            RunRow {
+                cells,
+                selected: i == app.selected,
+            }
+        })
+        .collect();
+    RunTable {
+        geometry,
         detail,
-        offset,
+        wide,
+        header,
+        rows,
     }
-}
-
-fn detail_line<'a>(app: &'a App) -> Option<Line<'a>> {
-    let theme = app.theme();
-    app.selected_run().and_then(|r| match &r.status {
-        RunStatus::Failed(reason) if !reason.is_empty() => Some(Line::from(Span::styled(
-            format!(" {}: {reason}", r.short_name().0),
-            Style::default().fg(theme.colors.error),
-        ))),
-        _ => r
-            .dir
-            .as_ref()
-            .map(|d| Line::from(Span::styled(format!(" {}", d.display()), theme.dim()))),
-    })
-}
-
-/// The run under row `y` of the pane with inner area `inner`, if any.
-pub(super) fn run_at(app: &App, inner: Rect, y: u16) -> Option<usize> {
-    let g = geometry(app, inner, detail_line(app).is_some());
-    if y <= g.table.y || y >= g.table.bottom() {
-        return None;
-    }
-    let i = g.offset + (y - g.table.y - 1) as usize;
-    (i < app.runs.len()).then_some(i)
 }
 
 pub(crate) fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = app.theme();
-    let queued = app
-        .runs
-        .iter()
-        .filter(|r| r.status == RunStatus::Queued)
-        .count();
-    let title = format!(
-        " Runs ({}, {} queued; m mark, c compare) ",
-        app.runs.len(),
-        queued
-    );
-    let block = pane_block(app, title, focused);
+    let view = RunsView::build(app, area);
+    let block = pane_block(app, view.title, focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if app.runs.is_empty() {
+    let Some(t) = view.table else {
         let text = vec![
             Line::from(""),
             Line::from(Span::styled(
@@ -143,74 +179,36 @@ pub(crate) fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: boo
         ];
         frame.render_widget(Paragraph::new(text), inner);
         return;
-    }
-    let wide = inner.width >= 76;
-    let header_cells: Vec<&str> = if wide {
-        vec![
-            "", "run", "status", "epoch", "ETA", "bal%", "acc%", "device",
-        ]
-    } else {
-        vec!["", "run", "status", "epoch", "ETA", "bal%"]
     };
-    let header = Row::new(header_cells).style(theme.dim());
-    let detail = detail_line(app);
-    let g = geometry(app, inner, detail.is_some());
-    if let (Some(line), Some(rect)) = (detail, g.detail) {
+    if let (Some((text, error)), Some(rect)) = (t.detail, t.geometry.detail) {
+        let style = if error {
+            Style::default().fg(theme.colors.error)
+        } else {
+            theme.dim()
+        };
         frame.render_widget(
-            Paragraph::new(line).wrap(ratatui::widgets::Wrap { trim: true }),
+            Paragraph::new(Line::from(Span::styled(text, style)))
+                .wrap(ratatui::widgets::Wrap { trim: true }),
             rect,
         );
     }
-    let (inner, offset) = (g.table, g.offset);
-    let visible = inner.height.saturating_sub(1) as usize;
-    let rows: Vec<Row> = app
-        .runs
-        .iter()
-        .enumerate()
-        .skip(offset)
-        .take(visible)
-        .map(|(i, run)| {
-            let mark = if run.marked { "*" } else { " " };
-            let eta = match (run.phase, &run.generator) {
-                (Some(Phase::Generator), Some(g)) => super::generator::eta_seconds(g),
-                _ => run.eta_seconds(),
-            }
-            .map(duration)
-            .unwrap_or_else(|| "".into());
-            let (name, _) = run.short_name();
-            let (balanced, plain) = accuracies(run);
-            let mut cells = vec![
-                Cell::from(Span::styled(mark, theme.accent())),
-                Cell::from(name.to_string()),
-            ];
-            cells.extend([
-                Cell::from(Span::styled(
-                    run.status.label(),
-                    status_color(app, &run.status),
-                )),
-                Cell::from(progress(run)),
-                Cell::from(eta),
-                Cell::from(balanced),
-            ]);
-            if wide {
-                cells.push(Cell::from(Span::styled(plain, theme.dim())));
-                cells.push(Cell::from(
-                    run.info
-                        .as_ref()
-                        .map(|i| i.device.clone())
-                        .or_else(|| run.summary.as_ref().map(|s| s.device.clone()))
-                        .unwrap_or_else(|| run.config.device.clone()),
-                ));
-            }
-            let row = Row::new(cells);
-            if i == app.selected {
-                row.style(theme.selected())
+    let header = Row::new(t.header).style(theme.dim());
+    let rows: Vec<Row> = t
+        .rows
+        .into_iter()
+        .map(|r| {
+            let cells = r.cells.into_iter().map(|(text, tint)| match tint {
+                Some(tint) => Cell::from(Span::styled(text, tint.style(app))),
+                None => Cell::from(text),
+            });
+            Row::new(cells).style(if r.selected {
+                theme.selected()
             } else {
-                row.style(theme.base())
-            }
+                theme.base()
+            })
         })
         .collect();
-    let widths: Vec<Constraint> = if wide {
+    let widths: Vec<Constraint> = if t.wide {
         vec![
             Constraint::Length(1),
             Constraint::Min(18),
@@ -231,5 +229,5 @@ pub(crate) fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: boo
             Constraint::Length(5),
         ]
     };
-    frame.render_widget(Table::new(rows, widths).header(header), inner);
+    frame.render_widget(Table::new(rows, widths).header(header), t.geometry.table);
 }

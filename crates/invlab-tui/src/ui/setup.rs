@@ -13,11 +13,6 @@ use invlab_core::config::Profile;
 
 use super::pane_block;
 
-/// Rows the form wants: fields, a gap, meaning (2), preview (2), borders.
-pub(crate) fn wanted_height() -> u16 {
-    Field::ALL.len() as u16 + 1 + 2 + 2 + 2
-}
-
 fn applies(field: Field, profile: Profile) -> bool {
     match field {
         Field::Imbalance => matches!(profile, Profile::Exp | Profile::Step),

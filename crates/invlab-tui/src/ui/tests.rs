@@ -168,7 +168,7 @@ fn light_theme_paints_every_cell() {
     }
 }
 
-fn with_preview(app: &mut App) {
+pub(super) fn with_preview(app: &mut App) {
     let key = invlab_engine::data_preview::preview_key(&app.form.config);
     let preview = crate::demo::demo_preview(&app.form.config);
     app.on_event(crate::event::AppEvent::Preview {
@@ -228,8 +228,7 @@ fn data_pane_pictures_are_halfblocks() {
 
 fn click(app: &App, w: u16, h: u16, x: u16, y: u16) -> Vec<Command> {
     use ratatui::crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-    super::mouse_commands(
-        app,
+    app.mouse_commands(
         ratatui::layout::Rect::new(0, 0, w, h),
         MouseEvent {
             kind: MouseEventKind::Down(MouseButton::Left),
@@ -288,8 +287,7 @@ fn the_wheel_scrolls_the_list_under_it() {
     use ratatui::crossterm::event::{KeyModifiers, MouseEvent, MouseEventKind};
     let app = demo_app(20);
     let wheel = |kind, x, y| {
-        super::mouse_commands(
-            &app,
+        app.mouse_commands(
             ratatui::layout::Rect::new(0, 0, 200, 50),
             MouseEvent {
                 kind,

@@ -1,0 +1,209 @@
+//! The runtime: carries out the App's `Effect`s. It owns the runs' `RunHandle`s and starts
+//! the threads that do slow work off the UI thread (run workers, data previews, figures,
+//! config saves, moves to the trash); each reports back through the `AppEvent` channel.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use invlab_core::config::RunConfig;
+use invlab_engine::RunHandle;
+
+use crate::app::Effect;
+use crate::event::AppEvent;
+
+/// Carries out the App's effects: run workers, controls, file writes, trash, previews.
+pub struct Runtime {
+    tx: UnboundedSender<AppEvent>,
+    handles: HashMap<usize, RunHandle>,
+}
+
+impl Runtime {
+    pub fn new(tx: UnboundedSender<AppEvent>) -> Runtime {
+        Runtime {
+            tx,
+            handles: HashMap::new(),
+        }
+    }
+
+    pub fn execute(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Spawn { slot, request } => {
+                    tracing::info!(slot, "starting a run");
+                    let tx = self.tx.clone();
+                    // Called on the worker thread: an unbounded send never blocks it.
+                    let sink: invlab_engine::EventSink = Box::new(move |event| {
+                        let _ = tx.send(AppEvent::Run { slot, event });
+                    });
+                    self.handles
+                        .insert(slot, invlab_engine::spawn(request, sink));
+                }
+                Effect::Control { slot, control } => {
+                    tracing::info!(slot, ?control, "control");
+                    if let Some(h) = self.handles.get(&slot) {
+                        h.send(control);
+                    }
+                }
+                Effect::SaveConfig { path, text } => {
+                    let tx = self.tx.clone();
+                    spawn_named("invlab-save", move || {
+                        let result = save_config(&path, &text);
+                        let _ = tx.send(AppEvent::Saved(result));
+                    });
+                }
+                Effect::Trash { slot, dir, trash } => {
+                    let tx = self.tx.clone();
+                    spawn_named("invlab-trash", move || {
+                        let result = move_to_trash(&dir, &trash);
+                        tracing::info!(slot, ?result, "trash {}", dir.display());
+                        let _ = tx.send(AppEvent::Trashed { slot, result });
+                    });
+                }
+                Effect::BuildPreview { key, config } => spawn_preview(self.tx.clone(), key, config),
+                Effect::WriteFigures { dir } => spawn_figures(dir),
+            }
+        }
+        self.handles.retain(|_, h| !h.is_finished());
+    }
+
+    /// True while a worker thread is alive.
+    pub(crate) fn has_workers(&self) -> bool {
+        self.handles.values().any(|h| !h.is_finished())
+    }
+
+    /// Sends `Stop` to every worker and waits (bounded) for them to end.
+    pub fn shutdown(&mut self, limit: Duration) {
+        let start = std::time::Instant::now();
+        for h in self.handles.values() {
+            h.stop();
+        }
+        while self.has_workers() && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for (slot, h) in self.handles.drain() {
+            if h.is_finished() {
+                h.join();
+            } else {
+                tracing::warn!(slot, "worker still running at exit");
+            }
+        }
+    }
+}
+
+/// Moves a run directory into `trash` (created if missing), under a fresh name when one of
+/// the same name is there already. A rename, never a delete: the run can be brought back.
+pub(crate) fn move_to_trash(dir: &Path, trash: &Path) -> Result<PathBuf, String> {
+    let name = dir
+        .file_name()
+        .ok_or_else(|| format!("{}: not a run directory", dir.display()))?;
+    std::fs::create_dir_all(trash)
+        .map_err(|e| format!("cannot create {}: {e}", trash.display()))?;
+    let mut target = trash.join(name);
+    let mut n = 2;
+    while target.exists() {
+        target = trash.join(format!("{}-{n}", name.to_string_lossy()));
+        n += 1;
+    }
+    std::fs::rename(dir, &target)
+        .map_err(|e| format!("cannot move {} to {}: {e}", dir.display(), target.display()))?;
+    Ok(target)
+}
+
+/// Writes a config file (its folder created if missing): the path written, or why not.
+fn save_config(path: &Path, text: &str) -> Result<PathBuf, String> {
+    path.parent()
+        .map(std::fs::create_dir_all)
+        .unwrap_or(Ok(()))
+        .and_then(|_| std::fs::write(path, text))
+        .map(|()| path.to_path_buf())
+        .map_err(|e| format!("cannot save {}: {e}", path.display()))
+}
+
+/// Runs `job` on a named OS thread; a thread that cannot start is logged.
+fn spawn_named(name: &str, job: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(job) {
+        tracing::error!("cannot start the {name} thread: {e}");
+    }
+}
+
+/// Draws a finished run's figures on their own OS thread (rendering SVG and PNG takes a moment).
+/// A figure that cannot be drawn is not a failed run: the data behind it is on disk.
+fn spawn_figures(dir: PathBuf) {
+    spawn_named("invlab-figures", move || {
+        if let Err(e) = invlab_report::write_run_figures(&dir) {
+            tracing::warn!("figures for {} not written: {e}", dir.display());
+        }
+    });
+}
+
+/// Builds a data preview on its own OS thread (it prepares data and runs libtorch
+/// transforms) and reports it as `AppEvent::Preview`.
+fn spawn_preview(tx: UnboundedSender<AppEvent>, key: String, config: Box<RunConfig>) {
+    spawn_named("invlab-preview", move || {
+        let result = std::panic::catch_unwind(|| invlab_engine::data_preview::build(&config))
+            .unwrap_or_else(|_| Err("building the preview panicked (see the log)".into()))
+            .map(Arc::new);
+        if let Err(e) = &result {
+            tracing::warn!("data preview: {e}");
+        }
+        let _ = tx.send(AppEvent::Preview { key, result });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trashing_moves_the_directory_under_a_fresh_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let runs = tmp.path().join("runs");
+        let trash = tmp.path().join("trash");
+        for _ in 0..2 {
+            std::fs::create_dir_all(runs.join("r1")).unwrap();
+            std::fs::write(runs.join("r1/summary.json"), "{}").unwrap();
+            move_to_trash(&runs.join("r1"), &trash).unwrap();
+            assert!(!runs.join("r1").exists());
+        }
+        assert!(trash.join("r1/summary.json").exists());
+        assert!(trash.join("r1-2/summary.json").exists(), "no overwrite");
+        let e = move_to_trash(&runs.join("gone"), &trash).unwrap_err();
+        assert!(e.contains("gone"), "{e}");
+    }
+
+    #[test]
+    fn saves_and_trash_moves_report_back_from_their_threads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut runtime = Runtime::new(tx);
+        let path = tmp.path().join("configs/a.toml");
+        runtime.execute(vec![Effect::SaveConfig {
+            path: path.clone(),
+            text: "x = 1".into(),
+        }]);
+        match rx.blocking_recv() {
+            Some(AppEvent::Saved(Ok(p))) => assert_eq!(p, path),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "x = 1");
+        std::fs::create_dir_all(tmp.path().join("runs/r1")).unwrap();
+        runtime.execute(vec![Effect::Trash {
+            slot: 3,
+            dir: tmp.path().join("runs/r1"),
+            trash: tmp.path().join("trash"),
+        }]);
+        match rx.blocking_recv() {
+            Some(AppEvent::Trashed {
+                slot: 3,
+                result: Ok(to),
+            }) => {
+                assert_eq!(to, tmp.path().join("trash/r1"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
