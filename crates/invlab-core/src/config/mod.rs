@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::device::DeviceRequest;
+
 /// Built-in and real datasets. Real ones are read from local files only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -215,8 +217,8 @@ pub enum GenMode {
 pub struct RunConfig {
     pub name: String,
     pub seed: u64,
-    /// `auto`, `cpu`, `cuda` or `cuda:N`.
-    pub device: String,
+    /// `auto`, `cpu`, `cuda` or `cuda:N` (parsed when the config loads).
+    pub device: DeviceRequest,
     pub data: DataConfig,
     pub model: ModelConfig,
     pub train: TrainConfig,
@@ -367,7 +369,7 @@ impl Default for RunConfig {
         RunConfig {
             name: "default".into(),
             seed: 0,
-            device: "auto".into(),
+            device: DeviceRequest::Auto,
             data: DataConfig::default(),
             model: ModelConfig::default(),
             train: TrainConfig::default(),
@@ -546,11 +548,28 @@ impl RunConfig {
         Ok(config)
     }
 
-    fn from_table(table: toml::Table, source: &str) -> Result<RunConfig, ConfigError> {
-        RunConfig::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
-            source: source.to_string(),
-            message: e.to_string().trim_end().to_string(),
-        })
+    fn from_table(mut table: toml::Table, source: &str) -> Result<RunConfig, ConfigError> {
+        // The device word is parsed here, once, so that a typo is reported as before: naming
+        // the field, with the words allowed. (A value that is not a string is left to serde.)
+        let device = match table.remove("device") {
+            Some(toml::Value::String(text)) => Some(
+                DeviceRequest::parse(&text).map_err(|e| field_error(source, "device", e))?,
+            ),
+            Some(other) => {
+                table.insert("device".into(), other);
+                None
+            }
+            None => None,
+        };
+        let mut config =
+            RunConfig::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
+                source: source.to_string(),
+                message: e.to_string().trim_end().to_string(),
+            })?;
+        if let Some(device) = device {
+            config.device = device;
+        }
+        Ok(config)
     }
 
     /// Range and consistency checks that serde cannot express.
@@ -559,7 +578,6 @@ impl RunConfig {
         check_run_name(&self.name).map_err(|m| {
             field_error(source, "name", format!("{m} (it names the run directory)"))
         })?;
-        crate::device::parse_device(&self.device).map_err(|m| field_error(source, "device", m))?;
         let d = &self.data;
         if !(d.imbalance.is_finite() && d.imbalance >= 1.0) {
             return err(
@@ -860,6 +878,20 @@ mod tests {
         assert!(e.contains("data.imbalance") && e.contains("-1"), "{e}");
         let e = parse("device = \"tpu\"\n", &[]).unwrap_err().to_string();
         assert!(e.contains("device") && e.contains("cuda:N"), "{e}");
+        // The old wording, naming the file and the field, from the file or from --set.
+        let e = parse("device = \"cuda:7x\"\n", &[]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "test.toml: field `device`: \"cuda:7x\" is not a device; expected one of auto, cpu, cuda, cuda:N"
+        );
+        let e = parse("", &["device=cuda:7x"]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("test.toml (with --set device=cuda:7x): field `device`:"),
+            "{e}"
+        );
+        let c = parse("device = \"cuda:1\"\n", &[]).unwrap();
+        assert_eq!(c.device, DeviceRequest::Cuda(Some(1)));
+        assert!(c.to_toml().contains("device = \"cuda:1\""));
         let e = parse("[train]\ndecay_epochs = [40, 30]\n", &[])
             .unwrap_err()
             .to_string();

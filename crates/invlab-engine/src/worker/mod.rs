@@ -138,7 +138,7 @@ fn execute(
     };
     *dir_slot = Some(dir.clone());
     let device = device::resolve(
-        invlab_core::device::parse_device(&config.device).map_err(EngineError::Device)?,
+        config.device,
     )
     .map_err(EngineError::Device)?;
     sink(Event::Phase(Phase::LoadingData));

@@ -199,7 +199,7 @@ pub(crate) fn render_runs(frame: &mut Frame, area: Rect, app: &App, focused: boo
                         .as_ref()
                         .map(|i| i.device.clone())
                         .or_else(|| run.summary.as_ref().map(|s| s.device.clone()))
-                        .unwrap_or_else(|| run.config.device.clone()),
+                        .unwrap_or_else(|| run.config.device.to_string()),
                 ));
             }
             let row = Row::new(cells);
