@@ -377,7 +377,7 @@ pub fn write_png(
         None => invlab_core::config::default_config(std::path::Path::new("configs")),
     };
     if let Some(root) = root {
-        config.data.root = root.display().to_string();
+        config.data.root = Some(root.to_path_buf());
     }
     let preview = build(&config)?;
     to_picture(&preview)
@@ -477,7 +477,7 @@ mod tests {
     fn a_missing_real_dataset_is_a_clear_error() {
         let mut config = tiny(TransformKind::Rot);
         config.data.dataset = DatasetName::Cifar10;
-        config.data.root = "/nonexistent/invlab-cifar".into();
+        config.data.root = Some("/nonexistent/invlab-cifar".into());
         let e = build(&config).unwrap_err();
         assert!(
             e.contains("/nonexistent/invlab-cifar") || e.contains("cifar"),

@@ -4,9 +4,9 @@
 pub mod generator_spec;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::device::DeviceRequest;
 
@@ -231,8 +231,14 @@ pub struct RunConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
     pub dataset: DatasetName,
-    /// Folder holding the dataset's files; empty means `<data dir>/datasets/<name>`.
-    pub root: String,
+    /// Folder holding the dataset's files; absent (or `""`, as older files say) means
+    /// `<data dir>/datasets/<name>`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_path_is_none"
+    )]
+    pub root: Option<PathBuf>,
     pub transform: TransformKind,
     pub profile: Profile,
     /// rho = n_max / n_min for `exp` and `step`.
@@ -332,8 +338,14 @@ pub struct GitConfig {
     pub mode: GenMode,
     /// Iterations between the sample grids a run shows while the generator trains.
     pub sample_every: usize,
-    /// Where trained generators are cached; empty = `<data dir>/generators`.
-    pub cache_dir: String,
+    /// Where trained generators are cached; absent (or `""`, as older files say) means
+    /// `<data dir>/generators`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_path_is_none"
+    )]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -384,7 +396,7 @@ impl Default for DataConfig {
     fn default() -> Self {
         DataConfig {
             dataset: DatasetName::Glyphs,
-            root: String::new(),
+            root: None,
             transform: TransformKind::Rot,
             profile: Profile::Zipf,
             imbalance: 100.0,
@@ -478,9 +490,17 @@ impl Default for GitConfig {
             weighted_gen_k: 0.0,
             mode: GenMode::Auto,
             sample_every: 250,
-            cache_dir: String::new(),
+            cache_dir: None,
         }
     }
+}
+
+/// An optional folder: `""` (what older builds wrote for "the default") reads as absent.
+fn empty_path_is_none<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    let path = Option::<PathBuf>::deserialize(deserializer)?;
+    Ok(path.filter(|p| !p.as_os_str().is_empty()))
 }
 
 /// A config problem, always naming where it is.
@@ -754,9 +774,10 @@ impl RunConfig {
         self.method.augment == Augment::Git || self.eval.ekld_transform == EkldTransform::Generator
     }
 
-    /// Resolved TOML text, as written into a run directory.
-    pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a RunConfig always serializes")
+    /// Resolved TOML text, as written into a run directory. Fails only for a folder whose
+    /// name is not UTF-8 (TOML has no way to write it).
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(self)
     }
 }
 
@@ -852,8 +873,34 @@ mod tests {
     fn defaults_and_round_trip() {
         let c = parse("", &[]).unwrap();
         assert_eq!(c, RunConfig::default());
-        let again = parse(&c.to_toml(), &[]).unwrap();
+        let again = parse(&c.to_toml().unwrap(), &[]).unwrap();
         assert_eq!(again, c);
+    }
+
+    #[test]
+    fn folders_are_optional_and_old_empty_strings_mean_the_default() {
+        // Older builds wrote `root = ""` and `cache_dir = ""` for "the default".
+        let c = parse("[data]\nroot = \"\"\n[git]\ncache_dir = \"\"\n", &[]).unwrap();
+        assert_eq!((c.data.root.as_ref(), c.git.cache_dir.as_ref()), (None, None));
+        assert_eq!(c, RunConfig::default());
+        // The default writes no folder at all; a set one is written and read back.
+        let text = c.to_toml().unwrap();
+        assert!(!text.contains("root") && !text.contains("cache_dir"), "{text}");
+        let c = parse(
+            "[data]\nroot = \"/data/k 49\"\n",
+            &["git.cache_dir=\"/tmp/gen \\\"x\\\"\""],
+        )
+        .unwrap();
+        assert_eq!(c.data.root, Some(PathBuf::from("/data/k 49")));
+        assert_eq!(c.git.cache_dir, Some(PathBuf::from("/tmp/gen \"x\"")));
+        assert_eq!(parse(&c.to_toml().unwrap(), &[]).unwrap(), c);
+        // run.json carries the config as JSON: old ones say "", new ones leave the key out.
+        let mut json = serde_json::to_value(RunConfig::default()).unwrap();
+        assert!(json["data"].get("root").is_none());
+        json["data"]["root"] = "".into();
+        json["git"]["cache_dir"] = "".into();
+        let old: RunConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old, RunConfig::default());
     }
 
     #[test]
@@ -891,7 +938,7 @@ mod tests {
         );
         let c = parse("device = \"cuda:1\"\n", &[]).unwrap();
         assert_eq!(c.device, DeviceRequest::Cuda(Some(1)));
-        assert!(c.to_toml().contains("device = \"cuda:1\""));
+        assert!(c.to_toml().unwrap().contains("device = \"cuda:1\""));
         let e = parse("[train]\ndecay_epochs = [40, 30]\n", &[])
             .unwrap_err()
             .to_string();
@@ -963,6 +1010,6 @@ mod tests {
         assert!(e.contains("git.downsamples"), "{e}");
         // An override keeps the rest of the preset and round-trips.
         let c = parse("[git]\npreset = \"paper\"\niterations = 500\n", &[]).unwrap();
-        assert_eq!(parse(&c.to_toml(), &[]).unwrap(), c);
+        assert_eq!(parse(&c.to_toml().unwrap(), &[]).unwrap(), c);
     }
 }

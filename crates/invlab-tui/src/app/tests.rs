@@ -398,7 +398,7 @@ fn history_loads_finished_and_killed_runs() {
     }
     let inv = fixtures::invariance(&info, 4, 1.0);
     let summary = fixtures::summary(&info, last.as_ref().unwrap(), &inv);
-    std::fs::write(done.join("config.toml"), config.to_toml()).unwrap();
+    std::fs::write(done.join("config.toml"), config.to_toml().unwrap()).unwrap();
     std::fs::write(done.join("run.json"), serde_json::to_string(&info).unwrap()).unwrap();
     std::fs::write(done.join("metrics.jsonl"), &lines).unwrap();
     std::fs::write(
@@ -415,7 +415,7 @@ fn history_loads_finished_and_killed_runs() {
     // A killed run: two epochs, the last line cut short, no summary.
     let killed = tmp.path().join("20260102-000000-killed");
     std::fs::create_dir_all(&killed).unwrap();
-    std::fs::write(killed.join("config.toml"), config.to_toml()).unwrap();
+    std::fs::write(killed.join("config.toml"), config.to_toml().unwrap()).unwrap();
     let partial: String =
         lines.lines().take(2).collect::<Vec<_>>().join("\n") + "\n{\"epoch\": 3, \"tot";
     std::fs::write(killed.join("metrics.jsonl"), partial).unwrap();
@@ -424,7 +424,7 @@ fn history_loads_finished_and_killed_runs() {
     // A failed run (named to sort first by name, but updated last).
     let failed = tmp.path().join("a-failed");
     std::fs::create_dir_all(&failed).unwrap();
-    std::fs::write(failed.join("config.toml"), config.to_toml()).unwrap();
+    std::fs::write(failed.join("config.toml"), config.to_toml().unwrap()).unwrap();
     std::fs::write(
         failed.join("state.json"),
         state("failed", 0, 300).replace(r#""message":"""#, r#""message":"no data""#),
