@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ratatui::crossterm::event::KeyEvent;
 
+use invlab_core::signal::Signal;
 use invlab_engine::Event;
 
 use super::sampler::GpuSample;
@@ -33,6 +34,6 @@ pub enum AppEvent {
         result: Result<std::path::PathBuf, String>,
     },
     /// SIGTERM, SIGINT or SIGHUP (named): stop active runs cleanly, then exit.
-    Shutdown(&'static str),
+    Shutdown(Signal),
     Resize(u16, u16),
 }

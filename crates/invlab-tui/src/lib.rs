@@ -41,6 +41,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
 use invlab_core::config::RunConfig;
+pub use invlab_core::signal::Signal;
 use invlab_engine::RunHandle;
 
 use app::{App, AppSetup, Effect};
@@ -286,18 +287,18 @@ fn spawn_sampler(tx: UnboundedSender<AppEvent>, period: Duration) {
     });
 }
 
-/// SIGTERM, SIGINT and SIGHUP as a stream of their names (must be called inside the runtime).
-pub(crate) fn shutdown_signals() -> io::Result<impl Stream<Item = &'static str> + Unpin> {
+/// SIGTERM, SIGINT and SIGHUP as a stream (must be called inside the runtime).
+pub(crate) fn shutdown_signals() -> io::Result<impl Stream<Item = Signal> + Unpin> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut signals = [
-        ("SIGTERM", signal(SignalKind::terminate())?),
-        ("SIGINT", signal(SignalKind::interrupt())?),
-        ("SIGHUP", signal(SignalKind::hangup())?),
+        (Signal::Term, signal(SignalKind::terminate())?),
+        (Signal::Int, signal(SignalKind::interrupt())?),
+        (Signal::Hup, signal(SignalKind::hangup())?),
     ];
     Ok(futures_util::stream::poll_fn(move |cx| {
-        for (name, s) in signals.iter_mut() {
+        for (which, s) in signals.iter_mut() {
             if let Poll::Ready(Some(())) = s.poll_recv(cx) {
-                return Poll::Ready(Some(*name));
+                return Poll::Ready(Some(*which));
             }
         }
         Poll::Pending
@@ -308,7 +309,7 @@ pub(crate) fn shutdown_signals() -> io::Result<impl Stream<Item = &'static str> 
 pub struct Sources<I, S> {
     /// Terminal events (crossterm's `EventStream`, or a test's stream).
     pub input: I,
-    /// Shutdown signals, by name.
+    /// Shutdown signals.
     pub signals: S,
 }
 
@@ -359,12 +360,12 @@ pub async fn event_loop<B, I, S>(
     runtime: &mut Runtime,
     graphics: &mut Graphics,
     mut after_draw: impl FnMut(&App, &Buffer) -> bool,
-) -> color_eyre::Result<Option<&'static str>>
+) -> color_eyre::Result<Option<Signal>>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
     I: Stream<Item = io::Result<ct::Event>> + Unpin,
-    S: Stream<Item = &'static str> + Unpin,
+    S: Stream<Item = Signal> + Unpin,
 {
     let Sources {
         mut input,
@@ -418,9 +419,9 @@ where
                     tracing::warn!("terminal input ended: {other:?}");
                     if !shutting_down {
                         shutting_down = true;
-                        ended_by = Some("SIGHUP");
+                        ended_by = Some(Signal::Hup);
                         grace.as_mut().reset(Instant::now() + SIGNAL_GRACE);
-                        let effects = app.on_event(AppEvent::Shutdown("terminal closed"));
+                        let effects = app.on_event(AppEvent::Shutdown(Signal::Hup));
                         runtime.execute(app, effects);
                     }
                 }
@@ -490,7 +491,7 @@ pub enum Ended {
     /// The user quit.
     Quit,
     /// A shutdown signal (or the terminal going away) ended it; active runs were stopped.
-    Signal(&'static str),
+    Signal(Signal),
 }
 
 /// Runs the interactive TUI until the user quits or a shutdown signal arrives. The terminal

@@ -7,6 +7,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::*;
 use crate::command::Command;
 use crate::history::load_history;
+use invlab_core::signal::Signal;
 use invlab_core::fixtures;
 use invlab_engine::Event;
 
@@ -584,13 +585,13 @@ fn a_shutdown_signal_stops_active_runs_then_exits() {
     ch(&mut app, 's');
     ch(&mut app, 's');
     started(&mut app, 0);
-    let effects = app.on_event(AppEvent::Shutdown("SIGTERM"));
+    let effects = app.on_event(AppEvent::Shutdown(Signal::Term));
     assert_eq!(controls(&effects), vec![(0, Control::Stop)]);
     assert!(!app.should_exit);
     assert_eq!(app.runs.len(), 1, "the queue is dropped");
     assert!(app.message.as_ref().unwrap().text.contains("SIGTERM"));
     // A second signal sends no second stop.
-    assert!(controls(&app.on_event(AppEvent::Shutdown("SIGTERM"))).is_empty());
+    assert!(controls(&app.on_event(AppEvent::Shutdown(Signal::Term))).is_empty());
     let effects = app.on_event(AppEvent::Run {
         slot: 0,
         event: Event::Stopped { epochs_done: 1 },
@@ -600,7 +601,7 @@ fn a_shutdown_signal_stops_active_runs_then_exits() {
     // With nothing running, a signal exits at once.
     let mut idle = self::app();
     assert!(matches!(
-        idle.on_event(AppEvent::Shutdown("SIGHUP"))[..],
+        idle.on_event(AppEvent::Shutdown(Signal::Hup))[..],
         [Effect::Exit]
     ));
 }
