@@ -148,7 +148,10 @@ mod word_or_empty {
         if word.is_empty() {
             return Ok(None);
         }
-        T::deserialize(IntoDeserializer::<D::Error>::into_deserializer(word.as_str())).map(Some)
+        T::deserialize(IntoDeserializer::<D::Error>::into_deserializer(
+            word.as_str(),
+        ))
+        .map(Some)
     }
 }
 
@@ -208,12 +211,18 @@ mod tests {
         let r: InvarianceReport = serde_json::from_value(old).unwrap();
         assert_eq!((r.transform, r.sampling.mode), (None, None));
         let json = serde_json::to_value(&r).unwrap();
-        assert_eq!((&json["transform"], &json["sampling"]["mode"]), (&"".into(), &"".into()));
+        assert_eq!(
+            (&json["transform"], &json["sampling"]["mode"]),
+            (&"".into(), &"".into())
+        );
         for word in ["bg", "dil", "generator"] {
             let line = OLD_LINE.replace("\"rot\"", &format!("\"{word}\""));
             let r: InvarianceReport = serde_json::from_str(&line).unwrap();
             assert_eq!(serde_json::to_value(&r).unwrap()["transform"], word);
         }
-        assert!(serde_json::from_str::<InvarianceReport>(&OLD_LINE.replace("\"rot\"", "\"spin\"")).is_err());
+        assert!(
+            serde_json::from_str::<InvarianceReport>(&OLD_LINE.replace("\"rot\"", "\"spin\""))
+                .is_err()
+        );
     }
 }

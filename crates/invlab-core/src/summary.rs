@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::{EpochMetrics, InvarianceReport, RunInfo};
-use crate::config::EkldSampling;
 use super::rundir::Status;
+use crate::config::EkldSampling;
 
 /// One class's final figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,6 +249,9 @@ mod tests {
         // A report with no word (an old record) gives no word.
         inv.sampling.mode = None;
         let s = Summary::build(&info, &last, Some(&inv), Status::Finished, 1.0);
-        assert_eq!(serde_json::to_value(&s).unwrap()["ekld_sampling"], serde_json::Value::Null);
+        assert_eq!(
+            serde_json::to_value(&s).unwrap()["ekld_sampling"],
+            serde_json::Value::Null
+        );
     }
 }

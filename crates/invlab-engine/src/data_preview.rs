@@ -428,7 +428,10 @@ mod tests {
         let key = preview_key(&c);
         let json: serde_json::Value = serde_json::from_str(&key).unwrap();
         assert_eq!(json["data"], serde_json::to_value(&c.data).unwrap());
-        assert_eq!((json["seed"].as_u64(), json["ekld_transform"].as_str()), (Some(0), Some("rot")));
+        assert_eq!(
+            (json["seed"].as_u64(), json["ekld_transform"].as_str()),
+            (Some(0), Some("rot"))
+        );
         // Settings outside the data section leave the key alone; data settings change it.
         let mut other = c.clone();
         other.train.epochs += 1;

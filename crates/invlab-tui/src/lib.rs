@@ -498,8 +498,8 @@ pub enum Ended {
 /// is restored on quit, on error, on a signal and on panic; active runs are stopped cleanly
 /// first so their directories stay valid and resumable.
 pub fn run(options: TuiOptions) -> color_eyre::Result<Ended> {
-    // color-eyre first, so the terminal's panic hook restores the screen before the report.
-    let _ = color_eyre::install();
+    // color-eyre's hooks are installed once, by the binary's `main`, before this runs: the
+    // terminal's panic hook (installed next) restores the screen before the report.
     let _guard = init_logging(options.log_dir.clone());
     tracing::info!(runs_dir = %options.runs_dir.display(), "invlab TUI starting");
     std::fs::create_dir_all(&options.runs_dir)

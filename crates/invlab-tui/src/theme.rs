@@ -266,8 +266,13 @@ mod tests {
                 path.display()
             )]
         );
-        let e = Theme::parse(&BUILTIN[0].1.replace("marker = \"braille\"", "marker = \"brail\""), "x.toml")
-            .unwrap_err();
+        let e = Theme::parse(
+            &BUILTIN[0]
+                .1
+                .replace("marker = \"braille\"", "marker = \"brail\""),
+            "x.toml",
+        )
+        .unwrap_err();
         assert_eq!(
             e,
             ThemeError::Marker {
@@ -277,7 +282,13 @@ mod tests {
             }
         );
         // Case and the hyphenated spelling are accepted, as before.
-        let t = Theme::parse(&BUILTIN[0].1.replace("marker = \"braille\"", "marker = \"Half-Block\""), "x.toml").unwrap();
+        let t = Theme::parse(
+            &BUILTIN[0]
+                .1
+                .replace("marker = \"braille\"", "marker = \"Half-Block\""),
+            "x.toml",
+        )
+        .unwrap();
         assert_eq!(t.marker(), Marker::HalfBlock);
     }
 }

@@ -572,9 +572,9 @@ impl RunConfig {
         // The device word is parsed here, once, so that a typo is reported as before: naming
         // the field, with the words allowed. (A value that is not a string is left to serde.)
         let device = match table.remove("device") {
-            Some(toml::Value::String(text)) => Some(
-                DeviceRequest::parse(&text).map_err(|e| field_error(source, "device", e))?,
-            ),
+            Some(toml::Value::String(text)) => {
+                Some(DeviceRequest::parse(&text).map_err(|e| field_error(source, "device", e))?)
+            }
             Some(other) => {
                 table.insert("device".into(), other);
                 None
@@ -881,11 +881,17 @@ mod tests {
     fn folders_are_optional_and_old_empty_strings_mean_the_default() {
         // Older builds wrote `root = ""` and `cache_dir = ""` for "the default".
         let c = parse("[data]\nroot = \"\"\n[git]\ncache_dir = \"\"\n", &[]).unwrap();
-        assert_eq!((c.data.root.as_ref(), c.git.cache_dir.as_ref()), (None, None));
+        assert_eq!(
+            (c.data.root.as_ref(), c.git.cache_dir.as_ref()),
+            (None, None)
+        );
         assert_eq!(c, RunConfig::default());
         // The default writes no folder at all; a set one is written and read back.
         let text = c.to_toml().unwrap();
-        assert!(!text.contains("root") && !text.contains("cache_dir"), "{text}");
+        assert!(
+            !text.contains("root") && !text.contains("cache_dir"),
+            "{text}"
+        );
         let c = parse(
             "[data]\nroot = \"/data/k 49\"\n",
             &["git.cache_dir=\"/tmp/gen \\\"x\\\"\""],
@@ -926,7 +932,9 @@ mod tests {
         let e = parse("device = \"tpu\"\n", &[]).unwrap_err().to_string();
         assert!(e.contains("device") && e.contains("cuda:N"), "{e}");
         // The old wording, naming the file and the field, from the file or from --set.
-        let e = parse("device = \"cuda:7x\"\n", &[]).unwrap_err().to_string();
+        let e = parse("device = \"cuda:7x\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "test.toml: field `device`: \"cuda:7x\" is not a device; expected one of auto, cpu, cuda, cuda:N"

@@ -7,8 +7,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::*;
 use crate::command::Command;
 use crate::history::load_history;
-use invlab_core::signal::Signal;
 use invlab_core::fixtures;
+use invlab_core::signal::Signal;
 use invlab_engine::Event;
 
 fn app() -> App {
