@@ -70,10 +70,11 @@ fn ensure_passive_openmp() {
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     ensure_passive_openmp();
     invlab_engine::resources::mark_process_start();
     invlab_engine::allocator::configure();
+    // Once per process, before the lab installs its terminal's panic hook on top.
     if let Err(e) = color_eyre::install() {
         eprintln!("invlab: {e}");
     }
@@ -96,7 +97,7 @@ fn main() {
         None => {
             let Some(runs_dir) = cli.out.clone().or_else(paths::runs_dir) else {
                 eprintln!("invlab: no data directory is known on this system; pass --out DIR");
-                std::process::exit(batch::EXIT_USAGE);
+                return exit_code(batch::EXIT_USAGE);
             };
             if !cli.batch && cli.resume.is_none() {
                 // No --batch: the interactive lab (the first CONFIG, if any, fills its form).
@@ -120,7 +121,12 @@ fn main() {
             }
         }
     };
-    std::process::exit(code);
+    exit_code(code)
+}
+
+/// The process's exit status from one of batch mode's codes (all within 0..=255).
+fn exit_code(code: i32) -> std::process::ExitCode {
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// `invlab data --preview`: a PNG of a config's dataset.

@@ -246,7 +246,7 @@ fn a_bad_run_fails_with_a_message_not_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = tiny_config("bad");
     config.data.dataset = invlab_core::config::DatasetName::Mnist;
-    config.data.root = tmp.path().join("nowhere").display().to_string();
+    config.data.root = Some(tmp.path().join("nowhere"));
     let (handle, rx) = spawn(RunRequest::New {
         config,
         runs_dir: tmp.path().to_path_buf(),

@@ -25,7 +25,7 @@ fn tiny_git(name: &str, cache: &std::path::Path) -> RunConfig {
     g.batch_size = Some(4);
     g.iterations = Some(6);
     g.sample_every = 1;
-    g.cache_dir = cache.display().to_string();
+    g.cache_dir = Some(cache.to_path_buf());
     c
 }
 

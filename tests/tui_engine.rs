@@ -116,7 +116,7 @@ fn a_shutdown_signal_stops_the_active_run_cleanly_and_ends_the_loop() {
     runtime.execute(effects);
 
     // SIGTERM arrives once the run has trained a few batches.
-    let (signal_tx, signal_rx) = unbounded_channel::<&'static str>();
+    let (signal_tx, signal_rx) = unbounded_channel::<invlab_core::signal::Signal>();
     let signals = stream::unfold(signal_rx, |mut rx| async move {
         rx.recv().await.map(|s| (s, rx))
     })
@@ -141,7 +141,7 @@ fn a_shutdown_signal_stops_the_active_run_cleanly_and_ends_the_loop() {
                 told |= text.contains("SIGTERM: stopping");
                 let training = app.runs[0].batch.is_some();
                 if training && sent_at.is_none() {
-                    signal_tx.send("SIGTERM").unwrap();
+                    signal_tx.send(invlab_core::signal::Signal::Term).unwrap();
                     sent_at = Some(Instant::now());
                 }
                 start.elapsed() < Duration::from_secs(120)

@@ -144,7 +144,7 @@ fn first_difference(there: &RunConfig, here: &RunConfig) -> Option<String> {
     use std::collections::BTreeMap;
     let flat = |c: &RunConfig| {
         let mut out = BTreeMap::new();
-        if let Ok(table) = c.to_toml().parse::<toml::Table>() {
+        if let Ok(table) = c.to_toml().unwrap_or_default().parse::<toml::Table>() {
             flatten("", &table, &mut out);
         }
         out

@@ -7,10 +7,10 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use invlab_core::signal::Signal;
 
 /// The signals that stop a batch run.
-pub(crate) const STOP_SIGNALS: [i32; 3] = [SIGTERM, SIGINT, SIGUSR1];
+pub(crate) const STOP_SIGNALS: [Signal; 3] = [Signal::Term, Signal::Int, Signal::Usr1];
 
 /// Which stop signal arrived first, if any.
 #[derive(Debug, Clone, Default)]
@@ -23,9 +23,10 @@ pub(crate) struct StopSignals {
 impl StopSignals {
     /// Installs the handlers. Returns the error text when the system refuses one (then that
     /// signal keeps its default action: the process dies, resumable from the last checkpoint).
-    pub fn install() -> Result<StopSignals, String> {
+    pub fn install() -> Result<StopSignals, SignalError> {
         let signals = StopSignals::default();
-        for sig in STOP_SIGNALS {
+        for signal in STOP_SIGNALS {
+            let sig = signal.number();
             let register = || -> std::io::Result<()> {
                 // Order matters: the shutdown check runs before the flag is set, so only a
                 // second signal finds it set.
@@ -38,15 +39,15 @@ impl StopSignals {
                 signal_hook::flag::register(sig, signals.requested.clone())?;
                 Ok(())
             };
-            register().map_err(|e| format!("cannot handle {}: {e}", signal_name(sig)))?;
+            register().map_err(|error| SignalError { signal, error })?;
         }
         Ok(signals)
     }
 
     /// The stop signal received, if any.
-    pub(crate) fn received(&self) -> Option<i32> {
+    pub(crate) fn received(&self) -> Option<Signal> {
         if self.requested.load(Ordering::SeqCst) {
-            Some(self.signal.load(Ordering::SeqCst) as i32)
+            Signal::from_number(self.signal.load(Ordering::SeqCst) as i32)
         } else {
             None
         }
@@ -54,19 +55,25 @@ impl StopSignals {
 
     /// Records a stop request as if `sig` had arrived (tests, and front ends without signals).
     #[cfg(test)]
-    pub fn request(&self, sig: i32) {
-        self.signal.store(sig as usize, Ordering::SeqCst);
+    pub fn request(&self, sig: Signal) {
+        self.signal.store(sig.number() as usize, Ordering::SeqCst);
         self.requested.store(true, Ordering::SeqCst);
     }
 }
 
+/// A stop signal the system would not let batch mode handle.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot handle {}: {error}", signal_name(*signal))]
+pub struct SignalError {
+    pub signal: Signal,
+    pub error: std::io::Error,
+}
+
 /// "SIGTERM" and the like, for messages.
-pub(crate) fn signal_name(sig: i32) -> String {
+pub(crate) fn signal_name(sig: Signal) -> &'static str {
     match sig {
-        SIGTERM => "SIGTERM".into(),
-        SIGINT => "SIGINT (Ctrl-C)".into(),
-        SIGUSR1 => "SIGUSR1".into(),
-        other => format!("signal {other}"),
+        Signal::Int => "SIGINT (Ctrl-C)",
+        other => other.name(),
     }
 }
 
@@ -78,8 +85,9 @@ mod tests {
     fn a_request_is_seen_with_its_signal() {
         let s = StopSignals::default();
         assert_eq!(s.received(), None);
-        s.request(SIGUSR1);
-        assert_eq!(s.received(), Some(SIGUSR1));
-        assert_eq!(signal_name(SIGTERM), "SIGTERM");
+        s.request(Signal::Usr1);
+        assert_eq!(s.received(), Some(Signal::Usr1));
+        assert_eq!(signal_name(Signal::Term), "SIGTERM");
+        assert_eq!(signal_name(Signal::Int), "SIGINT (Ctrl-C)");
     }
 }

@@ -55,7 +55,7 @@ pub const TINY_GENERATOR_SETS: [&str; 7] = [
 
 pub fn write_config(dir: &Path, config: &RunConfig) -> PathBuf {
     let path = dir.join(format!("{}.toml", config.name));
-    std::fs::write(&path, config.to_toml()).unwrap();
+    std::fs::write(&path, config.to_toml().unwrap()).unwrap();
     path
 }
 

@@ -54,7 +54,7 @@ pub fn invariance(info: &RunInfo, epoch: usize, strength: f64) -> InvarianceRepo
         .collect();
     InvarianceReport {
         epoch,
-        transform: "rot".into(),
+        transform: Some(crate::config::EkldTransform::Rot),
         images_per_class: 20,
         samples: 20,
         ekld_stderr: vec![0.02; ekld.len()],

@@ -14,4 +14,5 @@ pub mod picture;
 pub mod records;
 pub mod rundir;
 pub mod seed;
+pub mod signal;
 pub mod summary;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::RunConfig;
+use crate::config::{EkldSampling, EkldTransform, RunConfig};
 
 /// Facts fixed at the start of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,7 +95,10 @@ pub struct EpochMetrics {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvarianceReport {
     pub epoch: usize,
-    pub transform: String,
+    /// What eKLD measured invariance to (resolved: `rot`, `bg`, `dil` or `generator`); `None`
+    /// when unknown (a report rebuilt from a summary), written as `""`.
+    #[serde(with = "word_or_empty")]
+    pub transform: Option<EkldTransform>,
     pub images_per_class: usize,
     pub samples: usize,
     /// Mean KL(p(x) || p(x')) in nats, indexed by class label.
@@ -115,11 +118,41 @@ pub struct InvarianceReport {
 /// Images and transform draws per image each class actually used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SamplingUsage {
-    /// `fixed` or `adaptive`; empty for old records (which were fixed).
-    pub mode: String,
+    /// `fixed` or `adaptive`; `None` (written `""`) for old records, which were fixed.
+    #[serde(with = "word_or_empty")]
+    pub mode: Option<EkldSampling>,
     /// Indexed by class label; empty for old records.
     pub images: Vec<usize>,
     pub samples_per_image: Vec<usize>,
+}
+
+/// An optional enum written as its word, or `""` for `None` (the words older builds wrote).
+mod word_or_empty {
+    use serde::de::{DeserializeOwned, IntoDeserializer};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => value.serialize(serializer),
+            None => serializer.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, T: DeserializeOwned, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        let word = String::deserialize(deserializer)?;
+        if word.is_empty() {
+            return Ok(None);
+        }
+        T::deserialize(IntoDeserializer::<D::Error>::into_deserializer(
+            word.as_str(),
+        ))
+        .map(Some)
+    }
 }
 
 /// Where GIT's generator phase stands.
@@ -151,4 +184,45 @@ pub struct GeneratorRecord {
     /// Wall seconds of generator training in this run (0 when reused).
     pub seconds: f64,
     pub inputs: crate::generator::KeyInputs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An epoch line as older builds wrote it: the words stay the words.
+    const OLD_LINE: &str = r#"{"epoch": 3, "transform": "rot", "images_per_class": 2, "samples": 4,
+        "ekld": [0.5, 1.5], "consistency": [0.9, 0.7], "ekld_stderr": [0.01, 0.02],
+        "spearman_size_ekld": -1.0, "seconds": 0.5,
+        "sampling": {"mode": "adaptive", "images": [2, 2], "samples_per_image": [4, 4]}}"#;
+
+    #[test]
+    fn old_invariance_reports_load_and_write_the_same_words() {
+        let r: InvarianceReport = serde_json::from_str(OLD_LINE).unwrap();
+        assert_eq!(r.transform, Some(EkldTransform::Rot));
+        assert_eq!(r.sampling.mode, Some(EkldSampling::Adaptive));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["transform"], "rot");
+        assert_eq!(json["sampling"]["mode"], "adaptive");
+        // Before adaptive eKLD there was no `sampling`; empty words are unknown.
+        let mut old: serde_json::Value = serde_json::from_str(OLD_LINE).unwrap();
+        old.as_object_mut().unwrap().remove("sampling");
+        old["transform"] = "".into();
+        let r: InvarianceReport = serde_json::from_value(old).unwrap();
+        assert_eq!((r.transform, r.sampling.mode), (None, None));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            (&json["transform"], &json["sampling"]["mode"]),
+            (&"".into(), &"".into())
+        );
+        for word in ["bg", "dil", "generator"] {
+            let line = OLD_LINE.replace("\"rot\"", &format!("\"{word}\""));
+            let r: InvarianceReport = serde_json::from_str(&line).unwrap();
+            assert_eq!(serde_json::to_value(&r).unwrap()["transform"], word);
+        }
+        assert!(
+            serde_json::from_str::<InvarianceReport>(&OLD_LINE.replace("\"rot\"", "\"spin\""))
+                .is_err()
+        );
+    }
 }

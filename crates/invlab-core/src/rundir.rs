@@ -129,7 +129,8 @@ impl RunDir {
     }
 
     pub fn write_config(&self, config: &RunConfig) -> io::Result<()> {
-        write_atomic(&self.file("config.toml"), config.to_toml().as_bytes())
+        let text = config.to_toml().map_err(io::Error::other)?;
+        write_atomic(&self.file("config.toml"), text.as_bytes())
     }
 
     pub fn read_config(&self) -> Result<RunConfig, String> {

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::records::{EpochMetrics, InvarianceReport, RunInfo};
 use super::rundir::Status;
+use crate::config::EkldSampling;
 
 /// One class's final figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,7 +54,7 @@ pub struct Summary {
     pub ekld_samples: Option<usize>,
     /// `fixed` or `adaptive` (absent in format 1).
     #[serde(default)]
-    pub ekld_sampling: Option<String>,
+    pub ekld_sampling: Option<EkldSampling>,
     pub classes: Vec<ClassResult>,
     pub device: String,
     pub invlab_version: String,
@@ -170,9 +171,7 @@ impl Summary {
             spearman_size_ekld: invariance.and_then(|r| r.spearman_size_ekld),
             ekld_images_per_class: invariance.map(|r| r.images_per_class),
             ekld_samples: invariance.map(|r| r.samples),
-            ekld_sampling: invariance
-                .map(|r| r.sampling.mode.clone())
-                .filter(|m| !m.is_empty()),
+            ekld_sampling: invariance.and_then(|r| r.sampling.mode),
             classes,
             device: info.device.clone(),
             invlab_version: info.invlab_version.clone(),
@@ -220,5 +219,39 @@ fn csv_field(s: &str) -> String {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RunConfig;
+    use crate::fixtures;
+
+    #[test]
+    fn the_sampling_word_is_typed_and_old_summaries_load() {
+        let config = RunConfig::default();
+        let info = fixtures::run_info(&config, "r", "/tmp/r".into());
+        let mut inv = fixtures::invariance(&info, 2, 1.0);
+        inv.sampling.mode = Some(EkldSampling::Adaptive);
+        let last = fixtures::epoch(&info, 2, 1.0);
+        let s = Summary::build(&info, &last, Some(&inv), Status::Finished, 1.0);
+        assert_eq!(s.ekld_sampling, Some(EkldSampling::Adaptive));
+        let mut json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["ekld_sampling"], "adaptive");
+        json["ekld_sampling"] = "fixed".into();
+        let back: Summary = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.ekld_sampling, Some(EkldSampling::Fixed));
+        // Format 1 had no such key.
+        json.as_object_mut().unwrap().remove("ekld_sampling");
+        let back: Summary = serde_json::from_value(json).unwrap();
+        assert_eq!(back.ekld_sampling, None);
+        // A report with no word (an old record) gives no word.
+        inv.sampling.mode = None;
+        let s = Summary::build(&info, &last, Some(&inv), Status::Finished, 1.0);
+        assert_eq!(
+            serde_json::to_value(&s).unwrap()["ekld_sampling"],
+            serde_json::Value::Null
+        );
     }
 }

@@ -35,7 +35,11 @@ fn every_published_config_name_loads_to_the_same_resolved_config() {
         let loaded = RunConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(&loaded, expected, "{name} resolves differently");
         // The resolved text (what a run directory keeps) stands alone and round-trips.
-        assert_eq!(parse(&loaded.to_toml(), &[]).unwrap(), loaded, "{name}");
+        assert_eq!(
+            parse(&loaded.to_toml().unwrap(), &[]).unwrap(),
+            loaded,
+            "{name}"
+        );
     }
 }
 

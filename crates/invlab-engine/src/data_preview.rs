@@ -13,7 +13,9 @@ use tch::{Device, Kind};
 
 use crate::data::{glyphs, ImageSet};
 use crate::transforms;
-use invlab_core::config::{serde_plain_name, DatasetName, RunConfig, TransformKind};
+use invlab_core::config::{
+    serde_plain_name, DataConfig, DatasetName, EkldTransform, RunConfig, TransformKind,
+};
 use invlab_core::picture::{self, GridRow, GridStyle, Picture};
 use invlab_core::seed::{self, SeedPurpose};
 
@@ -88,13 +90,23 @@ pub fn variants_caption(p: &DataPreview) -> String {
 }
 
 /// What the preview depends on: the data section, the seed and the eKLD transform.
+#[derive(serde::Serialize)]
+struct PreviewKey<'a> {
+    data: &'a DataConfig,
+    seed: u64,
+    ekld_transform: EkldTransform,
+}
+
+/// The preview's cache key: the JSON of what it depends on (the data section as a run
+/// directory records it, the seed and the resolved eKLD transform).
 pub fn preview_key(config: &RunConfig) -> String {
-    format!(
-        "{:?}|{}|{:?}",
-        config.data,
-        config.seed,
-        config.ekld_transform()
-    )
+    let key = PreviewKey {
+        data: &config.data,
+        seed: config.seed,
+        ekld_transform: config.ekld_transform(),
+    };
+    // Only a `data.root` that is not UTF-8 fails, and the form's settings come from TOML.
+    serde_json::to_string(&key).unwrap_or_else(|e| format!("unkeyed data settings ({e})"))
 }
 
 fn transform_images(set: &ImageSet, kind: TransformKind, rng: &mut ChaCha8Rng) -> ImageSet {
@@ -377,7 +389,7 @@ pub fn write_png(
         None => invlab_core::config::default_config(std::path::Path::new("configs")),
     };
     if let Some(root) = root {
-        config.data.root = root.display().to_string();
+        config.data.root = Some(root.to_path_buf());
     }
     let preview = build(&config)?;
     to_picture(&preview)
@@ -408,6 +420,27 @@ mod tests {
         c.data.min_per_class = 2;
         c.data.test_per_class = 1;
         c
+    }
+
+    #[test]
+    fn the_preview_key_is_the_serialized_data_settings() {
+        let c = tiny(TransformKind::Rot);
+        let key = preview_key(&c);
+        let json: serde_json::Value = serde_json::from_str(&key).unwrap();
+        assert_eq!(json["data"], serde_json::to_value(&c.data).unwrap());
+        assert_eq!(
+            (json["seed"].as_u64(), json["ekld_transform"].as_str()),
+            (Some(0), Some("rot"))
+        );
+        // Settings outside the data section leave the key alone; data settings change it.
+        let mut other = c.clone();
+        other.train.epochs += 1;
+        assert_eq!(preview_key(&other), key);
+        other.data.root = Some("/data/k49".into());
+        assert_ne!(preview_key(&other), key);
+        other = c.clone();
+        other.eval.ekld_transform = invlab_core::config::EkldTransform::Bg;
+        assert_ne!(preview_key(&other), key);
     }
 
     #[test]
@@ -477,7 +510,7 @@ mod tests {
     fn a_missing_real_dataset_is_a_clear_error() {
         let mut config = tiny(TransformKind::Rot);
         config.data.dataset = DatasetName::Cifar10;
-        config.data.root = "/nonexistent/invlab-cifar".into();
+        config.data.root = Some("/nonexistent/invlab-cifar".into());
         let e = build(&config).unwrap_err();
         assert!(
             e.contains("/nonexistent/invlab-cifar") || e.contains("cifar"),

@@ -39,6 +39,7 @@ pub(crate) fn resolve(request: DeviceRequest) -> Result<Device, String> {
         DeviceRequest::Cpu => Ok(Device::Cpu),
         DeviceRequest::Auto => Ok(Device::cuda_if_available()),
         DeviceRequest::Cuda(n) => {
+            let n = n.unwrap_or(0);
             let count = tch::Cuda::device_count() as usize;
             if !tch::Cuda::is_available() || count == 0 {
                 Err("CUDA was asked for, but no CUDA device is usable (no NVIDIA driver, or a CPU-only libtorch: run the setup with --cuda)".into())

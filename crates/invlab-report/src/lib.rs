@@ -44,7 +44,7 @@ impl ReportRun {
         })?;
         Ok(ReportRun {
             label: summary.name.clone(),
-            seedless_config: Some(seedless(&record.config)),
+            seedless_config: seedless(&record.config),
             dir: record.dir,
             metrics: record.epochs,
             summary,
@@ -53,11 +53,12 @@ impl ReportRun {
 }
 
 /// `config` as TOML with its name and seed blanked.
-fn seedless(config: &RunConfig) -> String {
+fn seedless(config: &RunConfig) -> Option<String> {
     let mut config = config.clone();
     config.name = String::new();
     config.seed = 0;
-    config.to_toml()
+    // A config TOML cannot write (a folder named in non-UTF-8) is a series of its own.
+    config.to_toml().ok()
 }
 
 /// One series of the figures: a run, or the seeds of one experiment (runs whose configs differ
@@ -588,7 +589,7 @@ mod tests {
             label: name.into(),
             summary,
             metrics: vec![last],
-            seedless_config: Some(seedless(&config)),
+            seedless_config: seedless(&config),
         }
     }
 

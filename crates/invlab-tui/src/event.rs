@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ratatui::crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
+use invlab_core::signal::Signal;
 use invlab_engine::Event;
 
 use super::sampler::GpuSample;
@@ -42,6 +43,6 @@ pub enum AppEvent {
     /// A config file was saved (the path written), or why not.
     Saved(Result<std::path::PathBuf, String>),
     /// SIGTERM, SIGINT or SIGHUP (named): stop active runs cleanly, then exit.
-    Shutdown(&'static str),
+    Shutdown(Signal),
     Resize(u16, u16),
 }

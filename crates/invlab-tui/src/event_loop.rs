@@ -21,6 +21,7 @@ use crate::event::AppEvent;
 use crate::runtime::Runtime;
 use crate::sampler;
 use crate::ui::{self, Graphics};
+use crate::Signal;
 
 /// Frame cap for redraws not caused by input.
 pub(crate) const FRAME: Duration = Duration::from_millis(33);
@@ -59,18 +60,18 @@ pub(crate) fn spawn_sampler(tx: UnboundedSender<AppEvent>, period: Duration) {
     });
 }
 
-/// SIGTERM, SIGINT and SIGHUP as a stream of their names (must be called inside the runtime).
-pub(crate) fn shutdown_signals() -> io::Result<impl Stream<Item = &'static str> + Unpin> {
+/// SIGTERM, SIGINT and SIGHUP as a stream (must be called inside the runtime).
+pub(crate) fn shutdown_signals() -> io::Result<impl Stream<Item = Signal> + Unpin> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut signals = [
-        ("SIGTERM", signal(SignalKind::terminate())?),
-        ("SIGINT", signal(SignalKind::interrupt())?),
-        ("SIGHUP", signal(SignalKind::hangup())?),
+        (Signal::Term, signal(SignalKind::terminate())?),
+        (Signal::Int, signal(SignalKind::interrupt())?),
+        (Signal::Hup, signal(SignalKind::hangup())?),
     ];
     Ok(futures_util::stream::poll_fn(move |cx| {
-        for (name, s) in signals.iter_mut() {
+        for (which, s) in signals.iter_mut() {
             if let Poll::Ready(Some(())) = s.poll_recv(cx) {
-                return Poll::Ready(Some(*name));
+                return Poll::Ready(Some(*which));
             }
         }
         Poll::Pending
@@ -132,12 +133,12 @@ pub async fn event_loop<B, I, S>(
     runtime: &mut Runtime,
     graphics: &mut Graphics,
     mut after_draw: impl FnMut(&App, &Buffer) -> bool,
-) -> color_eyre::Result<Option<&'static str>>
+) -> color_eyre::Result<Option<Signal>>
 where
     B: Backend,
     B::Error: Send + Sync + 'static,
     I: Stream<Item = io::Result<ct::Event>> + Unpin,
-    S: Stream<Item = &'static str> + Unpin,
+    S: Stream<Item = Signal> + Unpin,
 {
     let Sources {
         mut input,
@@ -191,9 +192,9 @@ where
                     tracing::warn!("terminal input ended: {other:?}");
                     if !shutting_down {
                         shutting_down = true;
-                        ended_by = Some("SIGHUP");
+                        ended_by = Some(Signal::Hup);
                         grace.as_mut().reset(Instant::now() + SIGNAL_GRACE);
-                        let effects = app.on_event(AppEvent::Shutdown("terminal closed"));
+                        let effects = app.on_event(AppEvent::Shutdown(Signal::Hup));
                         runtime.execute(effects);
                     }
                 }

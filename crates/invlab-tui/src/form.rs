@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use invlab_core::config::presets::{preset_of, PRESETS};
 use invlab_core::config::{serde_plain_name, Arch, DatasetName, Profile, RunConfig, TransformKind};
+use invlab_core::device::DeviceRequest;
 use invlab_core::longtail::sizes_by_rank;
 use invlab_core::summary::SizeGroup;
 
@@ -174,7 +175,11 @@ pub struct Form {
 const RHOS: [f64; 7] = [1.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0];
 const ZIPF_AS: [f64; 4] = [1.02, 1.5, 2.0, 2.5];
 const N_MAX: [usize; 8] = [100, 250, 500, 1000, 2000, 4800, 5000, 6000];
-const DEVICES: [&str; 3] = ["auto", "cpu", "cuda"];
+const DEVICES: [DeviceRequest; 3] = [
+    DeviceRequest::Auto,
+    DeviceRequest::Cpu,
+    DeviceRequest::Cuda(None),
+];
 
 fn cycle<T: PartialEq + Copy>(all: &[T], current: T, delta: i32) -> T {
     let i = all.iter().position(|x| *x == current).unwrap_or(0) as i32;
@@ -247,7 +252,7 @@ impl Form {
             Field::Model => serde_plain_name(&c.model.arch),
             Field::Epochs => c.train.epochs.to_string(),
             Field::Seed => c.seed.to_string(),
-            Field::Device => c.device.clone(),
+            Field::Device => c.device.to_string(),
         }
     }
 
@@ -365,8 +370,7 @@ impl Form {
             }
             Field::Seed => c.seed = (c.seed as i64 + delta as i64).max(0) as u64,
             Field::Device => {
-                let cur = DEVICES.iter().position(|d| *d == c.device).unwrap_or(0) as i32;
-                c.device = DEVICES[(cur + delta).rem_euclid(3) as usize].into();
+                c.device = cycle(&DEVICES, c.device, delta);
             }
         }
         None
@@ -426,9 +430,9 @@ impl Form {
                 Ok(v) => c.seed = v,
                 _ => return bad("a whole number"),
             },
-            Field::Device => match invlab_core::device::parse_device(&text) {
-                Ok(_) => c.device = text,
-                Err(e) => return Err(e),
+            Field::Device => match DeviceRequest::parse(&text) {
+                Ok(device) => c.device = device,
+                Err(e) => return Err(e.to_string()),
             },
             _ => {}
         }

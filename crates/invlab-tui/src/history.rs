@@ -74,7 +74,7 @@ fn invariance_from_summary(s: &Summary) -> Option<InvarianceReport> {
     let ekld = ekld?;
     Some(InvarianceReport {
         epoch: s.epochs,
-        transform: String::new(),
+        transform: None,
         images_per_class: s.ekld_images_per_class.unwrap_or(0),
         samples: s.ekld_samples.unwrap_or(0),
         consistency: s

@@ -38,6 +38,7 @@ use ratatui::crossterm::event as ct;
 use tokio::sync::mpsc::unbounded_channel;
 
 pub use event_loop::{event_loop, Sources};
+pub use invlab_core::signal::Signal;
 pub use runtime::Runtime;
 pub use startup::TuiOptions;
 
@@ -51,15 +52,15 @@ pub enum Ended {
     /// The user quit.
     Quit,
     /// A shutdown signal (or the terminal going away) ended it; active runs were stopped.
-    Signal(&'static str),
+    Signal(Signal),
 }
 
 /// Runs the interactive TUI until the user quits or a shutdown signal arrives. The terminal
 /// is restored on quit, on error, on a signal and on panic; active runs are stopped cleanly
 /// first so their directories stay valid and resumable.
 pub fn run(options: TuiOptions) -> color_eyre::Result<Ended> {
-    // color-eyre first, so the terminal's panic hook restores the screen before the report.
-    let _ = color_eyre::install();
+    // color-eyre's hooks are installed once, by the binary's `main`, before this runs: the
+    // terminal's panic hook (installed next) restores the screen before the report.
     let _guard = init_logging(options.log_dir.clone());
     tracing::info!(runs_dir = %options.runs_dir.display(), "invlab TUI starting");
     std::fs::create_dir_all(&options.runs_dir)

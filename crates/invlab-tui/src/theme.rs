@@ -37,17 +37,27 @@ pub struct Colors {
     pub series: Vec<Color>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A theme, its markers parsed when it loads.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Theme {
     pub name: String,
     /// Marker of line charts (curves).
-    #[serde(default = "default_marker")]
-    pub marker: String,
+    pub marker: Marker,
     /// Marker of scatter points (eKLD vs class size): one that shows on any font.
-    #[serde(default = "default_scatter_marker")]
-    pub scatter_marker: String,
+    pub scatter_marker: Marker,
     pub colors: Colors,
+}
+
+/// A theme file as written: markers are words until `Theme::parse` checks them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThemeFile {
+    name: String,
+    #[serde(default = "default_marker")]
+    marker: String,
+    #[serde(default = "default_scatter_marker")]
+    scatter_marker: String,
+    colors: Colors,
 }
 
 fn default_marker() -> String {
@@ -58,21 +68,56 @@ fn default_scatter_marker() -> String {
     "dot".into()
 }
 
-fn parse_marker(name: &str) -> Marker {
-    match name.to_ascii_lowercase().as_str() {
-        "dot" => Marker::Dot,
-        "block" => Marker::Block,
-        "bar" => Marker::Bar,
-        "halfblock" | "half-block" => Marker::HalfBlock,
-        _ => Marker::Braille,
+/// Why a theme file was refused; each names the file (and the field where there is one).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThemeError {
+    #[error("{file}: {message}")]
+    Unreadable { file: String, message: String },
+    #[error("{file}: field `{field}`: {word:?} is not a marker; expected one of braille, dot, block, bar, halfblock")]
+    Marker {
+        file: String,
+        field: &'static str,
+        word: String,
+    },
+    #[error("{file}: colors.series needs at least one color")]
+    NoSeries { file: String },
+}
+
+fn parse_marker(word: &str) -> Option<Marker> {
+    match word.trim().to_ascii_lowercase().as_str() {
+        "braille" => Some(Marker::Braille),
+        "dot" => Some(Marker::Dot),
+        "block" => Some(Marker::Block),
+        "bar" => Some(Marker::Bar),
+        "halfblock" | "half-block" => Some(Marker::HalfBlock),
+        _ => None,
     }
 }
 
 impl Theme {
-    pub fn parse(text: &str, source: &str) -> Result<Theme, String> {
-        let theme: Theme = toml::from_str(text).map_err(|e| format!("{source}: {e}"))?;
+    /// Parses a theme file's text; `source` names the file in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Theme, ThemeError> {
+        let file: ThemeFile = toml::from_str(text).map_err(|e| ThemeError::Unreadable {
+            file: source.to_string(),
+            message: e.to_string(),
+        })?;
+        let marker = |field: &'static str, word: &str| {
+            parse_marker(word).ok_or_else(|| ThemeError::Marker {
+                file: source.to_string(),
+                field,
+                word: word.to_string(),
+            })
+        };
+        let theme = Theme {
+            marker: marker("marker", &file.marker)?,
+            scatter_marker: marker("scatter_marker", &file.scatter_marker)?,
+            name: file.name,
+            colors: file.colors,
+        };
         if theme.colors.series.is_empty() {
-            return Err(format!("{source}: colors.series needs at least one color"));
+            return Err(ThemeError::NoSeries {
+                file: source.to_string(),
+            });
         }
         Ok(theme)
     }
@@ -85,11 +130,11 @@ impl Theme {
     }
 
     pub(crate) fn marker(&self) -> Marker {
-        parse_marker(&self.marker)
+        self.marker
     }
 
     pub(crate) fn scatter_marker(&self) -> Marker {
-        parse_marker(&self.scatter_marker)
+        self.scatter_marker
     }
 
     /// The colour of a class-size group (many / medium / few).
@@ -155,7 +200,10 @@ pub(crate) fn load_all(dir: Option<&Path>) -> (Vec<Theme>, Vec<String>) {
         for path in paths {
             let source = path.display().to_string();
             match std::fs::read_to_string(&path)
-                .map_err(|e| format!("{source}: {e}"))
+                .map_err(|e| ThemeError::Unreadable {
+                    file: source.clone(),
+                    message: e.to_string(),
+                })
                 .and_then(|t| Theme::parse(&t, &source))
             {
                 Ok(theme) => {
@@ -165,7 +213,7 @@ pub(crate) fn load_all(dir: Option<&Path>) -> (Vec<Theme>, Vec<String>) {
                         themes.push(theme);
                     }
                 }
-                Err(e) => problems.push(e),
+                Err(e) => problems.push(e.to_string()),
             }
         }
     }
@@ -198,5 +246,49 @@ mod tests {
         assert_eq!(themes.len(), 3);
         assert_eq!(themes[0].colors.accent, Color::Red);
         assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_marker_is_refused_naming_the_file_and_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = BUILTIN[0]
+            .1
+            .replace("name = \"dark\"", "name = \"mine\"")
+            .replace("scatter_marker = \"dot\"", "scatter_marker = \"dots\"");
+        let path = dir.path().join("mine.toml");
+        std::fs::write(&path, &text).unwrap();
+        let (themes, problems) = load_all(Some(dir.path()));
+        assert!(themes.iter().all(|t| t.name != "mine"));
+        assert_eq!(
+            problems,
+            [format!(
+                "{}: field `scatter_marker`: \"dots\" is not a marker; expected one of braille, dot, block, bar, halfblock",
+                path.display()
+            )]
+        );
+        let e = Theme::parse(
+            &BUILTIN[0]
+                .1
+                .replace("marker = \"braille\"", "marker = \"brail\""),
+            "x.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            ThemeError::Marker {
+                file: "x.toml".into(),
+                field: "marker",
+                word: "brail".into()
+            }
+        );
+        // Case and the hyphenated spelling are accepted, as before.
+        let t = Theme::parse(
+            &BUILTIN[0]
+                .1
+                .replace("marker = \"braille\"", "marker = \"Half-Block\""),
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(t.marker(), Marker::HalfBlock);
     }
 }

@@ -5,9 +5,11 @@ pub mod generator_spec;
 pub mod presets;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::device::DeviceRequest;
 
 /// Built-in and real datasets. Real ones are read from local files only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,8 +218,8 @@ pub enum GenMode {
 pub struct RunConfig {
     pub name: String,
     pub seed: u64,
-    /// `auto`, `cpu`, `cuda` or `cuda:N`.
-    pub device: String,
+    /// `auto`, `cpu`, `cuda` or `cuda:N` (parsed when the config loads).
+    pub device: DeviceRequest,
     pub data: DataConfig,
     pub model: ModelConfig,
     pub train: TrainConfig,
@@ -230,8 +232,14 @@ pub struct RunConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
     pub dataset: DatasetName,
-    /// Folder holding the dataset's files; empty means `<data dir>/datasets/<name>`.
-    pub root: String,
+    /// Folder holding the dataset's files; absent (or `""`, as older files say) means
+    /// `<data dir>/datasets/<name>`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_path_is_none"
+    )]
+    pub root: Option<PathBuf>,
     pub transform: TransformKind,
     pub profile: Profile,
     /// rho = n_max / n_min for `exp` and `step`.
@@ -331,8 +339,14 @@ pub struct GitConfig {
     pub mode: GenMode,
     /// Iterations between the sample grids a run shows while the generator trains.
     pub sample_every: usize,
-    /// Where trained generators are cached; empty = `<data dir>/generators`.
-    pub cache_dir: String,
+    /// Where trained generators are cached; absent (or `""`, as older files say) means
+    /// `<data dir>/generators`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_path_is_none"
+    )]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -368,7 +382,7 @@ impl Default for RunConfig {
         RunConfig {
             name: "default".into(),
             seed: 0,
-            device: "auto".into(),
+            device: DeviceRequest::Auto,
             data: DataConfig::default(),
             model: ModelConfig::default(),
             train: TrainConfig::default(),
@@ -383,7 +397,7 @@ impl Default for DataConfig {
     fn default() -> Self {
         DataConfig {
             dataset: DatasetName::Glyphs,
-            root: String::new(),
+            root: None,
             transform: TransformKind::Rot,
             profile: Profile::Zipf,
             imbalance: 100.0,
@@ -477,9 +491,17 @@ impl Default for GitConfig {
             weighted_gen_k: 0.0,
             mode: GenMode::Auto,
             sample_every: 250,
-            cache_dir: String::new(),
+            cache_dir: None,
         }
     }
+}
+
+/// An optional folder: `""` (what older builds wrote for "the default") reads as absent.
+fn empty_path_is_none<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    let path = Option::<PathBuf>::deserialize(deserializer)?;
+    Ok(path.filter(|p| !p.as_os_str().is_empty()))
 }
 
 /// A config problem, always naming where it is.
@@ -560,11 +582,28 @@ impl RunConfig {
         Ok(config)
     }
 
-    fn from_table(table: toml::Table, source: &str) -> Result<RunConfig, ConfigError> {
-        RunConfig::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
-            source: source.to_string(),
-            message: e.to_string().trim_end().to_string(),
-        })
+    fn from_table(mut table: toml::Table, source: &str) -> Result<RunConfig, ConfigError> {
+        // The device word is parsed here, once, so that a typo is reported as before: naming
+        // the field, with the words allowed. (A value that is not a string is left to serde.)
+        let device = match table.remove("device") {
+            Some(toml::Value::String(text)) => {
+                Some(DeviceRequest::parse(&text).map_err(|e| field_error(source, "device", e))?)
+            }
+            Some(other) => {
+                table.insert("device".into(), other);
+                None
+            }
+            None => None,
+        };
+        let mut config =
+            RunConfig::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError {
+                source: source.to_string(),
+                message: e.to_string().trim_end().to_string(),
+            })?;
+        if let Some(device) = device {
+            config.device = device;
+        }
+        Ok(config)
     }
 
     /// Range and consistency checks that serde cannot express.
@@ -573,7 +612,6 @@ impl RunConfig {
         check_run_name(&self.name).map_err(|m| {
             field_error(source, "name", format!("{m} (it names the run directory)"))
         })?;
-        crate::device::parse_device(&self.device).map_err(|m| field_error(source, "device", m))?;
         let d = &self.data;
         if !(d.imbalance.is_finite() && d.imbalance >= 1.0) {
             return err(
@@ -750,9 +788,10 @@ impl RunConfig {
         self.method.augment == Augment::Git || self.eval.ekld_transform == EkldTransform::Generator
     }
 
-    /// Resolved TOML text, as written into a run directory.
-    pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a RunConfig always serializes")
+    /// Resolved TOML text, as written into a run directory. Fails only for a folder whose
+    /// name is not UTF-8 (TOML has no way to write it).
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(self)
     }
 }
 
@@ -848,8 +887,40 @@ mod tests {
     fn defaults_and_round_trip() {
         let c = parse("", &[]).unwrap();
         assert_eq!(c, RunConfig::default());
-        let again = parse(&c.to_toml(), &[]).unwrap();
+        let again = parse(&c.to_toml().unwrap(), &[]).unwrap();
         assert_eq!(again, c);
+    }
+
+    #[test]
+    fn folders_are_optional_and_old_empty_strings_mean_the_default() {
+        // Older builds wrote `root = ""` and `cache_dir = ""` for "the default".
+        let c = parse("[data]\nroot = \"\"\n[git]\ncache_dir = \"\"\n", &[]).unwrap();
+        assert_eq!(
+            (c.data.root.as_ref(), c.git.cache_dir.as_ref()),
+            (None, None)
+        );
+        assert_eq!(c, RunConfig::default());
+        // The default writes no folder at all; a set one is written and read back.
+        let text = c.to_toml().unwrap();
+        assert!(
+            !text.contains("root") && !text.contains("cache_dir"),
+            "{text}"
+        );
+        let c = parse(
+            "[data]\nroot = \"/data/k 49\"\n",
+            &["git.cache_dir=\"/tmp/gen \\\"x\\\"\""],
+        )
+        .unwrap();
+        assert_eq!(c.data.root, Some(PathBuf::from("/data/k 49")));
+        assert_eq!(c.git.cache_dir, Some(PathBuf::from("/tmp/gen \"x\"")));
+        assert_eq!(parse(&c.to_toml().unwrap(), &[]).unwrap(), c);
+        // run.json carries the config as JSON: old ones say "", new ones leave the key out.
+        let mut json = serde_json::to_value(RunConfig::default()).unwrap();
+        assert!(json["data"].get("root").is_none());
+        json["data"]["root"] = "".into();
+        json["git"]["cache_dir"] = "".into();
+        let old: RunConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old, RunConfig::default());
     }
 
     #[test]
@@ -874,6 +945,22 @@ mod tests {
         assert!(e.contains("data.imbalance") && e.contains("-1"), "{e}");
         let e = parse("device = \"tpu\"\n", &[]).unwrap_err().to_string();
         assert!(e.contains("device") && e.contains("cuda:N"), "{e}");
+        // The old wording, naming the file and the field, from the file or from --set.
+        let e = parse("device = \"cuda:7x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "test.toml: field `device`: \"cuda:7x\" is not a device; expected one of auto, cpu, cuda, cuda:N"
+        );
+        let e = parse("", &["device=cuda:7x"]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("test.toml (with --set device=cuda:7x): field `device`:"),
+            "{e}"
+        );
+        let c = parse("device = \"cuda:1\"\n", &[]).unwrap();
+        assert_eq!(c.device, DeviceRequest::Cuda(Some(1)));
+        assert!(c.to_toml().unwrap().contains("device = \"cuda:1\""));
         let e = parse("[train]\ndecay_epochs = [40, 30]\n", &[])
             .unwrap_err()
             .to_string();
@@ -945,6 +1032,6 @@ mod tests {
         assert!(e.contains("git.downsamples"), "{e}");
         // An override keeps the rest of the preset and round-trips.
         let c = parse("[git]\npreset = \"paper\"\niterations = 500\n", &[]).unwrap();
-        assert_eq!(parse(&c.to_toml(), &[]).unwrap(), c);
+        assert_eq!(parse(&c.to_toml().unwrap(), &[]).unwrap(), c);
     }
 }

@@ -47,9 +47,7 @@ pub fn prepare(config: &RunConfig) -> Result<Prepared, DataError> {
             test_sizes,
         });
     }
-    let configured =
-        (!config.data.root.is_empty()).then(|| std::path::PathBuf::from(&config.data.root));
-    let source = super::real::load_auto(config.data.dataset, configured.as_deref())?;
+    let source = super::real::load_auto(config.data.dataset, config.data.root.as_deref())?;
     Ok(from_source(source, config))
 }
 

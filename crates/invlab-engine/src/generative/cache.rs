@@ -11,8 +11,8 @@ pub use invlab_core::generator::{data_digest, fnv1a, KeyInputs};
 
 /// The cache folder: `git.cache_dir`, else `<data dir>/generators`.
 pub(crate) fn cache_root(config: &RunConfig) -> Option<PathBuf> {
-    if !config.git.cache_dir.is_empty() {
-        return Some(PathBuf::from(&config.git.cache_dir));
+    if let Some(dir) = &config.git.cache_dir {
+        return Some(dir.clone());
     }
     invlab_core::paths::data_dir().map(|d| d.join("generators"))
 }

@@ -177,7 +177,7 @@ impl Trainer<'_> {
         let sizes: Vec<f64> = self.info.train_sizes.iter().map(|&n| n as f64).collect();
         Ok(Some(InvarianceReport {
             epoch: epoch + 1,
-            transform: invlab_core::config::serde_plain_name(&kind),
+            transform: Some(kind),
             images_per_class: images,
             samples,
             spearman_size_ekld: metrics::spearman(&sizes, &inv.ekld),
@@ -186,7 +186,7 @@ impl Trainer<'_> {
             ekld_stderr: inv.ekld_stderr,
             seconds: t0.elapsed().as_secs_f64(),
             sampling: SamplingUsage {
-                mode: invlab_core::config::serde_plain_name(&e.ekld_sampling),
+                mode: Some(e.ekld_sampling),
                 images: inv.images,
                 samples_per_image: inv.samples_per_image,
             },

@@ -137,10 +137,7 @@ fn execute(
         }
     };
     *dir_slot = Some(dir.clone());
-    let device = device::resolve(
-        invlab_core::device::parse_device(&config.device).map_err(EngineError::Device)?,
-    )
-    .map_err(EngineError::Device)?;
+    let device = device::resolve(config.device).map_err(EngineError::Device)?;
     sink(Event::Phase(Phase::LoadingData));
     let prepared = prepare(&config)?;
     let data = data::upload(&prepared, &config, device)?;

@@ -396,7 +396,13 @@ impl App {
             return Vec::new();
         }
         let path = self.save_dir.join(format!("{name}.toml"));
-        let text = self.form.config.to_toml();
+        let text = match self.form.config.to_toml() {
+            Ok(text) => text,
+            Err(e) => {
+                self.warn(format!("config {name} not saved: {e}"));
+                return Vec::new();
+            }
+        };
         let file = ConfigFile {
             name: name.clone(),
             path: path.clone(),

@@ -8,6 +8,7 @@ use super::*;
 use crate::command::Command;
 use crate::history::load_history;
 use invlab_core::fixtures;
+use invlab_core::signal::Signal;
 use invlab_engine::Event;
 
 fn app() -> App {
@@ -398,7 +399,7 @@ fn history_loads_finished_and_killed_runs() {
     }
     let inv = fixtures::invariance(&info, 4, 1.0);
     let summary = fixtures::summary(&info, last.as_ref().unwrap(), &inv);
-    std::fs::write(done.join("config.toml"), config.to_toml()).unwrap();
+    std::fs::write(done.join("config.toml"), config.to_toml().unwrap()).unwrap();
     std::fs::write(done.join("run.json"), serde_json::to_string(&info).unwrap()).unwrap();
     std::fs::write(done.join("metrics.jsonl"), &lines).unwrap();
     std::fs::write(
@@ -415,7 +416,7 @@ fn history_loads_finished_and_killed_runs() {
     // A killed run: two epochs, the last line cut short, no summary.
     let killed = tmp.path().join("20260102-000000-killed");
     std::fs::create_dir_all(&killed).unwrap();
-    std::fs::write(killed.join("config.toml"), config.to_toml()).unwrap();
+    std::fs::write(killed.join("config.toml"), config.to_toml().unwrap()).unwrap();
     let partial: String =
         lines.lines().take(2).collect::<Vec<_>>().join("\n") + "\n{\"epoch\": 3, \"tot";
     std::fs::write(killed.join("metrics.jsonl"), partial).unwrap();
@@ -424,7 +425,7 @@ fn history_loads_finished_and_killed_runs() {
     // A failed run (named to sort first by name, but updated last).
     let failed = tmp.path().join("a-failed");
     std::fs::create_dir_all(&failed).unwrap();
-    std::fs::write(failed.join("config.toml"), config.to_toml()).unwrap();
+    std::fs::write(failed.join("config.toml"), config.to_toml().unwrap()).unwrap();
     std::fs::write(
         failed.join("state.json"),
         state("failed", 0, 300).replace(r#""message":"""#, r#""message":"no data""#),
@@ -584,13 +585,13 @@ fn a_shutdown_signal_stops_active_runs_then_exits() {
     ch(&mut app, 's');
     ch(&mut app, 's');
     started(&mut app, 0);
-    let effects = app.on_event(AppEvent::Shutdown("SIGTERM"));
+    let effects = app.on_event(AppEvent::Shutdown(Signal::Term));
     assert_eq!(controls(&effects), vec![(0, Control::Stop)]);
     assert!(!app.should_exit);
     assert_eq!(app.runs.len(), 1, "the queue is dropped");
     assert!(app.message.as_ref().unwrap().text.contains("SIGTERM"));
     // A second signal sends no second stop.
-    assert!(controls(&app.on_event(AppEvent::Shutdown("SIGTERM"))).is_empty());
+    assert!(controls(&app.on_event(AppEvent::Shutdown(Signal::Term))).is_empty());
     let effects = app.on_event(AppEvent::Run {
         slot: 0,
         event: Event::Stopped { epochs_done: 1 },
@@ -599,7 +600,7 @@ fn a_shutdown_signal_stops_active_runs_then_exits() {
     assert!(effects.is_empty());
     // With nothing running, a signal exits at once.
     let mut idle = self::app();
-    assert!(idle.on_event(AppEvent::Shutdown("SIGHUP")).is_empty());
+    assert!(idle.on_event(AppEvent::Shutdown(Signal::Hup)).is_empty());
     assert!(idle.should_exit);
 }
 

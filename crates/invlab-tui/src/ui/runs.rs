@@ -145,7 +145,7 @@ fn run_table(app: &App, inner: Rect) -> RunTable {
                     .as_ref()
                     .map(|i| i.device.clone())
                     .or_else(|| run.summary.as_ref().map(|s| s.device.clone()))
-                    .unwrap_or_else(|| run.config.device.clone());
+                    .unwrap_or_else(|| run.config.device.to_string());
                 cells.push((device, None));
             }
             RunRow {
