@@ -8,8 +8,37 @@ use std::path::{Path, PathBuf};
 
 use invlab_core::config::RunConfig;
 use invlab_core::records::EpochMetrics;
-use invlab_core::rundir::{write_atomic, RunDir, RunRecord};
+use invlab_core::rundir::{write_atomic, LoadError, RunDir, RunRecord};
 use invlab_core::summary::Summary;
+
+/// Why a report or a run's figures could not be made; each names the file or folder.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    NotARun(#[from] LoadError),
+    #[error("{}: no summary.json (is the run finished?)", dir.join("summary.json").display())]
+    Unfinished { dir: PathBuf },
+    #[error("creating {}: {source}", dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The SVG could not be rasterised to `path`.
+    #[error("{}: {reason}", path.display())]
+    Render { path: PathBuf, reason: String },
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    write_atomic(path, bytes).map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
 
 /// One finished run as the report sees it: its summary and curves, and the key that groups it
 /// with its other seeds.
@@ -26,22 +55,18 @@ pub struct ReportRun {
 
 impl ReportRun {
     /// Reads a finished run through the run-directory reader (`RunDir::load`).
-    pub fn load(dir: &Path) -> Result<ReportRun, String> {
+    pub fn load(dir: &Path) -> Result<ReportRun, ReportError> {
         let record = RunDir {
             path: dir.to_path_buf(),
         }
-        .load()
-        .map_err(|e| e.to_string())?;
+        .load()?;
         ReportRun::from_record(record)
     }
 
-    pub fn from_record(record: RunRecord) -> Result<ReportRun, String> {
-        let summary = record.summary.ok_or_else(|| {
-            format!(
-                "{}: no summary.json (is the run finished?)",
-                record.dir.join("summary.json").display()
-            )
-        })?;
+    pub fn from_record(record: RunRecord) -> Result<ReportRun, ReportError> {
+        let Some(summary) = record.summary else {
+            return Err(ReportError::Unfinished { dir: record.dir });
+        };
         Ok(ReportRun {
             label: summary.name.clone(),
             seedless_config: seedless(&record.config),
@@ -498,18 +523,20 @@ pub(crate) fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Writes `<stem>.svg` and `<stem>.png` into `dir`, atomically; returns both paths.
-fn write_figure(dir: &Path, stem: &str, svg: &str) -> Result<[PathBuf; 2], String> {
+fn write_figure(dir: &Path, stem: &str, svg: &str) -> Result<[PathBuf; 2], ReportError> {
     let svg_path = dir.join(format!("{stem}.svg"));
     let png_path = dir.join(format!("{stem}.png"));
-    write_atomic(&svg_path, svg.as_bytes())
-        .map_err(|e| format!("writing {}: {e}", svg_path.display()))?;
-    let png = svg_to_png(svg).map_err(|e| format!("{}: {e}", png_path.display()))?;
-    write_atomic(&png_path, &png).map_err(|e| format!("writing {}: {e}", png_path.display()))?;
+    write_file(&svg_path, svg.as_bytes())?;
+    let png = svg_to_png(svg).map_err(|reason| ReportError::Render {
+        path: png_path.clone(),
+        reason,
+    })?;
+    write_file(&png_path, &png)?;
     Ok([svg_path, png_path])
 }
 
 /// Writes `ekld_vs_size` and `curves` (SVG and PNG) into a finished run's directory.
-pub fn write_run_figures(dir: &Path) -> Result<(), String> {
+pub fn write_run_figures(dir: &Path) -> Result<(), ReportError> {
     let runs = [ReportRun::load(dir)?];
     write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(&runs))?;
     write_figure(dir, "curves", &curves_svg(&runs))?;
@@ -519,8 +546,11 @@ pub fn write_run_figures(dir: &Path) -> Result<(), String> {
 /// `invlab report --out DIR`: creates `dir` and writes `report.md` (table and figures),
 /// `comparison.csv`, and the overlaid figures `ekld_vs_size` and `curves` as SVG and PNG.
 /// Returns the files written.
-pub fn write_report(runs: &[ReportRun], dir: &Path) -> Result<Vec<PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+pub fn write_report(runs: &[ReportRun], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     let mut written = Vec::new();
     written.extend(write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(runs))?);
     written.extend(write_figure(dir, "curves", &curves_svg(runs))?);
@@ -530,8 +560,7 @@ pub fn write_report(runs: &[ReportRun], dir: &Path) -> Result<Vec<PathBuf>, Stri
     ];
     for (name, text) in files {
         let path = dir.join(name);
-        write_atomic(&path, text.as_bytes())
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        write_file(&path, text.as_bytes())?;
         written.push(path);
     }
     Ok(written)
@@ -727,5 +756,24 @@ mod tests {
         assert_eq!(csv_quote("a,b"), "\"a,b\"");
         assert_eq!(csv_quote("say \"x\""), "\"say \"\"x\"\"\"");
         assert_eq!(csv_quote("plain"), "plain");
+    }
+
+    #[test]
+    fn a_folder_that_is_not_a_finished_run_is_refused_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = ReportRun::load(tmp.path()).unwrap_err();
+        assert!(matches!(err, ReportError::NotARun(_)), "{err:?}");
+        assert!(err.to_string().contains("not a run directory"), "{err}");
+        let run = RunDir::create(tmp.path(), "r").unwrap();
+        run.write_config(&RunConfig::default()).unwrap();
+        let err = ReportRun::load(&run.path).unwrap_err();
+        assert!(matches!(err, ReportError::Unfinished { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .ends_with("r/summary.json: no summary.json (is the run finished?)"),
+            "{err}"
+        );
+        let err = write_run_figures(&run.path).unwrap_err();
+        assert!(matches!(err, ReportError::Unfinished { .. }), "{err:?}");
     }
 }
