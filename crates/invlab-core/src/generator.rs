@@ -158,3 +158,63 @@ impl SampleGrid {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GeneratorPreset;
+
+    #[test]
+    fn the_key_changes_with_every_input() {
+        let config = RunConfig::default();
+        let spec = GeneratorSpec::preset(GeneratorPreset::Small);
+        let base = KeyInputs::new(&config, &spec, 7, 1, 28);
+        let key = base.key();
+        assert_eq!(
+            key,
+            KeyInputs::new(&config, &spec, 7, 1, 28).key(),
+            "stable"
+        );
+        let mut variants: Vec<KeyInputs> = Vec::new();
+        let mut with = |f: &dyn Fn(&mut KeyInputs)| {
+            let mut k = base.clone();
+            f(&mut k);
+            variants.push(k);
+        };
+        with(&|k| k.dataset = DatasetName::Mnist);
+        with(&|k| k.transform = TransformKind::Dil);
+        with(&|k| k.profile = Profile::Exp);
+        with(&|k| k.imbalance = 50.0);
+        with(&|k| k.zipf_a = 1.5);
+        with(&|k| k.max_per_class = 4000);
+        with(&|k| k.min_per_class = 6);
+        with(&|k| k.class_order = ClassOrder::Identity);
+        with(&|k| k.pick = Pick::First);
+        with(&|k| k.seed = 1);
+        with(&|k| k.data_digest = "0".into());
+        with(&|k| k.channels = 3);
+        with(&|k| k.size = 32);
+        with(&|k| k.spec.dim = 32);
+        with(&|k| k.spec.iterations += 1);
+        with(&|k| k.spec.lr *= 2.0);
+        with(&|k| k.spec.flip = false);
+        with(&|k| k.spec.preset = GeneratorPreset::Paper);
+        let mut keys: Vec<String> = variants.iter().map(KeyInputs::key).collect();
+        assert!(
+            keys.iter().all(|k| *k != key),
+            "every input changes the key"
+        );
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), variants.len());
+        // And the config feeds the inputs it names.
+        let mut other = config.clone();
+        other.data.imbalance = 10.0;
+        assert_ne!(KeyInputs::new(&other, &spec, 7, 1, 28).key(), key);
+        other = config.clone();
+        other.seed = 9;
+        assert_ne!(KeyInputs::new(&other, &spec, 7, 1, 28).key(), key);
+        assert_ne!(data_digest(&[1, 2], &[0]), data_digest(&[1, 2], &[1]));
+        assert_ne!(data_digest(&[1, 2], &[0]), data_digest(&[2, 1], &[0]));
+    }
+}

@@ -28,7 +28,7 @@ use crate::generator::{read_losses, Losses, SampleGrid};
 /// `RunDir::load`, the one reader.
 pub const FORMAT_VERSION: u32 = 2;
 
-pub use crate::atomic::{temp_path, write_atomic};
+use crate::atomic::write_atomic;
 
 /// A run's status word in `state.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

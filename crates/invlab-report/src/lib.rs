@@ -6,9 +6,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use invlab_core::atomic::write_atomic;
 use invlab_core::config::RunConfig;
 use invlab_core::records::EpochMetrics;
-use invlab_core::rundir::{write_atomic, LoadError, RunDir, RunRecord};
+use invlab_core::rundir::{LoadError, RunDir, RunRecord};
 use invlab_core::summary::Summary;
 
 /// Why a report or a run's figures could not be made; each names the file or folder.

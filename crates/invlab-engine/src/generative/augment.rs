@@ -242,8 +242,8 @@ impl GitAugmenter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generative::GeneratorSpec;
     use invlab_core::config::GeneratorPreset;
+    use invlab_core::generator::GeneratorSpec;
     use tch::nn::VarStore;
 
     fn tiny_generator(vs: &VarStore) -> Generator {

@@ -13,5 +13,3 @@ pub mod cache;
 pub mod munit;
 pub mod samples;
 pub mod training;
-
-pub use invlab_core::generator::GeneratorSpec;

@@ -6,7 +6,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::augment::generate;
 use super::munit::Generator;
-pub use invlab_core::generator::{SampleGrid, SampleRow};
+use invlab_core::generator::{SampleGrid, SampleRow};
 use invlab_core::seed::{self, SeedPurpose};
 
 /// Which training images the grid shows: two of the largest class, then one of each of the

@@ -13,7 +13,7 @@ use super::adam::Adam;
 use super::munit::{Discriminator, Generator};
 use crate::torch_seed::with_torch_seed;
 use invlab_core::generator::GeneratorSpec;
-pub use invlab_core::generator::{read_losses, Losses};
+use invlab_core::generator::Losses;
 use invlab_core::seed::{self, SeedPurpose};
 
 /// Standard normal draws from a seeded stream (Box-Muller), as a (rows, cols) tensor.

@@ -3,7 +3,8 @@
 use super::optim::{named_params, Sgd};
 use super::Trainer;
 use crate::error::{EngineError, EngineResult};
-use invlab_core::rundir::{now_secs, temp_path, RunState, Status};
+use invlab_core::atomic::temp_path;
+use invlab_core::rundir::{now_secs, RunState, Status};
 
 impl Trainer<'_> {
     pub(super) fn write_state(&self, status: Status) -> EngineResult<()> {

@@ -11,14 +11,15 @@ use super::{Flow, Trainer};
 use crate::error::{EngineError, EngineResult};
 use crate::events::{Event, Phase};
 use crate::generative::augment::{keep_probabilities, GitAugmenter};
-use crate::generative::cache::{self, KeyInputs};
+use crate::generative::cache;
 use crate::generative::munit::Generator;
-use crate::generative::samples::{pick_rows, sample_grid, SampleGrid};
-use crate::generative::training::{Losses, MunitTraining};
-use crate::generative::GeneratorSpec;
+use crate::generative::samples::{pick_rows, sample_grid};
+use crate::generative::training::MunitTraining;
+use invlab_core::atomic::{temp_path, write_atomic};
 use invlab_core::config::{Augment, GenMode};
+use invlab_core::generator::{GeneratorSpec, KeyInputs, Losses, SampleGrid};
 use invlab_core::records::{GeneratorProgress, GeneratorRecord};
-use invlab_core::rundir::{temp_path, write_atomic, Status};
+use invlab_core::rundir::Status;
 
 /// Files of the generator phase in the run directory.
 const TRAINING_CHECKPOINT: &str = "generator-training.ot";
@@ -246,7 +247,7 @@ impl Trainer<'_> {
             training
                 .load_state(&saved)
                 .map_err(|e| EngineError::Resume(format!("{}: {e}", checkpoint.display())))?;
-            losses = crate::generative::training::read_losses(&self.dir.file(TRAINING_LOSSES));
+            losses = invlab_core::generator::read_losses(&self.dir.file(TRAINING_LOSSES));
             losses.truncate(training.iteration);
         }
         let started_at = training.iteration;

@@ -97,7 +97,7 @@ struct Trainer<'a> {
     /// When the first training batch of this process started (see `resources`).
     first_batch_seconds: Option<f64>,
     /// What GIT's generator depends on, when the run needs one.
-    generator_inputs: Option<crate::generative::cache::KeyInputs>,
+    generator_inputs: Option<invlab_core::generator::KeyInputs>,
     generator: Option<generator::LoadedGenerator>,
     git: Option<crate::generative::augment::GitAugmenter>,
     /// Generator iterations in the run directory's training checkpoint (for `state.json`).
@@ -143,7 +143,7 @@ fn execute(
     let data = data::upload(&prepared, &config, device)?;
     let generator_inputs = config.needs_generator().then(|| {
         let digest =
-            crate::generative::cache::data_digest(&prepared.train.images, &prepared.train.labels);
+            invlab_core::generator::data_digest(&prepared.train.images, &prepared.train.labels);
         generator::key_inputs(&config, digest, data.channels, data.size)
     });
 

@@ -4,8 +4,8 @@ use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
 use crate::error::{EngineError, EngineResult};
+use invlab_core::atomic::temp_path;
 use invlab_core::config::RunConfig;
-use invlab_core::rundir::temp_path;
 
 /// SGD with momentum and weight decay, as `torch.optim.SGD` (dampening 0, no Nesterov), with
 /// momentum buffers that can be checkpointed.

@@ -395,7 +395,7 @@ mod tests {
             channels: 1,
             size: 4,
             rows: (0..4)
-                .map(|r| invlab_engine::generative::samples::SampleRow {
+                .map(|r| invlab_core::generator::SampleRow {
                     label: format!("row{r}"),
                     images: (0..3)
                         .map(|k| vec![(10 * (4 * r + k) + 5) as u8; 16])

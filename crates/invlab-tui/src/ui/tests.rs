@@ -331,7 +331,7 @@ fn the_class_cursor_shows_one_class_figures() {
 fn generator_app() -> App {
     use crate::event::AppEvent;
     use invlab_core::generator::Losses;
-    use invlab_engine::generative::samples::{SampleGrid, SampleRow};
+    use invlab_core::generator::{SampleGrid, SampleRow};
     use invlab_engine::{Event, GeneratorProgress, Phase};
     let mut app = demo_app(0);
     let send = |app: &mut App, event: Event| {
