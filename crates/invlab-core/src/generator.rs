@@ -27,7 +27,7 @@ pub struct Losses {
 /// Losses from a JSON Lines file (the cache's `losses.jsonl`, a run's `generator-losses.jsonl`);
 /// unreadable lines (a cut-short last line) are skipped, a missing file gives none.
 pub fn read_losses(path: &std::path::Path) -> Vec<Losses> {
-    std::fs::read_to_string(path)
+    crate::text_file::read_text(path)
         .map(|t| {
             t.lines()
                 .filter_map(|l| serde_json::from_str(l).ok())

@@ -16,3 +16,4 @@ pub mod rundir;
 pub mod seed;
 pub mod signal;
 pub mod summary;
+pub mod text_file;

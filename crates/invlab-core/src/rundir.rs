@@ -29,6 +29,7 @@ use crate::generator::{read_losses, Losses, SampleGrid};
 pub const FORMAT_VERSION: u32 = 2;
 
 use crate::atomic::write_atomic;
+use crate::text_file::read_text;
 
 /// A run's status word in `state.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,7 +330,7 @@ fn modified(dir: &Path) -> u64 {
 }
 
 pub fn read_metrics(path: &Path) -> Vec<EpochMetrics> {
-    fs::read_to_string(path)
+    read_text(path)
         .map(|text| {
             text.lines()
                 .filter_map(|l| serde_json::from_str(l).ok())
@@ -344,7 +345,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
-    serde_json::from_str(&fs::read_to_string(path).ok()?).ok()
+    serde_json::from_str(&read_text(path).ok()?).ok()
 }
 
 pub fn now_secs() -> u64 {

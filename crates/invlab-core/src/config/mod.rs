@@ -537,7 +537,7 @@ impl RunConfig {
     /// Reads a config file, applies `--set` overrides in order, and validates the result.
     pub fn load(path: &Path, overrides: &[String]) -> Result<RunConfig, ConfigError> {
         let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let text = crate::text_file::read_text(path).map_err(|e| ConfigError {
             source: source.clone(),
             message: format!("cannot read the file: {e}"),
         })?;
