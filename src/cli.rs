@@ -12,6 +12,7 @@ EXAMPLES:
   invlab --batch configs/default.toml --set train.epochs=2 --set method.rule=drs
   invlab --batch configs/default.toml --sweep seed=0,1,2 --sweep method.rule=none,drs --list
   invlab --batch configs/default.toml --sweep seed=0,1,2 --index $SLURM_ARRAY_TASK_ID
+  invlab --batch configs/default.toml --sweep seed=0,1,2 --jobs 2 --continue  two at a time
   invlab --batch --resume ~/.local/share/invlab/runs/default
   invlab data                              where each dataset was looked for, and whether it is valid
   invlab data --preview CONFIG --out p.png pictures of CONFIG's dataset (classes, transforms, sizes)
@@ -26,11 +27,14 @@ RUN DIRECTORY (one per run, every file written atomically):
   per_class.csv   the per-class table          checkpoint.ot, optimizer.ot  for --resume
   ekld_vs_size.svg/.png, curves.svg/.png     figures
 
-SIGNALS (batch mode): SIGTERM, SIGINT (Ctrl-C) or SIGUSR1 stops the run at the next batch
-  boundary with its directory resumable (state.json \"stopped\"), within seconds; a second signal
-  ends the process at once (exit 128 + the signal), resumable from the last checkpoint.
-  With --index (job arrays) or --continue, running the same command again continues the run:
-  finished points are skipped, stopped or killed ones resumed, the rest started.
+SIGNALS (batch mode): SIGTERM, SIGINT (Ctrl-C) or SIGUSR1 stops every running run at its next
+  batch boundary with its directory resumable (state.json \"stopped\"), within seconds, and
+  starts no more. Repeats within 2 s are the same request (Slurm sends SIGTERM twice at a time
+  limit); a signal 2 s or more after the first ends the process at once (exit 128 + the signal),
+  resumable from the last checkpoints.
+  With --index (job arrays) or --continue, running the same command again continues the runs:
+  finished points are skipped, stopped or killed ones resumed, the rest started; a point another
+  live process is running (its lock) is skipped, so several processes can share one sweep.
 
 EXIT STATUS: 0 all runs finished (or were already); 1 a run failed; 2 bad command line, config
 or data; 75 stopped by a signal, resumable: rerun with --resume DIR, or the same --index /
@@ -90,9 +94,29 @@ pub struct Cli {
     #[arg(long = "continue")]
     pub continue_existing: bool,
 
-    /// Print every epoch's metrics as a JSON line on stdout (batch mode).
+    /// Print every epoch's metrics as a JSON line on stdout, with the run's id as `run`
+    /// (batch mode).
     #[arg(long)]
     pub stream: bool,
+
+    /// Runs at a time (batch mode) [default: one per GPU slot, or 1 on the CPU]. On the CPU the
+    /// cores are split between them (see --threads).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Devices to run on: auto (every visible GPU, else the CPU), cpu, or a list such as
+    /// cuda:0,cuda:2 (batch mode) [default: auto]. A config with device = "cpu" stays on the CPU.
+    #[arg(long, value_name = "LIST")]
+    pub devices: Option<String>,
+
+    /// Runs sharing one GPU (batch mode) [default: 1].
+    #[arg(long, value_name = "K")]
+    pub per_device: Option<usize>,
+
+    /// libtorch threads per run (batch mode) [default: the cores divided by the runs at a time,
+    /// so parallel runs never oversubscribe the machine].
+    #[arg(long, value_name = "T")]
+    pub threads: Option<usize>,
 
     /// Colour theme for the lab (dark, light, high-contrast, or a user theme).
     #[arg(long, value_name = "NAME")]

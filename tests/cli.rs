@@ -342,6 +342,151 @@ fn sigterm_stops_a_batch_run_resumably_and_resume_finishes_it() {
     assert!(summary["balanced_accuracy"].is_number());
 }
 
+/// At a time limit Slurm sends the job step SIGTERM twice, 10-40 ms apart: one clean stop.
+#[test]
+fn slurms_double_sigterm_is_one_clean_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = signal_config(tmp.path(), "twice");
+    let runs = tmp.path().join("runs");
+    let run = runs.join("twice");
+    let mut child = spawn_logged(
+        invlab().arg("--batch").arg(&config).arg("--out").arg(&runs),
+        tmp.path(),
+        "twice",
+    );
+    wait_for_checkpoint(&mut child, &run, tmp.path(), "twice");
+    send(&child, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(25));
+    send(&child, libc::SIGTERM);
+    let (code, _) = wait_exit(&mut child, 60);
+    let logged = log(tmp.path(), "twice");
+    assert_eq!(code, Some(75), "{logged}");
+    assert_eq!(state(&run)["status"], "stopped", "{logged}");
+    assert!(logged.contains("stopped with"), "{logged}");
+}
+
+/// Metrics without their timings, for comparing runs.
+fn metrics_without_timings(run: &Path) -> Vec<serde_json::Value> {
+    fn strip(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => m
+                .into_iter()
+                .filter(|(k, _)| !k.contains("seconds"))
+                .map(|(k, v)| (k, strip(v)))
+                .collect(),
+            serde_json::Value::Array(a) => a.into_iter().map(strip).collect(),
+            other => other,
+        }
+    }
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| strip(serde_json::from_str(l).unwrap()))
+        .collect()
+}
+
+fn run_json(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap()
+}
+
+/// `--jobs 2` runs two sweep points at once, one thread each, and each point's metrics equal
+/// the same point run alone with one thread; a point that fails at run time ends alone.
+#[test]
+fn a_parallel_sweep_runs_together_and_matches_runs_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::write_config(tmp.path(), &common::tiny_config("par"));
+    let together = tmp.path().join("together");
+    let out = invlab()
+        .env("INVLAB_DATA_DIR", tmp.path().join("data"))
+        .arg("--batch")
+        .arg(&config)
+        .args(["--sweep", "seed=0,1", "--sweep", "data.dataset=k49,glyphs"])
+        .args(["--jobs", "2", "--out"])
+        .arg(&together)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The k49 points fail (no files here); the others finish.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("4 runs, 2 at a time (cpu, 1 thread; cpu, 1 thread)"), "{stderr}");
+    assert_eq!(stderr.matches("no k49 files found").count(), 2, "{stderr}");
+    assert_eq!(stderr.matches("finished in").count(), 2, "{stderr}");
+    // Two at a time: the second glyphs run started before the first one finished.
+    let started = stderr.find("[par-seed1-datasetglyphs] directory").unwrap();
+    let first_done = stderr.find("[par-seed0-datasetglyphs] finished").unwrap();
+    assert!(started < first_done, "{stderr}");
+    for seed in [0, 1] {
+        let name = format!("par-seed{seed}-datasetglyphs");
+        let alone = tmp.path().join(format!("alone{seed}"));
+        let out = invlab()
+            .arg("--batch")
+            .arg(&config)
+            .args([
+                "--set",
+                &format!("seed={seed}"),
+                "--set",
+                &format!("name=\"{name}\""),
+                "--threads",
+                "1",
+                "--out",
+            ])
+            .arg(&alone)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (a, b) = (alone.join(&name), together.join(&name));
+        assert_eq!(run_json(&a)["cpu_threads"], 1);
+        assert_eq!(run_json(&b)["cpu_threads"], 1);
+        let (ma, mb) = (metrics_without_timings(&a), metrics_without_timings(&b));
+        assert_eq!(ma.len(), 2);
+        assert_eq!(ma, mb, "seed {seed}: alone and beside another run differ");
+    }
+}
+
+/// Two processes given the same sweep with `--continue` share it: each point runs once, in
+/// one directory, and both exit 0.
+#[test]
+fn two_processes_share_one_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::write_config(tmp.path(), &common::tiny_config("shared"));
+    let runs = tmp.path().join("runs");
+    let worker = |tag: &str| {
+        spawn_logged(
+            invlab()
+                .arg("--batch")
+                .arg(&config)
+                .args(["--sweep", "seed=0,1,2,3", "--continue", "--threads", "1", "--out"])
+                .arg(&runs),
+            tmp.path(),
+            tag,
+        )
+    };
+    let mut a = worker("a");
+    let mut b = worker("b");
+    let (code_a, _) = wait_exit(&mut a, 300);
+    let (code_b, _) = wait_exit(&mut b, 300);
+    let logs = format!("{}\n{}", log(tmp.path(), "a"), log(tmp.path(), "b"));
+    assert_eq!((code_a, code_b), (Some(0), Some(0)), "{logs}");
+    let mut dirs: Vec<String> = std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert_eq!(
+        dirs,
+        ["shared-seed0", "shared-seed1", "shared-seed2", "shared-seed3"],
+        "{logs}"
+    );
+    for d in &dirs {
+        assert_eq!(state(&runs.join(d))["status"], "finished", "{d}: {logs}");
+        assert_eq!(metrics_without_timings(&runs.join(d)).len(), 2, "{d}");
+    }
+    // Every point was trained by exactly one of them.
+    assert_eq!(logs.matches("] finished in").count(), 4, "{logs}");
+}
+
 #[test]
 fn a_requeued_array_task_continues_its_own_run_directory() {
     let tmp = tempfile::tempdir().unwrap();
@@ -364,10 +509,10 @@ fn a_requeued_array_task_continues_its_own_run_directory() {
     assert_eq!(code, Some(75), "{}", log(tmp.path(), "first"));
     assert_eq!(state(&run)["status"], "stopped");
 
-    // The requeued task resumes it; a second signal while it stops ends it at once
-    // (128 + SIGTERM), with the state "running" as after a kill, or already "stopped" when the
-    // graceful stop got that far. On a fast machine the stop can also finish (exit 75) before
-    // the second signal arrives. Each leaves a directory the next task continues.
+    // The requeued task resumes it; a second signal 2 s or more after the first, while it
+    // stops, ends it at once (128 + SIGTERM), with the state "running" as after a kill, or
+    // already "stopped" when the graceful stop got that far. The stop usually finishes (exit
+    // 75) before the second signal arrives. Each leaves a directory the next task continues.
     let mut child = spawn_logged(&mut task(), tmp.path(), "second");
     let deadline = Instant::now() + Duration::from_secs(120);
     while !log(tmp.path(), "second").contains("epoch") {
@@ -377,8 +522,10 @@ fn a_requeued_array_task_continues_its_own_run_directory() {
     let second = log(tmp.path(), "second");
     assert!(second.contains("continuing the unfinished run"), "{second}");
     send(&child, libc::SIGTERM);
-    std::thread::sleep(Duration::from_millis(200));
-    send(&child, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(2100));
+    if child.try_wait().unwrap().is_none() {
+        send(&child, libc::SIGTERM);
+    }
     let (code, _) = wait_exit(&mut child, 60);
     let status = state(&run)["status"].clone();
     match code {

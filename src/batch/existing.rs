@@ -35,17 +35,53 @@ pub(crate) struct Claim {
     _lock: Option<File>,
 }
 
+/// What a batch job holds while it writes a run directory: a claimed sweep point (`--continue`)
+/// or the lock of a directory given to `--resume`. Released when dropped.
+#[derive(Debug)]
+#[expect(dead_code, reason = "held only for the lock its drop releases")]
+pub(crate) enum Held {
+    Claim(Claim),
+    Lock(File),
+}
+
+/// Why a run could not be claimed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ClaimError {
+    /// Another live process holds the run's lock (the kernel drops a dead holder's flock, so
+    /// a lock left by a killed process never shows up here: it is simply taken over).
+    #[error("another invlab process is running {name} in {} ({holder}; lock {})", .runs_dir.display(), .lock.display())]
+    Locked {
+        name: String,
+        runs_dir: PathBuf,
+        /// `pid N on HOST`, as the holder wrote it.
+        holder: String,
+        lock: PathBuf,
+    },
+    #[error("cannot {action} {}: {error}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The directory exists and cannot be continued (another config, failed, not a run).
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// Locks the run's name and decides what to do with it.
-pub(crate) fn claim(runs_dir: &Path, config: &RunConfig) -> Result<Claim, String> {
-    std::fs::create_dir_all(runs_dir)
-        .map_err(|e| format!("cannot create {}: {e}", runs_dir.display()))?;
+pub(crate) fn claim(runs_dir: &Path, config: &RunConfig) -> Result<Claim, ClaimError> {
+    std::fs::create_dir_all(runs_dir).map_err(|error| ClaimError::Io {
+        action: "create",
+        path: runs_dir.to_path_buf(),
+        error,
+    })?;
     let lock = lock_name(runs_dir, &config.name)?;
-    let plan = plan(&runs_dir.join(&config.name), config)?;
+    let plan = plan(&runs_dir.join(&config.name), config).map_err(ClaimError::Refused)?;
     Ok(Claim { plan, _lock: lock })
 }
 
 /// Locks the run directory `dir` (existing or not) for this process.
-pub(crate) fn lock_dir(dir: &Path) -> Result<Option<File>, String> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<Option<File>, ClaimError> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -58,7 +94,7 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<Option<File>, String> {
 }
 
 /// Takes `<runs_dir>/.<name>.lock`. On a file system without locks it goes on unlocked.
-fn lock_name(runs_dir: &Path, name: &str) -> Result<Option<File>, String> {
+fn lock_name(runs_dir: &Path, name: &str) -> Result<Option<File>, ClaimError> {
     let path = runs_dir.join(format!(".{name}.lock"));
     let mut file = OpenOptions::new()
         .create(true)
@@ -66,7 +102,11 @@ fn lock_name(runs_dir: &Path, name: &str) -> Result<Option<File>, String> {
         .read(true)
         .write(true)
         .open(&path)
-        .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+        .map_err(|error| ClaimError::Io {
+            action: "open the lock file",
+            path: path.clone(),
+            error,
+        })?;
     // SAFETY: flock on a file descriptor this function owns; no memory is shared.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {
@@ -74,15 +114,19 @@ fn lock_name(runs_dir: &Path, name: &str) -> Result<Option<File>, String> {
         return match err.raw_os_error() {
             Some(libc::EWOULDBLOCK) => {
                 let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                Err(format!(
-                    "another invlab process is running {name} in {} ({}; lock {})",
-                    runs_dir.display(),
-                    holder.trim(),
-                    path.display()
-                ))
+                Err(ClaimError::Locked {
+                    name: name.to_string(),
+                    runs_dir: runs_dir.to_path_buf(),
+                    holder: holder.trim().to_string(),
+                    lock: path,
+                })
             }
             Some(libc::ENOLCK) | Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Ok(None),
-            _ => Err(format!("cannot lock {}: {err}", path.display())),
+            _ => Err(ClaimError::Io {
+                action: "lock",
+                path,
+                error: err,
+            }),
         };
     }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -246,6 +290,8 @@ mod tests {
         assert_eq!(first.plan, Plan::Start);
         // flock locks belong to the open file, so a second open in this process conflicts too.
         let e = claim(tmp.path(), &c).unwrap_err();
+        assert!(matches!(e, ClaimError::Locked { .. }), "{e}");
+        let e = e.to_string();
         assert!(e.contains("another invlab process is running exp"), "{e}");
         assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
         drop(first);

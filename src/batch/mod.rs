@@ -1,25 +1,31 @@
-//! Headless front end: runs configs (and sweep points) one after another through the same engine
-//! as the lab, with progress on stderr and run directories as the results.
+//! Headless front end: runs configs (and sweep points) through the same engine as the lab, as
+//! many at a time as the scheduler's slots allow (`--jobs`, `--devices`, `--per-device`,
+//! `--threads`), with progress on stderr and run directories as the results.
 //!
 //! `sweep` expands `--sweep` into points, `existing` decides what to do with a point whose
-//! directory exists (`--continue`, `--index`), `signals` turns SIGTERM / SIGINT / SIGUSR1 into a
-//! clean stop, `progress` prints.
+//! directory exists (`--continue`, `--index`) and locks it, `job` follows one run's events,
+//! `signals` turns SIGTERM / SIGINT / SIGUSR1 into a clean stop, `progress` prints.
 
 mod existing;
+mod job;
 mod progress;
 mod signals;
 mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::time::Duration;
 
 pub(crate) use progress::{finished_line, Progress};
 pub(crate) use signals::{signal_name, StopSignals};
 pub(crate) use sweep::{sweep_points, Point};
 
-use existing::Plan;
+use existing::{ClaimError, Plan};
 use invlab_core::config::RunConfig;
+use invlab_core::device::DeviceRequest;
+use invlab_core::schedule::{self, Scheduler, Slot, SlotRequest};
 use invlab_engine::{self as engine, Event, RunRequest};
+use job::Job;
 
 /// Exit codes, as documented in `--help`.
 pub const EXIT_FAILED: i32 = 1;
@@ -37,114 +43,200 @@ pub(crate) enum RunResult {
     Failed(String),
 }
 
-/// Runs one request to its end, printing progress and (with `stream`) each epoch's metrics as
-/// a JSON line on stdout. A stop signal (`signals`) is passed to the worker as `Control::Stop`.
-pub(crate) fn run_one(
-    request: RunRequest,
+/// One piece of work for the scheduler.
+#[derive(Debug)]
+enum Work {
+    /// A sweep point's config; `continue_existing` claims its directory first.
+    Config {
+        config: Box<RunConfig>,
+        continue_existing: bool,
+    },
+    /// `--resume DIR`.
+    Resume(PathBuf),
+}
+
+/// What the whole invocation came to.
+#[derive(Debug, Default)]
+struct Tally {
+    failed: usize,
+    stopped: usize,
+}
+
+/// Runs every piece of work on the slots, `slots.len()` at a time, until all have ended or a
+/// stop signal drains the runs under way (the queued ones are then not started).
+fn run_all(
+    work: Vec<Work>,
+    slots: Vec<Slot>,
+    runs_dir: &Path,
     signals: &StopSignals,
     stream: bool,
     progress: &mut Progress,
-) -> RunResult {
-    let (tx, rx) = mpsc::channel();
-    let handle = engine::spawn(
-        request,
-        Box::new(move |e| {
-            let _ = tx.send(e);
-        }),
-    );
-    let mut name = String::from("run");
-    let mut dir = PathBuf::new();
-    let mut stop_sent = false;
-    // The epoch under way and the run's length, for the progress bar.
-    let (mut epoch, mut total_epochs) = (0, 0);
-    let result = loop {
-        if let (Some(sig), false) = (signals.received(), stop_sent) {
-            handle.stop();
-            stop_sent = true;
-            progress.line(&format!(
-                "[{name}] {}: stopping at the next batch boundary (a second signal ends at once)",
-                signal_name(sig)
-            ));
+) -> Tally {
+    let (tx, rx) = mpsc::channel::<(usize, Event)>();
+    let mut scheduler = Scheduler::new(slots, work.into_iter().enumerate());
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut tally = Tally::default();
+    let mut stopping = false;
+    loop {
+        if let (Some(sig), false) = (signals.received(), stopping) {
+            stopping = true;
+            let dropped = scheduler.cancel_queued();
+            for job in &mut jobs {
+                job.stop(progress, signal_name(sig));
+            }
+            if dropped > 0 {
+                progress.line(&format!(
+                    "invlab: {}: {dropped} queued run(s) not started",
+                    signal_name(sig)
+                ));
+            }
         }
-        let event = match rx.recv_timeout(std::time::Duration::from_millis(100)) {
-            Ok(e) => e,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                break RunResult::Failed("the worker ended without a report".into())
+        while !stopping {
+            let Some((slot_index, slot, (id, work))) = scheduler.next() else {
+                break;
+            };
+            match start(id, work, slot, runs_dir, &tx, progress) {
+                Ok(Some(job)) => jobs.push(job.on_slot(slot_index)),
+                Ok(None) => scheduler.release(slot_index),
+                Err(message) => {
+                    progress.line(&format!("invlab: {message}"));
+                    tally.failed += 1;
+                    scheduler.release(slot_index);
+                }
             }
+        }
+        if scheduler.is_done() {
+            break;
+        }
+        let (id, event) = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(x) => x,
+            Err(_) => continue,
         };
-        match event {
-            Event::Started(info) => {
-                name = info.run_id.clone();
-                dir = info.dir.clone();
-                total_epochs = info.total_epochs;
-                epoch = info.resumed_at.unwrap_or(0) + 1;
-                let sizes = &info.train_sizes;
-                let (max, min) = (
-                    sizes.iter().max().copied().unwrap_or(0),
-                    sizes.iter().min().copied().unwrap_or(0),
-                );
-                progress.line(&format!(
-                    "[{name}] {} classes, {} training images (n_max {max}, n_min {min}), {} test images; device {}; libtorch {}{}",
-                    info.num_classes,
-                    sizes.iter().sum::<usize>(),
-                    info.test_sizes.iter().sum::<usize>(),
-                    info.device,
-                    info.libtorch_version,
-                    info.resumed_at.map(|e| format!("; resuming after epoch {e}")).unwrap_or_default(),
-                ));
-                progress.line(&format!("[{name}] directory {}", info.dir.display()));
-                progress.start(&name);
+        let Some(at) = jobs.iter().position(|j| j.id == id) else {
+            continue;
+        };
+        if let Some(result) = jobs[at].on_event(event, stream, progress) {
+            let job = jobs.swap_remove(at);
+            scheduler.release(job.slot_index);
+            job.join();
+            match result {
+                RunResult::Finished(dir) => println!("{}", dir.display()),
+                RunResult::Stopped(_) => tally.stopped += 1,
+                RunResult::Failed(_) => tally.failed += 1,
             }
-            Event::Phase(phase) => progress.phase(phase, epoch, total_epochs),
-            Event::Batch {
-                epoch: e,
-                batch,
-                batches,
-                loss,
-            } => {
-                epoch = e;
-                progress.batch(e, total_epochs, batch, batches, loss);
-            }
-            Event::Generator(g) => progress.generator(&name, &g),
-            Event::Epoch(m) => {
-                epoch = m.epoch + 1;
-                progress.epoch(&name, &m);
-                if stream {
-                    if let Ok(line) = serde_json::to_string(&*m) {
-                        println!("{line}");
-                    }
+        }
+    }
+    tally
+}
+
+/// Claims (with `--continue`) and starts one piece of work on `slot`; `None` when there is
+/// nothing to run (already finished, or locked by another live process: each said why), an
+/// error when the work cannot be done (refused directory, lock failure).
+fn start(
+    id: usize,
+    work: Work,
+    slot: Slot,
+    runs_dir: &Path,
+    tx: &mpsc::Sender<(usize, Event)>,
+    progress: &mut Progress,
+) -> Result<Option<Job>, String> {
+    let (request, claim, name) = match work {
+        Work::Resume(dir) => {
+            let lock = existing::lock_dir(&dir).map_err(|e| e.to_string())?;
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into());
+            (RunRequest::Resume { dir }, lock.map(existing::Held::Lock), name)
+        }
+        Work::Config {
+            config,
+            continue_existing: false,
+        } => {
+            let name = config.name.clone();
+            let request = RunRequest::New {
+                config: *config,
+                runs_dir: runs_dir.to_path_buf(),
+            };
+            (request, None, name)
+        }
+        Work::Config {
+            config,
+            continue_existing: true,
+        } => {
+            let name = config.name.clone();
+            let claim = match existing::claim(runs_dir, &config) {
+                Ok(claim) => claim,
+                Err(e @ ClaimError::Locked { .. }) => {
+                    progress.line(&format!("[{name}] skipped: {e}"));
+                    return Ok(None);
                 }
-            }
-            Event::Paused => progress.line(&format!("[{name}] paused")),
-            Event::Finished(s) => {
-                // Figures are a post-run step of the front end. One that cannot be drawn is not
-                // a failed run: the data behind it is already on disk.
-                if let Err(e) = invlab_report::write_run_figures(&dir) {
-                    progress.line(&format!("[{name}] figures not written: {e}"));
+                Err(e) => return Err(e.to_string()),
+            };
+            let request = match &claim.plan {
+                Plan::Start => RunRequest::New {
+                    config: *config,
+                    runs_dir: runs_dir.to_path_buf(),
+                },
+                Plan::Resume(dir) => {
+                    progress.line(&format!(
+                        "[{name}] continuing the unfinished run in {}",
+                        dir.display()
+                    ));
+                    RunRequest::Resume { dir: dir.clone() }
                 }
-                progress.clear();
-                progress.line(&finished_line(&name, &s));
-                break RunResult::Finished(dir.clone());
-            }
-            Event::Stopped { epochs_done } => {
-                progress.clear();
-                progress.line(&format!(
-                    "[{name}] stopped with {epochs_done} epochs checkpointed; continue with: invlab --batch --resume {}",
-                    dir.display()
-                ));
-                break RunResult::Stopped(dir.clone());
-            }
-            Event::Failed { message } => {
-                progress.clear();
-                progress.line(&format!("[{name}] failed: {message}"));
-                break RunResult::Failed(message);
-            }
-            Event::Invariance(_) | Event::Resumed => {}
+                Plan::AlreadyFinished(dir) => {
+                    progress.line(&format!(
+                        "[{name}] already finished in {}; skipped (move it away to run it again)",
+                        dir.display()
+                    ));
+                    println!("{}", dir.display());
+                    return Ok(None);
+                }
+            };
+            (request, Some(existing::Held::Claim(claim)), name)
         }
     };
-    handle.join();
-    result
+    // A config that asks for the CPU stays there, with the slot's thread count.
+    let slot = match &request {
+        RunRequest::New { config, .. } if config.device == DeviceRequest::Cpu => Slot {
+            device: DeviceRequest::Cpu,
+            ..slot
+        },
+        _ => slot,
+    };
+    let tx = tx.clone();
+    let handle = engine::spawn_on(
+        request,
+        Some(slot),
+        Box::new(move |e| {
+            let _ = tx.send((id, e));
+        }),
+    );
+    Ok(Some(Job::new(id, name, handle, claim)))
+}
+
+/// The slots this invocation runs on: `--devices` (or every visible GPU, else the CPU),
+/// `--jobs`, `--per-device`, `--threads`. The cores are libtorch's own default thread count
+/// (the physical cores, or `OMP_NUM_THREADS`), so one job alone runs as it always has.
+fn slots(cli: &crate::cli::Cli) -> Result<Vec<Slot>, String> {
+    let devices = match &cli.devices {
+        Some(text) => schedule::parse_devices(text).map_err(|e| format!("--devices: {e}"))?,
+        None => None,
+    };
+    let devices = devices.unwrap_or_else(engine::device::visible_gpus);
+    let request = SlotRequest {
+        devices,
+        jobs: cli.jobs,
+        per_device: cli.per_device,
+        threads: cli.threads,
+    };
+    let (slots, warning) =
+        schedule::plan_slots(&request, engine::device::default_threads()).map_err(|e| e.to_string())?;
+    if let Some(w) = warning {
+        eprintln!("invlab: warning: {w}");
+    }
+    Ok(slots)
 }
 
 /// The whole `--batch` invocation. Returns the process exit code.
@@ -154,122 +246,81 @@ pub fn main(cli: &crate::cli::Cli, runs_dir: &Path) -> i32 {
         StopSignals::default()
     });
     let mut progress = Progress::stderr();
-    if let Some(dir) = &cli.resume {
-        let _lock = match existing::lock_dir(dir) {
-            Ok(lock) => lock,
+    let work: Vec<Work> = if let Some(dir) = &cli.resume {
+        vec![Work::Resume(dir.clone())]
+    } else {
+        if cli.configs.is_empty() {
+            eprintln!("invlab: --batch needs at least one CONFIG file (e.g. configs/default.toml)");
+            return EXIT_USAGE;
+        }
+        let points = match sweep_points(&cli.configs, &cli.overrides, &cli.sweeps) {
+            Ok(p) => p,
             Err(e) => {
                 eprintln!("invlab: {e}");
-                return EXIT_FAILED;
+                return EXIT_USAGE;
             }
         };
-        let request = RunRequest::Resume { dir: dir.clone() };
-        return match run_one(request, &signals, cli.stream, &mut progress) {
-            RunResult::Finished(d) => {
-                println!("{}", d.display());
-                0
+        if cli.list {
+            for (i, p) in points.iter().enumerate() {
+                println!("{i}\t{}\t{}", p.config.display(), p.overrides.join(" "));
             }
-            RunResult::Stopped(_) => EXIT_STOPPED,
-            RunResult::Failed(_) => EXIT_FAILED,
+            return 0;
+        }
+        let selected: Vec<&Point> = match cli.index {
+            Some(i) if i >= points.len() => {
+                eprintln!(
+                    "invlab: --index {i} is out of range: there are {} sweep points (0..{})",
+                    points.len(),
+                    points.len() - 1
+                );
+                return EXIT_USAGE;
+            }
+            Some(i) => vec![&points[i]],
+            None => points.iter().collect(),
         };
-    }
-    if cli.configs.is_empty() {
-        eprintln!("invlab: --batch needs at least one CONFIG file (e.g. configs/default.toml)");
-        return EXIT_USAGE;
-    }
-    let points = match sweep_points(&cli.configs, &cli.overrides, &cli.sweeps) {
-        Ok(p) => p,
+        // A job-array task (or a requeued job) continues its own run directories.
+        let continue_existing = cli.continue_existing || cli.index.is_some();
+        // Validate everything before the first run starts, so a typo never costs a finished run.
+        let mut work = Vec::new();
+        for p in &selected {
+            match RunConfig::load(&p.config, &p.overrides) {
+                Ok(c) => work.push(Work::Config {
+                    config: Box::new(c),
+                    continue_existing,
+                }),
+                Err(e) => {
+                    eprintln!("invlab: {e}");
+                    return EXIT_USAGE;
+                }
+            }
+        }
+        work
+    };
+    let slots = match slots(cli) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("invlab: {e}");
             return EXIT_USAGE;
         }
     };
-    if cli.list {
-        for (i, p) in points.iter().enumerate() {
-            println!("{i}\t{}\t{}", p.config.display(), p.overrides.join(" "));
-        }
-        return 0;
+    if slots.len() > 1 && work.len() > 1 {
+        progress.line(&format!(
+            "invlab: {} runs, {} at a time ({})",
+            work.len(),
+            slots.len().min(work.len()),
+            slots
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
     }
-    let selected: Vec<&Point> = match cli.index {
-        Some(i) if i >= points.len() => {
-            eprintln!(
-                "invlab: --index {i} is out of range: there are {} sweep points (0..{})",
-                points.len(),
-                points.len() - 1
-            );
-            return EXIT_USAGE;
-        }
-        Some(i) => vec![&points[i]],
-        None => points.iter().collect(),
-    };
-    // Validate everything before the first run starts, so a typo never costs a finished run.
-    let mut configs = Vec::new();
-    for p in &selected {
-        match RunConfig::load(&p.config, &p.overrides) {
-            Ok(c) => configs.push(c),
-            Err(e) => {
-                eprintln!("invlab: {e}");
-                return EXIT_USAGE;
-            }
-        }
+    let tally = run_all(work, slots, runs_dir, &signals, cli.stream, &mut progress);
+    if tally.stopped > 0 || signals.received().is_some() {
+        EXIT_STOPPED
+    } else if tally.failed > 0 {
+        EXIT_FAILED
+    } else {
+        0
     }
-    // A job-array task (or a requeued job) continues its own run directories.
-    let continue_existing = cli.continue_existing || cli.index.is_some();
-    let mut code = 0;
-    for config in configs {
-        if let Some(sig) = signals.received() {
-            eprintln!(
-                "invlab: {} received; not starting {}",
-                signal_name(sig),
-                config.name
-            );
-            return EXIT_STOPPED;
-        }
-        let name = config.name.clone();
-        let mut _claim = None;
-        let request = if continue_existing {
-            match existing::claim(runs_dir, &config) {
-                Ok(claim) => {
-                    let request = match &claim.plan {
-                        Plan::Start => RunRequest::New {
-                            config,
-                            runs_dir: runs_dir.to_path_buf(),
-                        },
-                        Plan::Resume(dir) => {
-                            progress.line(&format!(
-                                "[{name}] continuing the unfinished run in {}",
-                                dir.display()
-                            ));
-                            RunRequest::Resume { dir: dir.clone() }
-                        }
-                        Plan::AlreadyFinished(dir) => {
-                            progress.line(&format!(
-                                "[{name}] already finished in {}; skipped (move it away to run it again)",
-                                dir.display()
-                            ));
-                            println!("{}", dir.display());
-                            continue;
-                        }
-                    };
-                    _claim = Some(claim);
-                    request
-                }
-                Err(e) => {
-                    eprintln!("invlab: {e}");
-                    code = EXIT_FAILED;
-                    continue;
-                }
-            }
-        } else {
-            RunRequest::New {
-                config,
-                runs_dir: runs_dir.to_path_buf(),
-            }
-        };
-        match run_one(request, &signals, cli.stream, &mut progress) {
-            RunResult::Finished(d) => println!("{}", d.display()),
-            RunResult::Stopped(_) => return EXIT_STOPPED,
-            RunResult::Failed(_) => code = EXIT_FAILED,
-        }
-    }
-    code
 }

@@ -6,19 +6,27 @@
 //! treatment: a bar over its iterations with the latest losses, and a plain line at each of its
 //! checkpoints (every `git.sample_every` iterations) and at the end.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use invlab_engine::{EpochMetrics, GeneratorProgress, Phase, Summary};
 
-/// Where progress goes.
+/// Where progress goes: one bar per active run (under one `MultiProgress`) on a terminal,
+/// plain lines prefixed with the run's name otherwise.
 pub(crate) struct Progress {
-    /// The live bar, in terminal mode.
-    bar: Option<ProgressBar>,
-    terminal: bool,
+    /// The bars' owner, in terminal mode.
+    multi: Option<MultiProgress>,
     plain: Box<dyn Write>,
+    /// Each active run's bar and latest headline, by the batch's job number.
+    runs: HashMap<usize, RunBar>,
+}
+
+/// One run's share of the progress display.
+struct RunBar {
+    bar: Option<ProgressBar>,
     /// The last epoch's headline, shown beside the bar.
     last: String,
     /// What the bar counts now.
@@ -38,15 +46,12 @@ enum Counting {
 const GENERATOR_LINE_EVERY: Duration = Duration::from_secs(60);
 
 impl Progress {
-    /// A bar when stderr is a terminal, plain lines otherwise.
+    /// Bars when stderr is a terminal, plain lines otherwise.
     pub fn stderr() -> Progress {
         Progress {
-            bar: None,
-            terminal: std::io::stderr().is_terminal(),
+            multi: std::io::stderr().is_terminal().then(MultiProgress::new),
             plain: Box::new(std::io::stderr()),
-            last: String::new(),
-            counting: Counting::Batches,
-            last_generator_line: None,
+            runs: HashMap::new(),
         }
     }
 
@@ -54,19 +59,18 @@ impl Progress {
     #[cfg(test)]
     pub fn plain(out: Box<dyn Write>) -> Progress {
         Progress {
-            bar: None,
-            terminal: false,
+            multi: None,
             plain: out,
-            last: String::new(),
-            counting: Counting::Batches,
-            last_generator_line: None,
+            runs: HashMap::new(),
         }
     }
 
-    /// Prints a line (above the bar when there is one).
+    /// Prints a line (above the bars when there are any).
     pub fn line(&mut self, text: &str) {
-        match &self.bar {
-            Some(bar) => bar.println(text),
+        match &self.multi {
+            Some(multi) => {
+                let _ = multi.println(text);
+            }
             None => {
                 let _ = writeln!(self.plain, "{text}");
                 let _ = self.plain.flush();
@@ -74,51 +78,52 @@ impl Progress {
         }
     }
 
-    /// A run began: in terminal mode, a fresh bar.
-    pub fn start(&mut self, name: &str) {
-        self.clear();
-        self.last.clear();
-        self.last_generator_line = None;
-        if self.terminal {
-            let bar = ProgressBar::new(1).with_style(bar_style(Counting::Batches));
+    /// Run `job` began: in terminal mode, a fresh bar of its own.
+    pub fn start(&mut self, job: usize, name: &str) {
+        self.clear(job);
+        let bar = self.multi.as_ref().map(|multi| {
+            let bar = multi.add(ProgressBar::new(1).with_style(bar_style(Counting::Batches)));
             bar.set_prefix(name.to_string());
             bar.enable_steady_tick(Duration::from_millis(200));
-            self.bar = Some(bar);
-            self.counting = Counting::Batches;
-        }
+            bar
+        });
+        self.runs.insert(
+            job,
+            RunBar {
+                bar,
+                last: String::new(),
+                counting: Counting::Batches,
+                last_generator_line: None,
+            },
+        );
     }
 
-    /// Points the bar at batches or iterations, restarting its clock (and ETA) on a change.
-    fn count(&mut self, counting: Counting) {
-        if let Some(bar) = &self.bar {
-            if self.counting != counting {
-                bar.set_style(bar_style(counting));
-                bar.reset();
-                self.counting = counting;
-            }
-        }
+    fn run(&mut self, job: usize) -> Option<&mut RunBar> {
+        self.runs.get_mut(&job)
     }
 
     pub fn batch(
         &mut self,
-        epoch: usize,
-        total_epochs: usize,
+        job: usize,
+        (epoch, total_epochs): (usize, usize),
         batch: usize,
         batches: usize,
         loss: f64,
     ) {
-        self.count(Counting::Batches);
-        if let Some(bar) = &self.bar {
-            bar.set_length(batches as u64);
-            bar.set_position(batch as u64);
-            bar.set_message(format!(
-                "epoch {epoch}/{total_epochs} loss {loss:.4}{}",
-                self.last
-            ));
+        if let Some(run) = self.run(job) {
+            run.count(Counting::Batches);
+            if let Some(bar) = &run.bar {
+                bar.set_length(batches as u64);
+                bar.set_position(batch as u64);
+                bar.set_message(format!(
+                    "epoch {epoch}/{total_epochs} loss {loss:.4}{}",
+                    run.last
+                ));
+            }
         }
     }
 
-    pub fn phase(&mut self, phase: Phase, epoch: usize, total_epochs: usize) {
+    pub fn phase(&mut self, job: usize, phase: Phase, epoch: usize, total_epochs: usize) {
         let what = match phase {
             Phase::LoadingData => "loading data",
             Phase::Generator => "GIT generator",
@@ -127,51 +132,75 @@ impl Progress {
             Phase::Invariance => "measuring eKLD",
             Phase::Writing => "writing",
         };
-        if let Some(bar) = &self.bar {
+        if let Some(RunBar {
+            bar: Some(bar),
+            last,
+            ..
+        }) = self.run(job)
+        {
             let at = if epoch > 0 {
                 format!("epoch {epoch}/{total_epochs} ")
             } else {
                 String::new()
             };
-            bar.set_message(format!("{at}{what}{}", self.last));
+            bar.set_message(format!("{at}{what}{last}"));
         }
     }
 
     /// GIT's generator phase: the bar follows its iterations and latest losses; a line at each
     /// of its checkpoints (those reports carry a sample grid), at the end, when it came from the
     /// cache, and in plain mode at least every minute.
-    pub fn generator(&mut self, name: &str, g: &GeneratorProgress) {
-        self.count(Counting::Iterations);
-        if let Some(bar) = &self.bar {
+    pub fn generator(&mut self, job: usize, name: &str, g: &GeneratorProgress) {
+        let Some(run) = self.run(job) else { return };
+        run.count(Counting::Iterations);
+        if let Some(bar) = &run.bar {
             bar.set_length(g.iterations as u64);
             bar.set_position(g.iteration as u64);
             bar.set_message(format!("generator {}", losses_text(g)));
         }
         let milestone = g.from_cache || g.samples.is_some() || g.iteration >= g.iterations;
-        let overdue = self.bar.is_none()
-            && self
+        let overdue = run.bar.is_none()
+            && run
                 .last_generator_line
                 .is_none_or(|t| t.elapsed() >= GENERATOR_LINE_EVERY);
         if milestone || overdue {
-            self.last_generator_line = Some(Instant::now());
+            run.last_generator_line = Some(Instant::now());
             self.line(&generator_line(name, g));
         }
     }
 
     /// An epoch ended: its line, and its headline beside the bar.
-    pub fn epoch(&mut self, name: &str, m: &EpochMetrics) {
-        self.last = format!(
-            " | last: balanced {:.1}% acc {:.1}%",
-            100.0 * m.balanced_accuracy,
-            100.0 * m.test_accuracy
-        );
+    pub fn epoch(&mut self, job: usize, name: &str, m: &EpochMetrics) {
+        if let Some(run) = self.run(job) {
+            run.last = format!(
+                " | last: balanced {:.1}% acc {:.1}%",
+                100.0 * m.balanced_accuracy,
+                100.0 * m.test_accuracy
+            );
+        }
         self.line(&epoch_line(name, m));
     }
 
-    /// Removes the bar (before a run's last line).
-    pub(crate) fn clear(&mut self) {
-        if let Some(bar) = self.bar.take() {
+    /// Removes run `job`'s bar (before its last line).
+    pub(crate) fn clear(&mut self, job: usize) {
+        if let Some(RunBar { bar: Some(bar), .. }) = self.runs.remove(&job) {
             bar.finish_and_clear();
+            if let Some(multi) = &self.multi {
+                multi.remove(&bar);
+            }
+        }
+    }
+}
+
+impl RunBar {
+    /// Points the bar at batches or iterations, restarting its clock (and ETA) on a change.
+    fn count(&mut self, counting: Counting) {
+        if let Some(bar) = &self.bar {
+            if self.counting != counting {
+                bar.set_style(bar_style(counting));
+                bar.reset();
+                self.counting = counting;
+            }
         }
     }
 }
@@ -346,11 +375,11 @@ mod tests {
     fn plain_mode_logs_the_generator_at_its_checkpoints_not_at_every_report() {
         let out = Shared::default();
         let mut p = Progress::plain(Box::new(out.clone()));
-        p.start("g");
-        p.generator("g", &report(10, false)); // first report: a line (none yet)
-        p.generator("g", &report(20, false)); // throttled
-        p.generator("g", &report(50, true)); // a checkpoint
-        p.generator("g", &report(100, false)); // the end
+        p.start(0, "g");
+        p.generator(0, "g", &report(10, false)); // first report: a line (none yet)
+        p.generator(0, "g", &report(20, false)); // throttled
+        p.generator(0, "g", &report(50, true)); // a checkpoint
+        p.generator(0, "g", &report(100, false)); // the end
         let text = String::from_utf8(out.0.borrow().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");

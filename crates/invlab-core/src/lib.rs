@@ -13,6 +13,7 @@ pub mod paths;
 pub mod picture;
 pub mod records;
 pub mod rundir;
+pub mod schedule;
 pub mod seed;
 pub mod signal;
 pub mod summary;

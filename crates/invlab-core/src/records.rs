@@ -18,6 +18,9 @@ pub struct RunInfo {
     pub config: RunConfig,
     /// The device actually used, e.g. `cpu` or `cuda:0`.
     pub device: String,
+    /// libtorch intra-op threads the run's worker used (absent before format 2's scheduler).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_threads: Option<usize>,
     pub num_classes: usize,
     pub class_names: Vec<String>,
     /// Training images per class, indexed by class label.

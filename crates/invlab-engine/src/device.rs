@@ -32,6 +32,25 @@ pub fn load_cuda_backend() {
     });
 }
 
+/// The CUDA devices this process can use (`--devices auto`), as `cuda:N` requests; empty on
+/// a machine without a usable GPU or with a CPU-only libtorch.
+pub fn visible_gpus() -> Vec<DeviceRequest> {
+    load_cuda_backend();
+    if !tch::Cuda::is_available() {
+        return Vec::new();
+    }
+    (0..tch::Cuda::device_count().max(0) as usize)
+        .map(|n| DeviceRequest::Cuda(Some(n)))
+        .collect()
+}
+
+/// libtorch's intra-op thread count for a thread that never set one: the physical cores, or
+/// `OMP_NUM_THREADS`. The scheduler splits this between parallel runs. Call it from a thread
+/// that has not changed its own setting (the main thread).
+pub fn default_threads() -> usize {
+    tch::get_num_threads().max(1) as usize
+}
+
 /// Resolves a request to a usable device, or explains why it cannot.
 pub(crate) fn resolve(request: DeviceRequest) -> Result<Device, String> {
     load_cuda_backend();

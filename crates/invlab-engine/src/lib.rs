@@ -28,6 +28,7 @@ use invlab_core::config::RunConfig;
 pub use invlab_core::records::{
     EpochMetrics, GeneratorProgress, GeneratorRecord, InvarianceReport, RunInfo, Stage,
 };
+pub use invlab_core::schedule::Slot;
 pub use invlab_core::summary::Summary;
 
 /// Where the worker reports. Called on the worker thread; must not block for long.
@@ -85,10 +86,16 @@ impl RunHandle {
 /// Starts a run on its own thread. The sink receives `Started` first and exactly one terminal
 /// event (`Finished`, `Stopped` or `Failed`) last, even if the worker panics.
 pub fn spawn(request: RunRequest, sink: EventSink) -> RunHandle {
+    spawn_on(request, None, sink)
+}
+
+/// `spawn` on a scheduler's slot: the slot's device instead of the config's, and its thread
+/// count for this run's worker thread (recorded as `cpu_threads` in `run.json`).
+pub fn spawn_on(request: RunRequest, slot: Option<Slot>, sink: EventSink) -> RunHandle {
     let (control, controls) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("invlab-worker".into())
-        .spawn(move || worker::run(request, sink, controls))
+        .spawn(move || worker::run(request, slot, sink, controls))
         .expect("spawning a thread");
     RunHandle {
         control,

@@ -30,6 +30,7 @@ use data::DeviceData;
 use invlab_core::config::{Loss, Rule, RunConfig};
 use invlab_core::records::{EpochMetrics, InvarianceReport, RunInfo};
 use invlab_core::rundir::{now_secs, RunDir, RunState, Status};
+use invlab_core::schedule::Slot;
 use invlab_core::seed::{self, SeedPurpose};
 use invlab_core::summary::Summary;
 
@@ -39,11 +40,16 @@ enum Outcome {
     Stopped { epochs_done: usize },
 }
 
-/// Runs the request to its end and always emits exactly one terminal event.
-pub fn run(request: RunRequest, sink: EventSink, controls: Receiver<Control>) {
+/// Runs the request to its end and always emits exactly one terminal event. With a `slot`,
+/// the run goes to the slot's device and uses its thread count (libtorch's intra-op setting is
+/// per OS thread, so it holds for this worker alone).
+pub fn run(request: RunRequest, slot: Option<Slot>, sink: EventSink, controls: Receiver<Control>) {
+    if let Some(slot) = slot {
+        tch::set_num_threads(slot.threads.max(1) as i32);
+    }
     let mut dir_for_state: Option<RunDir> = None;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        execute(request, &sink, &controls, &mut dir_for_state)
+        execute(request, slot, &sink, &controls, &mut dir_for_state)
     }));
     let event = match result {
         Ok(Ok(Outcome::Finished(summary))) => Event::Finished(summary),
@@ -113,6 +119,7 @@ enum Flow {
 /// Creates (or reopens) the run directory and builds the trainer.
 fn execute(
     request: RunRequest,
+    slot: Option<Slot>,
     sink: &EventSink,
     controls: &Receiver<Control>,
     dir_slot: &mut Option<RunDir>,
@@ -137,7 +144,8 @@ fn execute(
         }
     };
     *dir_slot = Some(dir.clone());
-    let device = device::resolve(config.device).map_err(EngineError::Device)?;
+    let asked = slot.map_or(config.device, |s| s.device);
+    let device = device::resolve(asked).map_err(EngineError::Device)?;
     sink(Event::Phase(Phase::LoadingData));
     let prepared = prepare(&config)?;
     let data = data::upload(&prepared, &config, device)?;
@@ -173,6 +181,7 @@ fn execute(
         dir: dir.path.clone(),
         config: config.clone(),
         device: device::describe(device),
+        cpu_threads: Some(tch::get_num_threads().max(1) as usize),
         num_classes: prepared.num_classes,
         class_names: prepared.class_names.clone(),
         train_sizes: prepared.train_sizes.clone(),
