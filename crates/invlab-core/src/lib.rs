@@ -8,6 +8,7 @@ pub mod device;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod generator;
+pub mod heartbeat;
 pub mod longtail;
 pub mod paths;
 pub mod picture;
@@ -18,3 +19,4 @@ pub mod seed;
 pub mod signal;
 pub mod summary;
 pub mod text_file;
+pub mod watch;

@@ -44,6 +44,19 @@ fn format_1() -> u32 {
     1
 }
 
+/// What a run's worker is doing right now (for status lines, honest ETAs and the heartbeat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    LoadingData,
+    /// Training (or loading) GIT's generator, before the classifier's epochs.
+    Generator,
+    Training,
+    Evaluating,
+    Invariance,
+    Writing,
+}
+
 /// Accuracy split by class size: many (>100 training images), medium (20-100), few (<20).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct GroupAccuracy {

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::records::{EpochMetrics, GeneratorRecord, RunInfo};
 use super::summary::Summary;
+use crate::heartbeat::{self, Heartbeat, Writer};
 use crate::config::RunConfig;
 use crate::generator::{read_losses, Losses, SampleGrid};
 
@@ -211,8 +212,19 @@ impl RunDir {
             generator,
             generator_losses,
             generator_samples,
+            heartbeat: self.read_heartbeat(),
             updated,
         })
+    }
+
+    /// Rewrites the heartbeat (`progress.json`), atomically.
+    pub fn write_heartbeat(&self, beat: &Heartbeat) -> io::Result<()> {
+        let text = serde_json::to_string(beat).map_err(io::Error::other)?;
+        write_atomic(&self.file(heartbeat::FILE), format!("{text}\n").as_bytes())
+    }
+
+    pub fn read_heartbeat(&self) -> Option<Heartbeat> {
+        read_json(&self.file(heartbeat::FILE))
     }
 
     pub fn write_summary(&self, summary: &Summary) -> io::Result<()> {
@@ -251,6 +263,8 @@ pub struct RunRecord {
     pub generator: Option<GeneratorRecord>,
     pub generator_losses: Vec<Losses>,
     pub generator_samples: Option<SampleGrid>,
+    /// The writer's last heartbeat (`progress.json`), if it wrote one.
+    pub heartbeat: Option<Heartbeat>,
     /// Seconds since the Unix epoch of the last state change (the folder's mtime without one).
     pub updated: u64,
 }
@@ -274,6 +288,18 @@ pub enum Outcome {
 }
 
 impl RunRecord {
+    /// Who is writing a run with no final word yet: `None` once it finished, stopped or failed,
+    /// and for a run without a heartbeat (written before heartbeats, or killed before its
+    /// first one), where nothing can tell.
+    pub fn writer(&self) -> Option<Writer> {
+        match self.outcome() {
+            Outcome::Unfinished { .. } => self.heartbeat.as_ref().map(|b| {
+                b.writer(heartbeat::now_seconds(), &heartbeat::this_host(), heartbeat::pid_alive)
+            }),
+            _ => None,
+        }
+    }
+
     /// Epochs with metrics on disk.
     pub fn epochs_done(&self) -> usize {
         self.epochs.last().map_or(0, |e| e.epoch)

@@ -1,8 +1,7 @@
 //! The plain-data vocabulary between the engine's worker thread and its front ends.
 //! Nothing here holds a tensor: events cross threads and are serialized to run directories.
 
-use serde::{Deserialize, Serialize};
-
+pub use invlab_core::records::Phase;
 use invlab_core::records::{EpochMetrics, GeneratorProgress, InvarianceReport, RunInfo};
 use invlab_core::summary::Summary;
 
@@ -13,19 +12,6 @@ pub enum Control {
     Resume,
     /// Stop after the current batch; the run directory stays valid and resumable.
     Stop,
-}
-
-/// What the worker is doing right now (for status lines and honest ETAs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Phase {
-    LoadingData,
-    /// Training (or loading) GIT's generator, before the classifier's epochs.
-    Generator,
-    Training,
-    Evaluating,
-    Invariance,
-    Writing,
 }
 
 /// The worker's reports. A run emits `Started` first and exactly one of

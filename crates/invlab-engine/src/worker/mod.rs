@@ -10,6 +10,7 @@ mod checkpoint;
 mod data;
 mod evaluate;
 mod generator;
+mod heartbeat;
 mod optim;
 mod train;
 
@@ -47,6 +48,7 @@ pub fn run(request: RunRequest, slot: Option<Slot>, sink: EventSink, controls: R
     if let Some(slot) = slot {
         tch::set_num_threads(slot.threads.max(1) as i32);
     }
+    let sink = heartbeat::beating(sink);
     let mut dir_for_state: Option<RunDir> = None;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         execute(request, slot, &sink, &controls, &mut dir_for_state)
