@@ -17,6 +17,7 @@ EXAMPLES:
   invlab data                              where each dataset was looked for, and whether it is valid
   invlab data --preview CONFIG --out p.png pictures of CONFIG's dataset (classes, transforms, sizes)
   invlab report RUN_DIR... --out cmp       compare finished runs: cmp/report.md, .csv, figures (SVG + PNG)
+  invlab watch /scratch/sweep              the lab, following runs other processes write there
 
 RUN DIRECTORY (one per run, every file written atomically):
   config.toml     the resolved config          run.json       device, versions, class sizes
@@ -25,6 +26,7 @@ RUN DIRECTORY (one per run, every file written atomically):
                   train_size, accuracy, ekld, consistency; invlab version and commit,
                   libtorch version, device
   per_class.csv   the per-class table          checkpoint.ot, optimizer.ot  for --resume
+  progress.json   heartbeat while it trains: pid, host, phase, epoch, batch (at most 1/s)
   ekld_vs_size.svg/.png, curves.svg/.png     figures
 
 SIGNALS (batch mode): SIGTERM, SIGINT (Ctrl-C) or SIGUSR1 stops every running run at its next
@@ -99,8 +101,8 @@ pub struct Cli {
     #[arg(long)]
     pub stream: bool,
 
-    /// Runs at a time (batch mode) [default: one per GPU slot, or 1 on the CPU]. On the CPU the
-    /// cores are split between them (see --threads).
+    /// Runs at a time [default: one per GPU slot, or 1 on the CPU; the lab: 1, J changes it].
+    /// The cores are split between them (see --threads).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
 
@@ -146,6 +148,14 @@ pub enum Command {
             requires = "preview"
         )]
         out: PathBuf,
+    },
+    /// Open the lab following the run directories under DIR... live (besides its own runs
+    /// folder): batch runs, array tasks and other labs writing there appear within seconds and
+    /// advance; one written by a process on this host can be stopped (x sends it SIGTERM).
+    Watch {
+        /// Folders of run directories (e.g. a sweep's --out, on NFS or Lustre too).
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
     },
     /// Compare finished runs: a Markdown table on stdout; with --out, a folder of results.
     Report {

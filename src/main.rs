@@ -94,6 +94,23 @@ fn main() -> std::process::ExitCode {
             0
         }
         Some(Command::Report { runs, out }) => report(runs, out.as_deref()),
+        Some(Command::Watch { dirs }) => {
+            let Some(runs_dir) = cli.out.clone().or_else(paths::runs_dir) else {
+                eprintln!("invlab: no data directory is known on this system; pass --out DIR");
+                return exit_code(batch::EXIT_USAGE);
+            };
+            if let Some(missing) = dirs.iter().find(|d| !d.is_dir()) {
+                eprintln!("invlab watch: {} is not a folder", missing.display());
+                return exit_code(batch::EXIT_USAGE);
+            }
+            lab(invlab_tui::TuiOptions {
+                theme: cli.theme.clone(),
+                runs_dir,
+                watch: dirs.clone(),
+                jobs: cli.jobs.unwrap_or(1),
+                ..Default::default()
+            })
+        }
         None => {
             let Some(runs_dir) = cli.out.clone().or_else(paths::runs_dir) else {
                 eprintln!("invlab: no data directory is known on this system; pass --out DIR");
@@ -101,27 +118,32 @@ fn main() -> std::process::ExitCode {
             };
             if !cli.batch && cli.resume.is_none() {
                 // No --batch: the interactive lab (the first CONFIG, if any, fills its form).
-                let options = invlab_tui::TuiOptions {
+                lab(invlab_tui::TuiOptions {
                     theme: cli.theme.clone(),
                     runs_dir,
                     config: cli.configs.first().cloned(),
+                    jobs: cli.jobs.unwrap_or(1),
                     ..Default::default()
-                };
-                match invlab_tui::run(options) {
-                    Ok(invlab_tui::Ended::Quit) => 0,
-                    // Stopped by a signal: the active run is resumable, as in batch mode.
-                    Ok(invlab_tui::Ended::Signal(_)) => batch::EXIT_STOPPED,
-                    Err(e) => {
-                        eprintln!("invlab: {e:?}");
-                        1
-                    }
-                }
+                })
             } else {
                 batch::main(&cli, &runs_dir)
             }
         }
     };
     exit_code(code)
+}
+
+/// The interactive lab; its exit code.
+fn lab(options: invlab_tui::TuiOptions) -> i32 {
+    match invlab_tui::run(options) {
+        Ok(invlab_tui::Ended::Quit) => 0,
+        // Stopped by a signal: the active runs are resumable, as in batch mode.
+        Ok(invlab_tui::Ended::Signal(_)) => batch::EXIT_STOPPED,
+        Err(e) => {
+            eprintln!("invlab: {e:?}");
+            1
+        }
+    }
 }
 
 /// The process's exit status from one of batch mode's codes (all within 0..=255).

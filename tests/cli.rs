@@ -408,7 +408,10 @@ fn a_parallel_sweep_runs_together_and_matches_runs_alone() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The k49 points fail (no files here); the others finish.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("4 runs, 2 at a time (cpu, 1 thread; cpu, 1 thread)"), "{stderr}");
+    assert!(
+        stderr.contains("4 runs, 2 at a time (cpu, 1 thread; cpu, 1 thread)"),
+        "{stderr}"
+    );
     assert_eq!(stderr.matches("no k49 files found").count(), 2, "{stderr}");
     assert_eq!(stderr.matches("finished in").count(), 2, "{stderr}");
     // Two at a time: the second glyphs run started before the first one finished.
@@ -433,7 +436,11 @@ fn a_parallel_sweep_runs_together_and_matches_runs_alone() {
             .arg(&alone)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let (a, b) = (alone.join(&name), together.join(&name));
         assert_eq!(run_json(&a)["cpu_threads"], 1);
         assert_eq!(run_json(&b)["cpu_threads"], 1);
@@ -455,7 +462,14 @@ fn two_processes_share_one_sweep() {
             invlab()
                 .arg("--batch")
                 .arg(&config)
-                .args(["--sweep", "seed=0,1,2,3", "--continue", "--threads", "1", "--out"])
+                .args([
+                    "--sweep",
+                    "seed=0,1,2,3",
+                    "--continue",
+                    "--threads",
+                    "1",
+                    "--out",
+                ])
                 .arg(&runs),
             tmp.path(),
             tag,
@@ -476,7 +490,12 @@ fn two_processes_share_one_sweep() {
     dirs.sort();
     assert_eq!(
         dirs,
-        ["shared-seed0", "shared-seed1", "shared-seed2", "shared-seed3"],
+        [
+            "shared-seed0",
+            "shared-seed1",
+            "shared-seed2",
+            "shared-seed3"
+        ],
         "{logs}"
     );
     for d in &dirs {

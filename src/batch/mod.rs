@@ -147,7 +147,11 @@ fn start(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "run".into());
-            (RunRequest::Resume { dir }, lock.map(existing::Held::Lock), name)
+            (
+                RunRequest::Resume { dir },
+                lock.map(existing::Held::Lock),
+                name,
+            )
         }
         Work::Config {
             config,
@@ -197,13 +201,22 @@ fn start(
             (request, Some(existing::Held::Claim(claim)), name)
         }
     };
-    // A config that asks for the CPU stays there, with the slot's thread count.
-    let slot = match &request {
-        RunRequest::New { config, .. } if config.device == DeviceRequest::Cpu => Slot {
-            device: DeviceRequest::Cpu,
+    // A GPU slot places the run (a config that asks for the CPU stays there); on a CPU slot
+    // the config's own device stands (`auto` is the CPU here; an explicit `cuda` fails with its
+    // own message rather than silently training on the CPU). The threads are the slot's.
+    let keep_config_device = match &request {
+        RunRequest::New { config, .. } => {
+            config.device == DeviceRequest::Cpu || slot.device.cuda_index().is_none()
+        }
+        RunRequest::Resume { .. } => slot.device.cuda_index().is_none(),
+    };
+    let slot = if keep_config_device {
+        Slot {
+            device: DeviceRequest::Auto,
             ..slot
-        },
-        _ => slot,
+        }
+    } else {
+        slot
     };
     let tx = tx.clone();
     let handle = engine::spawn_on(
@@ -231,8 +244,8 @@ fn slots(cli: &crate::cli::Cli) -> Result<Vec<Slot>, String> {
         per_device: cli.per_device,
         threads: cli.threads,
     };
-    let (slots, warning) =
-        schedule::plan_slots(&request, engine::device::default_threads()).map_err(|e| e.to_string())?;
+    let (slots, warning) = schedule::plan_slots(&request, engine::device::default_threads())
+        .map_err(|e| e.to_string())?;
     if let Some(w) = warning {
         eprintln!("invlab: warning: {w}");
     }

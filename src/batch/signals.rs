@@ -135,12 +135,18 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(meaning(None, t0), Meaning::Stop);
         // Slurm's second SIGTERM, 10-40 ms after the first.
-        assert_eq!(meaning(Some(t0), t0 + Duration::from_millis(40)), Meaning::Repeat);
+        assert_eq!(
+            meaning(Some(t0), t0 + Duration::from_millis(40)),
+            Meaning::Repeat
+        );
         assert_eq!(
             meaning(Some(t0), t0 + REPEAT_WINDOW - Duration::from_millis(1)),
             Meaning::Repeat
         );
         assert_eq!(meaning(Some(t0), t0 + REPEAT_WINDOW), Meaning::EndNow);
-        assert_eq!(meaning(Some(t0), t0 + Duration::from_secs(60)), Meaning::EndNow);
+        assert_eq!(
+            meaning(Some(t0), t0 + Duration::from_secs(60)),
+            Meaning::EndNow
+        );
     }
 }

@@ -75,14 +75,21 @@ pub fn this_host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// True when `pid` is a live process on this host (Linux: `/proc/<pid>` exists; elsewhere
-/// assumed alive, so the heartbeat's age decides nothing and a run is never called lost).
+/// True when `pid` is a live process on this host (Linux: `/proc/<pid>/stat` exists and its
+/// state is not zombie or dead, since a killed process lingers as a zombie until reaped);
+/// elsewhere assumed alive, so a run of this host is never called lost.
 pub fn pid_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        std::path::Path::new("/proc").join(pid.to_string()).exists()
-    } else {
-        true
+    if !cfg!(target_os = "linux") {
+        return true;
     }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "pid (comm) S ...": the state follows the last ')' (comm may hold spaces and parens).
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X' | 'x') | None)
 }
 
 /// Seconds since the Unix epoch, with a fraction.
@@ -116,18 +123,37 @@ mod tests {
     fn the_writer_is_judged_by_pid_here_and_by_age_elsewhere() {
         let b = beat("node1", 1000.0);
         // Same host: the pid decides, however old the heartbeat (a paused run writes nothing).
-        assert_eq!(b.writer(99_999.0, "node1", |p| p == 42), Writer::Here { pid: 42 });
+        assert_eq!(
+            b.writer(99_999.0, "node1", |p| p == 42),
+            Writer::Here { pid: 42 }
+        );
         assert_eq!(b.writer(1000.5, "node1", |_| false), Writer::Lost);
         // Another host: its age.
-        assert_eq!(b.writer(1000.0 + LOST_AFTER_SECONDS, "login", |_| false), Writer::Elsewhere);
-        assert_eq!(b.writer(1001.0 + LOST_AFTER_SECONDS, "login", |_| true), Writer::Lost);
+        assert_eq!(
+            b.writer(1000.0 + LOST_AFTER_SECONDS, "login", |_| false),
+            Writer::Elsewhere
+        );
+        assert_eq!(
+            b.writer(1001.0 + LOST_AFTER_SECONDS, "login", |_| true),
+            Writer::Lost
+        );
     }
 
     #[test]
-    fn this_process_is_alive_and_a_reaped_child_is_not() {
+    fn this_process_is_alive_and_a_zombie_or_reaped_child_is_not() {
         assert!(pid_alive(std::process::id()));
-        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let pid = child.id();
+        assert!(pid_alive(pid));
+        child.kill().unwrap();
+        // Killed, not yet reaped: a zombie.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        if cfg!(target_os = "linux") {
+            assert!(!pid_alive(pid), "a zombie is not alive");
+        }
         child.wait().unwrap();
         if cfg!(target_os = "linux") {
             assert!(!pid_alive(pid));

@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use super::records::{EpochMetrics, GeneratorRecord, RunInfo};
 use super::summary::Summary;
-use crate::heartbeat::{self, Heartbeat, Writer};
 use crate::config::RunConfig;
 use crate::generator::{read_losses, Losses, SampleGrid};
+use crate::heartbeat::{self, Heartbeat, Writer};
 
 /// The run-directory format this build writes, recorded in `run.json`. Version 1 is every
 /// directory written before the field existed. What version 1 lacks reads as `None` (each such
@@ -294,7 +294,11 @@ impl RunRecord {
     pub fn writer(&self) -> Option<Writer> {
         match self.outcome() {
             Outcome::Unfinished { .. } => self.heartbeat.as_ref().map(|b| {
-                b.writer(heartbeat::now_seconds(), &heartbeat::this_host(), heartbeat::pid_alive)
+                b.writer(
+                    heartbeat::now_seconds(),
+                    &heartbeat::this_host(),
+                    heartbeat::pid_alive,
+                )
             }),
             _ => None,
         }

@@ -17,7 +17,8 @@ use crate::device::DeviceRequest;
 /// Where one run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slot {
-    /// `Cpu` or `Cuda(Some(n))`: always a concrete device.
+    /// `Cpu` or `Cuda(Some(n))` from `plan_slots`; `Auto` defers to the run's config (the
+    /// lab's slots, which set the threads only).
     pub device: DeviceRequest,
     /// libtorch intra-op threads for the run's worker thread.
     pub threads: usize,
@@ -224,7 +225,9 @@ mod tests {
         let (slots, warning) = plan_slots(&two(3), 2).unwrap();
         assert_eq!(slots.len(), 3);
         assert!(slots.iter().all(|s| s.threads == 1));
-        assert!(warning.unwrap().contains("3 runs x 1 threads = 3 threads on 2 cores"));
+        assert!(warning
+            .unwrap()
+            .contains("3 runs x 1 threads = 3 threads on 2 cores"));
         // 16 cores, 3 runs: 5 threads each (15 <= 16).
         let (slots, _) = plan_slots(&two(3), 16).unwrap();
         assert!(slots.iter().all(|s| s.threads == 5));
@@ -323,7 +326,10 @@ mod tests {
         let mut peak = 0;
         for _tick in 0..100 {
             while let Some((slot, placed, (run, fate))) = s.next() {
-                assert!(active.iter().all(|a| a.0 != slot), "slot {slot} given twice");
+                assert!(
+                    active.iter().all(|a| a.0 != slot),
+                    "slot {slot} given twice"
+                );
                 assert_eq!(placed.device, DeviceRequest::Cuda(Some(slot)));
                 let (ticks, outcome) = match fate {
                     Fate::Finishes(t) => (t, "finished"),
@@ -365,9 +371,6 @@ mod tests {
         assert!(!s.is_done());
         s.release(slot);
         assert!(s.is_done());
-        assert_eq!(
-            s.slots()[0].to_string(),
-            "cpu, 1 thread".to_string()
-        );
+        assert_eq!(s.slots()[0].to_string(), "cpu, 1 thread".to_string());
     }
 }

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::heartbeat;
+use crate::heartbeat::{self, Writer};
 use crate::rundir::{RunDir, RunRecord};
 
 /// The files whose change means a run moved on.
@@ -27,7 +27,7 @@ const WATCHED_FILES: [&str; 6] = [
 type Stamp = [Option<(u64, SystemTime)>; WATCHED_FILES.len()];
 
 /// What changed since the last poll.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Changes {
     /// Runs that are new or whose files changed, read back.
     pub changed: Vec<RunRecord>,
@@ -40,6 +40,9 @@ pub struct Changes {
 pub struct RunWatcher {
     roots: Vec<PathBuf>,
     seen: HashMap<PathBuf, Stamp>,
+    /// Unfinished runs with a live writer, and the verdict last reported: a writer that dies
+    /// (killed, out of memory) changes no file, so these are judged again at every poll.
+    writing: HashMap<PathBuf, Writer>,
 }
 
 impl RunWatcher {
@@ -47,6 +50,7 @@ impl RunWatcher {
         RunWatcher {
             roots,
             seen: HashMap::new(),
+            writing: HashMap::new(),
         }
     }
 
@@ -75,11 +79,19 @@ impl RunWatcher {
                 let dir = entry.path();
                 let stamp = stamp(&dir);
                 present.push(dir.clone());
-                if self.seen.get(&dir) == Some(&stamp) {
+                if self.seen.get(&dir) == Some(&stamp) && !self.writer_changed(&dir) {
                     continue;
                 }
                 self.seen.insert(dir.clone(), stamp);
-                if let Ok(record) = (RunDir { path: dir }).load() {
+                if let Ok(record) = (RunDir { path: dir.clone() }).load() {
+                    match record.writer() {
+                        Some(w @ (Writer::Here { .. } | Writer::Elsewhere)) => {
+                            self.writing.insert(dir, w);
+                        }
+                        _ => {
+                            self.writing.remove(&dir);
+                        }
+                    }
                     changes.changed.push(record);
                 }
             }
@@ -95,11 +107,32 @@ impl RunWatcher {
                 .collect();
             for d in &gone {
                 self.seen.remove(d);
+                self.writing.remove(d);
             }
             changes.gone = gone;
         }
         changes.changed.sort_by_key(|r| r.updated);
         changes
+    }
+
+    /// True when a run last seen with a live writer now has another verdict (its pid died,
+    /// its host went silent). Reads only the small heartbeat file.
+    fn writer_changed(&self, dir: &Path) -> bool {
+        let Some(before) = self.writing.get(dir) else {
+            return false;
+        };
+        let now = (RunDir {
+            path: dir.to_path_buf(),
+        })
+        .read_heartbeat()
+        .map(|b| {
+            b.writer(
+                heartbeat::now_seconds(),
+                &heartbeat::this_host(),
+                heartbeat::pid_alive,
+            )
+        });
+        now != Some(*before)
     }
 
     /// Forgets `dir`, so the next poll reads it again (e.g. when a run this process was
@@ -173,5 +206,49 @@ mod tests {
         assert_eq!(third.gone, vec![a]);
         w.forget(&b);
         assert_eq!(names(&w.poll().changed), ["b"]);
+    }
+
+    /// A writer that dies changes no file; the next poll still reports its run, now lost.
+    #[test]
+    fn a_run_whose_writer_dies_is_reported_again() {
+        use crate::heartbeat::Heartbeat;
+        use crate::records::Phase;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RunDir {
+            path: tmp.path().join("r"),
+        };
+        fs::create_dir_all(&dir.path).unwrap();
+        dir.write_config(&crate::config::RunConfig::default())
+            .unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        dir.write_heartbeat(&Heartbeat {
+            pid: child.id(),
+            host: heartbeat::this_host(),
+            phase: Phase::Training,
+            epoch: 1,
+            total_epochs: 2,
+            batch: 1,
+            batches: 4,
+            loss: None,
+            paused: false,
+            updated: heartbeat::now_seconds(),
+        })
+        .unwrap();
+        let mut w = RunWatcher::new(vec![tmp.path().to_path_buf()]);
+        let first = w.poll();
+        assert!(matches!(
+            first.changed[0].writer(),
+            Some(Writer::Here { .. })
+        ));
+        assert!(w.poll().changed.is_empty());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let after = w.poll();
+        assert_eq!(after.changed.len(), 1, "the death is news");
+        assert_eq!(after.changed[0].writer(), Some(Writer::Lost));
+        assert!(w.poll().changed.is_empty(), "and only once");
     }
 }

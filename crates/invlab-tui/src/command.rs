@@ -17,6 +17,8 @@ pub enum Command {
     Duplicate,
     /// Continue a stopped or killed run from its checkpoint.
     Resume,
+    /// One more run at a time (back to one after the core count).
+    Jobs,
     NextPane,
     PrevPane,
     Up,
@@ -184,6 +186,13 @@ pub(crate) const NORMAL: &[Binding] = &[
         "R",
         Command::Resume,
         "resume the selected stopped / killed run (checkpoint)",
+        None,
+    ),
+    bind(
+        &[ch('J')],
+        "J",
+        Command::Jobs,
+        "runs at a time: one more (back to 1 after the cores)",
         None,
     ),
     bind(

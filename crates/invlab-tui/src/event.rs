@@ -8,6 +8,7 @@ use ratatui::crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
 use invlab_core::signal::Signal;
+use invlab_core::watch::Changes;
 use invlab_engine::Event;
 
 use super::sampler::GpuSample;
@@ -45,4 +46,12 @@ pub enum AppEvent {
     /// SIGTERM, SIGINT or SIGHUP (named): stop active runs cleanly, then exit.
     Shutdown(Signal),
     Resize(u16, u16),
+    /// SIGTERM was sent (or could not be: `sent` false) to the process writing a watched run.
+    Terminated {
+        slot: usize,
+        pid: u32,
+        sent: bool,
+    },
+    /// Run directories the watcher found new, changed or gone (other processes' runs too).
+    Watched(Arc<Changes>),
 }

@@ -60,6 +60,43 @@ pub(crate) fn spawn_sampler(tx: UnboundedSender<AppEvent>, period: Duration) {
     });
 }
 
+/// How often the watcher looks at the run folders.
+pub(crate) const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+/// Polls the run folders (off the UI thread) and reports new, changed and removed runs.
+pub(crate) fn spawn_watcher(
+    tx: UnboundedSender<AppEvent>,
+    mut watcher: invlab_core::watch::RunWatcher,
+    period: Duration,
+) {
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(period);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        timer.tick().await; // the first poll was start-up's
+        loop {
+            timer.tick().await;
+            let Ok((back, changes)) = tokio::task::spawn_blocking(move || {
+                let changes = watcher.poll();
+                (watcher, changes)
+            })
+            .await
+            else {
+                return;
+            };
+            watcher = back;
+            if changes.changed.is_empty() && changes.gone.is_empty() {
+                continue;
+            }
+            if tx
+                .send(AppEvent::Watched(std::sync::Arc::new(changes)))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+}
+
 /// SIGTERM, SIGINT and SIGHUP as a stream (must be called inside the runtime).
 pub(crate) fn shutdown_signals() -> io::Result<impl Stream<Item = Signal> + Unpin> {
     use tokio::signal::unix::{signal, SignalKind};

@@ -3,10 +3,9 @@
 
 use std::path::Path;
 
-use invlab_core::rundir::{self, Outcome, RunDir, RunRecord};
-use invlab_engine::{GeneratorProgress, InvarianceReport, Summary};
+use invlab_core::rundir::{self, RunDir, RunRecord};
 
-use super::app::{RunEntry, RunStatus};
+use super::app::RunEntry;
 
 /// Reads one run directory; `None` when it holds nothing invlab wrote.
 pub fn load_run(dir: &Path) -> Option<RunEntry> {
@@ -26,70 +25,7 @@ pub fn load_history(runs_dir: &Path) -> Vec<RunEntry> {
         .collect()
 }
 
-/// A run record as a run-list entry. At start-up nothing of this process writes any run, so a
-/// run with no final word shows as killed.
+/// A run record as a run-list entry (see `RunEntry::from_record`).
 pub fn entry_of(record: RunRecord) -> RunEntry {
-    let status = match record.outcome() {
-        Outcome::Finished => RunStatus::Done,
-        Outcome::Stopped { epochs_done } => RunStatus::Stopped { epochs_done },
-        Outcome::Failed { message } => RunStatus::Failed(message),
-        Outcome::Unfinished { epochs_done } => RunStatus::Killed { epochs_done },
-    };
-    let invariance = record
-        .epochs
-        .iter()
-        .rev()
-        .find_map(|e| e.invariance.clone())
-        .or_else(|| record.summary.as_ref().and_then(invariance_from_summary));
-    let mut entry = RunEntry::new(0, record.name, record.config);
-    entry.dir = Some(record.dir);
-    entry.info = record.info.map(Box::new);
-    entry.epochs = record.epochs;
-    entry.invariance = invariance.map(Box::new);
-    entry.summary = record.summary.map(Box::new);
-    entry.status = status;
-    entry.from_history = true;
-    entry.updated = record.updated;
-    // GIT runs: which generator the run used, its loss curves and its sample grid, as the live
-    // generator view shows them.
-    if let Some(g) = record.generator {
-        entry.generator = Some(Box::new(GeneratorProgress {
-            key: g.key,
-            iteration: g.iterations,
-            iterations: g.iterations,
-            losses: record.generator_losses.last().copied(),
-            seconds: g.seconds,
-            started_at: 0,
-            from_cache: !g.trained_here,
-            samples: None,
-        }));
-        entry.generator_losses = record.generator_losses;
-        entry.generator_samples = record.generator_samples.map(Box::new);
-    }
-    entry
-}
-
-fn invariance_from_summary(s: &Summary) -> Option<InvarianceReport> {
-    let ekld: Option<Vec<f64>> = s.classes.iter().map(|c| c.ekld).collect();
-    let ekld = ekld?;
-    Some(InvarianceReport {
-        epoch: s.epochs,
-        transform: None,
-        images_per_class: s.ekld_images_per_class.unwrap_or(0),
-        samples: s.ekld_samples.unwrap_or(0),
-        consistency: s
-            .classes
-            .iter()
-            .map(|c| c.consistency.unwrap_or(f64::NAN))
-            .collect(),
-        ekld_stderr: s
-            .classes
-            .iter()
-            .map(|c| c.ekld_stderr.unwrap_or(0.0))
-            .collect(),
-        ekld,
-        spearman_size_ekld: s.spearman_size_ekld,
-        seconds: 0.0,
-        sampling: Default::default(),
-    })
+    RunEntry::from_record(record)
 }

@@ -42,7 +42,7 @@ pub use invlab_core::signal::Signal;
 pub use runtime::Runtime;
 pub use startup::TuiOptions;
 
-use event_loop::{shutdown_signals, spawn_sampler, SAMPLE_EVERY};
+use event_loop::{shutdown_signals, spawn_sampler, spawn_watcher, SAMPLE_EVERY, WATCH_EVERY};
 use startup::{build_app, init_logging};
 use ui::Graphics;
 
@@ -65,7 +65,7 @@ pub fn run(options: TuiOptions) -> color_eyre::Result<Ended> {
     tracing::info!(runs_dir = %options.runs_dir.display(), "invlab TUI starting");
     std::fs::create_dir_all(&options.runs_dir)
         .wrap_err_with(|| format!("creating {}", options.runs_dir.display()))?;
-    let mut app = build_app(&options);
+    let (mut app, watcher) = build_app(&options);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -74,7 +74,8 @@ pub fn run(options: TuiOptions) -> color_eyre::Result<Ended> {
     let mut runtime = Runtime::new(tx.clone());
     let result = rt.block_on(async {
         let signals = shutdown_signals().wrap_err("installing signal handlers")?;
-        spawn_sampler(tx, SAMPLE_EVERY);
+        spawn_sampler(tx.clone(), SAMPLE_EVERY);
+        spawn_watcher(tx, watcher, WATCH_EVERY);
         let mut terminal = terminal::init()?;
         // Before input is read: the terminal's answer to the query arrives on stdin.
         let mut graphics = Graphics::detect();

@@ -32,15 +32,24 @@ impl Runtime {
     pub fn execute(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Spawn { slot, request } => {
-                    tracing::info!(slot, "starting a run");
+                Effect::Spawn {
+                    slot,
+                    request,
+                    threads,
+                } => {
+                    tracing::info!(slot, threads, "starting a run");
                     let tx = self.tx.clone();
                     // Called on the worker thread: an unbounded send never blocks it.
                     let sink: invlab_engine::EventSink = Box::new(move |event| {
                         let _ = tx.send(AppEvent::Run { slot, event });
                     });
+                    // `auto`: the run's own config picks the device; the slot sets the threads.
+                    let placed = invlab_engine::Slot {
+                        device: invlab_core::device::DeviceRequest::Auto,
+                        threads,
+                    };
                     self.handles
-                        .insert(slot, invlab_engine::spawn(request, sink));
+                        .insert(slot, invlab_engine::spawn_on(request, Some(placed), sink));
                 }
                 Effect::Control { slot, control } => {
                     tracing::info!(slot, ?control, "control");
@@ -65,6 +74,14 @@ impl Runtime {
                 }
                 Effect::BuildPreview { key, config } => spawn_preview(self.tx.clone(), key, config),
                 Effect::WriteFigures { dir } => spawn_figures(dir),
+                Effect::Terminate { slot, pid } => {
+                    let tx = self.tx.clone();
+                    spawn_named("invlab-terminate", move || {
+                        let sent = terminate(pid);
+                        tracing::info!(slot, pid, sent, "SIGTERM to a watched run's process");
+                        let _ = tx.send(AppEvent::Terminated { slot, pid, sent });
+                    });
+                }
             }
         }
         self.handles.retain(|_, h| !h.is_finished());
@@ -92,6 +109,20 @@ impl Runtime {
             }
         }
     }
+}
+
+/// Sends SIGTERM to `pid` on this host; true when the process existed and took the signal.
+fn terminate(pid: u32) -> bool {
+    use sysinfo::{Pid, ProcessesToUpdate, Signal, System};
+    let pid = Pid::from_u32(pid);
+    let Ok(mut system) = System::new() else {
+        return false;
+    };
+    system.refresh_processes(ProcessesToUpdate::Some(&[pid]), true);
+    system
+        .process(pid)
+        .and_then(|p| p.kill_with(Signal::Term))
+        .unwrap_or(false)
 }
 
 /// Moves a run directory into `trash` (created if missing), under a fresh name when one of

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use invlab_core::config::RunConfig;
+use invlab_core::watch::RunWatcher;
 
 use crate::app::{App, AppSetup};
 use crate::{form, history, theme};
@@ -21,6 +22,11 @@ pub struct TuiOptions {
     pub config_dirs: Vec<PathBuf>,
     /// Where the log file goes; `None` = the data dir.
     pub log_dir: Option<PathBuf>,
+    /// More folders of run directories to follow live (`invlab watch DIR...`), besides
+    /// `runs_dir`.
+    pub watch: Vec<PathBuf>,
+    /// Runs at a time (`--jobs`; 0 = 1).
+    pub jobs: usize,
 }
 
 impl TuiOptions {
@@ -33,8 +39,9 @@ impl TuiOptions {
     }
 }
 
-/// Builds the App from files: configs, themes, history.
-pub(crate) fn build_app(options: &TuiOptions) -> App {
+/// Builds the App from files: configs, themes, history (the watcher's first poll, so the
+/// watcher goes on from there).
+pub(crate) fn build_app(options: &TuiOptions) -> (App, RunWatcher) {
     let user_configs = invlab_core::paths::config_dir().map(|d| d.join("configs"));
     let dirs = if options.config_dirs.is_empty() {
         let mut d = vec![PathBuf::from("configs")];
@@ -48,7 +55,23 @@ pub(crate) fn build_app(options: &TuiOptions) -> App {
     setup.save_dir = user_configs.unwrap_or_else(|| PathBuf::from("configs"));
     setup.default_config = default_config;
     setup.configs = form::list_configs(&dirs);
-    setup.history = history::load_history(&options.runs_dir);
+    let mut roots = vec![options.runs_dir.clone()];
+    roots.extend(
+        options
+            .watch
+            .iter()
+            .filter(|d| **d != options.runs_dir)
+            .cloned(),
+    );
+    let mut watcher = RunWatcher::new(roots);
+    setup.history = watcher
+        .poll()
+        .changed
+        .into_iter()
+        .map(history::entry_of)
+        .collect();
+    setup.jobs = options.jobs.max(1);
+    setup.cores = invlab_engine::device::default_threads();
     let (themes, problems) = theme::load_all(
         invlab_core::paths::config_dir()
             .map(|d| d.join("themes"))
@@ -72,7 +95,7 @@ pub(crate) fn build_app(options: &TuiOptions) -> App {
     } else if let Some(p) = problems.first() {
         app.report(Err(format!("theme not loaded: {p}")));
     }
-    app
+    (app, watcher)
 }
 
 /// Logs to `<dir>/invlab-tui.log` (the data dir by default); the guard flushes on drop.

@@ -29,6 +29,7 @@ use crate::models::{Classifier, HeadKind};
 use crate::torch_seed::with_torch_seed;
 use data::DeviceData;
 use invlab_core::config::{Loss, Rule, RunConfig};
+use invlab_core::device::DeviceRequest;
 use invlab_core::records::{EpochMetrics, InvarianceReport, RunInfo};
 use invlab_core::rundir::{now_secs, RunDir, RunState, Status};
 use invlab_core::schedule::Slot;
@@ -146,7 +147,11 @@ fn execute(
         }
     };
     *dir_slot = Some(dir.clone());
-    let asked = slot.map_or(config.device, |s| s.device);
+    // A slot's `auto` defers to the config (the lab's slots give threads only).
+    let asked = match slot.map(|s| s.device) {
+        Some(d) if d != DeviceRequest::Auto => d,
+        _ => config.device,
+    };
     let device = device::resolve(asked).map_err(EngineError::Device)?;
     sink(Event::Phase(Phase::LoadingData));
     let prepared = prepare(&config)?;

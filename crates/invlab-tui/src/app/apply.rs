@@ -26,9 +26,13 @@ impl App {
                 },
             };
             run.resume = false;
+            // From now on this process writes it: the watcher leaves it to the run's events.
+            run.from_history = false;
+            let threads = (self.cores / self.max_parallel.max(1)).max(1);
             effects.push(Effect::Spawn {
                 slot: run.slot,
                 request,
+                threads,
             });
             // Follow the newest live run.
             self.selected = i;
@@ -115,11 +119,20 @@ impl App {
                     self.say("removed the queued run");
                 }
                 Some((_, RunStatus::Stopping)) => self.warn("the selected run is already stopping"),
+                Some((slot, RunStatus::Elsewhere { pid: Some(pid), .. })) => {
+                    self.prompt = Some(Prompt::ConfirmTerminate { slot, pid })
+                }
+                Some((_, RunStatus::Elsewhere { host, .. })) => self.warn(format!(
+                    "this run is written on {host}; it can only be stopped there"
+                )),
                 Some((slot, s)) if s.is_active() => self.prompt = Some(Prompt::ConfirmStop(slot)),
                 Some((slot, _)) => self.prompt = Some(Prompt::ConfirmDelete(slot)),
                 None => self.warn("no run selected"),
             },
             Command::Resume => {
+                if self.refuse_if_elsewhere("cannot resume") {
+                    return Vec::new();
+                }
                 let Some(run) = self.runs.get_mut(self.selected) else {
                     self.warn("no run selected");
                     return Vec::new();
@@ -236,6 +249,7 @@ impl App {
                     return self.begin_quit();
                 }
             }
+            Command::Jobs => return self.cycle_jobs(),
             Command::ForceQuit => {
                 self.prompt = None;
                 return self.begin_quit();
@@ -251,6 +265,9 @@ impl App {
                             }];
                         }
                     }
+                }
+                Some(Prompt::ConfirmTerminate { slot, pid }) => {
+                    return vec![Effect::Terminate { slot, pid }]
                 }
                 Some(Prompt::ConfirmDelete(slot)) => return self.delete(slot),
                 Some(Prompt::ConfirmQuit) => return self.begin_quit(),

@@ -24,6 +24,7 @@ mod data_preview;
 mod mouse;
 mod run_events;
 mod runs;
+mod watched;
 
 pub(crate) use data_preview::{PreviewCache, PreviewView};
 pub use runs::RunStatus;
@@ -36,6 +37,8 @@ pub enum Effect {
     Spawn {
         slot: usize,
         request: RunRequest,
+        /// libtorch threads for the run (its share of the cores).
+        threads: usize,
     },
     Control {
         slot: usize,
@@ -61,11 +64,22 @@ pub enum Effect {
     WriteFigures {
         dir: PathBuf,
     },
+    /// Send SIGTERM to the process `pid` of this host, which writes the run in `slot` (a batch
+    /// run the lab watches): it stops that run cleanly, as on a cluster's time limit.
+    Terminate {
+        slot: usize,
+        pid: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prompt {
     ConfirmStop(usize),
+    /// Stop a run another process of this host writes (SIGTERM to its pid)?
+    ConfirmTerminate {
+        slot: usize,
+        pid: u32,
+    },
     /// Move a finished / stopped / failed / killed run's directory to the trash?
     ConfirmDelete(usize),
     ConfirmQuit,
@@ -97,6 +111,10 @@ pub struct AppSetup {
     pub history: Vec<RunEntry>,
     pub themes: Vec<Theme>,
     pub theme: Option<String>,
+    /// Runs at once (`--jobs`).
+    pub jobs: usize,
+    /// libtorch's default thread count, split between parallel runs.
+    pub cores: usize,
 }
 
 impl AppSetup {
@@ -111,6 +129,8 @@ impl AppSetup {
             history: Vec::new(),
             themes: vec![Theme::default()],
             theme: None,
+            jobs: 1,
+            cores: 1,
         }
     }
 }
@@ -136,8 +156,11 @@ pub struct App {
     pub runs_dir: PathBuf,
     pub save_dir: PathBuf,
     pub default_config: RunConfig,
-    /// Runs at once; the queue advances when one ends.
+    /// Runs at once; the queue advances when one ends (`J` cycles it up to `cores`).
     pub max_parallel: usize,
+    /// libtorch's threads for one run alone: split between the runs at once (each run gets
+    /// `cores / max_parallel`, at least one), so parallel runs never oversubscribe the CPU.
+    pub cores: usize,
     pub quitting: bool,
     /// The one exit mechanism: the event loop ends after the event that set it.
     pub should_exit: bool,
@@ -206,7 +229,8 @@ impl App {
             runs_dir: setup.runs_dir,
             save_dir: setup.save_dir,
             default_config: setup.default_config,
-            max_parallel: 1,
+            max_parallel: setup.jobs.max(1),
+            cores: setup.cores.max(1),
             quitting: false,
             should_exit: false,
             class_cursor: 0,
@@ -244,9 +268,12 @@ impl App {
             KeyMode::Help
         } else {
             match &self.prompt {
-                Some(Prompt::ConfirmStop(_) | Prompt::ConfirmDelete(_) | Prompt::ConfirmQuit) => {
-                    KeyMode::Confirm
-                }
+                Some(
+                    Prompt::ConfirmStop(_)
+                    | Prompt::ConfirmTerminate { .. }
+                    | Prompt::ConfirmDelete(_)
+                    | Prompt::ConfirmQuit,
+                ) => KeyMode::Confirm,
                 Some(Prompt::SaveAs(_)) => KeyMode::Text,
                 None if self.form.editing.is_some() => KeyMode::Text,
                 None => KeyMode::Normal,
@@ -346,6 +373,26 @@ impl App {
                 Vec::new()
             }
             AppEvent::Run { slot, event } => self.on_run_event(slot, event),
+            AppEvent::Terminated { slot, pid, sent } => {
+                let name = self
+                    .run_by_slot(slot)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default();
+                if sent {
+                    self.say(format!(
+                        "SIGTERM sent to process {pid}: {name} stops at its next batch boundary"
+                    ));
+                } else {
+                    self.warn(format!(
+                        "process {pid} ({name}) is gone or would not take SIGTERM"
+                    ));
+                }
+                Vec::new()
+            }
+            AppEvent::Watched(changes) => {
+                self.on_watched(changes);
+                Vec::new()
+            }
         }
     }
 }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use invlab_core::config::RunConfig;
+use invlab_core::heartbeat::Writer;
+use invlab_core::rundir::{Outcome, RunRecord};
 use invlab_engine::{EpochMetrics, GeneratorProgress, InvarianceReport, Phase, RunInfo, Summary};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +24,12 @@ pub enum RunStatus {
     /// Found in history with no final word: the process died mid-run.
     Killed {
         epochs_done: usize,
+    },
+    /// Written by another process (a batch run, an array task, another lab), still alive:
+    /// view only, but one on this host (`pid`) can be stopped with SIGTERM.
+    Elsewhere {
+        pid: Option<u32>,
+        host: String,
     },
 }
 
@@ -45,6 +53,9 @@ impl RunStatus {
             RunStatus::Failed(reason) if reason.is_empty() => "failed".into(),
             RunStatus::Failed(reason) => format!("failed: {reason}"),
             RunStatus::Killed { .. } => "killed".into(),
+            // Short: the run table's status column is narrow; the detail line says more.
+            RunStatus::Elsewhere { pid: Some(pid), .. } => format!("pid {pid}"),
+            RunStatus::Elsewhere { host, .. } => format!("on {host}"),
         }
     }
 }
@@ -89,6 +100,74 @@ pub struct RunEntry {
 }
 
 impl RunEntry {
+    /// A run record as a run-list entry, for a run this process is not writing. A run with no
+    /// final word is running elsewhere when its heartbeat's writer is alive (a live pid here, a
+    /// recent heartbeat from another host), else killed.
+    pub fn from_record(record: RunRecord) -> RunEntry {
+        let status = match record.outcome() {
+            Outcome::Finished => RunStatus::Done,
+            Outcome::Stopped { epochs_done } => RunStatus::Stopped { epochs_done },
+            Outcome::Failed { message } => RunStatus::Failed(message),
+            Outcome::Unfinished { epochs_done } => match (record.writer(), &record.heartbeat) {
+                (Some(Writer::Here { pid }), Some(beat)) => RunStatus::Elsewhere {
+                    pid: Some(pid),
+                    host: beat.host.clone(),
+                },
+                (Some(Writer::Elsewhere), Some(beat)) => RunStatus::Elsewhere {
+                    pid: None,
+                    host: beat.host.clone(),
+                },
+                _ => RunStatus::Killed { epochs_done },
+            },
+        };
+        let (phase, batch) = match (&status, &record.heartbeat) {
+            (RunStatus::Elsewhere { .. }, Some(beat)) => (
+                Some(beat.phase),
+                Some(BatchProgress {
+                    epoch: beat.epoch,
+                    batch: beat.batch,
+                    batches: beat.batches,
+                    loss: beat.loss.unwrap_or(f64::NAN),
+                }),
+            ),
+            _ => (None, None),
+        };
+        let invariance = record
+            .epochs
+            .iter()
+            .rev()
+            .find_map(|e| e.invariance.clone())
+            .or_else(|| record.summary.as_ref().and_then(invariance_from_summary));
+        let mut entry = RunEntry::new(0, record.name, record.config);
+        entry.dir = Some(record.dir);
+        entry.info = record.info.map(Box::new);
+        entry.epochs = record.epochs;
+        entry.invariance = invariance.map(Box::new);
+        entry.summary = record.summary.map(Box::new);
+        entry.status = status;
+        entry.phase = phase;
+        entry.batch = batch;
+        entry.from_history = true;
+        entry.updated = record.updated;
+        // GIT runs: which generator the run used, its loss curves and its sample grid, as the live
+        // generator view shows them.
+        if let Some(g) = record.generator {
+            entry.generator = Some(Box::new(GeneratorProgress {
+                key: g.key,
+                iteration: g.iterations,
+                iterations: g.iterations,
+                losses: record.generator_losses.last().copied(),
+                seconds: g.seconds,
+                started_at: 0,
+                from_cache: !g.trained_here,
+                samples: None,
+            }));
+            entry.generator_losses = record.generator_losses;
+            entry.generator_samples = record.generator_samples.map(Box::new);
+        }
+        entry
+    }
+
     pub fn new(slot: usize, name: String, config: RunConfig) -> RunEntry {
         RunEntry {
             slot,
@@ -121,6 +200,17 @@ impl RunEntry {
             RunStatus::Failed(reason) if !reason.is_empty() => {
                 Some((format!(" {}: {reason}", self.short_name().0), true))
             }
+            RunStatus::Elsewhere {
+                pid: Some(pid),
+                host,
+            } => Some((
+                format!(" running in process {pid} on {host} (this host): view only; x stops it"),
+                false,
+            )),
+            RunStatus::Elsewhere { host, .. } => Some((
+                format!(" running on {host}: view only (heartbeat within 10 min)"),
+                false,
+            )),
             _ => self
                 .dir
                 .as_ref()
@@ -219,4 +309,29 @@ impl RunEntry {
             .unwrap_or(0.0);
         Some(((left - in_epoch).max(0.0)) * per_epoch)
     }
+}
+
+fn invariance_from_summary(s: &Summary) -> Option<InvarianceReport> {
+    let ekld: Option<Vec<f64>> = s.classes.iter().map(|c| c.ekld).collect();
+    let ekld = ekld?;
+    Some(InvarianceReport {
+        epoch: s.epochs,
+        transform: None,
+        images_per_class: s.ekld_images_per_class.unwrap_or(0),
+        samples: s.ekld_samples.unwrap_or(0),
+        consistency: s
+            .classes
+            .iter()
+            .map(|c| c.consistency.unwrap_or(f64::NAN))
+            .collect(),
+        ekld_stderr: s
+            .classes
+            .iter()
+            .map(|c| c.ekld_stderr.unwrap_or(0.0))
+            .collect(),
+        ekld,
+        spearman_size_ekld: s.spearman_size_ekld,
+        seconds: 0.0,
+        sampling: Default::default(),
+    })
 }

@@ -504,6 +504,7 @@ fn resume_a_stopped_run_from_its_directory() {
         [Effect::Spawn {
             slot: 0,
             request: RunRequest::Resume { dir },
+            ..
         }] => assert_eq!(dir, &PathBuf::from("/tmp/x")),
         other => panic!("{other:?}"),
     }
@@ -714,4 +715,160 @@ fn a_finished_run_asks_for_its_figures_and_a_stopped_one_does_not() {
     assert!(!effects
         .iter()
         .any(|e| matches!(e, Effect::WriteFigures { .. })));
+}
+
+/// A run directory another process writes, with a heartbeat from `pid` on this host.
+fn external_run(root: &std::path::Path, name: &str, pid: u32, epochs_done: usize) -> PathBuf {
+    use invlab_core::heartbeat::{now_seconds, this_host, Heartbeat};
+    use invlab_core::rundir::{RunDir, RunState, Status};
+    let dir = RunDir {
+        path: root.join(name),
+    };
+    std::fs::create_dir_all(&dir.path).unwrap();
+    let config = invlab_core::config::RunConfig::default();
+    dir.write_config(&config).unwrap();
+    let info = fixtures::run_info(&config, name, dir.path.clone());
+    let epochs: Vec<_> = (1..=epochs_done)
+        .map(|e| fixtures::epoch(&info, e, 1.0))
+        .collect();
+    dir.write_metrics(&epochs).unwrap();
+    dir.write_state(&RunState {
+        status: Status::Running,
+        checkpoint_epoch: epochs_done,
+        epochs_done,
+        generator_iteration: None,
+        total_epochs: 10,
+        message: String::new(),
+        updated: 1,
+    })
+    .unwrap();
+    dir.write_heartbeat(&Heartbeat {
+        pid,
+        host: this_host(),
+        phase: invlab_engine::Phase::Training,
+        epoch: epochs_done + 1,
+        total_epochs: 10,
+        batch: 3,
+        batches: 8,
+        loss: Some(2.0),
+        paused: false,
+        updated: now_seconds(),
+    })
+    .unwrap();
+    dir.path
+}
+
+#[test]
+fn watched_runs_appear_advance_and_can_be_stopped_but_not_resumed_here() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut watcher = invlab_core::watch::RunWatcher::new(vec![tmp.path().to_path_buf()]);
+    let mut app = App::new(AppSetup::plain(tmp.path().to_path_buf()));
+    // This lab's own run, live: the watcher must never overwrite it.
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    app.runs[0].dir = Some(tmp.path().join("mine"));
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let theirs = external_run(tmp.path(), "theirs", child.id(), 2);
+    external_run(tmp.path(), "mine", child.id(), 5);
+
+    app.on_event(AppEvent::Watched(std::sync::Arc::new(watcher.poll())));
+    assert_eq!(app.runs.len(), 2, "theirs added, mine untouched");
+    assert_eq!(app.runs[0].status, RunStatus::Running);
+    assert!(
+        app.runs[0].epochs.is_empty(),
+        "mine keeps its own events' view"
+    );
+    let run = &app.runs[1];
+    assert_eq!(run.name, "theirs");
+    assert_eq!(
+        run.status,
+        RunStatus::Elsewhere {
+            pid: Some(child.id()),
+            host: invlab_core::heartbeat::this_host()
+        }
+    );
+    assert_eq!(run.epochs.len(), 2);
+    assert_eq!(
+        run.batch.unwrap().batch,
+        3,
+        "batch-level progress from the heartbeat"
+    );
+    let slot = run.slot;
+
+    // It advances: one more epoch on disk.
+    let config = invlab_core::config::RunConfig::default();
+    let info = fixtures::run_info(&config, "theirs", theirs.clone());
+    let epochs: Vec<_> = (1..=3).map(|e| fixtures::epoch(&info, e, 1.0)).collect();
+    invlab_core::rundir::RunDir {
+        path: theirs.clone(),
+    }
+    .write_metrics(&epochs)
+    .unwrap();
+    app.selected = 1;
+    app.on_event(AppEvent::Watched(std::sync::Arc::new(watcher.poll())));
+    assert_eq!(app.runs[1].epochs.len(), 3);
+    assert_eq!(app.runs[1].slot, slot, "same entry, same place");
+    assert_eq!(app.selected, 1);
+
+    // R is refused (it would train twice); x asks, then sends SIGTERM to its pid.
+    assert!(ch(&mut app, 'R').is_empty());
+    assert!(app
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("belongs to process"));
+    assert!(ch(&mut app, 'x').is_empty());
+    assert_eq!(
+        app.prompt,
+        Some(Prompt::ConfirmTerminate {
+            slot,
+            pid: child.id()
+        })
+    );
+    let e = ch(&mut app, 'y');
+    assert!(
+        matches!(e.as_slice(), [Effect::Terminate { slot: s, pid }] if *s == slot && *pid == child.id()),
+        "{e:?}"
+    );
+
+    // Its process dies: the next poll calls it killed, and then R resumes it here.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    app.on_event(AppEvent::Watched(std::sync::Arc::new(watcher.poll())));
+    assert_eq!(app.runs[1].status, RunStatus::Killed { epochs_done: 3 });
+    // The directory goes away: so does the entry.
+    std::fs::remove_dir_all(&theirs).unwrap();
+    app.on_event(AppEvent::Watched(std::sync::Arc::new(watcher.poll())));
+    assert_eq!(app.runs.len(), 1);
+    assert_eq!(app.selected, 0);
+}
+
+#[test]
+fn j_runs_more_at_a_time_and_splits_the_cores() {
+    let mut setup = AppSetup::plain(PathBuf::from("/tmp/invlab-test-runs"));
+    setup.cores = 4;
+    let mut app = App::new(setup);
+    ch(&mut app, 's');
+    let e = ch(&mut app, 's');
+    assert!(spawned(&e).is_empty(), "one at a time: the second waits");
+    let e = ch(&mut app, 'J');
+    assert_eq!(app.max_parallel, 2);
+    // The queued run starts at once, with half the cores.
+    assert_eq!(spawned(&e), vec![1]);
+    assert!(matches!(e[0], Effect::Spawn { threads: 2, .. }));
+    assert!(app
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("2 runs at a time, 2 threads each"));
+    ch(&mut app, 'J');
+    ch(&mut app, 'J');
+    assert_eq!(app.max_parallel, 4);
+    ch(&mut app, 'J');
+    assert_eq!(app.max_parallel, 1, "back to one after the cores");
 }

@@ -69,6 +69,16 @@ pub(crate) fn render_prompt(frame: &mut Frame, area: Rect, app: &App) {
                 format!("Stop {name} after this batch? Its directory stays valid and resumable.\n\n  y / Enter: stop    n / Esc: keep running"),
             )
         }
+        Some(Prompt::ConfirmTerminate { slot, pid }) => {
+            let name = app
+                .run_by_slot(*slot)
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
+            (
+                " Stop another process's run? ",
+                format!("{name} is written by process {pid} on this host. Send it SIGTERM? It stops its runs at the next batch boundary, resumable (exit 75).\n\n  y / Enter: send SIGTERM    n / Esc: leave it"),
+            )
+        }
         Some(Prompt::ConfirmDelete(slot)) => {
             let (name, dir) = app
                 .run_by_slot(*slot)

@@ -15,7 +15,7 @@ use crate::layout::{runs_geometry, RunsGeometry};
 fn status_color(app: &App, status: &RunStatus) -> Tint {
     let c = &app.theme().colors;
     Tint::Fg(match status {
-        RunStatus::Running | RunStatus::Starting => c.accent,
+        RunStatus::Running | RunStatus::Starting | RunStatus::Elsewhere { .. } => c.accent,
         RunStatus::Paused | RunStatus::Stopping | RunStatus::Queued => c.warn,
         RunStatus::Done => c.ok,
         RunStatus::Failed(_) | RunStatus::Killed { .. } => c.error,
@@ -30,7 +30,9 @@ fn progress(run: &RunEntry) -> String {
         return format!("gen {:>3}%", g.iteration * 100 / g.iterations.max(1));
     }
     match (&run.status, run.batch) {
-        (RunStatus::Running | RunStatus::Paused, Some(b)) if b.epoch > run.epochs_done() => {
+        (RunStatus::Running | RunStatus::Paused | RunStatus::Elsewhere { .. }, Some(b))
+            if b.epoch > run.epochs_done() =>
+        {
             format!(
                 "{}/{} {:>3}%",
                 run.epochs_done(),
@@ -94,9 +96,10 @@ impl RunsView {
             .filter(|r| r.status == RunStatus::Queued)
             .count();
         let title = format!(
-            " Runs ({}, {} queued; m mark, c compare) ",
+            " Runs ({}, {} queued, {} at once; m mark, c compare) ",
             app.runs.len(),
-            queued
+            queued,
+            app.max_parallel
         );
         let table = (!app.runs.is_empty()).then(|| run_table(app, pane_inner(area)));
         RunsView { title, table }

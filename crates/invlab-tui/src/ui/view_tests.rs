@@ -191,7 +191,10 @@ fn classes_are_ordered_by_size_and_pooled_when_columns_run_out() {
 fn runs_view_lists_visible_rows_with_the_selection() {
     let app = demo_app(20);
     let view = RunsView::build(&app, PANE);
-    assert_eq!(view.title, " Runs (3, 1 queued; m mark, c compare) ");
+    assert_eq!(
+        view.title,
+        " Runs (3, 1 queued, 1 at once; m mark, c compare) "
+    );
     let t = view.table.expect("a table");
     assert!(t.wide);
     assert_eq!(t.header.len(), 8);
