@@ -340,6 +340,12 @@ fn sigterm_stops_a_batch_run_resumably_and_resume_finishes_it() {
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["classes"].as_array().unwrap().len(), 49);
     assert!(summary["balanced_accuracy"].is_number());
+    // Timing over both attempts, not only the one that finished.
+    let (last, all) = (
+        summary["wall_seconds"].as_f64().unwrap(),
+        summary["wall_seconds_all_attempts"].as_f64().unwrap(),
+    );
+    assert!(all > last && last > 0.0, "{summary}");
 }
 
 /// At a time limit Slurm sends the job step SIGTERM twice, 10-40 ms apart: one clean stop.

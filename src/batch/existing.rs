@@ -176,6 +176,7 @@ pub fn plan(dir: &Path, config: &RunConfig) -> Result<Plan, String> {
                 total_epochs: 0,
                 message: "killed before its first epoch".into(),
                 updated: now_secs(),
+                seconds: 0.0,
             })
             .map_err(|e| format!("{}: {e}", run.file("state.json").display()))?;
             Ok(Plan::Resume(dir.to_path_buf()))
@@ -238,6 +239,7 @@ mod tests {
             total_epochs: 2,
             message: "diverged".into(),
             updated: 0,
+            seconds: 0.0,
         })
         .unwrap();
     }

@@ -80,6 +80,10 @@ pub struct RunState {
     pub message: String,
     /// Seconds since the Unix epoch.
     pub updated: u64,
+    /// Wall seconds the run has taken so far, over every attempt (a stopped or requeued run
+    /// resumes several times; `summary.json`'s `wall_seconds` counts the last attempt only).
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -427,6 +431,7 @@ mod tests {
             total_epochs: 5,
             message: message.into(),
             updated: 1_700_000_000,
+            seconds: 0.0,
         }
     }
 

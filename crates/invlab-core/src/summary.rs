@@ -63,7 +63,12 @@ pub struct Summary {
     pub invlab_commit: Option<String>,
     pub libtorch_version: String,
     pub seed: u64,
+    /// Wall seconds of the attempt that finished the run.
     pub wall_seconds: f64,
+    /// Wall seconds over every attempt (stopped, killed at a checkpoint, requeued, resumed);
+    /// absent before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_seconds_all_attempts: Option<f64>,
     /// Seconds from the process's start (else the run's) to its first training batch in this
     /// process (absent in format 1).
     #[serde(default)]
@@ -179,6 +184,7 @@ impl Summary {
             libtorch_version: info.libtorch_version.clone(),
             seed: info.config.seed,
             wall_seconds,
+            wall_seconds_all_attempts: None,
             first_batch_seconds: None,
             peak_rss_mib: None,
         }

@@ -190,6 +190,7 @@ mod tests {
             total_epochs: 3,
             message: String::new(),
             updated: 5,
+            seconds: 0.0,
         })
         .unwrap();
         let second = w.poll();

@@ -17,8 +17,14 @@ impl Trainer<'_> {
                 total_epochs: self.total_epochs(),
                 message: String::new(),
                 updated: now_secs(),
+                seconds: self.seconds_so_far(),
             })
             .map_err(|e| EngineError::writing(&self.dir.file("state.json"), e))
+    }
+
+    /// Wall seconds over every attempt: the earlier ones' (from `state.json`) and this one's.
+    pub(super) fn seconds_so_far(&self) -> f64 {
+        self.earlier_seconds + self.started.elapsed().as_secs_f64()
     }
 
     /// Loads the last checkpoint and the metrics up to it.
@@ -51,6 +57,7 @@ impl Trainer<'_> {
         }
         self.history = history;
         self.checkpoint_epoch = done;
+        self.earlier_seconds = state.seconds;
         self.info.resumed_at = Some(done);
         Ok(())
     }

@@ -73,6 +73,7 @@ pub fn run(request: RunRequest, slot: Option<Slot>, sink: EventSink, controls: R
             total_epochs: 0,
             message: String::new(),
             updated: 0,
+            seconds: 0.0,
         });
         state.status = Status::Failed;
         state.message = message.clone();
@@ -103,6 +104,8 @@ struct Trainer<'a> {
     history: Vec<EpochMetrics>,
     checkpoint_epoch: usize,
     started: Instant,
+    /// Wall seconds of the run's earlier attempts (a resumed run), from `state.json`.
+    earlier_seconds: f64,
     /// When the first training batch of this process started (see `resources`).
     first_batch_seconds: Option<f64>,
     /// What GIT's generator depends on, when the run needs one.
@@ -213,6 +216,7 @@ fn execute(
         history: Vec::new(),
         checkpoint_epoch: 0,
         started,
+        earlier_seconds: 0.0,
         first_batch_seconds: None,
         generator_inputs,
         generator: None,
@@ -343,6 +347,7 @@ impl Trainer<'_> {
             self.started.elapsed().as_secs_f64(),
         );
         summary.first_batch_seconds = self.first_batch_seconds;
+        summary.wall_seconds_all_attempts = Some(self.seconds_so_far());
         summary.peak_rss_mib = super::resources::peak_rss_mib();
         self.dir
             .write_summary(&summary)

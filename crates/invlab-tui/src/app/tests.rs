@@ -740,6 +740,7 @@ fn external_run(root: &std::path::Path, name: &str, pid: u32, epochs_done: usize
         total_epochs: 10,
         message: String::new(),
         updated: 1,
+        seconds: 0.0,
     })
     .unwrap();
     dir.write_heartbeat(&Heartbeat {
