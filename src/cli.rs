@@ -29,7 +29,7 @@ RUN DIRECTORY (one per run, every file written atomically):
   progress.json   heartbeat while it trains: pid, host, phase, epoch, batch (at most 1/s)
   ekld_vs_size.svg/.png, curves.svg/.png     figures
 
-SIGNALS (batch mode): SIGTERM, SIGINT (Ctrl-C) or SIGUSR1 stops every running run at its next
+SIGNALS (batch mode): SIGTERM, SIGINT (Ctrl-C), SIGUSR1 or SIGHUP stops every running run at its next
   batch boundary with its directory resumable (state.json \"stopped\"), within seconds, and
   starts no more. Repeats within 2 s are the same request (Slurm sends SIGTERM twice at a time
   limit); a signal 2 s or more after the first ends the process at once (exit 128 + the signal),

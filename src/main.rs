@@ -1,6 +1,8 @@
 //! The `invlab` binary: parse the command line, then hand over to a front end.
 #![allow(unsafe_code)] // the .preinit_array entry (`ensure_passive_openmp`) and its setenv / execv.
 
+use std::io::Write;
+
 use clap::Parser;
 use invlab::batch;
 use invlab::cli::{Cli, Command};
@@ -90,7 +92,9 @@ fn main() -> std::process::ExitCode {
         }) => data_preview(config.as_deref(), root.as_deref(), out),
         Some(Command::Data { root, .. }) => {
             let statuses = invlab_engine::data::real::survey(root.as_deref());
-            print!("{}", invlab_engine::data::real::render_survey(&statuses));
+            // A closed pipe (`| head`) is no error for a listing.
+            let _ = std::io::stdout()
+                .write_all(invlab_engine::data::real::render_survey(&statuses).as_bytes());
             0
         }
         Some(Command::Report { runs, out }) => report(runs, out.as_deref()),
@@ -160,7 +164,7 @@ fn data_preview(
     match invlab_engine::data_preview::write_png(config, root, out) {
         Ok(summary) => {
             eprintln!("{summary}");
-            println!("{}", out.display());
+            let _ = writeln!(std::io::stdout(), "{}", out.display());
             0
         }
         Err(e) => {
@@ -182,7 +186,7 @@ fn report(dirs: &[std::path::PathBuf], out: Option<&std::path::Path>) -> i32 {
             }
         }
     }
-    print!("{}", comparison_table(&runs));
+    let _ = std::io::stdout().write_all(comparison_table(&runs).as_bytes());
     if let Some(dir) = out {
         match write_report(&runs, dir) {
             Ok(files) => {

@@ -624,3 +624,200 @@ fn a_git_run_logs_its_generator_phase_then_reuses_the_cached_generator() {
     );
     assert!(!second.contains("iteration 3/6"), "{second}");
 }
+
+/// Every file of a directory, by name, with its bytes.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `--resume` of a finished run says so and changes nothing: the same `--continue` command
+/// still finds it finished.
+#[test]
+fn resuming_a_finished_run_leaves_it_byte_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = common::tiny_config("fin");
+    config.train.epochs = 1;
+    let config = common::write_config(tmp.path(), &config);
+    let runs = tmp.path().join("runs");
+    let run = runs.join("fin");
+    let out = invlab()
+        .arg("--batch")
+        .arg(&config)
+        .arg("--out")
+        .arg(&runs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = snapshot(&run);
+    for _ in 0..2 {
+        let out = invlab()
+            .args(["--batch", "--resume"])
+            .arg(&run)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("already finished; nothing to resume"),
+            "{stderr}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            run.display().to_string()
+        );
+    }
+    assert!(snapshot(&run) == before, "the finished run's files changed");
+    let out = invlab()
+        .arg("--batch")
+        .arg(&config)
+        .args(["--continue", "--out"])
+        .arg(&runs)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already finished in"));
+}
+
+/// A lost or torn `state.json` never throws checkpointed epochs away: the epoch comes from
+/// `checkpoint.json`; without that either, the resume is refused and nothing is touched.
+#[test]
+fn a_torn_state_file_resumes_from_the_checkpoint_or_is_refused_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = signal_config(tmp.path(), "torn");
+    let runs = tmp.path().join("runs");
+    let run = runs.join("torn");
+    let mut child = spawn_logged(
+        invlab().arg("--batch").arg(&config).arg("--out").arg(&runs),
+        tmp.path(),
+        "torn",
+    );
+    wait_for_checkpoint(&mut child, &run, tmp.path(), "torn");
+    send(&child, libc::SIGTERM);
+    let (code, _) = wait_exit(&mut child, 60);
+    assert_eq!(code, Some(75), "{}", log(tmp.path(), "torn"));
+    let done = state(&run)["checkpoint_epoch"].as_u64().unwrap();
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint.json")).unwrap())
+            .unwrap();
+    assert_eq!(recorded["epoch"].as_u64(), Some(done));
+
+    // Without checkpoint.json too: refused, every file as it was.
+    let text = std::fs::read_to_string(run.join("state.json")).unwrap();
+    std::fs::write(run.join("state.json"), &text[..text.len() / 2]).unwrap();
+    let saved = std::fs::read(run.join("checkpoint.json")).unwrap();
+    std::fs::remove_file(run.join("checkpoint.json")).unwrap();
+    let before = snapshot(&run);
+    let out = invlab()
+        .args(["--batch", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("nothing records which epoch"), "{stderr}");
+    assert!(snapshot(&run) == before, "a refused resume changed files");
+
+    // With it: the resume continues after the checkpointed epoch and finishes.
+    std::fs::write(run.join("checkpoint.json"), saved).unwrap();
+    let out = invlab()
+        .args(["--batch", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resuming after epoch {done}")),
+        "{stderr}"
+    );
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 10);
+}
+
+/// `--stream | head -c1`: the reader goes away after one byte; the sweep still runs every point
+/// to its end, says once that stdout is closed, and exits 0.
+#[test]
+fn a_closed_stdout_pipe_does_not_stop_the_runs() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = common::tiny_config("pipe");
+    config.train.epochs = 2;
+    let config = common::write_config(tmp.path(), &config);
+    let runs = tmp.path().join("runs");
+    let mut child = invlab()
+        .arg("--batch")
+        .arg(&config)
+        .args(["--sweep", "seed=0,1", "--stream", "--out"])
+        .arg(&runs)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut byte = [0u8; 1];
+    stdout.read_exact(&mut byte).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches("stdout is closed").count(), 1, "{stderr}");
+    for seed in [0, 1] {
+        assert_eq!(
+            state(&runs.join(format!("pipe-seed{seed}")))["status"],
+            "finished",
+            "{stderr}"
+        );
+    }
+}
+
+/// A size that would need more memory than the machine has fails as a run, at once, with the
+/// estimate and the field to change, and leaves no run directory; it never aborts the process.
+#[test]
+fn a_config_too_big_for_memory_is_refused_before_allocating() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::write_config(tmp.path(), &common::tiny_config("huge"));
+    let runs = tmp.path().join("runs");
+    let started = Instant::now();
+    let out = invlab()
+        .arg("--batch")
+        .arg(&config)
+        .args([
+            "--set",
+            "data.profile=\"balanced\"",
+            "--set",
+            "data.max_per_class=1000000",
+            "--set",
+            "data.min_per_class=1",
+            "--out",
+        ])
+        .arg(&runs)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("this config needs at least 192.1 GB"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("lower data.max_per_class"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let dirs = std::fs::read_dir(&runs)
+        .map(|d| d.flatten().filter(|e| e.path().is_dir()).count())
+        .unwrap_or(0);
+    assert_eq!(dirs, 0, "no run directory for a refused config");
+}

@@ -14,6 +14,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -96,11 +97,13 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<Option<File>, ClaimError> {
 /// Takes `<runs_dir>/.<name>.lock`. On a file system without locks it goes on unlocked.
 fn lock_name(runs_dir: &Path, name: &str) -> Result<Option<File>, ClaimError> {
     let path = runs_dir.join(format!(".{name}.lock"));
+    // O_NOFOLLOW: a symlink planted at the lock's name must not make us truncate its target.
     let mut file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&path)
         .map_err(|error| ClaimError::Io {
             action: "open the lock file",
@@ -154,7 +157,7 @@ pub fn plan(dir: &Path, config: &RunConfig) -> Result<Plan, String> {
             "{shown} holds a run of a different config ({diff}); resume it with --resume {shown}, or give this run another name with --set name=..."
         ));
     }
-    match run.read_state() {
+    match run.state_or_recovered()? {
         Some(state) => match state.status {
             Status::Finished => Ok(Plan::AlreadyFinished(dir.to_path_buf())),
             Status::Failed => Err(format!(
@@ -186,40 +189,12 @@ pub fn plan(dir: &Path, config: &RunConfig) -> Result<Plan, String> {
 
 /// The first setting where two configs differ, as `key: a there, b here`.
 fn first_difference(there: &RunConfig, here: &RunConfig) -> Option<String> {
-    use std::collections::BTreeMap;
-    let flat = |c: &RunConfig| {
-        let mut out = BTreeMap::new();
-        if let Ok(table) = c.to_toml().unwrap_or_default().parse::<toml::Table>() {
-            flatten("", &table, &mut out);
-        }
-        out
-    };
-    let (a, b) = (flat(there), flat(here));
+    let (a, b) = (there.flat(), here.flat());
     let unset = "unset".to_string();
     a.keys().chain(b.keys()).find_map(|k| {
         let (x, y) = (a.get(k).unwrap_or(&unset), b.get(k).unwrap_or(&unset));
         (x != y).then(|| format!("{k}: {x} there, {y} here"))
     })
-}
-
-fn flatten(
-    prefix: &str,
-    table: &toml::Table,
-    out: &mut std::collections::BTreeMap<String, String>,
-) {
-    for (k, v) in table {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(t) => flatten(&key, t, out),
-            other => {
-                out.insert(key, other.to_string());
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -298,5 +273,19 @@ mod tests {
         assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
         drop(first);
         assert!(claim(tmp.path(), &c).is_ok());
+    }
+
+    /// A symlink planted at a lock's name is refused, and its target left as it was.
+    #[test]
+    fn a_symlinked_lock_file_is_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, tmp.path().join(".exp.lock")).unwrap();
+        let e = claim(tmp.path(), &config("name = \"exp\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot open the lock file"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     }
 }

@@ -162,6 +162,6 @@ fn print_stream_line(run: &str, m: &invlab_engine::EpochMetrics) {
     line.insert("run".into(), serde_json::Value::String(run.to_string()));
     line.extend(fields);
     if let Ok(text) = serde_json::to_string(&line) {
-        println!("{text}");
+        super::output::line(&text);
     }
 }

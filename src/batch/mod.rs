@@ -8,6 +8,7 @@
 
 mod existing;
 mod job;
+mod output;
 mod progress;
 mod signals;
 mod sweep;
@@ -91,10 +92,8 @@ fn run_all(
                 ));
             }
         }
-        while !stopping {
-            let Some((slot_index, slot, (id, work))) = scheduler.next() else {
-                break;
-            };
+        // After a stop the queue is empty, so nothing more starts.
+        while let Some((slot_index, slot, (id, work))) = scheduler.assign() {
             match start(id, work, slot, runs_dir, &tx, progress) {
                 Ok(Some(job)) => jobs.push(job.on_slot(slot_index)),
                 Ok(None) => scheduler.release(slot_index),
@@ -120,7 +119,7 @@ fn run_all(
             scheduler.release(job.slot_index);
             job.join();
             match result {
-                RunResult::Finished(dir) => println!("{}", dir.display()),
+                RunResult::Finished(dir) => output::line(&dir.display().to_string()),
                 RunResult::Stopped(_) => tally.stopped += 1,
                 RunResult::Failed(_) => tally.failed += 1,
             }
@@ -143,6 +142,16 @@ fn start(
     let (request, claim, name) = match work {
         Work::Resume(dir) => {
             let lock = existing::lock_dir(&dir).map_err(|e| e.to_string())?;
+            // A finished run is reported as finished and left byte-identical.
+            let run = invlab_core::rundir::RunDir { path: dir.clone() };
+            if run.read_state().map(|s| s.status) == Some(invlab_core::rundir::Status::Finished) {
+                progress.line(&format!(
+                    "[{}] already finished; nothing to resume",
+                    dir.display()
+                ));
+                output::line(&dir.display().to_string());
+                return Ok(None);
+            }
             let name = dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -194,7 +203,7 @@ fn start(
                         "[{name}] already finished in {}; skipped (move it away to run it again)",
                         dir.display()
                     ));
-                    println!("{}", dir.display());
+                    output::line(&dir.display().to_string());
                     return Ok(None);
                 }
             };
@@ -275,7 +284,11 @@ pub fn main(cli: &crate::cli::Cli, runs_dir: &Path) -> i32 {
         };
         if cli.list {
             for (i, p) in points.iter().enumerate() {
-                println!("{i}\t{}\t{}", p.config.display(), p.overrides.join(" "));
+                output::line(&format!(
+                    "{i}\t{}\t{}",
+                    p.config.display(),
+                    p.overrides.join(" ")
+                ));
             }
             return 0;
         }

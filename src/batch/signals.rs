@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use invlab_core::signal::Signal;
 
-/// The signals that stop a batch run.
-pub(crate) const STOP_SIGNALS: [Signal; 3] = [Signal::Term, Signal::Int, Signal::Usr1];
+/// The signals that stop a batch run. SIGHUP (the terminal or ssh session went away) too: its
+/// default action would kill the process with the state still "running".
+pub(crate) const STOP_SIGNALS: [Signal; 4] = [Signal::Term, Signal::Int, Signal::Usr1, Signal::Hup];
 
 /// Signals this close after the first one repeat its request instead of ending the process.
 pub(crate) const REPEAT_WINDOW: Duration = Duration::from_secs(2);

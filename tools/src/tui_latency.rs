@@ -7,9 +7,12 @@
 //! time from sending the key to the end of drawing the first frame whose buffer shows the
 //! change. Prints p50 / p90 / p99 / max.
 //!
-//!     cargo run -p invlab-tools --bin tui_latency -- [SAMPLES] [--idle]
+//!     cargo run -p invlab-tools --bin tui_latency -- [SAMPLES] [--idle] [--runs N]
 //!
-//! `--idle` measures with no run, for comparison.
+//! `--idle` measures with no run, for comparison. `--runs N` first writes N finished run
+//! directories (synthetic, 20 epochs each, 49 classes) into the runs folder: the lab starts by
+//! reading them all (timed), lists them, and a watcher thread polls the folder every 2 s as the
+//! lab's does (each poll's wall and CPU time reported), sending what changed to the loop.
 #![allow(unsafe_code)] // getrusage through libc for CPU time.
 #![allow(clippy::unwrap_used)] // a developer tool: a failed unwrap ends it with the reason
 
@@ -41,6 +44,62 @@ fn cpu_seconds() -> f64 {
     t(u.ru_utime) + t(u.ru_stime)
 }
 
+/// CPU seconds of the calling thread.
+fn thread_cpu_seconds() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills the struct we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
+/// `n` finished runs of 20 epochs each (eKLD every 5), as a big sweep leaves them.
+fn write_history(dir: &std::path::Path, n: usize) {
+    use invlab_core::fixtures;
+    use invlab_core::rundir::{RunDir, RunState, Status};
+    for i in 0..n {
+        let mut config = invlab_core::config::RunConfig {
+            name: format!("sweep-seed{i}"),
+            seed: i as u64,
+            ..Default::default()
+        };
+        config.train.epochs = 20;
+        let run = RunDir {
+            path: dir.join(&config.name),
+        };
+        std::fs::create_dir_all(&run.path).unwrap();
+        run.write_config(&config).unwrap();
+        let info = fixtures::run_info(&config, &config.name, run.path.clone());
+        run.write_info(&info).unwrap();
+        let mut epochs = Vec::new();
+        for e in 1..=20 {
+            let mut m = fixtures::epoch(&info, e, 1.0);
+            if e % 5 == 0 {
+                m.invariance = Some(fixtures::invariance(&info, e, 1.0));
+            }
+            epochs.push(m);
+        }
+        run.write_metrics(&epochs).unwrap();
+        let last = epochs.last().unwrap();
+        let inv = last.invariance.clone().unwrap();
+        run.write_summary(&fixtures::summary(&info, last, &inv))
+            .unwrap();
+        run.write_state(&RunState {
+            status: Status::Finished,
+            checkpoint_epoch: 20,
+            epochs_done: 20,
+            generator_iteration: None,
+            total_epochs: 20,
+            message: String::new(),
+            updated: 1_700_000_000 + i as u64,
+            seconds: 60.0,
+        })
+        .unwrap();
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -50,10 +109,38 @@ fn main() -> color_eyre::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let samples: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(300);
     let idle = args.iter().any(|a| a == "--idle");
+    let history_runs: usize = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     invlab_engine::device::load_cuda_backend();
 
     let tmp = std::env::temp_dir().join(format!("invlab-latency-{}", std::process::id()));
     let mut setup = AppSetup::plain(tmp.clone());
+    // As the lab: a run alone gets libtorch's default thread count.
+    setup.cores = invlab_engine::device::default_threads();
+    let mut watcher = None;
+    if history_runs > 0 {
+        write_history(&tmp, history_runs);
+        let t = Instant::now();
+        let cpu = thread_cpu_seconds();
+        let mut w = invlab_core::watch::RunWatcher::new(vec![tmp.clone()]);
+        setup.history = w
+            .poll()
+            .changed
+            .into_iter()
+            .map(invlab_tui::history::entry_of)
+            .collect();
+        eprintln!(
+            "start-up: read {} run directories in {:.0} ms ({:.0} ms CPU)",
+            setup.history.len(),
+            t.elapsed().as_secs_f64() * 1e3,
+            (thread_cpu_seconds() - cpu) * 1e3
+        );
+        watcher = Some(w);
+    }
     let mut config = form::default_config(std::path::Path::new("configs"));
     config.name = "latency".into();
     config.train.epochs = 200; // long enough to outlast the measurement; stopped at the end
@@ -61,6 +148,23 @@ fn main() -> color_eyre::Result<()> {
     setup.default_config = config;
     let mut app = App::new(setup);
     let (tx, mut rx) = unbounded_channel();
+    let polls: Arc<Mutex<Vec<(f64, f64)>>> = Arc::new(Mutex::new(Vec::new()));
+    if let Some(mut w) = watcher {
+        let (tx, polls) = (tx.clone(), polls.clone());
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(2));
+            let (t, cpu) = (Instant::now(), thread_cpu_seconds());
+            let changes = w.poll();
+            polls
+                .lock()
+                .unwrap()
+                .push((t.elapsed().as_secs_f64(), thread_cpu_seconds() - cpu));
+            let event = invlab_tui::event::AppEvent::Watched(Arc::new(changes));
+            if tx.send(event).is_err() {
+                return;
+            }
+        });
+    }
     let mut runtime = Runtime::new(tx);
     if !idle {
         let effects = app.apply(Command::Start);
@@ -119,14 +223,14 @@ fn main() -> color_eyre::Result<()> {
         signals: futures_util::stream::pending(),
     };
     let mut graphics = Graphics::halfblocks();
+    // The run this process trains (after any history).
+    let live_run = |app: &App| app.runs.iter().find(|r| !r.from_history).cloned();
     let measure = |app: &App, buf: &Buffer| {
         let drawn = Instant::now();
         if !started {
-            let live = app
-                .runs
-                .first()
-                .is_some_and(|r| r.status == RunStatus::Running && r.batch.is_some());
-            if let Some(r) = app.runs.first() {
+            let live =
+                live_run(app).is_some_and(|r| r.status == RunStatus::Running && r.batch.is_some());
+            if let Some(r) = live_run(app) {
                 if let RunStatus::Failed(m) = &r.status {
                     eprintln!("the run failed: {m}");
                     return false;
@@ -143,7 +247,7 @@ fn main() -> color_eyre::Result<()> {
             }
             return true;
         }
-        if let Some(r) = app.runs.first() {
+        if let Some(r) = live_run(app) {
             if r.batch != last_batch {
                 batches_seen += 1;
                 last_batch = r.batch;
@@ -169,7 +273,7 @@ fn main() -> color_eyre::Result<()> {
         &mut graphics,
         measure,
     ))?;
-    let epochs_done = app.runs.first().map(|r| r.epochs_done()).unwrap_or(0);
+    let epochs_done = live_run(&app).map(|r| r.epochs_done()).unwrap_or(0);
     let (busy, wall) = window
         .map(|(at, cpu)| (cpu_seconds() - cpu, at.elapsed().as_secs_f64()))
         .unwrap_or((0.0, 1.0));
@@ -202,6 +306,21 @@ fn main() -> color_eyre::Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    let polls = polls.lock().unwrap().clone();
+    if !polls.is_empty() {
+        let mut wall: Vec<f64> = polls.iter().map(|p| p.0 * 1e3).collect();
+        wall.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let cpu = polls.iter().map(|p| p.1).sum::<f64>() / polls.len() as f64 * 1e3;
+        println!(
+            "watcher over {} runs: {} polls, wall p50 {:.1} ms max {:.1} ms, {:.1} ms CPU per poll ({:.2} % of a core at one poll per 2 s)",
+            history_runs,
+            polls.len(),
+            percentile(&wall, 0.5),
+            wall[wall.len() - 1],
+            cpu,
+            cpu / 2000.0 * 100.0
+        );
+    }
     println!(
         "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         percentile(&latencies, 0.5),

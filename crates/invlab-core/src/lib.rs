@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod generator;
 pub mod heartbeat;
 pub mod longtail;
+pub mod memory;
 pub mod paths;
 pub mod picture;
 pub mod records;

@@ -64,6 +64,12 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// `checkpoint.json`: the epoch `checkpoint.ot` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct CheckpointRecord {
+    epoch: usize,
+}
+
 /// Where a run stands, as `state.json` records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
@@ -153,6 +159,48 @@ impl RunDir {
 
     pub fn read_state(&self) -> Option<RunState> {
         read_json(&self.file("state.json"))
+    }
+
+    /// Records which epoch `checkpoint.ot` holds, beside it (`checkpoint.json`), after the
+    /// checkpoint itself was renamed into place: the resume can trust it even when
+    /// `state.json` is lost.
+    pub fn write_checkpoint_epoch(&self, epoch: usize) -> io::Result<()> {
+        write_json(&self.file("checkpoint.json"), &CheckpointRecord { epoch })
+    }
+
+    pub fn read_checkpoint_epoch(&self) -> Option<usize> {
+        read_json::<CheckpointRecord>(&self.file("checkpoint.json")).map(|c| c.epoch)
+    }
+
+    /// `state.json`, or when it is missing or unreadable, a state rebuilt from what the
+    /// checkpoint says (`checkpoint.json`): checkpointed epochs are never thrown away. `None`
+    /// with no checkpoint at all (killed before its first: a resume starts at epoch 0). An
+    /// error, leaving every file as it is, when a checkpoint exists whose epoch nothing records.
+    pub fn state_or_recovered(&self) -> Result<Option<RunState>, String> {
+        if let Some(state) = self.read_state() {
+            return Ok(Some(state));
+        }
+        let checkpoint = self.file("checkpoint.ot");
+        match (self.read_checkpoint_epoch(), checkpoint.exists()) {
+            (Some(epoch), true) => Ok(Some(RunState {
+                status: Status::Stopped,
+                checkpoint_epoch: epoch,
+                epochs_done: epoch,
+                generator_iteration: None,
+                total_epochs: 0,
+                message: format!(
+                    "state.json was missing or unreadable; rebuilt from checkpoint.json (epoch {epoch})"
+                ),
+                updated: now_secs(),
+                seconds: 0.0,
+            })),
+            (_, false) => Ok(None),
+            (None, true) => Err(format!(
+                "{} is missing or unreadable and nothing records which epoch {} holds; every file is left as it is (restore state.json, or move the directory away to start over)",
+                self.file("state.json").display(),
+                checkpoint.display()
+            )),
+        }
     }
 
     /// Rewrites `metrics.jsonl` with all epochs so far.

@@ -155,7 +155,7 @@ impl<T> Scheduler<T> {
     }
 
     /// The next piece of work and the free slot (its index and what it offers) it goes to.
-    pub fn next(&mut self) -> Option<(usize, Slot, T)> {
+    pub fn assign(&mut self) -> Option<(usize, Slot, T)> {
         let free = self.busy.iter().position(|b| !b)?;
         let work = self.queue.pop_front()?;
         self.busy[free] = true;
@@ -325,7 +325,7 @@ mod tests {
         let mut outcomes = vec![""; 10];
         let mut peak = 0;
         for _tick in 0..100 {
-            while let Some((slot, placed, (run, fate))) = s.next() {
+            while let Some((slot, placed, (run, fate))) = s.assign() {
                 assert!(
                     active.iter().all(|a| a.0 != slot),
                     "slot {slot} given twice"
@@ -364,9 +364,9 @@ mod tests {
     fn cancelling_drops_only_the_queue() {
         let (slots, _) = plan_slots(&SlotRequest::default(), 1).unwrap();
         let mut s = Scheduler::new(slots, [1, 2, 3]);
-        let (slot, _, first) = s.next().unwrap();
+        let (slot, _, first) = s.assign().unwrap();
         assert_eq!(first, 1);
-        assert!(s.next().is_none(), "one slot, one run");
+        assert!(s.assign().is_none(), "one slot, one run");
         assert_eq!(s.cancel_queued(), 2);
         assert!(!s.is_done());
         s.release(slot);

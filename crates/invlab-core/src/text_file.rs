@@ -30,6 +30,26 @@ pub fn read_text(path: &Path) -> io::Result<String> {
     std::fs::read_to_string(path)
 }
 
+/// The largest config file read (a config is a few kB; a 50 MB TOML took 3.8 GB and 13 s to
+/// reach its first error).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// `read_text` for a file that must be at most `max` bytes: a bigger one is refused before it
+/// is read, with its size.
+pub fn read_text_at_most(path: &Path, max: u64) -> io::Result<String> {
+    let size = std::fs::metadata(path)?.len();
+    if size > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is {size} bytes; a config is at most {max} bytes (is this the right file?)",
+                path.display()
+            ),
+        ));
+    }
+    read_text(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +77,31 @@ mod tests {
             read_text(&tmp.path().join("none")).unwrap_err().kind(),
             io::ErrorKind::NotFound
         );
+    }
+
+    #[test]
+    fn an_oversized_config_is_refused_before_it_is_read_and_messages_stay_short() {
+        let tmp = tempfile::tempdir().unwrap();
+        let big = tmp.path().join("big.toml");
+        // A sparse 50 MB file: refused by its size, never read.
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(50 << 20).unwrap();
+        let t = std::time::Instant::now();
+        let e = crate::config::RunConfig::load(&big, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("52428800 bytes; a config is at most 1048576 bytes"),
+            "{e}"
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+        // Deep nesting: the error is reported, and its message is capped.
+        let deep = tmp.path().join("deep.toml");
+        let text = format!("name = {}1{}\n", "[".repeat(5000), "]".repeat(5000));
+        std::fs::write(&deep, text).unwrap();
+        let e = crate::config::RunConfig::load(&deep, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 3000, "{} characters", e.len());
     }
 }

@@ -34,6 +34,9 @@ pub(crate) enum EngineError {
     Unusable(String),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// The config needs more memory than the machine has (checked before allocating).
+    #[error(transparent)]
+    TooBig(#[from] invlab_core::memory::TooBig),
 }
 
 impl EngineError {

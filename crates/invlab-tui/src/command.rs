@@ -36,6 +36,8 @@ pub enum Command {
     Edit,
     /// Save the form's config as a TOML file (asks for a name).
     SaveAs,
+    /// Filter the run list by name or config field (asks for the filter).
+    Filter,
     /// Reset the form to the defaults.
     ResetForm,
     Quit,
@@ -230,6 +232,13 @@ pub(crate) const NORMAL: &[Binding] = &[
         "e",
         Command::Edit,
         "type a value into the selected form field",
+        None,
+    ),
+    bind(
+        &[ch('/')],
+        "/",
+        Command::Filter,
+        "filter runs by name or field (method.rule=drs)",
         None,
     ),
     bind(

@@ -46,6 +46,8 @@ pub enum AppEvent {
     /// SIGTERM, SIGINT or SIGHUP (named): stop active runs cleanly, then exit.
     Shutdown(Signal),
     Resize(u16, u16),
+    /// Text pasted into the terminal (bracketed paste): one event, whatever its length.
+    Paste(String),
     /// SIGTERM was sent (or could not be: `sent` false) to the process writing a watched run.
     Terminated {
         slot: usize,

@@ -154,6 +154,11 @@ fn on_terminal_event<B: Backend>(
             runtime.execute(effects);
             true
         }
+        ct::Event::Paste(text) => {
+            let effects = app.on_event(AppEvent::Paste(text));
+            runtime.execute(effects);
+            true
+        }
         _ => false,
     }
 }

@@ -5,7 +5,12 @@
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NvidiaSample {
+    /// NVML's index (PCI bus order, all devices of the machine).
     pub index: u32,
+    /// The CUDA ordinal runs of this process see it as (`cuda:N`), given
+    /// `CUDA_VISIBLE_DEVICES`; `None` when it is hidden from this process.
+    pub cuda: Option<usize>,
+    pub uuid: Option<String>,
     pub name: String,
     /// `None` where the device does not report it (e.g. utilisation on MIG instances).
     pub utilization: Option<u32>,
@@ -14,6 +19,42 @@ pub struct NvidiaSample {
     pub temperature: Option<u32>,
     pub power_mw: Option<u32>,
     pub power_limit_mw: Option<u32>,
+    /// Compute processes on the device and their GPU memory (NVML's per-process figures).
+    pub processes: Vec<GpuProcess>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GpuProcess {
+    pub pid: u32,
+    /// Bytes; `None` where the driver does not tell (e.g. without permission).
+    pub memory: Option<u64>,
+}
+
+/// The CUDA ordinal of each NVML device (in NVML order, with its UUID), given
+/// `CUDA_VISIBLE_DEVICES`. Under Slurm (which sets it) `cuda:0` is generally not NVML device 0:
+/// entries are NVML indices or UUIDs (`GPU-…`, prefixes allowed, as CUDA accepts them), in the
+/// order CUDA numbers them; CUDA stops at the first entry it cannot use, and so does this.
+/// Unset: CUDA sees every device, numbered as NVML does (true with `CUDA_DEVICE_ORDER=PCI_BUS_ID`,
+/// and on nodes of identical GPUs). MIG instances (`MIG-…`) are not mapped.
+pub fn cuda_ordinals(visible: Option<&str>, uuids: &[Option<String>]) -> Vec<Option<usize>> {
+    let Some(visible) = visible else {
+        return (0..uuids.len()).map(Some).collect();
+    };
+    let mut ordinals = vec![None; uuids.len()];
+    for (ordinal, entry) in visible.split(',').map(str::trim).enumerate() {
+        let device = if entry.starts_with("GPU-") {
+            uuids
+                .iter()
+                .position(|u| u.as_deref().is_some_and(|u| u.starts_with(entry)))
+        } else {
+            entry.parse::<usize>().ok().filter(|&i| i < uuids.len())
+        };
+        match device {
+            Some(d) if ordinals[d].is_none() => ordinals[d] = Some(ordinal),
+            _ => break,
+        }
+    }
+    ordinals
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -93,13 +134,29 @@ impl Default for Sampler {
 
 fn sample_nvml(nvml: &nvml_wrapper::Nvml) -> Vec<NvidiaSample> {
     use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
+    use nvml_wrapper::enums::device::UsedGpuMemory;
     let count = nvml.device_count().unwrap_or(0);
-    (0..count)
+    let mut samples: Vec<NvidiaSample> = (0..count)
         .filter_map(|i| {
             let d = nvml.device_by_index(i).ok()?;
             let mem = d.memory_info().ok();
+            let processes = d
+                .running_compute_processes()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| GpuProcess {
+                    pid: p.pid,
+                    memory: match p.used_gpu_memory {
+                        UsedGpuMemory::Used(bytes) => Some(bytes),
+                        UsedGpuMemory::Unavailable => None,
+                    },
+                })
+                .collect();
             Some(NvidiaSample {
                 index: i,
+                cuda: None,
+                uuid: d.uuid().ok(),
+                processes,
                 name: d.name().unwrap_or_else(|_| format!("GPU {i}")),
                 utilization: d.utilization_rates().ok().map(|u| u.gpu),
                 memory_used: mem.as_ref().map(|m| m.used),
@@ -109,7 +166,16 @@ fn sample_nvml(nvml: &nvml_wrapper::Nvml) -> Vec<NvidiaSample> {
                 power_limit_mw: d.enforced_power_limit().ok(),
             })
         })
-        .collect()
+        .collect();
+    let uuids: Vec<Option<String>> = samples.iter().map(|s| s.uuid.clone()).collect();
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    for (s, cuda) in samples
+        .iter_mut()
+        .zip(cuda_ordinals(visible.as_deref(), &uuids))
+    {
+        s.cuda = cuda;
+    }
+    samples
 }
 
 fn sample_host(sys: &mut sysinfo::System, pid: Option<sysinfo::Pid>) -> HostSample {
@@ -125,5 +191,47 @@ fn sample_host(sys: &mut sysinfo::System, pid: Option<sysinfo::Pid>) -> HostSamp
         cores: sys.cpus().len(),
         process_memory,
         total_memory: sys.total_memory(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uuids() -> Vec<Option<String>> {
+        ["GPU-aaaa-0", "GPU-bbbb-1", "GPU-cccc-2", "GPU-dddd-3"]
+            .iter()
+            .map(|u| Some(u.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn cuda_ordinals_follow_cuda_visible_devices() {
+        let u = uuids();
+        // Unset: every device, in NVML order.
+        assert_eq!(
+            cuda_ordinals(None, &u),
+            vec![Some(0), Some(1), Some(2), Some(3)]
+        );
+        // Slurm gave this job NVML devices 2 and 3: cuda:0 is NVML 2.
+        assert_eq!(
+            cuda_ordinals(Some("2,3"), &u),
+            vec![None, None, Some(0), Some(1)]
+        );
+        // By UUID (a prefix is enough), in the listed order.
+        assert_eq!(
+            cuda_ordinals(Some("GPU-dddd,GPU-aaaa-0"), &u),
+            vec![Some(1), None, None, Some(0)]
+        );
+        // CUDA stops at the first entry it cannot use; nothing visible with an empty list.
+        assert_eq!(
+            cuda_ordinals(Some("1,9,2"), &u),
+            vec![None, Some(0), None, None]
+        );
+        assert_eq!(cuda_ordinals(Some(""), &u), vec![None; 4]);
+        assert_eq!(
+            cuda_ordinals(Some("1,1"), &u),
+            vec![None, Some(0), None, None]
+        );
     }
 }

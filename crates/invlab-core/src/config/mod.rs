@@ -512,9 +512,23 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Error messages quote the offending text; a pathological file (deeply nested, one huge line)
+/// would make them hundreds of kB. Longer messages are cut here.
+const MAX_MESSAGE_CHARS: usize = 2000;
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.source, self.message)
+        let message = &self.message;
+        match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            Some((cut, _)) => write!(
+                f,
+                "{}: {} ... ({} more characters)",
+                self.source,
+                &message[..cut],
+                message[cut..].chars().count()
+            ),
+            None => write!(f, "{}: {message}", self.source),
+        }
     }
 }
 
@@ -537,10 +551,11 @@ impl RunConfig {
     /// Reads a config file, applies `--set` overrides in order, and validates the result.
     pub fn load(path: &Path, overrides: &[String]) -> Result<RunConfig, ConfigError> {
         let source = path.display().to_string();
-        let text = crate::text_file::read_text(path).map_err(|e| ConfigError {
-            source: source.clone(),
-            message: format!("cannot read the file: {e}"),
-        })?;
+        let text = crate::text_file::read_text_at_most(path, crate::text_file::MAX_CONFIG_BYTES)
+            .map_err(|e| ConfigError {
+                source: source.clone(),
+                message: format!("cannot read the file: {e}"),
+            })?;
         Self::from_toml_str_in(&text, &source, path.parent(), overrides)
     }
 
@@ -792,6 +807,39 @@ impl RunConfig {
     /// name is not UTF-8 (TOML has no way to write it).
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
         toml::to_string_pretty(self)
+    }
+
+    /// Every setting as `dotted.key -> value` (strings without their quotes), for comparing
+    /// configs and filtering runs by a field (`method.rule=drs`).
+    pub fn flat(&self) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        if let Ok(toml::Value::Table(table)) = toml::Value::try_from(self) {
+            flatten_into("", &table, &mut out);
+        }
+        out
+    }
+}
+
+fn flatten_into(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten_into(&key, t, out),
+            toml::Value::String(text) => {
+                out.insert(key, text.clone());
+            }
+            other => {
+                out.insert(key, other.to_string());
+            }
+        }
     }
 }
 

@@ -251,7 +251,7 @@ fn load_base(
         None => PathBuf::from(base),
     };
     let base_source = path.display().to_string();
-    let text = crate::text_file::read_text(&path)
+    let text = crate::text_file::read_text_at_most(&path, crate::text_file::MAX_CONFIG_BYTES)
         .map_err(|e| field_error(source, "base", format!("cannot read {base_source}: {e}")))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
         source: base_source.clone(),

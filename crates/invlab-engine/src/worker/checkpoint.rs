@@ -3,7 +3,7 @@
 use super::optim::{named_params, Sgd};
 use super::Trainer;
 use crate::error::{EngineError, EngineResult};
-use invlab_core::atomic::temp_path;
+use invlab_core::atomic::save_atomic;
 use invlab_core::rundir::{now_secs, RunState, Status};
 
 impl Trainer<'_> {
@@ -29,10 +29,20 @@ impl Trainer<'_> {
 
     /// Loads the last checkpoint and the metrics up to it.
     pub(super) fn restore(&mut self) -> EngineResult<()> {
-        let state_path = self.dir.file("state.json");
-        let state = self.dir.read_state().ok_or_else(|| {
-            EngineError::Resume(format!("{} is missing or unreadable", state_path.display()))
-        })?;
+        let state = self
+            .dir
+            .state_or_recovered()
+            .map_err(EngineError::Resume)?
+            .unwrap_or(RunState {
+                status: Status::Stopped,
+                checkpoint_epoch: 0,
+                epochs_done: 0,
+                generator_iteration: None,
+                total_epochs: 0,
+                message: String::new(),
+                updated: now_secs(),
+                seconds: 0.0,
+            });
         if state.status == Status::Finished {
             return Err(EngineError::Resume(format!(
                 "{} already finished; nothing to resume",
@@ -87,12 +97,11 @@ impl Trainer<'_> {
         epochs_done: usize,
     ) -> EngineResult<()> {
         let path = self.dir.file("checkpoint.ot");
-        let tmp = temp_path(&path);
-        self.vs
-            .save(&tmp)
-            .map_err(|e| EngineError::writing(&path, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| EngineError::writing(&path, e))?;
+        save_atomic(&path, |tmp| self.vs.save(tmp)).map_err(|e| EngineError::writing(&path, e))?;
         optimizer.save(&self.dir.file("optimizer.ot"))?;
+        self.dir
+            .write_checkpoint_epoch(epochs_done)
+            .map_err(|e| EngineError::writing(&self.dir.file("checkpoint.json"), e))?;
         self.checkpoint_epoch = epochs_done;
         Ok(())
     }

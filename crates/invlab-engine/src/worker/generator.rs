@@ -15,7 +15,7 @@ use crate::generative::cache;
 use crate::generative::munit::Generator;
 use crate::generative::samples::{pick_rows, sample_grid};
 use crate::generative::training::MunitTraining;
-use invlab_core::atomic::{temp_path, write_atomic};
+use invlab_core::atomic::{save_atomic, write_atomic};
 use invlab_core::config::{Augment, GenMode};
 use invlab_core::generator::{GeneratorSpec, KeyInputs, Losses, SampleGrid};
 use invlab_core::records::{GeneratorProgress, GeneratorRecord};
@@ -190,9 +190,8 @@ impl Trainer<'_> {
         losses: &[Losses],
     ) -> EngineResult<()> {
         let path = self.dir.file(TRAINING_CHECKPOINT);
-        let tmp = temp_path(&path);
-        Tensor::save_multi(&training.state(), &tmp).map_err(|e| EngineError::writing(&path, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| EngineError::writing(&path, e))?;
+        save_atomic(&path, |tmp| Tensor::save_multi(&training.state(), tmp))
+            .map_err(|e| EngineError::writing(&path, e))?;
         let losses_path = self.dir.file(TRAINING_LOSSES);
         write_atomic(&losses_path, losses_jsonl(losses).as_bytes())
             .map_err(|e| EngineError::writing(&losses_path, e))?;

@@ -54,6 +54,9 @@ pub fn run(request: RunRequest, slot: Option<Slot>, sink: EventSink, controls: R
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         execute(request, slot, &sink, &controls, &mut dir_for_state)
     }));
+    // A resume refused before it changed anything (a finished run, a missing checkpoint)
+    // leaves the directory as it was: its state.json is not rewritten as failed.
+    let refused = matches!(&result, Ok(Err(EngineError::Resume(_))));
     let event = match result {
         Ok(Ok(Outcome::Finished(summary))) => Event::Finished(summary),
         Ok(Ok(Outcome::Stopped { epochs_done })) => Event::Stopped { epochs_done },
@@ -64,7 +67,7 @@ pub fn run(request: RunRequest, slot: Option<Slot>, sink: EventSink, controls: R
             message: format!("internal error: {}", panic_text(&panic)),
         },
     };
-    if let (Event::Failed { message }, Some(dir)) = (&event, &dir_for_state) {
+    if let (Event::Failed { message }, Some(dir), false) = (&event, &dir_for_state, refused) {
         let mut state = dir.read_state().unwrap_or(RunState {
             status: Status::Failed,
             checkpoint_epoch: 0,
@@ -81,6 +84,15 @@ pub fn run(request: RunRequest, slot: Option<Slot>, sink: EventSink, controls: R
         let _ = dir.write_state(&state);
     }
     sink(event);
+}
+
+/// Refuses, before anything is allocated, a config whose big buffers exceed the memory the
+/// system has available (a failed allocation aborts the whole process, every run with it).
+fn fits_in_memory(config: &RunConfig) -> EngineResult<()> {
+    if let Some(available) = invlab_core::memory::available() {
+        invlab_core::memory::MemoryEstimate::of(config).check(available)?;
+    }
+    Ok(())
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -134,6 +146,7 @@ fn execute(
     let (config, dir, resume) = match request {
         RunRequest::New { config, runs_dir } => {
             config.validate("config")?;
+            fits_in_memory(&config)?;
             let dir = RunDir::create(&runs_dir, &config.name).map_err(|e| EngineError::File {
                 action: "creating a run directory under",
                 path: runs_dir.clone(),
@@ -146,6 +159,7 @@ fn execute(
         RunRequest::Resume { dir } => {
             let dir = RunDir::open(&dir).map_err(|e| EngineError::Resume(e.to_string()))?;
             let config = dir.read_config().map_err(EngineError::Resume)?;
+            fits_in_memory(&config)?;
             (config, dir, true)
         }
     };

@@ -4,7 +4,7 @@ use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
 use crate::error::{EngineError, EngineResult};
-use invlab_core::atomic::temp_path;
+use invlab_core::atomic::save_atomic;
 use invlab_core::config::RunConfig;
 
 /// SGD with momentum and weight decay, as `torch.optim.SGD` (dampening 0, no Nesterov), with
@@ -54,9 +54,8 @@ impl Sgd {
             .zip(&self.buffers)
             .map(|((name, _), b)| (name.clone(), b))
             .collect();
-        let tmp = temp_path(path);
-        Tensor::save_multi(&named, &tmp).map_err(|e| EngineError::writing(path, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| EngineError::writing(path, e))
+        save_atomic(path, |tmp| Tensor::save_multi(&named, tmp))
+            .map_err(|e| EngineError::writing(path, e))
     }
 
     pub fn load(&mut self, path: &std::path::Path, device: Device) -> EngineResult<()> {

@@ -8,6 +8,11 @@ use super::{App, Effect, Pane, Prompt, RunEntry, RunStatus};
 use crate::command::Command;
 use crate::form::{ConfigFile, Field};
 
+/// The longest text a field takes. A run name names a directory (255 bytes on most file
+/// systems, with room left for `-2` suffixes and the temp names beside it); no config value
+/// needs more.
+pub(crate) const MAX_TEXT_CHARS: usize = 200;
+
 impl App {
     /// Starts queued runs while fewer than `max_parallel` are active.
     pub(super) fn advance_queue(&mut self) -> Vec<Effect> {
@@ -52,12 +57,46 @@ impl App {
         }
     }
 
+    /// A paste goes into the open text field (its first line, control characters dropped), up
+    /// to the field's limit; anywhere else it is ignored, never read as commands.
+    pub(super) fn paste(&mut self, text: &str) {
+        let line: String = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        let target = match (&mut self.prompt, &mut self.form.editing) {
+            (Some(Prompt::SaveAs(buf) | Prompt::Filter(buf)), _) | (None, Some(buf)) => buf,
+            _ => {
+                self.warn("pasted text ignored: open a text field first (e to edit, / to filter)");
+                return;
+            }
+        };
+        let room = MAX_TEXT_CHARS.saturating_sub(target.chars().count());
+        let taken: String = line.chars().take(room).collect();
+        let cut = line.chars().count() > taken.chars().count();
+        target.push_str(&taken);
+        if cut {
+            self.warn(format!(
+                "pasted text cut at {MAX_TEXT_CHARS} characters (a field's limit)"
+            ));
+        }
+    }
+
+    /// Moves the selection among the runs the filter shows.
     fn move_selection(&mut self, delta: i32) {
-        if self.runs.is_empty() {
+        let visible = self.visible_runs();
+        if visible.is_empty() {
             return;
         }
-        let n = self.runs.len() as i32;
-        self.selected = (self.selected as i32 + delta).clamp(0, n - 1) as usize;
+        let at = visible
+            .iter()
+            .position(|&i| i >= self.selected)
+            .unwrap_or(visible.len() - 1) as i32;
+        let to = (at + delta).clamp(0, visible.len() as i32 - 1) as usize;
+        self.selected = visible[to];
     }
 
     pub(super) fn begin_quit(&mut self) -> Vec<Effect> {
@@ -234,6 +273,14 @@ impl App {
                     self.warn("this field cycles with left/right");
                 }
             }
+            Command::Filter => {
+                let text = self
+                    .filter
+                    .as_ref()
+                    .map(|f| f.text.clone())
+                    .unwrap_or_default();
+                self.prompt = Some(Prompt::Filter(text));
+            }
             Command::SaveAs => {
                 self.prompt = Some(Prompt::SaveAs(self.form.config.name.clone()));
             }
@@ -281,17 +328,22 @@ impl App {
                 self.form.editing = None;
             }
             Command::Char(c) => match (&mut self.prompt, &mut self.form.editing) {
-                (Some(Prompt::SaveAs(buf)), _) | (None, Some(buf)) => buf.push(c),
+                (Some(Prompt::SaveAs(buf) | Prompt::Filter(buf)), _) | (None, Some(buf))
+                    if buf.chars().count() < MAX_TEXT_CHARS =>
+                {
+                    buf.push(c)
+                }
                 _ => {}
             },
             Command::Backspace => match (&mut self.prompt, &mut self.form.editing) {
-                (Some(Prompt::SaveAs(buf)), _) | (None, Some(buf)) => {
+                (Some(Prompt::SaveAs(buf) | Prompt::Filter(buf)), _) | (None, Some(buf)) => {
                     buf.pop();
                 }
                 _ => {}
             },
             Command::Submit => match self.prompt.take() {
                 Some(Prompt::SaveAs(name)) => return self.save_as(name),
+                Some(Prompt::Filter(text)) => self.set_filter(&text),
                 other => {
                     self.prompt = other;
                     if let Err(e) = self.form.commit_edit() {

@@ -21,12 +21,14 @@ pub(crate) use super::pane::Pane;
 
 mod apply;
 mod data_preview;
+mod filter;
 mod mouse;
 mod run_events;
 mod runs;
 mod watched;
 
 pub(crate) use data_preview::{PreviewCache, PreviewView};
+pub use filter::RunFilter;
 pub use runs::RunStatus;
 pub(crate) use runs::{BatchProgress, RunEntry};
 
@@ -85,6 +87,8 @@ pub enum Prompt {
     ConfirmQuit,
     /// Typing a file name to save the form's config under.
     SaveAs(String),
+    /// Typing a run-list filter (`/`): name words and `key=value` config fields.
+    Filter(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +172,8 @@ pub struct App {
     pub class_cursor: usize,
     /// Data previews of the form's config (pictures built in the background).
     pub previews: PreviewCache,
+    /// The run list shows only the runs this lets through (`/`).
+    pub filter: Option<RunFilter>,
     next_slot: usize,
 }
 
@@ -235,6 +241,7 @@ impl App {
             should_exit: false,
             class_cursor: 0,
             previews: PreviewCache::default(),
+            filter: None,
             next_slot,
         }
     }
@@ -274,7 +281,7 @@ impl App {
                     | Prompt::ConfirmDelete(_)
                     | Prompt::ConfirmQuit,
                 ) => KeyMode::Confirm,
-                Some(Prompt::SaveAs(_)) => KeyMode::Text,
+                Some(Prompt::SaveAs(_) | Prompt::Filter(_)) => KeyMode::Text,
                 None if self.form.editing.is_some() => KeyMode::Text,
                 None => KeyMode::Normal,
             }
@@ -359,6 +366,10 @@ impl App {
                 effects
             }
             AppEvent::Resize(..) => Vec::new(),
+            AppEvent::Paste(text) => {
+                self.paste(&text);
+                Vec::new()
+            }
             AppEvent::Gpu(sample) => {
                 let util = sample
                     .gpus

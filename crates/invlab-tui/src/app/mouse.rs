@@ -38,8 +38,15 @@ impl App {
             MouseEventKind::Down(MouseButton::Left) => match pane {
                 Pane::Runs => {
                     let has_detail = self.selected_run().and_then(|r| r.detail()).is_some();
-                    let g = runs_geometry(inner, self.selected, has_detail);
-                    out.extend(run_at(&g, self.runs.len(), at.y).map(Command::SelectRun));
+                    let visible = self.visible_runs();
+                    let row = visible
+                        .iter()
+                        .position(|&i| i == self.selected)
+                        .unwrap_or(0);
+                    let g = runs_geometry(inner, row, has_detail);
+                    out.extend(
+                        run_at(&g, visible.len(), at.y).map(|r| Command::SelectRun(visible[r])),
+                    );
                 }
                 Pane::Setup => {
                     let row = at.y.checked_sub(inner.y).map(usize::from);

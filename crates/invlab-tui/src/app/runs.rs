@@ -97,6 +97,8 @@ pub struct RunEntry {
     pub from_history: bool,
     /// Last update, seconds since the Unix epoch (history order).
     pub updated: u64,
+    /// The config's fields flattened (`method.rule -> drs`), made once on first use (filters).
+    flat: std::sync::OnceLock<std::collections::BTreeMap<String, String>>,
 }
 
 impl RunEntry {
@@ -190,7 +192,13 @@ impl RunEntry {
             resume: false,
             from_history: false,
             updated: 0,
+            flat: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The config as `dotted.key -> value`, for filters.
+    pub(crate) fn flat_config(&self) -> &std::collections::BTreeMap<String, String> {
+        self.flat.get_or_init(|| self.config.flat())
     }
 
     /// The line the run list shows under its table for this run: why it failed (true: an

@@ -873,3 +873,95 @@ fn j_runs_more_at_a_time_and_splits_the_cores() {
     ch(&mut app, 'J');
     assert_eq!(app.max_parallel, 1, "back to one after the cores");
 }
+
+#[test]
+fn slash_filters_the_run_list_by_name_and_config_field() {
+    let mut setup = AppSetup::plain(PathBuf::from("/tmp/invlab-test-runs"));
+    for (i, (name, rule)) in [
+        ("k49-erm-seed0", invlab_core::config::Rule::None),
+        ("k49-drs-seed0", invlab_core::config::Rule::Drs),
+        ("glyphs-drs-seed1", invlab_core::config::Rule::Drs),
+        ("k49-drs-seed1", invlab_core::config::Rule::Drs),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut config = invlab_core::config::RunConfig::default();
+        config.method.rule = rule;
+        config.seed = i as u64;
+        let mut entry = RunEntry::new(i, name.into(), config);
+        entry.status = RunStatus::Done;
+        entry.from_history = true;
+        setup.history.push(entry);
+    }
+    let mut app = App::new(setup);
+    app.focus = Pane::Runs;
+    ch(&mut app, '/');
+    assert_eq!(app.key_mode(), KeyMode::Text);
+    for c in "method.rule=drs k49".chars() {
+        ch(&mut app, c);
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.visible_runs(), vec![1, 3]);
+    assert_eq!(app.selected, 3, "the selection stays on a shown run");
+    assert!(app
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .starts_with("2 of 4 runs match"));
+    // Up skips the hidden glyphs run.
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.selected, 1);
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.selected, 1);
+    // A typo in a field is refused, and the old filter stays.
+    ch(&mut app, '/');
+    for _ in 0..30 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    for c in "rule=drs".chars() {
+        ch(&mut app, c);
+    }
+    key(&mut app, KeyCode::Enter);
+    assert!(app.message.as_ref().unwrap().error);
+    assert_eq!(app.visible_runs(), vec![1, 3]);
+    // An empty filter lists everything again.
+    ch(&mut app, '/');
+    for _ in 0..30 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.visible_runs(), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn a_paste_is_one_event_into_the_open_field_capped_and_never_commands() {
+    let mut app = app();
+    // Nothing open: ignored, no run started by the `s` inside.
+    let e = app.on_event(AppEvent::Paste("sssss\nxq".into()));
+    assert!(e.is_empty());
+    assert!(app.runs.is_empty());
+    assert!(app
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("pasted text ignored"));
+    // Into a field: the first line, control characters dropped, capped.
+    ch(&mut app, '/');
+    app.on_event(AppEvent::Paste("k49\tdrs\nsecond line".into()));
+    assert_eq!(app.prompt, Some(Prompt::Filter("k49drs".into())));
+    app.on_event(AppEvent::Paste("x".repeat(10_000)));
+    match &app.prompt {
+        Some(Prompt::Filter(buf)) => assert_eq!(buf.chars().count(), apply::MAX_TEXT_CHARS),
+        other => panic!("{other:?}"),
+    }
+    assert!(app.message.as_ref().unwrap().text.contains("cut at 200"));
+    // Typing stops at the limit too.
+    ch(&mut app, 'y');
+    match &app.prompt {
+        Some(Prompt::Filter(buf)) => assert!(!buf.ends_with('y')),
+        other => panic!("{other:?}"),
+    }
+}

@@ -99,6 +99,12 @@ pub(crate) fn render_prompt(frame: &mut Frame, area: Rect, app: &App) {
             " Quit? ",
             "A run is active. Quit stops it cleanly (its directory stays valid) and drops the queue.\n\n  y / Enter: stop and quit    n / Esc: stay".to_string(),
         ),
+        Some(Prompt::Filter(buf)) => (
+            " Filter runs ",
+            format!(
+                "  {buf}_\n\n  words: part of the name; key=value / key!=value: a config field\n  (method.rule=drs seed!=0 k49).  Enter: apply (empty: all)    Esc: cancel"
+            ),
+        ),
         Some(Prompt::SaveAs(buf)) => (
             " Save config as ",
             format!(

@@ -95,18 +95,29 @@ impl RunsView {
             .iter()
             .filter(|r| r.status == RunStatus::Queued)
             .count();
-        let title = format!(
-            " Runs ({}, {} queued, {} at once; m mark, c compare) ",
-            app.runs.len(),
-            queued,
-            app.max_parallel
-        );
-        let table = (!app.runs.is_empty()).then(|| run_table(app, pane_inner(area)));
+        let visible = app.visible_runs();
+        let title = match &app.filter {
+            None => format!(
+                " Runs ({}, {} queued, {} at once; m mark, c compare) ",
+                app.runs.len(),
+                queued,
+                app.max_parallel
+            ),
+            Some(f) => format!(
+                " Runs ({} of {} match /{}; {} at once) ",
+                visible.len(),
+                app.runs.len(),
+                f.text,
+                app.max_parallel
+            ),
+        };
+        let table = (!visible.is_empty()).then(|| run_table(app, &visible, pane_inner(area)));
         RunsView { title, table }
     }
 }
 
-fn run_table(app: &App, inner: Rect) -> RunTable {
+/// The table of the runs at `visible` (indices into `app.runs`).
+fn run_table(app: &App, visible: &[usize], inner: Rect) -> RunTable {
     let wide = inner.width >= 76;
     let header = if wide {
         vec![
@@ -116,14 +127,14 @@ fn run_table(app: &App, inner: Rect) -> RunTable {
         vec!["", "run", "status", "epoch", "ETA", "bal%"]
     };
     let detail = app.selected_run().and_then(|r| r.detail());
-    let geometry = runs_geometry(inner, app.selected, detail.is_some());
-    let visible = geometry.table.height.saturating_sub(1) as usize;
-    let rows = app
-        .runs
+    let selected_row = visible.iter().position(|&i| i == app.selected).unwrap_or(0);
+    let geometry = runs_geometry(inner, selected_row, detail.is_some());
+    let rows_shown = geometry.table.height.saturating_sub(1) as usize;
+    let rows = visible
         .iter()
-        .enumerate()
         .skip(geometry.offset)
-        .take(visible)
+        .take(rows_shown)
+        .map(|&i| (i, &app.runs[i]))
         .map(|(i, run)| {
             let mark = if run.marked { "*" } else { " " };
             let eta = match (run.phase, &run.generator) {

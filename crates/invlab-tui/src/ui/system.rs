@@ -1,5 +1,7 @@
 //! GPU utilisation, memory, temperature and power (NVML); without an NVIDIA GPU, one line
-//! saying so, with CPU utilisation and this process's memory.
+//! saying so, with CPU utilisation and this process's memory. GPUs are named as the runs name
+//! them (`cuda:N` under this process's `CUDA_VISIBLE_DEVICES`, NVML's index beside it), with
+//! the runs on each and each process's GPU memory.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -7,7 +9,56 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::Frame;
 
-use crate::app::App;
+use crate::app::{App, RunStatus};
+use crate::sampler::NvidiaSample;
+
+/// Who is on a GPU: this lab's active runs on its CUDA ordinal, other processes' runs by the
+/// pids NVML lists on it, and each process's memory.
+fn occupants(app: &App, g: &NvidiaSample) -> String {
+    let me = std::process::id();
+    let mut names: Vec<String> = Vec::new();
+    if let Some(n) = g.cuda {
+        let device = format!("cuda:{n}");
+        names.extend(
+            app.runs
+                .iter()
+                .filter(|r| r.status.is_active())
+                .filter(|r| r.info.as_ref().is_some_and(|i| i.device == device))
+                .map(|r| r.short_name().0.to_string()),
+        );
+    }
+    let mut memory: Vec<String> = Vec::new();
+    for p in &g.processes {
+        let theirs: Vec<String> = app
+            .runs
+            .iter()
+            .filter(
+                |r| matches!(r.status, RunStatus::Elsewhere { pid: Some(pid), .. } if pid == p.pid),
+            )
+            .map(|r| r.short_name().0.to_string())
+            .collect();
+        let who = if p.pid == me {
+            "this lab".to_string()
+        } else if theirs.is_empty() {
+            format!("pid {}", p.pid)
+        } else {
+            format!("pid {} ({})", p.pid, theirs.join(", "))
+        };
+        names.extend(theirs);
+        memory.push(match p.memory {
+            Some(bytes) => format!("{who} {} GiB", gib(bytes)),
+            None => format!("{who} n/a"),
+        });
+    }
+    let mut text = String::new();
+    if !names.is_empty() {
+        text += &format!("  runs: {}", names.join(", "));
+    }
+    if !memory.is_empty() {
+        text += &format!("  [{}]", memory.join("; "));
+    }
+    text
+}
 
 fn gib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1u64 << 30) as f64)
@@ -40,8 +91,13 @@ pub(crate) fn render_system(frame: &mut Frame, area: Rect, app: &App) {
                     (Some(p), None) => format!("{:.0} W", p as f64 / 1000.0),
                     _ => "n/a".into(),
                 };
+                let label = match g.cuda {
+                    Some(n) if n as u32 == g.index => format!(" cuda:{n} "),
+                    Some(n) => format!(" cuda:{n} (GPU{}) ", g.index),
+                    None => format!(" GPU{} (not visible here) ", g.index),
+                };
                 Line::from(vec![
-                    Span::styled(format!(" GPU{} ", g.index), theme.accent()),
+                    Span::styled(label, theme.accent()),
                     Span::styled(format!("{}  ", g.name), theme.dim()),
                     Span::styled("util ", theme.dim()),
                     Span::styled(
@@ -56,6 +112,7 @@ pub(crate) fn render_system(frame: &mut Frame, area: Rect, app: &App) {
                     Span::styled(opt(g.temperature, " C"), theme.base()),
                     Span::styled("  power ", theme.dim()),
                     Span::styled(power, theme.base()),
+                    Span::styled(occupants(app, g), theme.dim()),
                 ])
             })
             .collect(),

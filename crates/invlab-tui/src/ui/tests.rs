@@ -102,18 +102,40 @@ fn fresh_start_200x50() {
 
 #[test]
 fn gpu_line_200x50() {
+    use crate::sampler::GpuProcess;
     let mut app = demo_app(20);
+    let gpu = |index: u32, cuda: Option<usize>, processes: Vec<GpuProcess>| NvidiaSample {
+        index,
+        cuda,
+        uuid: Some(format!("GPU-000{index}")),
+        processes,
+        name: "NVIDIA H200".into(),
+        utilization: Some(87),
+        memory_used: Some(12 << 30),
+        memory_total: Some(141 << 30),
+        temperature: Some(54),
+        power_mw: Some(412_000),
+        power_limit_mw: Some(700_000),
+    };
+    // As under Slurm with CUDA_VISIBLE_DEVICES=1: NVML's GPU1 is this process's cuda:0.
     app.on_event(crate::event::AppEvent::Gpu(GpuSample {
-        gpus: vec![NvidiaSample {
-            index: 0,
-            name: "NVIDIA H200".into(),
-            utilization: Some(87),
-            memory_used: Some(12 << 30),
-            memory_total: Some(141 << 30),
-            temperature: Some(54),
-            power_mw: Some(412_000),
-            power_limit_mw: Some(700_000),
-        }],
+        gpus: vec![
+            gpu(0, None, Vec::new()),
+            gpu(
+                1,
+                Some(0),
+                vec![
+                    GpuProcess {
+                        pid: std::process::id(),
+                        memory: Some(3 << 30),
+                    },
+                    GpuProcess {
+                        pid: 4242,
+                        memory: Some(1 << 30),
+                    },
+                ],
+            ),
+        ],
         no_gpu_reason: None,
         host: HostSample {
             cpu_percent: 12.0,
@@ -124,11 +146,20 @@ fn gpu_line_200x50() {
     }));
     let t = render(&app, 200, 50);
     let text = format!("{}", t.backend());
-    let line = text
+    let lines: Vec<&str> = text
         .lines()
-        .find(|l| l.contains("GPU0"))
-        .expect("a GPU line");
-    insta::assert_snapshot!(line.trim_end());
+        .filter(|l| l.contains("NVIDIA H200"))
+        .map(str::trim_end)
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("GPU0 (not visible here)"), "{}", lines[0]);
+    assert!(lines[1].contains("cuda:0 (GPU1)"), "{}", lines[1]);
+    assert!(
+        lines[1].contains("[this lab 3.0 GiB; pid 4242 1.0 GiB]"),
+        "{}",
+        lines[1]
+    );
+    insta::assert_snapshot!(lines.join("\n"));
 }
 
 #[test]

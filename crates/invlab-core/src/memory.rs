@@ -1,0 +1,245 @@
+//! What a config will ask of the machine's memory, before anything is allocated. A size the
+//! form accepts (`data.max_per_class = 1000000` on the built-in dataset: 49 million images) must
+//! fail as a run with a message, not abort the process when a 38 GB allocation fails. The
+//! estimate is a lower bound of the big buffers: the training and test images as bytes and as
+//! floats, a training batch's activations, and the largest eKLD forward batch.
+
+use std::fmt;
+
+use crate::config::{DatasetName, RunConfig};
+use crate::longtail::sizes_by_class;
+
+/// Feature maps per input pixel the models hold for a training batch (forward and backward;
+/// measured order of magnitude for the small CNN and ResNet-20 at 28x28 and 32x32).
+const ACTIVATION_FACTOR: u64 = 64;
+
+/// Images per eKLD forward pass at least (`metrics::FORWARD_BATCH` in the engine).
+const FORWARD_BATCH: u64 = 256;
+
+impl DatasetName {
+    /// (channels, height = width) of the images as the engine holds them.
+    pub fn geometry(self) -> (u64, u64) {
+        match self {
+            DatasetName::Glyphs
+            | DatasetName::Mnist
+            | DatasetName::FashionMnist
+            | DatasetName::Kmnist
+            | DatasetName::K49 => (1, 28),
+            DatasetName::Cifar10 | DatasetName::Cifar100 | DatasetName::Gtsrb => (3, 32),
+            DatasetName::Tinyimagenet => (3, 64),
+        }
+    }
+
+    /// The most training images any class of the official files has (`None`: generated, no
+    /// limit). A config may ask for more; it gets what there is.
+    pub fn max_train_per_class(self) -> Option<u64> {
+        match self {
+            DatasetName::Glyphs => None,
+            DatasetName::Mnist | DatasetName::FashionMnist | DatasetName::Kmnist => Some(7_000),
+            DatasetName::K49 => Some(6_000),
+            DatasetName::Cifar10 => Some(5_000),
+            DatasetName::Cifar100 | DatasetName::Tinyimagenet => Some(500),
+            DatasetName::Gtsrb => Some(2_250),
+        }
+    }
+}
+
+/// The big buffers of one run, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    pub train_images: u64,
+    pub test_images: u64,
+    /// Values per image (channels x height x width).
+    pub pixels: u64,
+    /// Training and test images as bytes and as 32-bit floats.
+    pub dataset: u64,
+    /// A training batch's activations.
+    pub batch: u64,
+    /// The largest eKLD forward pass (all samples of one image at least).
+    pub ekld: u64,
+}
+
+impl MemoryEstimate {
+    pub fn of(config: &RunConfig) -> MemoryEstimate {
+        let d = &config.data;
+        let classes = d.dataset.num_classes();
+        let (channels, side) = d.dataset.geometry();
+        let pixels = channels * side * side;
+        let cap = d.dataset.max_train_per_class().unwrap_or(u64::MAX);
+        let train_images: u64 = sizes_by_class(d, classes, config.seed)
+            .into_iter()
+            .map(|n| (n as u64).min(cap))
+            .fold(0u64, u64::saturating_add);
+        let test_images = (d.test_per_class as u64).saturating_mul(classes as u64);
+        let per_image = pixels.saturating_mul(1 + 4);
+        let dataset = train_images
+            .saturating_add(test_images)
+            .saturating_mul(per_image);
+        let batch = (config.train.batch_size as u64)
+            .saturating_mul(pixels)
+            .saturating_mul(4 * ACTIVATION_FACTOR);
+        let e = &config.eval;
+        let samples = [e.ekld_samples, e.ekld_max_samples, e.live_samples]
+            .into_iter()
+            .max()
+            .unwrap_or(1) as u64;
+        // Input, transformed copy and the first feature maps of the largest forward pass.
+        let ekld = samples
+            .max(FORWARD_BATCH)
+            .saturating_mul(pixels)
+            .saturating_mul(4 * 3);
+        MemoryEstimate {
+            train_images,
+            test_images,
+            pixels,
+            dataset,
+            batch,
+            ekld,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.dataset
+            .saturating_add(self.batch)
+            .saturating_add(self.ekld)
+    }
+
+    /// `Err` when the estimate exceeds `available` bytes.
+    pub fn check(self, available: u64) -> Result<MemoryEstimate, TooBig> {
+        if self.total() > available {
+            Err(TooBig {
+                estimate: self,
+                available,
+            })
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+/// A config that cannot fit in this machine's memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooBig {
+    pub estimate: MemoryEstimate,
+    pub available: u64,
+}
+
+fn gb(bytes: u64) -> String {
+    format!("{:.1} GB", bytes as f64 / 1e9)
+}
+
+impl fmt::Display for TooBig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.estimate;
+        let mut parts = vec![format!(
+            "images {} ({} training + {} test of {} values)",
+            gb(e.dataset),
+            e.train_images,
+            e.test_images,
+            e.pixels
+        )];
+        if e.batch > self.available / 4 {
+            parts.push(format!(
+                "a training batch {} (train.batch_size)",
+                gb(e.batch)
+            ));
+        }
+        if e.ekld > self.available / 4 {
+            parts.push(format!(
+                "an eKLD forward pass {} (eval.ekld_samples, eval.ekld_max_samples, eval.live_samples)",
+                gb(e.ekld)
+            ));
+        }
+        let fix = if e.dataset >= e.batch.max(e.ekld) {
+            "lower data.max_per_class or data.test_per_class"
+        } else if e.batch >= e.ekld {
+            "lower train.batch_size"
+        } else {
+            "lower eval.ekld_samples / eval.ekld_max_samples / eval.live_samples"
+        };
+        write!(
+            f,
+            "this config needs at least {} of memory ({}), and this machine has {} available: {fix}",
+            gb(e.total()),
+            parts.join("; "),
+            gb(self.available)
+        )
+    }
+}
+
+impl std::error::Error for TooBig {}
+
+/// Memory the system could give this process now (Linux: `MemAvailable`), in bytes.
+pub fn available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> RunConfig {
+        RunConfig::from_toml_str(text, "test", &[]).unwrap()
+    }
+
+    #[test]
+    fn the_estimate_counts_what_the_config_asks_for() {
+        // The built-in default: 7,822 training images, 49 x 100 test images of 28 x 28.
+        let e = MemoryEstimate::of(&RunConfig::default());
+        assert_eq!((e.pixels, e.test_images), (784, 4_900));
+        let sizes: u64 = sizes_by_class(&RunConfig::default().data, 49, 0)
+            .iter()
+            .map(|&n| n as u64)
+            .sum();
+        assert_eq!(e.train_images, sizes);
+        assert_eq!(e.dataset, (sizes + 4_900) * 784 * 5);
+        assert!(
+            e.total() < 1_000_000_000,
+            "the default fits anywhere: {e:?}"
+        );
+        // Real data caps what a class can give.
+        let k49 = MemoryEstimate::of(&config(
+            "[data]\ndataset = \"k49\"\nprofile = \"balanced\"\nmax_per_class = 1000000\n",
+        ));
+        assert_eq!(k49.train_images, 49 * 6_000);
+    }
+
+    #[test]
+    fn the_hostile_sizes_are_refused_with_the_field_to_change() {
+        // 49 million generated images: 38.4 GB as bytes alone.
+        let huge = MemoryEstimate::of(&config(
+            "[data]\nprofile = \"balanced\"\nmax_per_class = 1000000\n",
+        ));
+        assert_eq!(huge.train_images, 49_000_000);
+        let e = huge.check(24 << 30).unwrap_err().to_string();
+        // (49,000,000 + 4,900) images x 784 values x (1 + 4) bytes.
+        assert!(e.contains("needs at least 192.1 GB"), "{e}");
+        assert!(
+            e.contains("49000000 training + 4900 test of 784 values"),
+            "{e}"
+        );
+        assert!(e.contains("lower data.max_per_class"), "{e}");
+        assert!(e.contains("available"), "{e}");
+        // 1e8 eKLD samples of one image: one forward pass of 100 million images.
+        let ekld = MemoryEstimate::of(&config(
+            "[eval]\nekld_sampling = \"fixed\"\nekld_samples = 100000000\nekld_images_per_class = 1000\n",
+        ));
+        let e = ekld.check(24 << 30).unwrap_err().to_string();
+        assert!(e.contains("an eKLD forward pass"), "{e}");
+        assert!(e.contains("lower eval.ekld_samples"), "{e}");
+        // A huge batch.
+        let batch = MemoryEstimate::of(&config("[train]\nbatch_size = 10000000\n"));
+        assert!(batch
+            .check(24 << 30)
+            .unwrap_err()
+            .to_string()
+            .contains("lower train.batch_size"));
+        assert!(MemoryEstimate::of(&RunConfig::default())
+            .check(24 << 30)
+            .is_ok());
+        assert!(available().is_some_and(|b| b > 0));
+    }
+}
