@@ -821,3 +821,107 @@ fn a_config_too_big_for_memory_is_refused_before_allocating() {
         .unwrap_or(0);
     assert_eq!(dirs, 0, "no run directory for a refused config");
 }
+
+/// Unmounts a test's tmpfs however the test ends.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// A tmpfs of `size` (e.g. "4600k") at `dir`, when this process may mount one (root);
+    /// `None` otherwise (the test is then skipped).
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .ok()?
+            .status
+            .success();
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A disk that fills up mid-run: the run fails with a message naming the disk, no temp file
+/// keeps it full, the previous checkpoint stays valid, and after freeing space `--resume`
+/// finishes exactly as an unbroken run.
+#[test]
+fn a_full_disk_fails_the_run_cleanly_and_it_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = common::tiny_config("full");
+    config.train.epochs = 3;
+    config.train.checkpoint_every = 1;
+    config.eval.ekld_every = 0;
+    let config = common::write_config(tmp.path(), &config);
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "4600k") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let runs = disk.0.join("runs");
+    let out = invlab()
+        .arg("--batch")
+        .arg(&config)
+        .arg("--out")
+        .arg(&runs)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is full"), "{stderr}");
+    assert!(!stderr.contains("terminate called"), "{stderr}");
+    let run = runs.join("full");
+    let leftovers: Vec<String> = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("checkpoint.json")).unwrap())
+            .unwrap();
+    let kept = kept["epoch"].as_u64().unwrap();
+    assert!((1..3).contains(&kept), "checkpoint at epoch {kept}");
+
+    disk.resize("40m");
+    let out = invlab()
+        .args(["--batch", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resuming after epoch {kept}")),
+        "{stderr}"
+    );
+
+    let unbroken = tmp.path().join("unbroken");
+    let out = invlab()
+        .arg("--batch")
+        .arg(&config)
+        .arg("--out")
+        .arg(&unbroken)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        metrics_without_timings(&run),
+        metrics_without_timings(&unbroken.join("full")),
+        "the resumed run differs from the unbroken one"
+    );
+}

@@ -5,7 +5,10 @@
 //! device node, FIFO, folder, symlink or read-only file at the path is refused, naming what it
 //! is). The temp file gets an unpredictable name and is created exclusively (`O_EXCL`, which
 //! also refuses a symlink planted at that name), and it is removed whenever the write or the
-//! rename fails, so a full disk is not kept full by a half-written file.
+//! rename fails, so a full disk is not kept full by a half-written file. Savers that cannot
+//! fail cleanly on a full disk (libtorch's archive writer aborts the process from a destructor)
+//! are only called when the file system has room for what they will write (`ensure_space`).
+#![allow(unsafe_code)] // statvfs(3) through libc on a path we own; the block says why it is sound.
 
 use std::fs::{self, File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
@@ -47,6 +50,53 @@ pub fn save_atomic<E: std::fmt::Display>(
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// `save_atomic`, called only when the file system holding `path` has room for `needed` bytes
+/// (with a margin for the archive's own headers); otherwise an error naming the disk.
+pub fn save_atomic_with_room<E: std::fmt::Display>(
+    path: &Path,
+    needed: u64,
+    save: impl FnOnce(&Path) -> Result<(), E>,
+) -> io::Result<()> {
+    ensure_space(path, needed + needed / 10 + (64 << 10))?;
+    save_atomic(path, save)
+}
+
+/// Free bytes on the file system holding `path`'s folder, for an unprivileged writer.
+pub fn free_space(path: &Path) -> io::Result<u64> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let c_dir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: statvfs fills a struct we own from a valid NUL-terminated path.
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_dir.as_ptr(), &mut s) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(s.f_bavail as u64 * s.f_frsize as u64)
+}
+
+/// Err (`StorageFull`, naming the folder and both sizes) when fewer than `needed` bytes are
+/// free where `path` goes.
+pub fn ensure_space(path: &Path, needed: u64) -> io::Result<()> {
+    let free = free_space(path)?;
+    if free < needed {
+        let mb = |b: u64| b as f64 / 1e6;
+        return Err(io::Error::new(
+            io::ErrorKind::StorageFull,
+            format!(
+                "the disk holding {} is full: {:.1} MB free, {} needs about {:.1} MB; free some space, then continue the run with --resume (its last checkpoint is intact)",
+                path.parent().unwrap_or(path).display(),
+                mb(free),
+                path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+                mb(needed)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Ok when `path` is absent or a writable regular file; otherwise an error saying what is

@@ -3,8 +3,16 @@
 use super::optim::{named_params, Sgd};
 use super::Trainer;
 use crate::error::{EngineError, EngineResult};
-use invlab_core::atomic::save_atomic;
+use invlab_core::atomic::save_atomic_with_room;
 use invlab_core::rundir::{now_secs, RunState, Status};
+
+/// Bytes of the tensors' data (what a checkpoint of them holds, before the archive's headers).
+pub(super) fn tensor_bytes<'t>(tensors: impl IntoIterator<Item = &'t tch::Tensor>) -> u64 {
+    tensors
+        .into_iter()
+        .map(|t| t.numel() as u64 * t.kind().elt_size_in_bytes() as u64)
+        .sum()
+}
 
 impl Trainer<'_> {
     pub(super) fn write_state(&self, status: Status) -> EngineResult<()> {
@@ -97,7 +105,9 @@ impl Trainer<'_> {
         epochs_done: usize,
     ) -> EngineResult<()> {
         let path = self.dir.file("checkpoint.ot");
-        save_atomic(&path, |tmp| self.vs.save(tmp)).map_err(|e| EngineError::writing(&path, e))?;
+        let bytes = tensor_bytes(self.vs.variables().values());
+        save_atomic_with_room(&path, bytes, |tmp| self.vs.save(tmp))
+            .map_err(|e| EngineError::writing(&path, e))?;
         optimizer.save(&self.dir.file("optimizer.ot"))?;
         self.dir
             .write_checkpoint_epoch(epochs_done)

@@ -15,7 +15,7 @@ use crate::generative::cache;
 use crate::generative::munit::Generator;
 use crate::generative::samples::{pick_rows, sample_grid};
 use crate::generative::training::MunitTraining;
-use invlab_core::atomic::{save_atomic, write_atomic};
+use invlab_core::atomic::{save_atomic_with_room, write_atomic};
 use invlab_core::config::{Augment, GenMode};
 use invlab_core::generator::{GeneratorSpec, KeyInputs, Losses, SampleGrid};
 use invlab_core::records::{GeneratorProgress, GeneratorRecord};
@@ -190,7 +190,9 @@ impl Trainer<'_> {
         losses: &[Losses],
     ) -> EngineResult<()> {
         let path = self.dir.file(TRAINING_CHECKPOINT);
-        save_atomic(&path, |tmp| Tensor::save_multi(&training.state(), tmp))
+        let state = training.state();
+        let bytes = super::checkpoint::tensor_bytes(state.iter().map(|(_, t)| t));
+        save_atomic_with_room(&path, bytes, |tmp| Tensor::save_multi(&state, tmp))
             .map_err(|e| EngineError::writing(&path, e))?;
         let losses_path = self.dir.file(TRAINING_LOSSES);
         write_atomic(&losses_path, losses_jsonl(losses).as_bytes())

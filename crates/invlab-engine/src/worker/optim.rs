@@ -4,7 +4,7 @@ use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
 use crate::error::{EngineError, EngineResult};
-use invlab_core::atomic::save_atomic;
+use invlab_core::atomic::save_atomic_with_room;
 use invlab_core::config::RunConfig;
 
 /// SGD with momentum and weight decay, as `torch.optim.SGD` (dampening 0, no Nesterov), with
@@ -54,7 +54,8 @@ impl Sgd {
             .zip(&self.buffers)
             .map(|((name, _), b)| (name.clone(), b))
             .collect();
-        save_atomic(path, |tmp| Tensor::save_multi(&named, tmp))
+        let bytes = super::checkpoint::tensor_bytes(named.iter().map(|(_, t)| *t));
+        save_atomic_with_room(path, bytes, |tmp| Tensor::save_multi(&named, tmp))
             .map_err(|e| EngineError::writing(path, e))
     }
 
