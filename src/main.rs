@@ -74,6 +74,12 @@ fn ensure_passive_openmp() {
 
 fn main() -> std::process::ExitCode {
     ensure_passive_openmp();
+    // cuBLAS is deterministic only with a fixed workspace, which it reads from the environment
+    // when CUDA starts; libtorch's deterministic mode (`train.deterministic`) refuses cuBLAS
+    // calls without it. ~24 MiB of GPU memory; set here, before any other thread exists.
+    if std::env::var_os("CUBLAS_WORKSPACE_CONFIG").is_none() {
+        std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8");
+    }
     invlab_engine::resources::mark_process_start();
     invlab_engine::allocator::configure();
     // Once per process, before the lab installs its terminal's panic hook on top.

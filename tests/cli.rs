@@ -925,3 +925,40 @@ fn a_full_disk_fails_the_run_cleanly_and_it_resumes_exactly() {
         "the resumed run differs from the unbroken one"
     );
 }
+
+/// `train.deterministic = true` is recorded in run.json; on the CPU it changes no number.
+#[test]
+fn deterministic_mode_is_recorded_and_changes_nothing_on_the_cpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = common::tiny_config("det");
+    config.train.epochs = 1;
+    let config = common::write_config(tmp.path(), &config);
+    let run = |name: &str, extra: &[&str]| {
+        let out = invlab()
+            .arg("--batch")
+            .arg(&config)
+            .args(["--set", &format!("name=\"{name}\"")])
+            .args(extra)
+            .arg("--out")
+            .arg(tmp.path().join("runs"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmp.path().join("runs").join(name)
+    };
+    let plain = run("plain", &[]);
+    let det = run("det", &["--set", "train.deterministic=true"]);
+    assert_eq!(run_json(&det)["deterministic"], true);
+    assert_eq!(run_json(&plain)["deterministic"], false);
+    assert!(std::fs::read_to_string(det.join("config.toml"))
+        .unwrap()
+        .contains("deterministic = true"));
+    assert_eq!(
+        metrics_without_timings(&plain),
+        metrics_without_timings(&det)
+    );
+}

@@ -20,6 +20,7 @@ pub fn run_info(config: &RunConfig, run_id: &str, dir: PathBuf) -> RunInfo {
         config: config.clone(),
         device: "cpu".into(),
         cpu_threads: None,
+        deterministic: None,
         num_classes: c,
         class_names: (0..c).map(|i| format!("g{i:02}")).collect(),
         train_sizes: sizes_by_class(&config.data, c, config.seed),

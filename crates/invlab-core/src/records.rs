@@ -21,6 +21,11 @@ pub struct RunInfo {
     /// libtorch intra-op threads the run's worker used (absent before format 2's scheduler).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_threads: Option<usize>,
+    /// Whether libtorch's deterministic algorithms (and cuDNN's deterministic mode, without
+    /// benchmark search) were on when the run started (`train.deterministic`, or another run
+    /// of the same process that asked for them). Absent in older runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deterministic: Option<bool>,
     pub num_classes: usize,
     pub class_names: Vec<String>,
     /// Training images per class, indexed by class label.

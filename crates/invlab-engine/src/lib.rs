@@ -7,6 +7,7 @@ pub mod allocator;
 pub mod build_info;
 pub mod data;
 pub mod data_preview;
+pub mod determinism;
 pub mod device;
 pub mod error;
 pub mod events;

@@ -281,6 +281,15 @@ pub struct TrainConfig {
     pub crop_flip: bool,
     /// Save a checkpoint every this many epochs (and always at the end); 0 = only at the end.
     pub checkpoint_every: usize,
+    /// libtorch's deterministic algorithms, cuDNN's deterministic mode and no cuDNN benchmark
+    /// search: on a GPU, the same run gives the same numbers, so exact resume holds there too
+    /// (slower on some layers). On the CPU invlab's runs are deterministic either way.
+    #[serde(skip_serializing_if = "is_false")]
+    pub deterministic: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -431,6 +440,7 @@ impl Default for TrainConfig {
             decay_epochs: [30, 40],
             crop_flip: false,
             checkpoint_every: 1,
+            deterministic: false,
         }
     }
 }

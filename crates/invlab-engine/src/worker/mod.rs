@@ -165,6 +165,8 @@ fn execute(
     };
     *dir_slot = Some(dir.clone());
     // A slot's `auto` defers to the config (the lab's slots give threads only).
+    // Before anything runs on the device: the deterministic algorithms, if asked for.
+    let _deterministic = crate::determinism::Deterministic::for_run(config.train.deterministic);
     let asked = match slot.map(|s| s.device) {
         Some(d) if d != DeviceRequest::Auto => d,
         _ => config.device,
@@ -206,6 +208,7 @@ fn execute(
         config: config.clone(),
         device: device::describe(device),
         cpu_threads: Some(tch::get_num_threads().max(1) as usize),
+        deterministic: Some(crate::determinism::deterministic_now()),
         num_classes: prepared.num_classes,
         class_names: prepared.class_names.clone(),
         train_sizes: prepared.train_sizes.clone(),
