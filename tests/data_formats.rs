@@ -1034,3 +1034,81 @@ fn fuzz_seeds_do_not_panic() {
     let b = std::fs::read(seeds.join("ppm/comment.ppm")).unwrap();
     assert_eq!(ppm::parse_ppm(&b, Path::new("s")).unwrap().width, 3);
 }
+
+/// Peak resident memory of this process so far, in bytes (Linux `VmHWM`).
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Hostile IDX files: a 1 GB sparse file with a wrong magic, a raw file far longer than its
+/// header, and a gzip bomb (a valid header, then 200 MB of zeros from 200 kB of gzip). Each is
+/// refused after reading about what its header implies, not the whole file.
+#[test]
+fn idx_readers_look_at_the_header_before_reading_or_decompressing_the_rest() {
+    let d = tempfile::tempdir().unwrap();
+    make_idx_root(d.path(), false);
+    let images = d.path().join("train-images-idx3-ubyte");
+    let before = peak_rss();
+
+    // 1 GB of zeros (sparse): magic 0.
+    let f = std::fs::File::create(&images).unwrap();
+    f.set_len(1 << 30).unwrap();
+    drop(f);
+    let t = std::time::Instant::now();
+    assert_err_has(
+        real::load(DatasetName::Mnist, d.path()),
+        "train-images-idx3-ubyte",
+        &["expected magic 2051"],
+    );
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        t.elapsed()
+    );
+
+    // The right header for 20 images, then 1 GB more.
+    let mut header = idx_images(20, 28, 28, 1);
+    header.truncate(16);
+    let f = std::fs::File::create(&images).unwrap();
+    f.set_len(1 << 30).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&images)
+        .unwrap()
+        .write_all(&header)
+        .unwrap();
+    assert_err_has(
+        real::load(DatasetName::Mnist, d.path()),
+        "train-images-idx3-ubyte",
+        &[
+            "its header implies 15696 bytes",
+            "longer than its header says",
+        ],
+    );
+    std::fs::remove_file(&images).unwrap();
+
+    // A gzip bomb behind a valid header.
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    bomb.write_all(&header).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..200 {
+        bomb.write_all(&zeros).unwrap();
+    }
+    let bomb = bomb.finish().unwrap();
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    write(&d.path().join("train-images-idx3-ubyte.gz"), &bomb);
+    assert_err_has(
+        real::load(DatasetName::Mnist, d.path()),
+        "train-images-idx3-ubyte.gz",
+        &["decompresses past the 15696 bytes its header implies"],
+    );
+    let grown = peak_rss().saturating_sub(before);
+    assert!(grown < 100 << 20, "peak memory grew by {grown} bytes");
+}

@@ -80,6 +80,19 @@ fn header(bytes: &[u8], path: &Path, magic: u32, words: usize) -> Result<Vec<u32
     Ok((0..words).filter_map(|i| be_u32(bytes, 4 * i)).collect())
 }
 
+/// The whole (decompressed) size an IDX file's header implies, from its first 16 (images) or
+/// 8 (labels) bytes; the header's own errors (wrong magic, too short) otherwise. Lets a reader
+/// refuse a wrong file after a few bytes, and stop a decompression at the size it should have.
+pub fn implied_size(head: &[u8], path: &Path, magic: u32) -> Result<u64, DataError> {
+    let words = if magic == IMAGES_MAGIC { 4 } else { 2 };
+    let h = header(head, path, magic, words)?;
+    let body = h[1..]
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
+        .ok_or_else(|| DataError::new(path, "header sizes overflow").at("byte 4"))?;
+    Ok(4 * words as u64 + body)
+}
+
 /// Parses an IDX images file (already decompressed).
 pub fn parse_idx_images(bytes: &[u8], path: &Path) -> Result<IdxImages, DataError> {
     let h = header(bytes, path, IMAGES_MAGIC, 4)?;

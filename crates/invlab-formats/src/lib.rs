@@ -3,7 +3,7 @@
 //! Every parser is a pure function over bytes (or text) that returns a `DataError` naming the
 //! file and the place in it on any problem; nothing here panics on input-derived data, and no
 //! buffer is sized from a header count before that count has been checked against the bytes
-//! actually present. The file-reading wrappers (`read_file`, `read_maybe_gz`) sit on top.
+//! actually present. The file-reading wrappers (`read_file`, `read_sized`) sit on top.
 #![cfg_attr(test, allow(clippy::unwrap_used))] // a failed unwrap is a failed test
 
 mod types;
@@ -79,14 +79,75 @@ pub fn gunzip(bytes: &[u8], path: &Path, limit: u64) -> Result<Vec<u8>, DataErro
     Ok(out)
 }
 
-/// Reads a file and, when it starts with the gzip magic, decompresses it (whatever its name).
-pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let bytes = read_file(path)?;
-    if is_gzip(&bytes) {
-        gunzip(&bytes, path, MAX_DECOMPRESSED)
+/// Reads a file whose first `head_len` (decompressed) bytes tell its whole size, through
+/// `implied` (which also checks the magic). Only the head is read before that check, so a
+/// wrong or huge file costs a few bytes; a raw file longer than its header implies is refused
+/// from its size; a gzip stream is decompressed no further than the header implies (a gzip
+/// bomb stops there). Decompresses whatever the name when the file starts with the gzip magic.
+pub fn read_sized(
+    path: &Path,
+    head_len: usize,
+    implied: impl FnOnce(&[u8]) -> Result<u64, DataError>,
+) -> Result<Vec<u8>, DataError> {
+    use std::io::BufRead;
+    let io_error = |e: std::io::Error| {
+        let what = match e.kind() {
+            std::io::ErrorKind::NotFound => "file not found".to_string(),
+            _ => format!("cannot read the file: {e}"),
+        };
+        DataError::new(path, what)
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let file_len = file.metadata().map_err(io_error)?.len();
+    let mut reader = std::io::BufReader::new(file);
+    let compressed = is_gzip(reader.fill_buf().map_err(io_error)?);
+    let mut source: Box<dyn Read> = if compressed {
+        Box::new(flate2::read::GzDecoder::new(reader))
     } else {
-        Ok(bytes)
+        Box::new(reader)
+    };
+    let corrupt = |e: std::io::Error, got: usize| {
+        if compressed {
+            DataError::new(
+                path,
+                format!("the gzip stream is truncated or corrupt ({e}); {got} bytes decompressed before the error"),
+            )
+        } else {
+            io_error(e)
+        }
+    };
+    let mut out = Vec::new();
+    (&mut source)
+        .take(head_len as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| corrupt(e, 0))?;
+    let total = implied(&out)?;
+    if !compressed && file_len > total {
+        return Err(DataError::new(
+            path,
+            format!(
+                "file has {}, but its header implies {} (longer than its header says); refusing to read it",
+                bytes_str(file_len as usize),
+                bytes_str(total as usize)
+            ),
+        ));
     }
+    let limit = total.min(MAX_DECOMPRESSED);
+    out.reserve(limit.saturating_sub(out.len() as u64).min(1 << 30) as usize);
+    (&mut source)
+        .take((limit + 1).saturating_sub(out.len() as u64))
+        .read_to_end(&mut out)
+        .map_err(|e| corrupt(e, out.len()))?;
+    if out.len() as u64 > limit {
+        return Err(DataError::new(
+            path,
+            format!(
+                "the gzip stream decompresses past the {} its header implies; refusing it",
+                bytes_str(limit as usize)
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// Runs a third-party decoder, turning a panic inside it into a `DataError` (belt and braces:

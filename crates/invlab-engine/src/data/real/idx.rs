@@ -79,8 +79,18 @@ pub fn load_split(dir: &Path, split: &str, num_classes: usize) -> Result<ImageSe
     let lp = required_file(dir, split, "labels")?;
     let (images, labels) = both(
         dir,
-        || idx_format::parse_idx_images(&invlab_formats::read_maybe_gz(&ip)?, &ip),
-        || idx_format::parse_idx_labels(&invlab_formats::read_maybe_gz(&lp)?, &lp),
+        || {
+            let bytes = invlab_formats::read_sized(&ip, 16, |head| {
+                idx_format::implied_size(head, &ip, idx_format::IMAGES_MAGIC)
+            })?;
+            idx_format::parse_idx_images(&bytes, &ip)
+        },
+        || {
+            let bytes = invlab_formats::read_sized(&lp, 8, |head| {
+                idx_format::implied_size(head, &lp, idx_format::LABELS_MAGIC)
+            })?;
+            idx_format::parse_idx_labels(&bytes, &lp)
+        },
     )?;
     split_from_parts(images, &ip, labels, &lp, num_classes)
 }
