@@ -962,3 +962,46 @@ fn deterministic_mode_is_recorded_and_changes_nothing_on_the_cpu() {
         metrics_without_timings(&det)
     );
 }
+
+/// Every writer holds the run's lock: a plain `--batch` run too, so `--resume` of its directory
+/// while it trains is refused (exit 1) and the directory's state is left as the writer keeps it.
+#[test]
+fn resuming_a_run_another_process_is_writing_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = signal_config(tmp.path(), "busy");
+    let runs = tmp.path().join("runs");
+    let run = runs.join("busy");
+    let mut child = spawn_logged(
+        invlab().arg("--batch").arg(&config).arg("--out").arg(&runs),
+        tmp.path(),
+        "busy",
+    );
+    wait_for_checkpoint(&mut child, &run, tmp.path(), "busy");
+    let out = invlab()
+        .args(["--batch", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another invlab process is running busy"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("pid {}", child.id())), "{stderr}");
+    assert_ne!(state(&run)["status"], "failed");
+    send(&child, libc::SIGTERM);
+    let (code, _) = wait_exit(&mut child, 60);
+    assert_eq!(code, Some(75), "{}", log(tmp.path(), "busy"));
+    // Its writer gone, the same resume goes through.
+    let out = invlab()
+        .args(["--batch", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

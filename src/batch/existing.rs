@@ -8,17 +8,13 @@
 //! - killed before its first checkpoint or state: resume from epoch 0;
 //! - failed, or holding a different config: an error naming the directory, never an overwrite.
 //!
-//! A lock file `<runs>/.<name>.lock` (flock) is held while a run is claimed, so two processes
-//! given the same sweep point cannot train into one directory.
-#![allow(unsafe_code)] // flock(2) through libc on a file this module opened.
+//! The run's lock (`invlab_core::lock`) is taken before the decision and handed to the run's
+//! worker, so two processes given the same sweep point cannot train into one directory.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use invlab_core::config::RunConfig;
+use invlab_core::lock::{LockError, RunLock};
 use invlab_core::rundir::{now_secs, RunDir, RunState, Status};
 
 /// What to do for one sweep point.
@@ -29,20 +25,12 @@ pub(crate) enum Plan {
     AlreadyFinished(PathBuf),
 }
 
-/// A claimed run: the plan, and the lock held until this is dropped.
+/// A claimed run: the plan, and the lock, handed to the run's worker (which holds it for as
+/// long as it writes).
 #[derive(Debug)]
 pub(crate) struct Claim {
     pub plan: Plan,
-    _lock: Option<File>,
-}
-
-/// What a batch job holds while it writes a run directory: a claimed sweep point (`--continue`)
-/// or the lock of a directory given to `--resume`. Released when dropped.
-#[derive(Debug)]
-#[expect(dead_code, reason = "held only for the lock its drop releases")]
-pub(crate) enum Held {
-    Claim(Claim),
-    Lock(File),
+    pub lock: Option<RunLock>,
 }
 
 /// Why a run could not be claimed.
@@ -50,17 +38,10 @@ pub(crate) enum Held {
 pub(crate) enum ClaimError {
     /// Another live process holds the run's lock (the kernel drops a dead holder's flock, so
     /// a lock left by a killed process never shows up here: it is simply taken over).
-    #[error("another invlab process is running {name} in {} ({holder}; lock {})", .runs_dir.display(), .lock.display())]
-    Locked {
-        name: String,
-        runs_dir: PathBuf,
-        /// `pid N on HOST`, as the holder wrote it.
-        holder: String,
-        lock: PathBuf,
-    },
-    #[error("cannot {action} {}: {error}", .path.display())]
-    Io {
-        action: &'static str,
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("cannot create {}: {error}", .path.display())]
+    Create {
         path: PathBuf,
         error: std::io::Error,
     },
@@ -69,73 +50,22 @@ pub(crate) enum ClaimError {
     Refused(String),
 }
 
+impl ClaimError {
+    /// Another live process holds the run.
+    pub(crate) fn is_held(&self) -> bool {
+        matches!(self, ClaimError::Lock(LockError::Held { .. }))
+    }
+}
+
 /// Locks the run's name and decides what to do with it.
 pub(crate) fn claim(runs_dir: &Path, config: &RunConfig) -> Result<Claim, ClaimError> {
-    std::fs::create_dir_all(runs_dir).map_err(|error| ClaimError::Io {
-        action: "create",
+    std::fs::create_dir_all(runs_dir).map_err(|error| ClaimError::Create {
         path: runs_dir.to_path_buf(),
         error,
     })?;
-    let lock = lock_name(runs_dir, &config.name)?;
+    let lock = RunLock::acquire(runs_dir, &config.name)?;
     let plan = plan(&runs_dir.join(&config.name), config).map_err(ClaimError::Refused)?;
-    Ok(Claim { plan, _lock: lock })
-}
-
-/// Locks the run directory `dir` (existing or not) for this process.
-pub(crate) fn lock_dir(dir: &Path) -> Result<Option<File>, ClaimError> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    lock_name(parent, &name)
-}
-
-/// Takes `<runs_dir>/.<name>.lock`. On a file system without locks it goes on unlocked.
-fn lock_name(runs_dir: &Path, name: &str) -> Result<Option<File>, ClaimError> {
-    let path = runs_dir.join(format!(".{name}.lock"));
-    // O_NOFOLLOW: a symlink planted at the lock's name must not make us truncate its target.
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|error| ClaimError::Io {
-            action: "open the lock file",
-            path: path.clone(),
-            error,
-        })?;
-    // SAFETY: flock on a file descriptor this function owns; no memory is shared.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        return match err.raw_os_error() {
-            Some(libc::EWOULDBLOCK) => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                Err(ClaimError::Locked {
-                    name: name.to_string(),
-                    runs_dir: runs_dir.to_path_buf(),
-                    holder: holder.trim().to_string(),
-                    lock: path,
-                })
-            }
-            Some(libc::ENOLCK) | Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Ok(None),
-            _ => Err(ClaimError::Io {
-                action: "lock",
-                path,
-                error: err,
-            }),
-        };
-    }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let _ = file.set_len(0);
-    let _ = write!(file, "pid {} on {}", std::process::id(), host.trim());
-    Ok(Some(file))
+    Ok(Claim { plan, lock })
 }
 
 /// The decision for the directory `dir` that a run named like `config` would use.
@@ -267,7 +197,7 @@ mod tests {
         assert_eq!(first.plan, Plan::Start);
         // flock locks belong to the open file, so a second open in this process conflicts too.
         let e = claim(tmp.path(), &c).unwrap_err();
-        assert!(matches!(e, ClaimError::Locked { .. }), "{e}");
+        assert!(e.is_held(), "{e}");
         let e = e.to_string();
         assert!(e.contains("another invlab process is running exp"), "{e}");
         assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use super::existing::Held;
 use super::{finished_line, Progress, RunResult};
 use invlab_engine::{Event, RunHandle};
 
@@ -19,12 +18,10 @@ pub(crate) struct Job {
     total_epochs: usize,
     stop_sent: bool,
     handle: RunHandle,
-    /// The claim or lock, released when the job is dropped (after its worker ended).
-    _held: Option<Held>,
 }
 
 impl Job {
-    pub fn new(id: usize, name: String, handle: RunHandle, held: Option<Held>) -> Job {
+    pub fn new(id: usize, name: String, handle: RunHandle) -> Job {
         Job {
             id,
             slot_index: 0,
@@ -34,7 +31,6 @@ impl Job {
             total_epochs: 0,
             stop_sent: false,
             handle,
-            _held: held,
         }
     }
 

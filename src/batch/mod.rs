@@ -21,9 +21,10 @@ pub(crate) use progress::{finished_line, Progress};
 pub(crate) use signals::{signal_name, StopSignals};
 pub(crate) use sweep::{sweep_points, Point};
 
-use existing::{ClaimError, Plan};
+use existing::Plan;
 use invlab_core::config::RunConfig;
 use invlab_core::device::DeviceRequest;
+use invlab_core::lock::RunLock;
 use invlab_core::schedule::{self, Scheduler, Slot, SlotRequest};
 use invlab_engine::{self as engine, Event, RunRequest};
 use job::Job;
@@ -139,9 +140,9 @@ fn start(
     tx: &mpsc::Sender<(usize, Event)>,
     progress: &mut Progress,
 ) -> Result<Option<Job>, String> {
-    let (request, claim, name) = match work {
+    let (request, lock, name) = match work {
         Work::Resume(dir) => {
-            let lock = existing::lock_dir(&dir).map_err(|e| e.to_string())?;
+            let lock = RunLock::for_dir(&dir).map_err(|e| e.to_string())?;
             // A finished run is reported as finished and left byte-identical.
             let run = invlab_core::rundir::RunDir { path: dir.clone() };
             if run.read_state().map(|s| s.status) == Some(invlab_core::rundir::Status::Finished) {
@@ -156,11 +157,7 @@ fn start(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "run".into());
-            (
-                RunRequest::Resume { dir },
-                lock.map(existing::Held::Lock),
-                name,
-            )
+            (RunRequest::Resume { dir }, lock, name)
         }
         Work::Config {
             config,
@@ -180,7 +177,7 @@ fn start(
             let name = config.name.clone();
             let claim = match existing::claim(runs_dir, &config) {
                 Ok(claim) => claim,
-                Err(e @ ClaimError::Locked { .. }) => {
+                Err(e) if e.is_held() => {
                     progress.line(&format!("[{name}] skipped: {e}"));
                     return Ok(None);
                 }
@@ -207,7 +204,7 @@ fn start(
                     return Ok(None);
                 }
             };
-            (request, Some(existing::Held::Claim(claim)), name)
+            (request, claim.lock, name)
         }
     };
     // A GPU slot places the run (a config that asks for the CPU stays there); on a CPU slot
@@ -231,11 +228,12 @@ fn start(
     let handle = engine::spawn_on(
         request,
         Some(slot),
+        lock,
         Box::new(move |e| {
             let _ = tx.send((id, e));
         }),
     );
-    Ok(Some(Job::new(id, name, handle, claim)))
+    Ok(Some(Job::new(id, name, handle)))
 }
 
 /// The slots this invocation runs on: `--devices` (or every visible GPU, else the CPU),

@@ -9,6 +9,7 @@ pub mod device;
 pub mod fixtures;
 pub mod generator;
 pub mod heartbeat;
+pub mod lock;
 pub mod longtail;
 pub mod memory;
 pub mod paths;

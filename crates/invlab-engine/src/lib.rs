@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 
 pub use events::{Control, Event, Phase};
 use invlab_core::config::RunConfig;
+pub use invlab_core::lock::RunLock;
 pub use invlab_core::records::{
     EpochMetrics, GeneratorProgress, GeneratorRecord, InvarianceReport, RunInfo, Stage,
 };
@@ -87,16 +88,23 @@ impl RunHandle {
 /// Starts a run on its own thread. The sink receives `Started` first and exactly one terminal
 /// event (`Finished`, `Stopped` or `Failed`) last, even if the worker panics.
 pub fn spawn(request: RunRequest, sink: EventSink) -> RunHandle {
-    spawn_on(request, None, sink)
+    spawn_on(request, None, None, sink)
 }
 
 /// `spawn` on a scheduler's slot: the slot's device instead of the config's, and its thread
-/// count for this run's worker thread (recorded as `cpu_threads` in `run.json`).
-pub fn spawn_on(request: RunRequest, slot: Option<Slot>, sink: EventSink) -> RunHandle {
+/// count for this run's worker thread (recorded as `cpu_threads` in `run.json`). `lock` is the
+/// run's lock when the front end took it already (to decide what to do with the directory);
+/// otherwise the worker takes it. Either way the worker holds it for as long as it writes.
+pub fn spawn_on(
+    request: RunRequest,
+    slot: Option<Slot>,
+    lock: Option<RunLock>,
+    sink: EventSink,
+) -> RunHandle {
     let (control, controls) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("invlab-worker".into())
-        .spawn(move || worker::run(request, slot, sink, controls))
+        .spawn(move || worker::run(request, slot, lock, sink, controls))
         .expect("spawning a thread");
     RunHandle {
         control,

@@ -48,8 +48,10 @@ impl Runtime {
                         device: invlab_core::device::DeviceRequest::Auto,
                         threads,
                     };
-                    self.handles
-                        .insert(slot, invlab_engine::spawn_on(request, Some(placed), sink));
+                    self.handles.insert(
+                        slot,
+                        invlab_engine::spawn_on(request, Some(placed), None, sink),
+                    );
                 }
                 Effect::Control { slot, control } => {
                     tracing::info!(slot, ?control, "control");

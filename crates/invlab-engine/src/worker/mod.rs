@@ -30,6 +30,7 @@ use crate::torch_seed::with_torch_seed;
 use data::DeviceData;
 use invlab_core::config::{Loss, Rule, RunConfig};
 use invlab_core::device::DeviceRequest;
+use invlab_core::lock::RunLock;
 use invlab_core::records::{EpochMetrics, InvarianceReport, RunInfo};
 use invlab_core::rundir::{now_secs, RunDir, RunState, Status};
 use invlab_core::schedule::Slot;
@@ -45,14 +46,30 @@ enum Outcome {
 /// Runs the request to its end and always emits exactly one terminal event. With a `slot`,
 /// the run goes to the slot's device and uses its thread count (libtorch's intra-op setting is
 /// per OS thread, so it holds for this worker alone).
-pub fn run(request: RunRequest, slot: Option<Slot>, sink: EventSink, controls: Receiver<Control>) {
+pub fn run(
+    request: RunRequest,
+    slot: Option<Slot>,
+    lock: Option<RunLock>,
+    sink: EventSink,
+    controls: Receiver<Control>,
+) {
     if let Some(slot) = slot {
         tch::set_num_threads(slot.threads.max(1) as i32);
     }
     let sink = heartbeat::beating(sink);
     let mut dir_for_state: Option<RunDir> = None;
+    // The run's lock, held until every file is written (a failure's state.json too), and
+    // released before the terminal event, so a resume started on that event finds it free.
+    let mut lock = lock;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        execute(request, slot, &sink, &controls, &mut dir_for_state)
+        execute(
+            request,
+            slot,
+            &mut lock,
+            &sink,
+            &controls,
+            &mut dir_for_state,
+        )
     }));
     // A resume refused before it changed anything (a finished run, a missing checkpoint)
     // leaves the directory as it was: its state.json is not rewritten as failed.
@@ -83,6 +100,7 @@ pub fn run(request: RunRequest, slot: Option<Slot>, sink: EventSink, controls: R
         state.updated = now_secs();
         let _ = dir.write_state(&state);
     }
+    drop(lock);
     sink(event);
 }
 
@@ -138,6 +156,7 @@ enum Flow {
 fn execute(
     request: RunRequest,
     slot: Option<Slot>,
+    lock: &mut Option<RunLock>,
     sink: &EventSink,
     controls: &Receiver<Control>,
     dir_slot: &mut Option<RunDir>,
@@ -152,11 +171,22 @@ fn execute(
                 path: runs_dir.clone(),
                 message: e.to_string(),
             })?;
+            if lock.is_none() {
+                *lock = RunLock::for_dir(&dir.path).map_err(|e| EngineError::File {
+                    action: "locking",
+                    path: dir.path.clone(),
+                    message: e.to_string(),
+                })?;
+            }
             dir.write_config(&config)
                 .map_err(|e| EngineError::writing(&dir.file("config.toml"), e))?;
             (config, dir, false)
         }
         RunRequest::Resume { dir } => {
+            // Another process writing this run refuses the resume before anything is touched.
+            if lock.is_none() {
+                *lock = RunLock::for_dir(&dir).map_err(|e| EngineError::Resume(e.to_string()))?;
+            }
             let dir = RunDir::open(&dir).map_err(|e| EngineError::Resume(e.to_string()))?;
             let config = dir.read_config().map_err(EngineError::Resume)?;
             fits_in_memory(&config)?;
