@@ -77,6 +77,24 @@ fn the_generator_is_trained_cached_reused_and_a_stopped_training_resumes_exactly
     assert!(progress.iter().any(|p| p.samples.is_some()));
     let rec_a = record(&runs.join("a"));
     assert!(rec_a.trained_here);
+    // Generated images enter the batches after E1 (= 1) and not before, as the run's records
+    // count them: remove the mixing (or never set the worker's generator) and this fails.
+    let generated: Vec<Option<usize>> = RunDir {
+        path: runs.join("a"),
+    }
+    .read_metrics()
+    .iter()
+    .map(|m| m.generated_images)
+    .collect();
+    assert_eq!(generated.len(), 3);
+    assert_eq!(&generated[..2], &[Some(0), Some(0)], "{generated:?}");
+    // gen_fraction of each batch: the default 0.5 of every batch of epoch 3.
+    let images = a.classes.iter().map(|c| c.train_size).sum::<usize>();
+    let got = generated[2].unwrap();
+    assert!(
+        got > images / 4 && got <= images,
+        "{got} generated images in an epoch of {images}"
+    );
     for f in [
         "generator.ot",
         "key.json",

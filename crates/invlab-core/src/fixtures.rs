@@ -104,6 +104,7 @@ pub fn epoch(info: &RunInfo, epoch: usize, rate: f64) -> EpochMetrics {
         train_seconds: 12.0,
         eval_seconds: 3.0,
         invariance: None,
+        generated_images: None,
     }
 }
 

@@ -110,6 +110,10 @@ pub struct EpochMetrics {
     /// Present on epochs where eKLD was measured.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub invariance: Option<InvarianceReport>,
+    /// GIT runs: how many generated images the epoch's batches carried (0 up to E1). Absent
+    /// for runs without a generator in their batches.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub generated_images: Option<usize>,
 }
 
 /// eKLD and consistency per class, measured on held-out untransformed images.

@@ -132,7 +132,7 @@ fn unknown_presets_and_bad_bases_name_the_field() {
     // Layers: base < preset < the file's own keys < --set.
     write(
         "e.toml",
-        "name = \"e\"\n[train]\nepochs = 7\n[method]\nloss = \"focal\"\n",
+        "name = \"e\"\n[train]\nepochs = 7\ndecay_epochs = [1, 2]\n[method]\nloss = \"focal\"\n",
     );
     let f = write(
         "f.toml",

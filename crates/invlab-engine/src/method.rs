@@ -456,4 +456,119 @@ mod tests {
         let expected = -(z[2] - z.iter().map(|v| v.exp()).sum::<f64>().ln());
         assert!((got - expected).abs() < 1e-5);
     }
+
+    /// Log-sum-exp by hand, for the expected values below.
+    fn lse(z: &[f64]) -> f64 {
+        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+    }
+
+    /// Focal at gamma = 1 (the preset's), where it differs from CE: the mean over samples of
+    /// (1 - p_t)^gamma * CE_t, p_t = exp(-CE_t), computed by hand; with class weights, as the
+    /// LDAM-DRW reference, CE_t is the weighted per-sample CE (w_t * CE_t).
+    #[test]
+    fn focal_with_gamma_one_matches_the_hand_computed_loss() {
+        let rows = [[2.0f64, 0.5, -1.0], [0.1, 0.2, 0.3]];
+        let targets = [0i64, 2];
+        let logits =
+            Tensor::from_slice(&rows.concat().iter().map(|&v| v as f32).collect::<Vec<_>>())
+                .view([2, 3]);
+        let t = Tensor::from_slice(&targets);
+        let mut cfg = method(Loss::Focal, Rule::None);
+        cfg.focal_gamma = 1.0;
+        let weights = [0.5f64, 1.0, 2.0];
+        let loss = LossFn::new(&cfg, &[10, 10, 10], Device::Cpu);
+        for weighted in [false, true] {
+            let w = Tensor::from_slice(&weights.map(|v| v as f32));
+            let got = f64::try_from(loss.compute(&logits, &t, weighted.then_some(&w))).unwrap();
+            let expected = rows
+                .iter()
+                .zip(targets)
+                .map(|(z, y)| {
+                    let wy = if weighted { weights[y as usize] } else { 1.0 };
+                    let ce = wy * (lse(z) - z[y as usize]);
+                    (1.0 - (-ce).exp()) * ce
+                })
+                .sum::<f64>()
+                / 2.0;
+            assert!(
+                (got - expected).abs() < 1e-5,
+                "weighted {weighted}: {got} vs {expected}"
+            );
+            // And it is not CE here (unweighted: 0.34 against 0.62).
+            if !weighted {
+                let ce = f64::try_from(logits.cross_entropy_loss(
+                    &t,
+                    None::<&Tensor>,
+                    Reduction::Mean,
+                    -100,
+                    0.0,
+                ))
+                .unwrap();
+                assert!(
+                    (got - ce).abs() > 0.2,
+                    "focal equals CE at gamma 1? {got} vs {ce}"
+                );
+            }
+        }
+    }
+
+    /// LDAM with unequal class sizes: each sample's own class margin, C / n^(1/4) scaled so the
+    /// smallest class gets max_margin, subtracted from its true logit; with DRW's effective-number
+    /// weights, the weighted mean (PyTorch's: sum w_t l_t / sum w_t).
+    #[test]
+    fn ldam_uses_each_classes_margin_with_unequal_sizes_and_drw_weights() {
+        let sizes = [10_000usize, 625, 16];
+        let margins = [
+            0.5 * 16f64.powf(0.25) / 10_000f64.powf(0.25),
+            0.5 * 2.0 / 5.0,
+            0.5,
+        ];
+        for (got, want) in ldam_margins(&sizes, 0.5).iter().zip(margins) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        let rows = [[1.0f64, 2.0, 3.0], [0.5, -0.5, 1.5], [2.0, 1.0, 0.0]];
+        let targets = [0i64, 1, 2];
+        let logits =
+            Tensor::from_slice(&rows.concat().iter().map(|&v| v as f32).collect::<Vec<_>>())
+                .view([3, 3]);
+        let t = Tensor::from_slice(&targets);
+        let mut cfg = method(Loss::Ldam, Rule::Drw);
+        cfg.ldam_scale = 30.0;
+        let loss = LossFn::new(&cfg, &sizes, Device::Cpu);
+        let weights = effective_number_weights(&sizes, cfg.beta);
+        let w = Tensor::from_slice(&weights.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        let per_sample = |y: usize, z: &[f64; 3]| {
+            let mut z = *z;
+            z[y] -= margins[y];
+            let z: Vec<f64> = z.iter().map(|v| v * 30.0).collect();
+            lse(&z) - z[y]
+        };
+        for weighted in [false, true] {
+            let got = f64::try_from(loss.compute(&logits, &t, weighted.then_some(&w))).unwrap();
+            let (num, den) = rows.iter().zip(targets).fold((0.0, 0.0), |(n, d), (z, y)| {
+                let wy = if weighted { weights[y as usize] } else { 1.0 };
+                (n + wy * per_sample(y as usize, z), d + wy)
+            });
+            let expected = num / den;
+            assert!(
+                (got - expected).abs() < 1e-3 * expected.abs().max(1.0),
+                "weighted {weighted}: {got} vs {expected}"
+            );
+        }
+        // A wrong margin lookup (every sample with the largest class's margin) would differ.
+        let uniform: f64 = rows
+            .iter()
+            .zip(targets)
+            .map(|(z, y)| {
+                let mut z = *z;
+                z[y as usize] -= margins[0];
+                let z: Vec<f64> = z.iter().map(|v| v * 30.0).collect();
+                lse(&z) - z[y as usize]
+            })
+            .sum::<f64>()
+            / 3.0;
+        let got = f64::try_from(loss.compute(&logits, &t, None)).unwrap();
+        assert!((got - uniform).abs() > 1.0, "{got} vs {uniform}");
+    }
 }

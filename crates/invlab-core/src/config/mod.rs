@@ -696,6 +696,31 @@ impl RunConfig {
                 ),
             );
         }
+        // What switches on at E1 must have epochs after it, or it silently never happens.
+        let e1 = t.decay_epochs[0];
+        let deferred = match self.method.rule {
+            Rule::Drs => Some("drs (class-balanced sampling from E1 on)"),
+            Rule::Drw => Some("drw (class-balanced loss weights from E1 on)"),
+            _ => None,
+        };
+        if let (Some(what), true) = (deferred, e1 >= t.epochs) {
+            return err(
+                "train.decay_epochs",
+                format!(
+                    "method.rule = {what} starts at epoch E1 = {e1} (0-based), but train.epochs = {}: it would never switch on and the run would be plain ERM; lower train.decay_epochs[0] below train.epochs, or train longer",
+                    t.epochs
+                ),
+            );
+        }
+        if self.method.augment == Augment::Git && e1 + 1 >= t.epochs {
+            return err(
+                "train.decay_epochs",
+                format!(
+                    "GIT mixes generated images into batches only after epoch E1 = {e1} (0-based), but train.epochs = {}: the generator would be trained and never used; lower train.decay_epochs[0] below train.epochs - 1, or train longer",
+                    t.epochs
+                ),
+            );
+        }
         let m = &self.method;
         if !(m.focal_gamma.is_finite() && m.focal_gamma >= 0.0) {
             return err(
@@ -1032,6 +1057,70 @@ mod tests {
         assert!(e.contains("method.augment"), "{e}");
     }
 
+    /// A deferred rule or GIT's mixing that could never start is refused, naming both fields.
+    #[test]
+    fn what_starts_at_e1_needs_epochs_after_it() {
+        let e = parse(
+            "",
+            &[
+                "method.rule=drs",
+                "train.epochs=10",
+                "train.decay_epochs=[14, 18]",
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("train.decay_epochs") && e.contains("train.epochs = 10"),
+            "{e}"
+        );
+        assert!(e.contains("never switch on"), "{e}");
+        let e = parse(
+            "",
+            &[
+                "method.rule=drw",
+                "train.epochs=5",
+                "train.decay_epochs=[5, 5]",
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("drw"), "{e}");
+        // E1 = 4 of 5 epochs: DRS is on in the last epoch; GIT would mix in none.
+        assert!(parse(
+            "",
+            &[
+                "method.rule=drs",
+                "train.epochs=5",
+                "train.decay_epochs=[4, 5]"
+            ]
+        )
+        .is_ok());
+        let e = parse(
+            "",
+            &[
+                "method.preset=ce-drs-git",
+                "train.epochs=5",
+                "train.decay_epochs=[4, 5]",
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("GIT mixes generated images") && e.contains("never used"),
+            "{e}"
+        );
+        assert!(parse(
+            "",
+            &[
+                "method.preset=ce-drs-git",
+                "train.epochs=6",
+                "train.decay_epochs=[4, 5]"
+            ]
+        )
+        .is_ok());
+    }
+
     #[test]
     fn overrides_apply_in_order_and_are_validated() {
         let c = parse(
@@ -1041,6 +1130,7 @@ mod tests {
                 "method.rule=drs",
                 "data.imbalance=50",
                 "train.epochs=4",
+                "train.decay_epochs=[2, 3]",
             ],
         )
         .unwrap();

@@ -94,6 +94,7 @@ impl Trainer<'_> {
             train_seconds: trained.seconds,
             eval_seconds: t0.elapsed().as_secs_f64(),
             invariance: None,
+            generated_images: trained.generated,
         }))
     }
 

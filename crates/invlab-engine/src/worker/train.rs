@@ -21,6 +21,8 @@ pub(super) struct EpochTraining {
     pub loss: f64,
     pub accuracy: f64,
     pub seconds: f64,
+    /// Generated images mixed into the batches (GIT runs), else `None`.
+    pub generated: Option<usize>,
 }
 
 impl Trainer<'_> {
@@ -80,6 +82,7 @@ impl Trainer<'_> {
                     .unwrap_or_else(|| self.started.elapsed().as_secs_f64()),
             );
         }
+        let mut generated: Option<usize> = None;
         for (b, chunk) in order.chunks(batch_size).enumerate() {
             if let Flow::Stop = self.check_controls()? {
                 return Ok(None);
@@ -91,6 +94,7 @@ impl Trainer<'_> {
             let (x, y) = match (&self.git, &self.generator) {
                 (Some(git), Some(generator)) if !crt => {
                     let mixed = git.mix(&generator.net, b, &x, &y, &self.data.train, &labels_all);
+                    *generated.get_or_insert(0) += mixed.generated;
                     (mixed.images, mixed.labels)
                 }
                 _ => (x, y),
@@ -133,6 +137,7 @@ impl Trainer<'_> {
             loss: loss_sum / seen,
             accuracy: correct as f64 / seen,
             seconds: t0.elapsed().as_secs_f64(),
+            generated,
         }))
     }
 
