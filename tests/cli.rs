@@ -716,6 +716,21 @@ fn a_torn_state_file_resumes_from_the_checkpoint_or_is_refused_untouched() {
             .unwrap();
     assert_eq!(recorded["epoch"].as_u64(), Some(done));
 
+    // Without optimizer.ot the momentum is lost: refused, untouched.
+    let momentum = std::fs::read(run.join("optimizer.ot")).unwrap();
+    std::fs::remove_file(run.join("optimizer.ot")).unwrap();
+    let before = snapshot(&run);
+    let out = invlab()
+        .args(["--batch", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("momentum is lost"), "{stderr}");
+    assert!(snapshot(&run) == before);
+    std::fs::write(run.join("optimizer.ot"), momentum).unwrap();
+
     // Without checkpoint.json too: refused, every file as it was.
     let text = std::fs::read_to_string(run.join("state.json")).unwrap();
     std::fs::write(run.join("state.json"), &text[..text.len() / 2]).unwrap();
@@ -1004,4 +1019,34 @@ fn resuming_a_run_another_process_is_writing_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A point whose process was killed (SIGKILL: no clean stop) is taken over by the next
+/// `--continue`: the kernel released the dead holder's lock, so the point is resumed from its
+/// last checkpoint, not skipped as "locked".
+#[test]
+fn a_killed_holders_point_is_taken_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = signal_config(tmp.path(), "taken");
+    let runs = tmp.path().join("runs");
+    let run = runs.join("taken");
+    let task = || {
+        let mut c = invlab();
+        c.arg("--batch")
+            .arg(&config)
+            .args(["--continue", "--out"])
+            .arg(&runs);
+        c
+    };
+    let mut child = spawn_logged(&mut task(), tmp.path(), "killed");
+    wait_for_checkpoint(&mut child, &run, tmp.path(), "killed");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(state(&run)["status"], "running", "killed mid-run");
+    let out = task().output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("skipped"), "{stderr}");
+    assert!(stderr.contains("continuing the unfinished run"), "{stderr}");
+    assert_eq!(state(&run)["status"], "finished");
 }

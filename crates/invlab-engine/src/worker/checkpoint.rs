@@ -58,6 +58,25 @@ impl Trainer<'_> {
             )));
         }
         let done = state.checkpoint_epoch;
+        if done > self.total_epochs() {
+            return Err(EngineError::Resume(format!(
+                "{} holds a checkpoint after epoch {done}, but its config trains {} epochs (was config.toml edited?); restore train.epochs to {done} or more",
+                self.dir.path.display(),
+                self.total_epochs()
+            )));
+        }
+        // SGD's momentum is part of the state: without it the resumed run would not continue
+        // as the unbroken one (the last epoch of the main stage before cRT needs none).
+        let optimizer = self.dir.file("optimizer.ot");
+        let needs_momentum = done > 0
+            && !(self.config.method.rule == invlab_core::config::Rule::Crt
+                && done == self.config.train.epochs);
+        if needs_momentum && !optimizer.is_file() {
+            return Err(EngineError::Resume(format!(
+                "{} is missing: the checkpoint's SGD momentum is lost, and a resume would not continue the run exactly; restore it, or move the directory away to start over",
+                optimizer.display()
+            )));
+        }
         if done > 0 {
             let path = self.dir.file("checkpoint.ot");
             self.vs

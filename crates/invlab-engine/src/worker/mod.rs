@@ -77,9 +77,14 @@ pub fn run(
     let event = match result {
         Ok(Ok(Outcome::Finished(summary))) => Event::Finished(summary),
         Ok(Ok(Outcome::Stopped { epochs_done })) => Event::Stopped { epochs_done },
-        Ok(Err(error)) => Event::Failed {
-            message: error.to_string(),
-        },
+        Ok(Err(error)) => {
+            // The whole error (a libtorch backtrace too) goes to the log; the event carries
+            // its short form.
+            tracing::error!(?error, "run failed");
+            Event::Failed {
+                message: error.to_string(),
+            }
+        }
         Err(panic) => Event::Failed {
             message: format!("internal error: {}", panic_text(&panic)),
         },
