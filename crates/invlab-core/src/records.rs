@@ -151,6 +151,73 @@ pub struct SamplingUsage {
     pub samples_per_image: Vec<usize>,
 }
 
+/// The smallest, median and largest of a per-class count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spread {
+    pub min: usize,
+    pub median: usize,
+    pub max: usize,
+}
+
+impl Spread {
+    /// `None` for an empty list; the median of an even count is the lower middle.
+    pub fn of(values: &[usize]) -> Option<Spread> {
+        let mut v: Vec<usize> = values.to_vec();
+        v.sort_unstable();
+        Some(Spread {
+            min: *v.first()?,
+            median: v[(v.len() - 1) / 2],
+            max: *v.last()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.min == self.max {
+            write!(f, "{}", self.min)
+        } else {
+            write!(f, "{}-{} (median {})", self.min, self.max, self.median)
+        }
+    }
+}
+
+/// The eKLD design a measurement actually used, per class: held-out images and transforms
+/// (draws) per image. Under adaptive sampling it differs from class to class and from the
+/// configured caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesignUsed {
+    pub images: Spread,
+    pub samples_per_image: Spread,
+}
+
+impl SamplingUsage {
+    /// The design used, from the per-class counts; `None` for old records without them.
+    pub fn design(&self) -> Option<DesignUsed> {
+        Some(DesignUsed {
+            images: Spread::of(&self.images)?,
+            samples_per_image: Spread::of(&self.samples_per_image)?,
+        })
+    }
+}
+
+impl InvarianceReport {
+    /// "images x draws" per class as measured: the used design when known, else the
+    /// configured one (old records).
+    pub fn design_text(&self) -> String {
+        match self.sampling.design() {
+            Some(d)
+                if d.images.min == d.images.max
+                    && d.samples_per_image.min == d.samples_per_image.max =>
+            {
+                format!("{}x{} draws", d.images.min, d.samples_per_image.min)
+            }
+            Some(d) => format!("{} images x {} draws", d.images, d.samples_per_image),
+            None => format!("{}x{} draws", self.images_per_class, self.samples),
+        }
+    }
+}
+
 /// An optional enum written as its word, or `""` for `None` (the words older builds wrote).
 mod word_or_empty {
     use serde::de::{DeserializeOwned, IntoDeserializer};
@@ -249,5 +316,32 @@ mod tests {
             serde_json::from_str::<InvarianceReport>(&OLD_LINE.replace("\"rot\"", "\"spin\""))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_design_used_is_reported_not_the_configured_one() {
+        let mut r: InvarianceReport = serde_json::from_str(
+            r#"{"epoch": 5, "transform": "rot", "images_per_class": 40, "samples": 100,
+                "ekld": [0.1, 0.2, 0.3], "consistency": [1, 1, 1], "ekld_stderr": [0, 0, 0],
+                "spearman_size_ekld": null, "seconds": 1.0,
+                "sampling": {"mode": "adaptive", "images": [8, 40, 12], "samples_per_image": [4, 20, 100]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.design_text(),
+            "8-40 (median 12) images x 4-100 (median 20) draws"
+        );
+        let d = r.sampling.design().unwrap();
+        assert_eq!((d.images.min, d.images.median, d.images.max), (8, 12, 40));
+        r.sampling.images = vec![3, 3, 3];
+        r.sampling.samples_per_image = vec![4, 4, 4];
+        assert_eq!(r.design_text(), "3x4 draws");
+        r.sampling.images.clear();
+        assert_eq!(
+            r.design_text(),
+            "40x100 draws",
+            "old records: the configured design"
+        );
+        assert_eq!(Spread::of(&[]), None);
     }
 }

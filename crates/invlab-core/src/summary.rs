@@ -50,8 +50,14 @@ pub struct Summary {
     /// Spearman rank correlation of training class size with eKLD (negative: small classes
     /// are less invariant, the paper's finding).
     pub spearman_size_ekld: Option<f64>,
+    /// The configured fixed design (images per class, draws per image); under adaptive
+    /// sampling the caps were used instead, see `ekld_design_used`.
     pub ekld_images_per_class: Option<usize>,
     pub ekld_samples: Option<usize>,
+    /// The design the final eKLD used across classes: held-out images and draws per image
+    /// (min, median, max). Absent in older summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ekld_design_used: Option<crate::records::DesignUsed>,
     /// `fixed` or `adaptive` (absent in format 1).
     #[serde(default)]
     pub ekld_sampling: Option<EkldSampling>,
@@ -176,6 +182,7 @@ impl Summary {
             spearman_size_ekld: invariance.and_then(|r| r.spearman_size_ekld),
             ekld_images_per_class: invariance.map(|r| r.images_per_class),
             ekld_samples: invariance.map(|r| r.samples),
+            ekld_design_used: invariance.and_then(|r| r.sampling.design()),
             ekld_sampling: invariance.and_then(|r| r.sampling.mode),
             classes,
             device: info.device.clone(),

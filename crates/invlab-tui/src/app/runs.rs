@@ -340,6 +340,15 @@ fn invariance_from_summary(s: &Summary) -> Option<InvarianceReport> {
         ekld,
         spearman_size_ekld: s.spearman_size_ekld,
         seconds: 0.0,
-        sampling: Default::default(),
+        // The design each class used, as the summary recorded it (empty for format 1).
+        sampling: invlab_core::records::SamplingUsage {
+            mode: s.ekld_sampling,
+            images: s.classes.iter().filter_map(|c| c.ekld_images).collect(),
+            samples_per_image: s
+                .classes
+                .iter()
+                .filter_map(|c| c.ekld_samples_per_image)
+                .collect(),
+        },
     })
 }

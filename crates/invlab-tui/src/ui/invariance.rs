@@ -166,8 +166,9 @@ impl<'a> InvarianceView<'a> {
                 .map(|r| format!(": Spearman {r:+.2}"))
                 .unwrap_or_default();
             title = format!(
-                " {metric} vs class size{rho}; epoch {}, {}x{} draws (v) ",
-                inv.epoch, inv.images_per_class, inv.samples
+                " {metric} vs class size{rho}; epoch {}, {} (v) ",
+                inv.epoch,
+                inv.design_text()
             );
         }
         let data: Vec<(&RunEntry, Vec<(usize, f64)>)> = runs
