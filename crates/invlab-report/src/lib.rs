@@ -32,6 +32,9 @@ pub enum ReportError {
     /// The SVG could not be rasterised to `path`.
     #[error("{}: {reason}", path.display())]
     Render { path: PathBuf, reason: String },
+    /// `--out` is a run directory: the report's figures would replace the run's own.
+    #[error("{} is a run directory; the report's ekld_vs_size and curves figures would replace the run's own: choose another --out", dir.display())]
+    OutIsARun { dir: PathBuf },
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
@@ -548,6 +551,15 @@ pub fn write_run_figures(dir: &Path) -> Result<(), ReportError> {
 /// `comparison.csv`, and the overlaid figures `ekld_vs_size` and `curves` as SVG and PNG.
 /// Returns the files written.
 pub fn write_report(runs: &[ReportRun], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if runs.iter().any(|r| same(&r.dir, dir)) || dir.join("summary.json").exists() {
+        return Err(ReportError::OutIsARun {
+            dir: dir.to_path_buf(),
+        });
+    }
     std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
         dir: dir.to_path_buf(),
         source,
@@ -776,5 +788,32 @@ mod tests {
         );
         let err = write_run_figures(&run.path).unwrap_err();
         assert!(matches!(err, ReportError::Unfinished { .. }), "{err:?}");
+    }
+
+    /// `report --out` pointing at one of the runs (or any run directory) would replace that
+    /// run's own figures: refused, nothing written.
+    #[test]
+    fn a_report_never_writes_into_a_run_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = RunConfig::default();
+        let mut run = record("a", 0, &config, 0.5);
+        let dir = tmp.path().join("a");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("curves.svg"), "the run's own").unwrap();
+        run.dir = dir.clone();
+        let err = write_report(std::slice::from_ref(&run), &dir).unwrap_err();
+        assert!(matches!(err, ReportError::OutIsARun { .. }), "{err:?}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("curves.svg")).unwrap(),
+            "the run's own"
+        );
+        // Another run's directory (it has a summary.json) is refused too.
+        let other = tmp.path().join("b");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join("summary.json"), "{}").unwrap();
+        assert!(write_report(std::slice::from_ref(&run), &other).is_err());
+        let out = tmp.path().join("cmp");
+        assert!(write_report(&[run], &out).is_ok());
+        assert!(out.join("report.md").is_file());
     }
 }
