@@ -422,9 +422,10 @@ fn draw_plot(frame: &mut Frame, app: &App, p: &InvariancePlot) {
     );
     let chart = Chart::new(datasets)
         .style(theme.base())
+        // No x-axis title: ratatui draws it inside the plot's bottom-right corner, exactly where
+        // the largest classes (eKLD ~ 0) plot; the line above the chart names the axis instead.
         .x_axis(
             Axis::default()
-                .title(Span::styled("train images (log)", theme.dim()))
                 .style(theme.dim())
                 .bounds(p.x_bounds)
                 .labels(p.x_labels.clone()),
@@ -512,7 +513,7 @@ fn cursor_text(app: &App, c: Option<&ClassFigures>) -> Text {
     let theme = app.theme();
     let Some(c) = c else {
         return vec![(
-            " Tab here (or click), then Left/Right: one class's figures".into(),
+            " x: training images per class (log). Tab here, then Left/Right: one class".into(),
             Tint::Dim,
         )];
     };
