@@ -81,7 +81,7 @@ pub fn plan(dir: &Path, config: &RunConfig) -> Result<Plan, String> {
     let run = RunDir::open(dir).map_err(|_| {
         format!("{shown} exists but is not a run directory (no config.toml); move it away or choose another name with --set name=...")
     })?;
-    let theirs = run.read_config()?;
+    let theirs = run.read_config().map_err(|e| e.to_string())?;
     if let Some(diff) = first_difference(&theirs, config) {
         return Err(format!(
             "{shown} holds a run of a different config ({diff}); resume it with --resume {shown}, or give this run another name with --set name=..."

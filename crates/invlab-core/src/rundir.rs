@@ -145,8 +145,8 @@ impl RunDir {
         write_atomic(&self.file("config.toml"), text.as_bytes())
     }
 
-    pub fn read_config(&self) -> Result<RunConfig, String> {
-        RunConfig::load(&self.file("config.toml"), &[]).map_err(|e| e.to_string())
+    pub fn read_config(&self) -> Result<RunConfig, crate::config::ConfigError> {
+        RunConfig::load(&self.file("config.toml"), &[])
     }
 
     pub fn write_info(&self, info: &RunInfo) -> io::Result<()> {

@@ -51,8 +51,17 @@ pub fn default_threads() -> usize {
     tch::get_num_threads().max(1) as usize
 }
 
+/// Why a requested device cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceError {
+    #[error("CUDA was asked for, but no CUDA device is usable (no NVIDIA driver, or a CPU-only libtorch: run the setup with --cuda)")]
+    NoCuda,
+    #[error("cuda:{asked} was asked for, but only {count} CUDA device(s) exist")]
+    NoSuchDevice { asked: usize, count: usize },
+}
+
 /// Resolves a request to a usable device, or explains why it cannot.
-pub(crate) fn resolve(request: DeviceRequest) -> Result<Device, String> {
+pub(crate) fn resolve(request: DeviceRequest) -> Result<Device, DeviceError> {
     load_cuda_backend();
     match request {
         DeviceRequest::Cpu => Ok(Device::Cpu),
@@ -61,11 +70,9 @@ pub(crate) fn resolve(request: DeviceRequest) -> Result<Device, String> {
             let n = n.unwrap_or(0);
             let count = tch::Cuda::device_count() as usize;
             if !tch::Cuda::is_available() || count == 0 {
-                Err("CUDA was asked for, but no CUDA device is usable (no NVIDIA driver, or a CPU-only libtorch: run the setup with --cuda)".into())
+                Err(DeviceError::NoCuda)
             } else if n >= count {
-                Err(format!(
-                    "cuda:{n} was asked for, but only {count} CUDA device(s) exist"
-                ))
+                Err(DeviceError::NoSuchDevice { asked: n, count })
             } else {
                 Ok(Device::Cuda(n))
             }

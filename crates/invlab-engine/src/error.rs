@@ -19,8 +19,8 @@ pub(crate) enum EngineError {
         path: PathBuf,
         message: String,
     },
-    #[error("{0}")]
-    Device(String),
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
     #[error("cannot resume: {0}")]
     Resume(String),
     #[error("the loss diverged (became {value}) at epoch {epoch}, batch {batch}; try a smaller train.lr")]

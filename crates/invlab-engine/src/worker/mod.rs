@@ -193,7 +193,9 @@ fn execute(
                 *lock = RunLock::for_dir(&dir).map_err(|e| EngineError::Resume(e.to_string()))?;
             }
             let dir = RunDir::open(&dir).map_err(|e| EngineError::Resume(e.to_string()))?;
-            let config = dir.read_config().map_err(EngineError::Resume)?;
+            let config = dir
+                .read_config()
+                .map_err(|e| EngineError::Resume(e.to_string()))?;
             fits_in_memory(&config)?;
             (config, dir, true)
         }
@@ -206,7 +208,7 @@ fn execute(
         Some(d) if d != DeviceRequest::Auto => d,
         _ => config.device,
     };
-    let device = device::resolve(asked).map_err(EngineError::Device)?;
+    let device = device::resolve(asked)?;
     sink(Event::Phase(Phase::LoadingData));
     let prepared = prepare(&config)?;
     let data = data::upload(&prepared, &config, device)?;
