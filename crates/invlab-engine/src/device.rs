@@ -88,3 +88,25 @@ pub(crate) fn describe(device: Device) -> String {
         other => format!("{other:?}").to_lowercase(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gpu_that_is_not_there_is_named() {
+        assert_eq!(resolve(DeviceRequest::Cpu).unwrap(), Device::Cpu);
+        let count = visible_gpus().len();
+        match resolve(DeviceRequest::Cuda(Some(count))) {
+            Err(DeviceError::NoCuda) => {
+                assert_eq!(count, 0);
+                assert!(DeviceError::NoCuda.to_string().contains("no CUDA device is usable"));
+            }
+            Err(e @ DeviceError::NoSuchDevice { .. }) => {
+                assert_eq!(e, DeviceError::NoSuchDevice { asked: count, count });
+                assert!(e.to_string().contains(&format!("only {count} CUDA device(s)")));
+            }
+            Ok(d) => panic!("cuda:{count} resolved to {d:?} with {count} GPUs visible"),
+        }
+    }
+}
