@@ -107,7 +107,8 @@ pub struct Cli {
     pub jobs: Option<usize>,
 
     /// Devices to run on: auto (every visible GPU, else the CPU), cpu, or a list such as
-    /// cuda:0,cuda:2 (batch mode) [default: auto]. A config with device = "cpu" stays on the CPU.
+    /// cuda:0,cuda:2 [batch default: auto]. A config with device = "cpu" stays on the CPU. In
+    /// the lab, each new run goes to the listed device with the fewest of its runs.
     #[arg(long, value_name = "LIST")]
     pub devices: Option<String>,
 

@@ -113,11 +113,16 @@ fn main() -> std::process::ExitCode {
                 eprintln!("invlab watch: {} is not a folder", missing.display());
                 return exit_code(batch::EXIT_USAGE);
             }
+            let devices = match lab_devices(&cli) {
+                Ok(d) => d,
+                Err(code) => return exit_code(code),
+            };
             lab(invlab_tui::TuiOptions {
                 theme: cli.theme.clone(),
                 runs_dir,
                 watch: dirs.clone(),
                 jobs: cli.jobs.unwrap_or(1),
+                devices,
                 ..Default::default()
             })
         }
@@ -128,11 +133,16 @@ fn main() -> std::process::ExitCode {
             };
             if !cli.batch && cli.resume.is_none() {
                 // No --batch: the interactive lab (the first CONFIG, if any, fills its form).
+                let devices = match lab_devices(&cli) {
+                    Ok(d) => d,
+                    Err(code) => return exit_code(code),
+                };
                 lab(invlab_tui::TuiOptions {
                     theme: cli.theme.clone(),
                     runs_dir,
                     config: cli.configs.first().cloned(),
                     jobs: cli.jobs.unwrap_or(1),
+                    devices,
                     ..Default::default()
                 })
             } else {
@@ -141,6 +151,22 @@ fn main() -> std::process::ExitCode {
         }
     };
     exit_code(code)
+}
+
+/// `--devices` for the lab: the devices to spread its runs over (`auto`: every visible GPU);
+/// none given: each run on its config's device.
+fn lab_devices(cli: &Cli) -> Result<Vec<invlab_core::device::DeviceRequest>, i32> {
+    let Some(text) = &cli.devices else {
+        return Ok(Vec::new());
+    };
+    match invlab_core::schedule::parse_devices(text) {
+        Ok(Some(list)) => Ok(list),
+        Ok(None) => Ok(invlab_engine::device::visible_gpus()),
+        Err(e) => {
+            eprintln!("invlab: --devices: {e}");
+            Err(batch::EXIT_USAGE)
+        }
+    }
 }
 
 /// The interactive lab; its exit code.

@@ -100,11 +100,21 @@ mod tests {
         match resolve(DeviceRequest::Cuda(Some(count))) {
             Err(DeviceError::NoCuda) => {
                 assert_eq!(count, 0);
-                assert!(DeviceError::NoCuda.to_string().contains("no CUDA device is usable"));
+                assert!(DeviceError::NoCuda
+                    .to_string()
+                    .contains("no CUDA device is usable"));
             }
             Err(e @ DeviceError::NoSuchDevice { .. }) => {
-                assert_eq!(e, DeviceError::NoSuchDevice { asked: count, count });
-                assert!(e.to_string().contains(&format!("only {count} CUDA device(s)")));
+                assert_eq!(
+                    e,
+                    DeviceError::NoSuchDevice {
+                        asked: count,
+                        count
+                    }
+                );
+                assert!(e
+                    .to_string()
+                    .contains(&format!("only {count} CUDA device(s)")));
             }
             Ok(d) => panic!("cuda:{count} resolved to {d:?} with {count} GPUs visible"),
         }

@@ -36,6 +36,7 @@ impl Runtime {
                     slot,
                     request,
                     threads,
+                    device,
                 } => {
                     tracing::info!(slot, threads, "starting a run");
                     let tx = self.tx.clone();
@@ -45,7 +46,7 @@ impl Runtime {
                     });
                     // `auto`: the run's own config picks the device; the slot sets the threads.
                     let placed = invlab_engine::Slot {
-                        device: invlab_core::device::DeviceRequest::Auto,
+                        device: device.unwrap_or(invlab_core::device::DeviceRequest::Auto),
                         threads,
                     };
                     self.handles.insert(

@@ -27,6 +27,8 @@ pub struct TuiOptions {
     pub watch: Vec<PathBuf>,
     /// Runs at a time (`--jobs`; 0 = 1).
     pub jobs: usize,
+    /// `--devices`: devices to spread runs over; empty: each config's own.
+    pub devices: Vec<invlab_core::device::DeviceRequest>,
 }
 
 impl TuiOptions {
@@ -71,6 +73,7 @@ pub(crate) fn build_app(options: &TuiOptions) -> (App, RunWatcher) {
         .map(history::entry_of)
         .collect();
     setup.jobs = options.jobs.max(1);
+    setup.devices = options.devices.clone();
     setup.cores = invlab_engine::device::default_threads();
     let (themes, problems) = theme::load_all(
         invlab_core::paths::config_dir()

@@ -34,10 +34,14 @@ impl App {
             // From now on this process writes it: the watcher leaves it to the run's events.
             run.from_history = false;
             let threads = (self.cores / self.max_parallel.max(1)).max(1);
+            let slot = run.slot;
+            let device = self.least_busy_device();
+            self.runs[i].placed_on = device;
             effects.push(Effect::Spawn {
-                slot: run.slot,
+                slot,
                 request,
                 threads,
+                device,
             });
             // Follow the newest live run.
             self.selected = i;
@@ -55,6 +59,17 @@ impl App {
                 .find(|r| r.status.is_active())
                 .map(|r| r.slot),
         }
+    }
+
+    /// With `--devices`, the device with the fewest active runs of this lab (the first on a
+    /// tie); `None` without: each run goes where its config says.
+    fn least_busy_device(&self) -> Option<invlab_core::device::DeviceRequest> {
+        self.devices.iter().copied().min_by_key(|d| {
+            self.runs
+                .iter()
+                .filter(|r| r.status.is_active() && r.placed_on == Some(*d))
+                .count()
+        })
     }
 
     /// A paste goes into the open text field (its first line, control characters dropped), up

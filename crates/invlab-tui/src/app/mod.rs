@@ -41,6 +41,8 @@ pub enum Effect {
         request: RunRequest,
         /// libtorch threads for the run (its share of the cores).
         threads: usize,
+        /// The device the lab places it on (`--devices`); `None`: the config's own.
+        device: Option<invlab_core::device::DeviceRequest>,
     },
     Control {
         slot: usize,
@@ -119,6 +121,8 @@ pub struct AppSetup {
     pub jobs: usize,
     /// libtorch's default thread count, split between parallel runs.
     pub cores: usize,
+    /// `--devices`: concrete devices to spread runs over; empty: each config's own.
+    pub devices: Vec<invlab_core::device::DeviceRequest>,
 }
 
 impl AppSetup {
@@ -135,6 +139,7 @@ impl AppSetup {
             theme: None,
             jobs: 1,
             cores: 1,
+            devices: Vec::new(),
         }
     }
 }
@@ -162,6 +167,8 @@ pub struct App {
     pub default_config: RunConfig,
     /// Runs at once; the queue advances when one ends (`J` cycles it up to `cores`).
     pub max_parallel: usize,
+    /// Devices to spread runs over (`--devices`), least busy first; empty: the config's own.
+    pub devices: Vec<invlab_core::device::DeviceRequest>,
     /// libtorch's threads for one run alone: split between the runs at once (each run gets
     /// `cores / max_parallel`, at least one), so parallel runs never oversubscribe the CPU.
     pub cores: usize,
@@ -236,6 +243,7 @@ impl App {
             save_dir: setup.save_dir,
             default_config: setup.default_config,
             max_parallel: setup.jobs.max(1),
+            devices: setup.devices,
             cores: setup.cores.max(1),
             quitting: false,
             should_exit: false,

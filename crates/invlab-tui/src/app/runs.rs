@@ -94,6 +94,8 @@ pub struct RunEntry {
     pub pause_requested: bool,
     /// Queued to continue from its directory's checkpoint rather than start afresh.
     pub resume: bool,
+    /// The device the lab placed the run on (`--devices`); `None`: the config's own.
+    pub placed_on: Option<invlab_core::device::DeviceRequest>,
     pub from_history: bool,
     /// Last update, seconds since the Unix epoch (history order).
     pub updated: u64,
@@ -190,6 +192,7 @@ impl RunEntry {
             marked: false,
             pause_requested: false,
             resume: false,
+            placed_on: None,
             from_history: false,
             updated: 0,
             flat: std::sync::OnceLock::new(),

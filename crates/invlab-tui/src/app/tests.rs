@@ -965,3 +965,43 @@ fn a_paste_is_one_event_into_the_open_field_capped_and_never_commands() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `--devices cuda:0,cuda:1` in the lab: each new run goes to the device with the fewest of the
+/// lab's active runs, and a freed device is used again.
+#[test]
+fn the_lab_spreads_runs_over_its_devices() {
+    use invlab_core::device::DeviceRequest;
+    let mut setup = AppSetup::plain(PathBuf::from("/tmp/invlab-test-runs"));
+    setup.devices = vec![DeviceRequest::Cuda(Some(0)), DeviceRequest::Cuda(Some(1))];
+    setup.jobs = 3;
+    setup.cores = 6;
+    let mut app = App::new(setup);
+    let placed = |e: &[Effect]| -> Vec<Option<DeviceRequest>> {
+        e.iter()
+            .filter_map(|e| match e {
+                Effect::Spawn { device, .. } => Some(*device),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut devices = Vec::new();
+    for _ in 0..3 {
+        devices.extend(placed(&ch(&mut app, 's')));
+    }
+    assert_eq!(
+        devices,
+        vec![
+            Some(DeviceRequest::Cuda(Some(0))),
+            Some(DeviceRequest::Cuda(Some(1))),
+            Some(DeviceRequest::Cuda(Some(0)))
+        ]
+    );
+    // The run on cuda:1 ends: the next run goes there (cuda:0 still has two).
+    started(&mut app, 1);
+    finished(&mut app, 1);
+    let e = ch(&mut app, 's');
+    assert_eq!(placed(&e), vec![Some(DeviceRequest::Cuda(Some(1)))]);
+    // Without --devices a run keeps its config's device.
+    let mut plain = App::new(AppSetup::plain(PathBuf::from("/tmp/x")));
+    assert_eq!(placed(&ch(&mut plain, 's')), vec![None]);
+}
