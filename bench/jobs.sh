@@ -17,7 +17,10 @@ cargo build --quiet --bin invlab
 bin=target/debug/invlab
 out=$(mktemp -d "${TMPDIR:-/tmp}/invlab-jobs.XXXXXX")
 cores=$(nproc)
+# E1 and E2 scaled to the epochs as in the default (14 and 18 of 20), so DRS switches on.
+e1=$((EPOCHS * 7 / 10)); e2=$((EPOCHS * 9 / 10))
 sweep=(--batch configs/default.toml --set "train.epochs=$EPOCHS" --set device=\"cpu\"
+       --set "train.decay_epochs=[$e1, $e2]"
        --sweep seed=0,1,2 --sweep method.preset=erm,ce-drs)
 
 timed() { # label, then invlab args; prints seconds

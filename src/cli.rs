@@ -9,7 +9,7 @@ const AFTER_HELP: &str = "\
 EXAMPLES:
   invlab                                   open the interactive lab
   invlab --batch configs/default.toml      run a config headless
-  invlab --batch configs/default.toml --set train.epochs=2 --set method.rule=drs
+  invlab --batch configs/default.toml --set train.epochs=5 --set train.decay_epochs=[3,4] --set method.rule=drs
   invlab --batch configs/default.toml --sweep seed=0,1,2 --sweep method.rule=none,drs --list
   invlab --batch configs/default.toml --sweep seed=0,1,2 --index $SLURM_ARRAY_TASK_ID
   invlab --batch configs/default.toml --sweep seed=0,1,2 --jobs 2 --continue  two at a time

@@ -105,50 +105,20 @@ fn main() -> std::process::ExitCode {
         }
         Some(Command::Report { runs, out }) => report(runs, out.as_deref()),
         Some(Command::Watch { dirs }) => {
-            let Some(runs_dir) = cli.out.clone().or_else(paths::runs_dir) else {
-                eprintln!("invlab: no data directory is known on this system; pass --out DIR");
-                return exit_code(batch::EXIT_USAGE);
-            };
             if let Some(missing) = dirs.iter().find(|d| !d.is_dir()) {
                 eprintln!("invlab watch: {} is not a folder", missing.display());
                 return exit_code(batch::EXIT_USAGE);
             }
-            let devices = match lab_devices(&cli) {
-                Ok(d) => d,
-                Err(code) => return exit_code(code),
-            };
-            lab(invlab_tui::TuiOptions {
-                theme: cli.theme.clone(),
-                runs_dir,
-                watch: dirs.clone(),
-                jobs: cli.jobs.unwrap_or(1),
-                devices,
-                ..Default::default()
-            })
+            lab(&cli, None, dirs.clone())
         }
-        None => {
-            let Some(runs_dir) = cli.out.clone().or_else(paths::runs_dir) else {
-                eprintln!("invlab: no data directory is known on this system; pass --out DIR");
-                return exit_code(batch::EXIT_USAGE);
-            };
-            if !cli.batch && cli.resume.is_none() {
-                // No --batch: the interactive lab (the first CONFIG, if any, fills its form).
-                let devices = match lab_devices(&cli) {
-                    Ok(d) => d,
-                    Err(code) => return exit_code(code),
-                };
-                lab(invlab_tui::TuiOptions {
-                    theme: cli.theme.clone(),
-                    runs_dir,
-                    config: cli.configs.first().cloned(),
-                    jobs: cli.jobs.unwrap_or(1),
-                    devices,
-                    ..Default::default()
-                })
-            } else {
-                batch::main(&cli, &runs_dir)
-            }
+        // No --batch: the interactive lab (the first CONFIG, if any, fills its form).
+        None if !cli.batch && cli.resume.is_none() => {
+            lab(&cli, cli.configs.first().cloned(), Vec::new())
         }
+        None => match cli.out.clone().or_else(paths::runs_dir) {
+            Some(runs_dir) => batch::main(&cli, &runs_dir),
+            None => no_data_dir(),
+        },
     };
     exit_code(code)
 }
@@ -169,8 +139,30 @@ fn lab_devices(cli: &Cli) -> Result<Vec<invlab_core::device::DeviceRequest>, i32
     }
 }
 
-/// The interactive lab; its exit code.
-fn lab(options: invlab_tui::TuiOptions) -> i32 {
+fn no_data_dir() -> i32 {
+    eprintln!("invlab: no data directory is known on this system; pass --out DIR");
+    batch::EXIT_USAGE
+}
+
+/// The interactive lab (with `config` in its form, following `watch` besides its runs
+/// folder); its exit code.
+fn lab(cli: &Cli, config: Option<std::path::PathBuf>, watch: Vec<std::path::PathBuf>) -> i32 {
+    let Some(runs_dir) = cli.out.clone().or_else(paths::runs_dir) else {
+        return no_data_dir();
+    };
+    let devices = match lab_devices(cli) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let options = invlab_tui::TuiOptions {
+        theme: cli.theme.clone(),
+        runs_dir,
+        config,
+        watch,
+        jobs: cli.jobs.unwrap_or(1),
+        devices,
+        ..Default::default()
+    };
     match invlab_tui::run(options) {
         Ok(invlab_tui::Ended::Quit) => 0,
         // Stopped by a signal: the active runs are resumable, as in batch mode.

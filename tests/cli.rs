@@ -296,18 +296,29 @@ fn signal_config(tmp: &Path, name: &str) -> PathBuf {
     common::write_config(tmp, &config)
 }
 
+/// A plain `--batch` run of `signal_config(name)` into `<tmp>/runs`, logged under `tag`, once
+/// it has checkpointed an epoch: the run directory and the running child.
+fn batch_run_past_a_checkpoint(
+    tmp: &Path,
+    name: &str,
+    tag: &str,
+) -> (PathBuf, std::process::Child) {
+    let config = signal_config(tmp, name);
+    let runs = tmp.join("runs");
+    let run = runs.join(name);
+    let mut child = spawn_logged(
+        invlab().arg("--batch").arg(&config).arg("--out").arg(&runs),
+        tmp,
+        tag,
+    );
+    wait_for_checkpoint(&mut child, &run, tmp, tag);
+    (run, child)
+}
+
 #[test]
 fn sigterm_stops_a_batch_run_resumably_and_resume_finishes_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = signal_config(tmp.path(), "sig");
-    let runs = tmp.path().join("runs");
-    let run = runs.join("sig");
-    let mut child = spawn_logged(
-        invlab().arg("--batch").arg(&config).arg("--out").arg(&runs),
-        tmp.path(),
-        "first",
-    );
-    wait_for_checkpoint(&mut child, &run, tmp.path(), "first");
+    let (run, mut child) = batch_run_past_a_checkpoint(tmp.path(), "sig", "first");
     send(&child, libc::SIGTERM);
     let (code, took) = wait_exit(&mut child, 60);
     let first = log(tmp.path(), "first");
@@ -352,15 +363,7 @@ fn sigterm_stops_a_batch_run_resumably_and_resume_finishes_it() {
 #[test]
 fn slurms_double_sigterm_is_one_clean_stop() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = signal_config(tmp.path(), "twice");
-    let runs = tmp.path().join("runs");
-    let run = runs.join("twice");
-    let mut child = spawn_logged(
-        invlab().arg("--batch").arg(&config).arg("--out").arg(&runs),
-        tmp.path(),
-        "twice",
-    );
-    wait_for_checkpoint(&mut child, &run, tmp.path(), "twice");
+    let (run, mut child) = batch_run_past_a_checkpoint(tmp.path(), "twice", "twice");
     send(&child, libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(25));
     send(&child, libc::SIGTERM);
@@ -593,9 +596,11 @@ fn a_git_run_logs_its_generator_phase_then_reuses_the_cached_generator() {
             .arg(&config)
             .arg("--out")
             .arg(tmp.path().join("runs"));
-        // A tiny generator: six iterations, a checkpoint (and a progress line) every three.
+        // A tiny generator: six iterations, a checkpoint (and a progress line) every three;
+        // two epochs with E1 = 0, so the generator's images enter the second epoch's batches.
         let run_sets = [
-            "train.epochs=1",
+            "train.epochs=2",
+            "train.decay_epochs=[0, 2]",
             "method.augment=git",
             "git.iterations=6",
             "git.sample_every=3",
@@ -698,15 +703,7 @@ fn resuming_a_finished_run_leaves_it_byte_identical() {
 #[test]
 fn a_torn_state_file_resumes_from_the_checkpoint_or_is_refused_untouched() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = signal_config(tmp.path(), "torn");
-    let runs = tmp.path().join("runs");
-    let run = runs.join("torn");
-    let mut child = spawn_logged(
-        invlab().arg("--batch").arg(&config).arg("--out").arg(&runs),
-        tmp.path(),
-        "torn",
-    );
-    wait_for_checkpoint(&mut child, &run, tmp.path(), "torn");
+    let (run, mut child) = batch_run_past_a_checkpoint(tmp.path(), "torn", "torn");
     send(&child, libc::SIGTERM);
     let (code, _) = wait_exit(&mut child, 60);
     assert_eq!(code, Some(75), "{}", log(tmp.path(), "torn"));
@@ -983,15 +980,7 @@ fn deterministic_mode_is_recorded_and_changes_nothing_on_the_cpu() {
 #[test]
 fn resuming_a_run_another_process_is_writing_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = signal_config(tmp.path(), "busy");
-    let runs = tmp.path().join("runs");
-    let run = runs.join("busy");
-    let mut child = spawn_logged(
-        invlab().arg("--batch").arg(&config).arg("--out").arg(&runs),
-        tmp.path(),
-        "busy",
-    );
-    wait_for_checkpoint(&mut child, &run, tmp.path(), "busy");
+    let (run, mut child) = batch_run_past_a_checkpoint(tmp.path(), "busy", "busy");
     let out = invlab()
         .args(["--batch", "--resume"])
         .arg(&run)

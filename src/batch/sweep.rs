@@ -87,7 +87,7 @@ mod tests {
         std::fs::write(&cfg, "name = \"exp\"\n").unwrap();
         let points = sweep_points(
             std::slice::from_ref(&cfg),
-            &["train.epochs=1".into()],
+            &["train.epochs=1".into(), "train.decay_epochs=[0, 1]".into()],
             &["seed=0,1".into(), "method.rule=none,drs".into()],
         )
         .unwrap();
@@ -96,6 +96,7 @@ mod tests {
             points[1].overrides,
             vec![
                 "train.epochs=1",
+                "train.decay_epochs=[0, 1]",
                 "seed=0",
                 "method.rule=drs",
                 "name=\"exp-seed0-ruledrs\""
