@@ -22,15 +22,36 @@ pub(crate) fn render_help(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
     let keys = help_lines();
     let key_w = keys.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 2;
-    let mut lines: Vec<Line> = keys
+    // On a short terminal, neighbouring entries that fit on one line share it, so every key
+    // stays listed (the borders take two rows).
+    let width = area.width.min(84).saturating_sub(2) as usize;
+    let rows = merge_to_fit(
+        keys.iter()
+            .map(|(k, what)| vec![(format!(" {k:<key_w$}"), what.to_string())])
+            .collect(),
+        (area.height as usize).saturating_sub(2),
+        width,
+    );
+    let mut lines: Vec<Line> = rows
         .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<key_w$}"), theme.accent()),
-                Span::styled(*what, theme.base()),
-            ])
+        .map(|row| {
+            let mut spans = Vec::new();
+            for (i, (k, what)) in row.iter().enumerate() {
+                if i > 0 {
+                    spans.push(Span::styled("  |", theme.dim()));
+                }
+                let k = if i > 0 {
+                    format!(" {}", k.trim()) + " "
+                } else {
+                    k.clone()
+                };
+                spans.push(Span::styled(k, theme.accent()));
+                spans.push(Span::styled(what.clone(), theme.base()));
+            }
+            Line::from(spans)
         })
         .collect();
+    let keys = &rows;
     // The group note (and a blank line before it) when there is room.
     let room = area.height as usize;
     if room >= keys.len() + 4 {
@@ -54,6 +75,33 @@ pub(crate) fn render_help(frame: &mut Frame, area: Rect, app: &App) {
         ),
         rect,
     );
+}
+
+/// Joins neighbouring rows (key, text) pairwise, shortest first, while there are more rows
+/// than `room` and the joined row fits `width` characters.
+fn merge_to_fit(
+    mut rows: Vec<Vec<(String, String)>>,
+    room: usize,
+    width: usize,
+) -> Vec<Vec<(String, String)>> {
+    let len = |row: &Vec<(String, String)>| -> usize {
+        row.iter()
+            .map(|(k, w)| k.trim().chars().count() + w.chars().count() + 4)
+            .sum::<usize>()
+            + 1
+    };
+    while rows.len() > room {
+        let best = (0..rows.len().saturating_sub(1))
+            .map(|i| (len(&rows[i]) + len(&rows[i + 1]), i))
+            .filter(|(joined, _)| *joined <= width)
+            .min();
+        let Some((_, i)) = best else {
+            break;
+        };
+        let next = rows.remove(i + 1);
+        rows[i].extend(next);
+    }
+    rows
 }
 
 pub(crate) fn render_prompt(frame: &mut Frame, area: Rect, app: &App) {
