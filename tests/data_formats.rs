@@ -1112,3 +1112,31 @@ fn idx_readers_look_at_the_header_before_reading_or_decompressing_the_rest() {
     let grown = peak_rss().saturating_sub(before);
     assert!(grown < 100 << 20, "peak memory grew by {grown} bytes");
 }
+
+/// A zip bomb inside a `.npz`: a valid NPY header for 6 bytes, then 64 MB of zeros, deflated to
+/// a few dozen kB. The entry is read no further than its header implies.
+#[test]
+fn an_npz_entry_is_read_no_further_than_its_npy_header_implies() {
+    let mut bomb = npy_bytes("|u1", false, &[2, 3], &[1, 2, 3, 4, 5, 6], 1);
+    bomb.extend(std::iter::repeat_n(0u8, 64 << 20));
+    let npz = npz_bytes("arr_0.npy", &bomb, true);
+    assert!(npz.len() < 1 << 20, "{} bytes", npz.len());
+    let before = peak_rss();
+    let e = npy::parse_npz(&npz, Path::new("k49-train-imgs.npz")).unwrap_err();
+    assert!(
+        msg(&e).contains("decompresses past the") && msg(&e).contains("its NPY header implies"),
+        "{e}"
+    );
+    let grown = peak_rss().saturating_sub(before);
+    assert!(grown < 32 << 20, "peak memory grew by {grown} bytes");
+    // The same array without the trailing zeros reads as before.
+    let ok = npz_bytes(
+        "arr_0.npy",
+        &npy_bytes("|u1", false, &[2, 3], &[1, 2, 3, 4, 5, 6], 1),
+        true,
+    );
+    assert_eq!(
+        npy::parse_npz(&ok, Path::new("x.npz")).unwrap().shape,
+        vec![2, 3]
+    );
+}

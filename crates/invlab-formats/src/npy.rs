@@ -343,6 +343,35 @@ pub fn parse_npy(bytes: &[u8], path: &Path, entry: &str) -> Result<NpyArray, Dat
 }
 
 /// Reads `arr_0.npy` (or the archive's only `.npy` entry) from an `.npz` archive and parses it.
+/// Where an NPY header ends (magic, version, length word and the header itself), from its
+/// first 12 bytes; `None` when they are not an NPY start.
+fn header_end(head: &[u8]) -> Option<usize> {
+    if head.len() < 10 || &head[..6] != MAGIC {
+        return None;
+    }
+    match head[6] {
+        1 => Some(10 + u16::from_le_bytes([head[8], head[9]]) as usize),
+        2 | 3 => {
+            let b = head.get(8..12)?;
+            Some(12 + u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        }
+        _ => None,
+    }
+}
+
+/// The whole size an NPY's header implies (header plus shape x item size), when the header
+/// is complete and understood.
+fn implied_size(head: &[u8]) -> Option<u64> {
+    let end = header_end(head)?;
+    let start = if head[6] == 1 { 10 } else { 12 };
+    let (descr, _, shape) = parse_dict(head.get(start..end)?).ok()?;
+    let item = Dtype::parse(&descr)?.size() as u64;
+    let count = shape
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d as u64))?;
+    count.checked_mul(item)?.checked_add(end as u64)
+}
+
 pub fn parse_npz(bytes: &[u8], path: &Path) -> Result<NpyArray, DataError> {
     parse_npz_limited(bytes, path, MAX_DECOMPRESSED)
 }
@@ -386,8 +415,25 @@ pub fn parse_npz_limited(bytes: &[u8], path: &Path, limit: u64) -> Result<NpyArr
             .min(file.compressed_size().saturating_mul(1032))
             .min(1 << 30);
         let mut data = Vec::with_capacity(hint as usize);
+        // The NPY header first: its shape and dtype say how many bytes the entry should hold,
+        // so a zip bomb (a valid header, then gigabytes of zeros) stops there. A header that
+        // does not parse is read no further: `parse_npy` reports what is wrong with it.
+        let mut cap = limit;
+        let mut head = Vec::new();
+        let head_read = (&mut file).take(12).read_to_end(&mut head).and_then(|_| {
+            if let Some(end) = header_end(&head) {
+                (&mut file)
+                    .take(end.saturating_sub(head.len()) as u64)
+                    .read_to_end(&mut head)?;
+            }
+            Ok(())
+        });
+        if head_read.is_ok() {
+            cap = implied_size(&head).unwrap_or(head.len() as u64).min(limit);
+        }
+        data.extend_from_slice(&head);
         (&mut file)
-            .take(limit + 1)
+            .take((cap + 1).saturating_sub(data.len() as u64))
             .read_to_end(&mut data)
             .map_err(|e| {
                 DataError::new(
@@ -399,10 +445,20 @@ pub fn parse_npz_limited(bytes: &[u8], path: &Path, limit: u64) -> Result<NpyArr
                 )
                 .at(&name)
             })?;
-        if data.len() as u64 > limit {
+        if data.len() as u64 > cap && cap == limit {
             return Err(DataError::new(
                 path,
                 format!("entry {name} decompresses to more than {limit} bytes"),
+            )
+            .at(&name));
+        }
+        if data.len() as u64 > cap {
+            return Err(DataError::new(
+                path,
+                format!(
+                    "entry {name} decompresses past the {} its NPY header implies; refusing it",
+                    bytes_str(cap as usize)
+                ),
             )
             .at(&name));
         }
