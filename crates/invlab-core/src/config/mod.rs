@@ -217,6 +217,9 @@ pub enum GenMode {
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
     pub name: String,
+    /// Any u64. TOML integers stop at 2^63 - 1, so larger seeds are written (and may be given)
+    /// as a string of digits: `seed = "18446744073709551615"`.
+    #[serde(with = "seed_word")]
     pub seed: u64,
     /// `auto`, `cpu`, `cuda` or `cuda:N` (parsed when the config loads).
     pub device: DeviceRequest,
@@ -878,6 +881,44 @@ fn flatten_into(
     }
 }
 
+/// A seed as a TOML integer when it fits one, else as a string of digits; both read back.
+mod seed_word {
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(seed: &u64, s: S) -> Result<S::Ok, S::Error> {
+        match i64::try_from(*seed) {
+            Ok(small) => s.serialize_i64(small),
+            Err(_) => s.serialize_str(&seed.to_string()),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        struct Seed;
+        impl Visitor<'_> for Seed {
+            type Value = u64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a seed: a whole number from 0 to 18446744073709551615 (above 2^63 - 1 as a string of digits)")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom(format!("a seed cannot be negative, got {v}")))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+                Ok(v)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+                v.trim().parse::<u64>().map_err(|_| {
+                    E::custom(format!(
+                        "a seed is a whole number from 0 to 18446744073709551615, got {v:?}"
+                    ))
+                })
+            }
+        }
+        d.deserialize_any(Seed)
+    }
+}
+
 /// Whether a character may appear in a run name (which names the run directory).
 fn run_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-_.+".contains(c)
@@ -1055,6 +1096,27 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("method.augment"), "{e}");
+    }
+
+    /// Seeds above 2^63 - 1 (no TOML integer holds them) are given and written as strings of
+    /// digits, and read back; negative or non-numeric ones are refused.
+    #[test]
+    fn every_u64_seed_round_trips() {
+        let c = parse("", &["seed=\"18446744073709551615\""]).unwrap();
+        assert_eq!(c.seed, u64::MAX);
+        let text = c.to_toml().unwrap();
+        assert!(text.contains("seed = \"18446744073709551615\""), "{text}");
+        assert_eq!(
+            RunConfig::from_toml_str(&text, "t", &[]).unwrap().seed,
+            u64::MAX
+        );
+        let c = parse("seed = 9223372036854775807\n", &[]).unwrap();
+        assert_eq!(c.seed, i64::MAX as u64);
+        assert!(c.to_toml().unwrap().contains("seed = 9223372036854775807"));
+        let e = parse("seed = -1\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("cannot be negative"), "{e}");
+        let e = parse("", &["seed=\"x1\""]).unwrap_err().to_string();
+        assert!(e.contains("a seed is a whole number"), "{e}");
     }
 
     /// A deferred rule or GIT's mixing that could never start is refused, naming both fields.
