@@ -698,6 +698,20 @@ fn resuming_a_finished_run_leaves_it_byte_identical() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already finished in"));
 }
 
+/// `--resume DIR` exits 1 with `why` in its message and leaves every file of the run as it was.
+fn resume_is_refused_untouched(run: &Path, why: &str) {
+    let before = snapshot(run);
+    let out = invlab()
+        .args(["--batch", "--resume"])
+        .arg(run)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(why), "{stderr}");
+    assert!(snapshot(run) == before, "a refused resume changed files");
+}
+
 /// A lost or torn `state.json` never throws checkpointed epochs away: the epoch comes from
 /// `checkpoint.json`; without that either, the resume is refused and nothing is touched.
 #[test]
@@ -716,16 +730,7 @@ fn a_torn_state_file_resumes_from_the_checkpoint_or_is_refused_untouched() {
     // Without optimizer.ot the momentum is lost: refused, untouched.
     let momentum = std::fs::read(run.join("optimizer.ot")).unwrap();
     std::fs::remove_file(run.join("optimizer.ot")).unwrap();
-    let before = snapshot(&run);
-    let out = invlab()
-        .args(["--batch", "--resume"])
-        .arg(&run)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("momentum is lost"), "{stderr}");
-    assert!(snapshot(&run) == before);
+    resume_is_refused_untouched(&run, "momentum is lost");
     std::fs::write(run.join("optimizer.ot"), momentum).unwrap();
 
     // Without checkpoint.json too: refused, every file as it was.
@@ -733,16 +738,7 @@ fn a_torn_state_file_resumes_from_the_checkpoint_or_is_refused_untouched() {
     std::fs::write(run.join("state.json"), &text[..text.len() / 2]).unwrap();
     let saved = std::fs::read(run.join("checkpoint.json")).unwrap();
     std::fs::remove_file(run.join("checkpoint.json")).unwrap();
-    let before = snapshot(&run);
-    let out = invlab()
-        .args(["--batch", "--resume"])
-        .arg(&run)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("nothing records which epoch"), "{stderr}");
-    assert!(snapshot(&run) == before, "a refused resume changed files");
+    resume_is_refused_untouched(&run, "nothing records which epoch");
 
     // With it: the resume continues after the checkpointed epoch and finishes.
     std::fs::write(run.join("checkpoint.json"), saved).unwrap();
