@@ -350,6 +350,35 @@ mod tests {
         }
     }
 
+    /// Each output image is exactly one crop of the 4-padded image (offsets 0..=8 each way),
+    /// flipped or not, and the crops and flips vary from image to image: the identity, a
+    /// constant offset or a transform that never flips would fail.
+    #[test]
+    fn crop_flip_is_a_random_padded_crop_and_a_coin_flip_per_image() {
+        let n = 64;
+        let x = (Tensor::arange(n * 8 * 8, (Kind::Float, Device::Cpu)) + 1.0).view([n, 1, 8, 8]);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let y = crop_flip(&x, &mut rng);
+        let padded = x.constant_pad_nd([4, 4, 4, 4]);
+        let mut found = Vec::new();
+        for i in 0..n {
+            let yi = y.get(i);
+            let hit = (0..=8i64)
+                .flat_map(|oy| (0..=8i64).flat_map(move |ox| [(oy, ox, false), (oy, ox, true)]))
+                .find(|&(oy, ox, flip)| {
+                    let crop = padded.get(i).narrow(1, oy, 8).narrow(2, ox, 8);
+                    let crop = if flip { crop.flip([2]) } else { crop };
+                    crop.equal(&yi)
+                });
+            found.push(hit.unwrap_or_else(|| panic!("image {i} is no padded crop of its input")));
+        }
+        let flipped = found.iter().filter(|f| f.2).count();
+        assert!((16..=48).contains(&flipped), "{flipped} of {n} flipped");
+        let offsets: std::collections::HashSet<(i64, i64)> =
+            found.iter().map(|&(oy, ox, _)| (oy, ox)).collect();
+        assert!(offsets.len() > 20, "only {} distinct crops", offsets.len());
+    }
+
     #[test]
     fn effective_numbers_match_cui_et_al() {
         let sizes = [5000, 500, 50];
