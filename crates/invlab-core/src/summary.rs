@@ -267,4 +267,27 @@ mod tests {
             serde_json::Value::Null
         );
     }
+
+    /// The paper's groups at their edges (many > 100, medium 20-100, few < 20), and group means
+    /// over exactly their classes.
+    #[test]
+    fn size_groups_have_the_papers_edges_and_means_use_only_their_classes() {
+        for (n, g) in [
+            (0, SizeGroup::Few),
+            (19, SizeGroup::Few),
+            (20, SizeGroup::Medium),
+            (100, SizeGroup::Medium),
+            (101, SizeGroup::Many),
+            (4800, SizeGroup::Many),
+        ] {
+            assert_eq!(SizeGroup::of(n), g, "{n} images");
+        }
+        let values = [0.9, 0.7, 0.5, 0.3, 0.1];
+        let sizes = [4800, 101, 100, 20, 19];
+        let [many, medium, few] = group_means(&values, &sizes);
+        assert!((many.unwrap() - 0.8).abs() < 1e-12);
+        assert!((medium.unwrap() - 0.4).abs() < 1e-12);
+        assert!((few.unwrap() - 0.1).abs() < 1e-12);
+        assert_eq!(group_means(&[0.5], &[50]), [None, Some(0.5), None]);
+    }
 }

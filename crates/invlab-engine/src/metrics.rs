@@ -511,8 +511,12 @@ mod tests {
             spearman(&[1.0, 2.0, 3.0, 4.0], &[4.0, 3.0, 2.0, 1.0]),
             Some(-1.0)
         );
+        // Ties take the mean of their ranks (1.5, 1.5, 3, 4), not the lowest (1, 1, 3, 4):
+        // Pearson of those ranks is sqrt(0.9) exactly; min-rank ties would give 0.9467.
+        assert_eq!(ranks(&[1.0, 1.0, 2.0, 3.0]), vec![1.5, 1.5, 3.0, 4.0]);
+        assert_eq!(ranks(&[5.0, 5.0, 5.0, 1.0]), vec![3.0, 3.0, 3.0, 1.0]);
         let r = spearman(&[1.0, 1.0, 2.0, 3.0], &[1.0, 2.0, 3.0, 4.0]).unwrap();
-        assert!(r > 0.9 && r < 1.0);
+        assert!((r - 0.9f64.sqrt()).abs() < 1e-12, "{r}");
         assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
     }
 
