@@ -16,6 +16,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::text_file::file_kind;
+
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     check_target(path)?;
@@ -107,8 +109,8 @@ pub fn check_target(path: &Path) -> io::Result<()> {
         Err(e) => return Err(e),
         Ok(meta) => meta,
     };
-    let kind = file_kind(&meta);
-    if kind != "a regular file" {
+    if !meta.file_type().is_file() {
+        let kind = file_kind(&meta);
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -127,27 +129,6 @@ pub fn check_target(path: &Path) -> io::Result<()> {
         ));
     }
     Ok(())
-}
-
-/// What a file-system entry is, in words.
-pub fn file_kind(meta: &fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_dir() {
-        "a folder"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else {
-        "a regular file"
-    }
 }
 
 /// A temp name beside `path` that keeps its extension (tch picks the format by extension),
@@ -214,7 +195,7 @@ mod tests {
 
         // A folder, a FIFO, a device node.
         let e = write_atomic(tmp.path(), b"x").unwrap_err().to_string();
-        assert!(e.contains("is a folder"), "{e}");
+        assert!(e.contains("is a directory"), "{e}");
         let fifo = tmp.path().join("fifo");
         assert!(std::process::Command::new("mkfifo")
             .arg(&fifo)

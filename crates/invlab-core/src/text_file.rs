@@ -2,26 +2,38 @@
 //! read: opening a FIFO or a character device named `config.toml` or `metrics.jsonl` would block
 //! the reader (the lab's start-up, `invlab report`) or read without end.
 
+use std::fs;
 use std::io;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
+/// What a file-system entry is, in words for messages (`symlink_metadata` tells a link as
+/// such; `metadata` its target).
+pub fn file_kind(meta: &fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "a regular file"
+    }
+}
+
 /// The file's text, or an error when it is missing, unreadable or not a regular file (a symlink
 /// to a regular file is followed).
 pub fn read_text(path: &Path) -> io::Result<String> {
-    let kind = std::fs::metadata(path)?.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_dir() {
-            "a directory"
-        } else if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_char_device() || kind.is_block_device() {
-            "a device"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "not a file"
-        };
+    let meta = std::fs::metadata(path)?;
+    if !meta.file_type().is_file() {
+        let what = file_kind(&meta);
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{} is {what}, not a regular file", path.display()),
