@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use invlab_core::config::RunConfig;
 use invlab_core::lock::{LockError, RunLock};
-use invlab_core::rundir::{now_secs, RunDir, RunState, Status};
+use invlab_core::rundir::{RunDir, RunState, Status};
 
 /// What to do for one sweep point.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,16 +101,10 @@ pub fn plan(dir: &Path, config: &RunConfig) -> Result<Plan, String> {
         None => {
             // Killed while loading data, before the first state was written: nothing is
             // checkpointed, so the resume starts at epoch 0.
-            run.write_state(&RunState {
-                status: Status::Stopped,
-                checkpoint_epoch: 0,
-                epochs_done: 0,
-                generator_iteration: None,
-                total_epochs: 0,
-                message: "killed before its first epoch".into(),
-                updated: now_secs(),
-                seconds: 0.0,
-            })
+            run.write_state(&RunState::at_start(
+                Status::Stopped,
+                "killed before its first epoch",
+            ))
             .map_err(|e| format!("{}: {e}", run.file("state.json").display()))?;
             Ok(Plan::Resume(dir.to_path_buf()))
         }

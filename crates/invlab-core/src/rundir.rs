@@ -92,6 +92,22 @@ pub struct RunState {
     pub seconds: f64,
 }
 
+impl RunState {
+    /// A state with nothing checkpointed yet (epoch 0), stamped now.
+    pub fn at_start(status: Status, message: impl Into<String>) -> RunState {
+        RunState {
+            status,
+            checkpoint_epoch: 0,
+            epochs_done: 0,
+            generator_iteration: None,
+            total_epochs: 0,
+            message: message.into(),
+            updated: now_secs(),
+            seconds: 0.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RunDir {
     pub path: PathBuf,
@@ -183,16 +199,14 @@ impl RunDir {
         let checkpoint = self.file("checkpoint.ot");
         match (self.read_checkpoint_epoch(), checkpoint.exists()) {
             (Some(epoch), true) => Ok(Some(RunState {
-                status: Status::Stopped,
                 checkpoint_epoch: epoch,
                 epochs_done: epoch,
-                generator_iteration: None,
-                total_epochs: 0,
-                message: format!(
-                    "state.json was missing or unreadable; rebuilt from checkpoint.json (epoch {epoch})"
-                ),
-                updated: now_secs(),
-                seconds: 0.0,
+                ..RunState::at_start(
+                    Status::Stopped,
+                    format!(
+                        "state.json was missing or unreadable; rebuilt from checkpoint.json (epoch {epoch})"
+                    ),
+                )
             })),
             (_, false) => Ok(None),
             (None, true) => Err(format!(

@@ -41,16 +41,7 @@ impl Trainer<'_> {
             .dir
             .state_or_recovered()
             .map_err(EngineError::Resume)?
-            .unwrap_or(RunState {
-                status: Status::Stopped,
-                checkpoint_epoch: 0,
-                epochs_done: 0,
-                generator_iteration: None,
-                total_epochs: 0,
-                message: String::new(),
-                updated: now_secs(),
-                seconds: 0.0,
-            });
+            .unwrap_or_else(|| RunState::at_start(Status::Stopped, ""));
         if state.status == Status::Finished {
             return Err(EngineError::Resume(format!(
                 "{} already finished; nothing to resume",

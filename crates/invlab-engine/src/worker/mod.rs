@@ -90,16 +90,9 @@ pub fn run(
         },
     };
     if let (Event::Failed { message }, Some(dir), false) = (&event, &dir_for_state, refused) {
-        let mut state = dir.read_state().unwrap_or(RunState {
-            status: Status::Failed,
-            checkpoint_epoch: 0,
-            epochs_done: 0,
-            generator_iteration: None,
-            total_epochs: 0,
-            message: String::new(),
-            updated: 0,
-            seconds: 0.0,
-        });
+        let mut state = dir
+            .read_state()
+            .unwrap_or_else(|| RunState::at_start(Status::Failed, ""));
         state.status = Status::Failed;
         state.message = message.clone();
         state.updated = now_secs();
