@@ -129,14 +129,10 @@ fn lab_devices(cli: &Cli) -> Result<Vec<invlab_core::device::DeviceRequest>, i32
     let Some(text) = &cli.devices else {
         return Ok(Vec::new());
     };
-    match invlab_core::schedule::parse_devices(text) {
-        Ok(Some(list)) => Ok(list),
-        Ok(None) => Ok(invlab_engine::device::visible_gpus()),
-        Err(e) => {
-            eprintln!("invlab: --devices: {e}");
-            Err(batch::EXIT_USAGE)
-        }
-    }
+    batch::devices(text).map_err(|e| {
+        eprintln!("invlab: {e}");
+        batch::EXIT_USAGE
+    })
 }
 
 fn no_data_dir() -> i32 {

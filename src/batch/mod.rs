@@ -236,15 +236,20 @@ fn start(
     Ok(Some(Job::new(id, name, handle)))
 }
 
+/// `--devices TEXT` as concrete devices: `auto` is every visible GPU (none on a machine
+/// without one), else the listed ones. Shared by batch mode and the lab.
+pub fn devices(text: &str) -> Result<Vec<DeviceRequest>, String> {
+    match schedule::parse_devices(text).map_err(|e| format!("--devices: {e}"))? {
+        Some(list) => Ok(list),
+        None => Ok(engine::device::visible_gpus()),
+    }
+}
+
 /// The slots this invocation runs on: `--devices` (or every visible GPU, else the CPU),
 /// `--jobs`, `--per-device`, `--threads`. The cores are libtorch's own default thread count
 /// (the physical cores, or `OMP_NUM_THREADS`), so one job alone runs as it always has.
 fn slots(cli: &crate::cli::Cli) -> Result<Vec<Slot>, String> {
-    let devices = match &cli.devices {
-        Some(text) => schedule::parse_devices(text).map_err(|e| format!("--devices: {e}"))?,
-        None => None,
-    };
-    let devices = devices.unwrap_or_else(engine::device::visible_gpus);
+    let devices = devices(cli.devices.as_deref().unwrap_or("auto"))?;
     let request = SlotRequest {
         devices,
         jobs: cli.jobs,

@@ -180,10 +180,6 @@ impl<T> Scheduler<T> {
         self.busy.iter().filter(|b| **b).count()
     }
 
-    pub fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
     /// Nothing queued and nothing running.
     pub fn is_done(&self) -> bool {
         self.queue.is_empty() && self.running() == 0

@@ -54,10 +54,6 @@ impl RunWatcher {
         }
     }
 
-    pub fn roots(&self) -> &[PathBuf] {
-        &self.roots
-    }
-
     /// Lists the watched folders and reads back every run that is new or changed (the first
     /// poll reads them all). Folders that are not run directories are remembered and skipped
     /// until one of their files changes.
@@ -134,12 +130,6 @@ impl RunWatcher {
         });
         now != Some(*before)
     }
-
-    /// Forgets `dir`, so the next poll reads it again (e.g. when a run this process was
-    /// writing ended, and the watch view takes it over).
-    pub fn forget(&mut self, dir: &Path) {
-        self.seen.remove(dir);
-    }
 }
 
 fn stamp(dir: &Path) -> Stamp {
@@ -205,8 +195,6 @@ mod tests {
         let third = w.poll();
         assert_eq!(names(&third.changed), ["c"]);
         assert_eq!(third.gone, vec![a]);
-        w.forget(&b);
-        assert_eq!(names(&w.poll().changed), ["b"]);
     }
 
     /// A writer that dies changes no file; the next poll still reports its run, now lost.

@@ -194,9 +194,9 @@ fn execute(
         }
     };
     *dir_slot = Some(dir.clone());
-    // A slot's `auto` defers to the config (the lab's slots give threads only).
     // Before anything runs on the device: the deterministic algorithms, if asked for.
     let _deterministic = crate::determinism::Deterministic::for_run(config.train.deterministic);
+    // A slot's `auto` defers to the config (the lab's slots give threads only).
     let asked = match slot.map(|s| s.device) {
         Some(d) if d != DeviceRequest::Auto => d,
         _ => config.device,

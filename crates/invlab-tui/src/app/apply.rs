@@ -33,8 +33,8 @@ impl App {
             run.resume = false;
             // From now on this process writes it: the watcher leaves it to the run's events.
             run.from_history = false;
-            let threads = (self.cores / self.max_parallel.max(1)).max(1);
             let slot = run.slot;
+            let threads = self.threads_per_run();
             let device = self.least_busy_device();
             self.runs[i].placed_on = device;
             effects.push(Effect::Spawn {
