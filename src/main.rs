@@ -76,7 +76,8 @@ fn main() -> std::process::ExitCode {
     ensure_passive_openmp();
     // cuBLAS is deterministic only with a fixed workspace, which it reads from the environment
     // when CUDA starts; libtorch's deterministic mode (`train.deterministic`) refuses cuBLAS
-    // calls without it. ~24 MiB of GPU memory; set here, before any other thread exists.
+    // calls without it (PyTorch's reproducibility notes: about 24 MiB of GPU memory; not
+    // measured here). Set here, before any other thread exists.
     if std::env::var_os("CUBLAS_WORKSPACE_CONFIG").is_none() {
         std::env::set_var("CUBLAS_WORKSPACE_CONFIG", ":4096:8");
     }

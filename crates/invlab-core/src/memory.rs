@@ -9,8 +9,9 @@ use std::fmt;
 use crate::config::{DatasetName, RunConfig};
 use crate::longtail::sizes_by_class;
 
-/// Feature maps per input pixel the models hold for a training batch (forward and backward;
-/// measured order of magnitude for the small CNN and ResNet-20 at 28x28 and 32x32).
+/// Feature maps per input pixel the models hold for a training batch (forward and backward).
+/// A rough bound from the architectures (the small CNN's 32 channels at full resolution, and
+/// their gradients), not a measurement: it only has to catch sizes that cannot fit at all.
 const ACTIVATION_FACTOR: u64 = 64;
 
 /// Images per eKLD forward pass at least (`metrics::FORWARD_BATCH` in the engine).

@@ -289,8 +289,12 @@ impl RunDir {
         write_atomic(&self.file(heartbeat::FILE), format!("{text}\n").as_bytes())
     }
 
+    /// The heartbeat, when it is a small regular file: the watcher reads it every poll, so
+    /// a huge file planted under its name is ignored rather than read.
     pub fn read_heartbeat(&self) -> Option<Heartbeat> {
-        read_json(&self.file(heartbeat::FILE))
+        let text =
+            crate::text_file::read_text_at_most(&self.file(heartbeat::FILE), 64 << 10).ok()?;
+        serde_json::from_str(&text).ok()
     }
 
     pub fn write_summary(&self, summary: &Summary) -> io::Result<()> {
@@ -551,5 +555,36 @@ mod tests {
         // An old summary's `done` reads as finished.
         let old: Status = serde_json::from_str("\"done\"").unwrap();
         assert_eq!(old, Status::Finished);
+    }
+
+    fn beat() -> Heartbeat {
+        Heartbeat {
+            pid: 1,
+            host: "h".into(),
+            phase: crate::records::Phase::Training,
+            epoch: 1,
+            total_epochs: 2,
+            batch: 0,
+            batches: 3,
+            loss: None,
+            paused: false,
+            updated: 1.0,
+        }
+    }
+
+    /// A huge file planted as `progress.json` is ignored, not read.
+    #[test]
+    fn an_oversized_heartbeat_is_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RunDir {
+            path: tmp.path().to_path_buf(),
+        };
+        dir.write_heartbeat(&beat()).unwrap();
+        assert_eq!(dir.read_heartbeat(), Some(beat()));
+        std::fs::File::create(dir.file(heartbeat::FILE))
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        assert_eq!(dir.read_heartbeat(), None);
     }
 }

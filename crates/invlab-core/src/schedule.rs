@@ -65,7 +65,14 @@ pub enum SlotError {
     Repeated(usize),
     #[error("--devices cannot mix cpu with GPUs; run the CPU share as its own command")]
     Mixed,
+    /// More than any machine runs at once: a typo, and a huge list of slots (or of libtorch
+    /// threads) would only exhaust memory.
+    #[error("{flag} {value} is more than invlab runs at once (at most {MAX_AT_ONCE})")]
+    TooMany { flag: &'static str, value: usize },
 }
+
+/// The most runs at once, runs per GPU, or threads per run a request may ask for.
+pub const MAX_AT_ONCE: usize = 1024;
 
 /// The slots for a request on a machine with `cores` cores, and a warning when the request
 /// oversubscribes the cores (explicit `--threads` may; the default never does).
@@ -82,6 +89,15 @@ pub fn plan_slots(
     }
     if request.threads == Some(0) {
         return Err(SlotError::NoThreads);
+    }
+    for (flag, value) in [
+        ("--jobs", request.jobs),
+        ("--per-device", request.per_device),
+        ("--threads", request.threads),
+    ] {
+        if let Some(value) = value.filter(|&v| v > MAX_AT_ONCE) {
+            return Err(SlotError::TooMany { flag, value });
+        }
     }
     let mut gpus: Vec<usize> = Vec::new();
     let mut cpu = false;
@@ -294,6 +310,24 @@ mod tests {
         );
         assert!(parse_devices("cuda:x").unwrap_err().contains("\"cuda:x\""));
         assert!(parse_devices("cpu,auto").is_err());
+        // Absurd sizes are refused before any list is built.
+        for r in [
+            SlotRequest {
+                jobs: Some(usize::MAX),
+                ..Default::default()
+            },
+            SlotRequest {
+                devices: vec![DeviceRequest::Cuda(Some(0))],
+                per_device: Some(1 << 40),
+                ..Default::default()
+            },
+            SlotRequest {
+                threads: Some(1_000_000),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad(r).contains("is more than invlab runs at once"));
+        }
     }
 
     /// Four fake GPUs, ten runs, one of which fails at once and one of which runs out of memory
