@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Fuzzes the dataset format parsers: each target runs for SECONDS (default 60), starting from the
-# committed seeds in fuzz/seeds/<target>. Prints executions and crashes per target and exits
-# non-zero if any target crashed (crash inputs land in fuzz/artifacts/<target>/).
+# Fuzzes the dataset format parsers and the config loader: each target runs for SECONDS (default
+# 60), or for N executions when the first argument is `runs=N`, starting from the committed seeds
+# in fuzz/seeds/<target> (and the corpus earlier runs left). Prints executions, seconds and
+# crashes per target and exits non-zero if any target crashed (crash inputs land in
+# fuzz/artifacts/<target>/).
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]
+#   scripts/fuzz.sh [SECONDS | runs=N] [TARGET...]
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). Only a stable toolchain is assumed:
 # RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its unstable flags; no sanitizer is used (the code is
 # safe Rust; overflow and debug assertions are on, so arithmetic overflow is caught as a crash).
 set -uo pipefail
 
-SECS="${1:-60}"
+LIMIT="${1:-60}"
 shift || true
+case "$LIMIT" in
+    runs=*) STOP=(-runs="${LIMIT#runs=}") ;;
+    *) STOP=(-max_total_time="$LIMIT") ;;
+esac
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(idx npy cifar ppm gt_csv)
+    TARGETS=(idx npy cifar ppm gt_csv config)
 fi
 
 cd "$(dirname "$0")/../fuzz" || exit 2
@@ -33,8 +39,10 @@ for t in "${TARGETS[@]}"; do
     mkdir -p "corpus/$t" "artifacts/$t"
     cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true
     before=$(find "artifacts/$t" -type f | wc -l)
+    DICT=()
+    [ -f "$t.dict" ] && DICT=(-dict="$PWD/$t.dict")
     cargo fuzz run "${FLAGS[@]}" "$t" "corpus/$t" -- \
-        -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
+        "${STOP[@]}" "${DICT[@]}" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
         >"logs/$t.log" 2>&1
     rc=$?
     after=$(find "artifacts/$t" -type f | wc -l)

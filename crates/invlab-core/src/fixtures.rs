@@ -105,6 +105,7 @@ pub fn epoch(info: &RunInfo, epoch: usize, rate: f64) -> EpochMetrics {
         eval_seconds: 3.0,
         invariance: None,
         generated_images: None,
+        drawn_per_class: Vec::new(),
     }
 }
 
@@ -116,4 +117,26 @@ pub fn summary(info: &RunInfo, last: &EpochMetrics, inv: &InvarianceReport) -> S
         crate::rundir::Status::Finished,
         300.0,
     )
+}
+
+/// The environment variable naming a file where skipped tests add a line each (`.ci/run`
+/// sets it and prints how many skipped and why).
+pub const SKIPS_FILE_VAR: &str = "INVLAB_TEST_SKIPS";
+
+/// A test that cannot run here says why, in one line on stderr (shown with `--nocapture`) and
+/// in the skips file when one is set. `test` names the test.
+pub fn skip(test: &str, reason: &str) {
+    let line = format!("skipped {test}: {reason}");
+    eprintln!("{line}");
+    if let Some(path) = std::env::var_os(SKIPS_FILE_VAR) {
+        use std::io::Write;
+        // One short append per line: lines from parallel tests do not interleave.
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = f.write_all(format!("{line}\n").as_bytes());
+        }
+    }
 }

@@ -19,7 +19,7 @@ pub mod npy;
 pub mod ppm;
 pub mod resize;
 
-pub use fuzz::{fuzz_cifar, fuzz_gt_csv, fuzz_idx, fuzz_npy, fuzz_ppm, FUZZ_TARGETS};
+pub use fuzz::{fuzz_cifar, fuzz_gt_csv, fuzz_idx, fuzz_npy, fuzz_ppm, FuzzEntry, FUZZ_TARGETS};
 
 use std::io::Read;
 use std::path::Path;
@@ -28,15 +28,48 @@ use std::path::Path;
 /// low enough that a corrupt size field cannot exhaust memory on its own.
 pub const MAX_DECOMPRESSED: u64 = 4 << 30;
 
-/// Reads a whole file, turning I/O errors into a `DataError` that names it.
-pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    std::fs::read(path).map_err(|e| {
-        let what = match e.kind() {
-            std::io::ErrorKind::NotFound => "file not found".to_string(),
-            _ => format!("cannot read the file: {e}"),
+/// An I/O error on `path` as a `DataError` that names the file.
+fn io_error(path: &Path, e: &std::io::Error) -> DataError {
+    let what = match e.kind() {
+        std::io::ErrorKind::NotFound => "file not found".to_string(),
+        _ => format!("cannot read the file: {e}"),
+    };
+    DataError::new(path, what)
+}
+
+/// Opens `path` for reading after checking that it is a regular file (through symlinks), so
+/// a FIFO never blocks the loader and a folder or device is named as what it is.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, DataError> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
+    if !meta.is_file() {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        let kind = if t.is_dir() {
+            "a folder"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_block_device() || t.is_char_device() {
+            "a device"
+        } else {
+            "not a file"
         };
-        DataError::new(path, what)
-    })
+        return Err(DataError::new(
+            path,
+            format!("is {kind}, not a regular file"),
+        ));
+    }
+    std::fs::File::open(path).map_err(|e| io_error(path, &e))
+}
+
+/// Reads a whole regular file, turning I/O errors into a `DataError` that names it.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    let mut file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| io_error(path, &e))?;
+    Ok(bytes)
 }
 
 /// True when the bytes start with the gzip magic 1f 8b.
@@ -90,14 +123,8 @@ pub fn read_sized(
     implied: impl FnOnce(&[u8]) -> Result<u64, DataError>,
 ) -> Result<Vec<u8>, DataError> {
     use std::io::BufRead;
-    let io_error = |e: std::io::Error| {
-        let what = match e.kind() {
-            std::io::ErrorKind::NotFound => "file not found".to_string(),
-            _ => format!("cannot read the file: {e}"),
-        };
-        DataError::new(path, what)
-    };
-    let file = std::fs::File::open(path).map_err(io_error)?;
+    let io_error = |e: std::io::Error| io_error(path, &e);
+    let file = open_regular(path)?;
     let file_len = file.metadata().map_err(io_error)?.len();
     let mut reader = std::io::BufReader::new(file);
     let compressed = is_gzip(reader.fill_buf().map_err(io_error)?);

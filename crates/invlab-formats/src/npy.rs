@@ -378,8 +378,28 @@ pub fn parse_npz(bytes: &[u8], path: &Path) -> Result<NpyArray, DataError> {
 
 /// As `parse_npz`, refusing an entry that decompresses to more than `limit` bytes.
 pub fn parse_npz_limited(bytes: &[u8], path: &Path, limit: u64) -> Result<NpyArray, DataError> {
+    read_npz(std::io::Cursor::new(bytes), path, limit)
+}
+
+/// Opens the `.npz` file at `path` and reads its array entry without loading the archive:
+/// the zip reader seeks to the central directory at the end, then to the entry, so only the
+/// entry's compressed bytes are read (a 1 GB file that is not a zip costs a few kB of reads).
+pub fn load_npz(path: &Path) -> Result<NpyArray, DataError> {
+    // Unbuffered on purpose: the zip reader looks for the directory's end by seeking back one
+    // byte at a time over the last 64 kB, and a BufReader refills 8 kB on every seek (500 MB
+    // of reads for a file that is not a zip). The entry's deflate stream is buffered by flate2.
+    let file = super::open_regular(path)?;
+    read_npz(file, path, MAX_DECOMPRESSED)
+}
+
+/// The archive reader behind `parse_npz` and `load_npz`.
+fn read_npz<R: Read + std::io::Seek>(
+    reader: R,
+    path: &Path,
+    limit: u64,
+) -> Result<NpyArray, DataError> {
     super::guard(path, "zip", || {
-        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        let mut zip = zip::ZipArchive::new(reader)
             .map_err(|e| DataError::new(path, format!("not a readable .npz (zip) archive: {e}")))?;
         let names: Vec<String> = zip.file_names().map(str::to_string).collect();
         let name = if names.iter().any(|n| n == "arr_0.npy") {

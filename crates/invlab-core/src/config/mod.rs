@@ -1,8 +1,11 @@
 //! Session configs: the TOML schema, validation with errors that name the field, and `--set`
 //! overrides. A `RunConfig` is plain data; everything a run does follows from it and its seed.
 
+mod fuzz;
 pub mod generator_spec;
 pub mod presets;
+
+pub use fuzz::fuzz_config;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

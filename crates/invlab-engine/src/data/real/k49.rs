@@ -103,11 +103,7 @@ pub(crate) fn load_npz_split(
         root.join(format!("{prefix}-{split}-labels.npz")),
         "the labels",
     )?;
-    let (imgs, labels) = both(
-        root,
-        || npy::parse_npz(&invlab_formats::read_file(&ip)?, &ip),
-        || npy::parse_npz(&invlab_formats::read_file(&lp)?, &lp),
-    )?;
+    let (imgs, labels) = both(root, || npy::load_npz(&ip), || npy::load_npz(&lp))?;
     split_from_arrays(imgs, &ip, labels, &lp, num_classes)
 }
 
