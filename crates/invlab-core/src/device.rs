@@ -84,6 +84,33 @@ impl<'de> Deserialize<'de> for DeviceRequest {
     }
 }
 
+/// The CUDA ordinal of each NVML device (in NVML order, with its UUID), given
+/// `CUDA_VISIBLE_DEVICES`. Under Slurm (which sets it) `cuda:0` is generally not NVML device 0:
+/// entries are NVML indices or UUIDs (`GPU-…`, prefixes allowed, as CUDA accepts them), in the
+/// order CUDA numbers them; CUDA stops at the first entry it cannot use, and so does this.
+/// Unset: CUDA sees every device, numbered as NVML does (true with `CUDA_DEVICE_ORDER=PCI_BUS_ID`,
+/// and on nodes of identical GPUs). MIG instances (`MIG-…`) are not mapped.
+pub fn cuda_ordinals(visible: Option<&str>, uuids: &[Option<String>]) -> Vec<Option<usize>> {
+    let Some(visible) = visible else {
+        return (0..uuids.len()).map(Some).collect();
+    };
+    let mut ordinals = vec![None; uuids.len()];
+    for (ordinal, entry) in visible.split(',').map(str::trim).enumerate() {
+        let device = if entry.starts_with("GPU-") {
+            uuids
+                .iter()
+                .position(|u| u.as_deref().is_some_and(|u| u.starts_with(entry)))
+        } else {
+            entry.parse::<usize>().ok().filter(|&i| i < uuids.len())
+        };
+        match device {
+            Some(d) if ordinals[d].is_none() => ordinals[d] = Some(ordinal),
+            _ => break,
+        }
+    }
+    ordinals
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +135,42 @@ mod tests {
             "\"cuda:7x\" is not a device; expected one of auto, cpu, cuda, cuda:N"
         );
         assert!(serde_json::from_str::<DeviceRequest>("\"tpu\"").is_err());
+    }
+
+    fn uuids() -> Vec<Option<String>> {
+        ["GPU-aaaa-0", "GPU-bbbb-1", "GPU-cccc-2", "GPU-dddd-3"]
+            .iter()
+            .map(|u| Some(u.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn cuda_ordinals_follow_cuda_visible_devices() {
+        let u = uuids();
+        // Unset: every device, in NVML order.
+        assert_eq!(
+            cuda_ordinals(None, &u),
+            vec![Some(0), Some(1), Some(2), Some(3)]
+        );
+        // Slurm gave this job NVML devices 2 and 3: cuda:0 is NVML 2.
+        assert_eq!(
+            cuda_ordinals(Some("2,3"), &u),
+            vec![None, None, Some(0), Some(1)]
+        );
+        // By UUID (a prefix is enough), in the listed order.
+        assert_eq!(
+            cuda_ordinals(Some("GPU-dddd,GPU-aaaa-0"), &u),
+            vec![Some(1), None, None, Some(0)]
+        );
+        // CUDA stops at the first entry it cannot use; nothing visible with an empty list.
+        assert_eq!(
+            cuda_ordinals(Some("1,9,2"), &u),
+            vec![None, Some(0), None, None]
+        );
+        assert_eq!(cuda_ordinals(Some(""), &u), vec![None; 4]);
+        assert_eq!(
+            cuda_ordinals(Some("1,1"), &u),
+            vec![None, Some(0), None, None]
+        );
     }
 }

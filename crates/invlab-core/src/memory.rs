@@ -105,11 +105,34 @@ impl MemoryEstimate {
             .saturating_add(self.ekld)
     }
 
-    /// `Err` when the estimate exceeds `available` bytes.
+    /// `Err` when the estimate exceeds `available` bytes of the machine's memory.
     pub fn check(self, available: u64) -> Result<MemoryEstimate, TooBig> {
-        if self.total() > available {
+        self.check_at(MemoryPlace::Host, self.total(), available)
+    }
+
+    /// What a GPU run keeps on its device: the stored images as bytes (training, test, and
+    /// the untransformed copies eKLD and Oracle draw from), a training batch's activations and
+    /// the largest eKLD forward pass. Floats are made per batch there, not stored.
+    pub fn on_device(&self) -> u64 {
+        self.train_images
+            .saturating_add(self.test_images)
+            .saturating_mul(self.pixels)
+            .saturating_mul(2)
+            .saturating_add(self.batch)
+            .saturating_add(self.ekld)
+    }
+
+    /// `Err` when what the run keeps on GPU `cuda:ordinal` exceeds its `free` bytes.
+    pub fn check_gpu(self, ordinal: usize, free: u64) -> Result<MemoryEstimate, TooBig> {
+        self.check_at(MemoryPlace::Gpu { ordinal }, self.on_device(), free)
+    }
+
+    fn check_at(self, place: MemoryPlace, needed: u64, available: u64) -> Result<Self, TooBig> {
+        if needed > available {
             Err(TooBig {
                 estimate: self,
+                place,
+                needed,
                 available,
             })
         } else {
@@ -118,10 +141,23 @@ impl MemoryEstimate {
     }
 }
 
-/// A config that cannot fit in this machine's memory.
+/// Whose memory an estimate was checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryPlace {
+    /// The machine's memory (`MemAvailable`).
+    Host,
+    /// A GPU's free memory, by its CUDA ordinal.
+    Gpu { ordinal: usize },
+}
+
+/// A config that cannot fit in this machine's memory, or on its GPU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooBig {
     pub estimate: MemoryEstimate,
+    pub place: MemoryPlace,
+    /// Bytes the run needs there at least.
+    pub needed: u64,
+    /// Bytes available there.
     pub available: u64,
 }
 
@@ -132,9 +168,13 @@ fn gb(bytes: u64) -> String {
 impl fmt::Display for TooBig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = &self.estimate;
+        let images = match self.place {
+            MemoryPlace::Host => e.dataset,
+            MemoryPlace::Gpu { .. } => e.on_device() - e.batch - e.ekld,
+        };
         let mut parts = vec![format!(
             "images {} ({} training + {} test of {} values)",
-            gb(e.dataset),
+            gb(images),
             e.train_images,
             e.test_images,
             e.pixels
@@ -151,17 +191,27 @@ impl fmt::Display for TooBig {
                 gb(e.ekld)
             ));
         }
-        let fix = if e.dataset >= e.batch.max(e.ekld) {
+        let fix = if images >= e.batch.max(e.ekld) {
             "lower data.max_per_class or data.test_per_class"
         } else if e.batch >= e.ekld {
             "lower train.batch_size"
         } else {
             "lower eval.ekld_samples / eval.ekld_max_samples / eval.live_samples"
         };
+        let (of, has) = match self.place {
+            MemoryPlace::Host => ("of memory".to_string(), "this machine has".to_string()),
+            MemoryPlace::Gpu { ordinal } => {
+                (format!("on cuda:{ordinal}"), format!("cuda:{ordinal} has"))
+            }
+        };
+        let place_fix = match self.place {
+            MemoryPlace::Host => "",
+            MemoryPlace::Gpu { .. } => ", or run on another device (device = ...)",
+        };
         write!(
             f,
-            "this config needs at least {} of memory ({}), and this machine has {} available: {fix}",
-            gb(e.total()),
+            "this config needs at least {} {of} ({}), and {has} {} available: {fix}{place_fix}",
+            gb(self.needed),
             parts.join("; "),
             gb(self.available)
         )
@@ -242,5 +292,35 @@ mod tests {
             .check(24 << 30)
             .is_ok());
         assert!(available().is_some_and(|b| b > 0));
+    }
+
+    #[test]
+    fn a_gpu_run_is_checked_against_the_gpu_with_what_it_keeps_there() {
+        // All of K49 balanced (294,000 + 4,900 images of 784 values), stored as bytes twice
+        // (transformed and untransformed), plus the batch and eKLD buffers.
+        let k49 = MemoryEstimate::of(&config(
+            "[data]\ndataset = \"k49\"\nprofile = \"balanced\"\nmax_per_class = 6000\n",
+        ));
+        let images = (294_000 + 4_900) * 784 * 2;
+        assert_eq!(k49.on_device(), images + k49.batch + k49.ekld);
+        assert!(k49.on_device() < k49.total(), "floats are not stored there");
+        assert!(k49.check_gpu(0, 8 << 30).is_ok());
+        let e = k49.check_gpu(1, 200 << 20).unwrap_err();
+        assert_eq!(e.place, MemoryPlace::Gpu { ordinal: 1 });
+        let text = e.to_string();
+        assert!(text.contains("needs at least 0.5 GB on cuda:1"), "{text}");
+        assert!(text.contains("cuda:1 has 0.2 GB available"), "{text}");
+        assert!(
+            text.contains("images 0.5 GB (294000 training + 4900 test"),
+            "{text}"
+        );
+        assert!(text.contains("lower data.max_per_class"), "{text}");
+        assert!(text.contains("or run on another device"), "{text}");
+        // The host's message is unchanged in form.
+        let host = k49.check(100 << 20).unwrap_err().to_string();
+        assert!(
+            host.contains("of memory") && host.contains("this machine has"),
+            "{host}"
+        );
     }
 }

@@ -80,6 +80,26 @@ pub(crate) fn resolve(request: DeviceRequest) -> Result<Device, DeviceError> {
     }
 }
 
+/// Free bytes on CUDA device `cuda:ordinal`, from NVML (its NVML index found through
+/// `CUDA_VISIBLE_DEVICES`, as the lab's GPU pane does); `None` where NVML is missing or does not
+/// know the device: the check that uses it is then skipped, and a CUDA out-of-memory error
+/// fails the run instead.
+pub(crate) fn gpu_free_bytes(ordinal: usize) -> Option<u64> {
+    let nvml = nvml_wrapper::Nvml::init().ok()?;
+    let devices: Vec<_> = (0..nvml.device_count().ok()?)
+        .map(|i| nvml.device_by_index(i).ok())
+        .collect();
+    let uuids: Vec<Option<String>> = devices
+        .iter()
+        .map(|d| d.as_ref().and_then(|d| d.uuid().ok()))
+        .collect();
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    let index = invlab_core::device::cuda_ordinals(visible.as_deref(), &uuids)
+        .iter()
+        .position(|&o| o == Some(ordinal))?;
+    Some(devices[index].as_ref()?.memory_info().ok()?.free)
+}
+
 /// A short name such as `cpu` or `cuda:0`.
 pub(crate) fn describe(device: Device) -> String {
     match device {

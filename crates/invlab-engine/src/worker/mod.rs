@@ -111,6 +111,17 @@ fn fits_in_memory(config: &RunConfig) -> EngineResult<()> {
     Ok(())
 }
 
+/// The same for what a GPU run keeps on its device, against the device's free memory (other
+/// processes' and this process's other runs' allocations already subtracted).
+fn fits_on_gpu(config: &RunConfig, device: tch::Device) -> EngineResult<()> {
+    if let tch::Device::Cuda(ordinal) = device {
+        if let Some(free) = device::gpu_free_bytes(ordinal) {
+            invlab_core::memory::MemoryEstimate::of(config).check_gpu(ordinal, free)?;
+        }
+    }
+    Ok(())
+}
+
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<String>()
@@ -202,6 +213,7 @@ fn execute(
         _ => config.device,
     };
     let device = device::resolve(asked)?;
+    fits_on_gpu(&config, device)?;
     sink(Event::Phase(Phase::LoadingData));
     let prepared = prepare(&config)?;
     let data = data::upload(&prepared, &config, device)?;
