@@ -191,10 +191,9 @@ impl Frame {
             let x = self.x(*v);
             let _ = writeln!(out, "<line x1=\"{x:.1}\" y1=\"{b}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#444\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>", b + 5.0, b + 18.0);
         }
-        for k in 0..=5 {
-            let v = self.y0 + (self.y1 - self.y0) * k as f64 / 5.0;
+        for (v, label) in y_ticks(self.y0, self.y1) {
             let y = self.y(v);
-            let _ = writeln!(out, "<line x1=\"{}\" y1=\"{y:.1}\" x2=\"{l}\" y2=\"{y:.1}\" stroke=\"#444\"/><line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{r}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>", l - 5.0, l - 8.0, y + 4.0, fmt_tick(v));
+            let _ = writeln!(out, "<line x1=\"{}\" y1=\"{y:.1}\" x2=\"{l}\" y2=\"{y:.1}\" stroke=\"#444\"/><line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{r}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>", l - 5.0, l - 8.0, y + 4.0);
         }
         let _ = writeln!(
             out,
@@ -212,14 +211,30 @@ impl Frame {
     }
 }
 
-fn fmt_tick(v: f64) -> String {
-    if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
+/// Round y ticks over [lo, hi]: a step of 1, 2 or 5 x 10^k giving at most 6 intervals, each labelled
+/// with as many decimals as the step needs, so that no two labels read the same (a fixed two
+/// decimals printed "0.01, 0.01, 0.01" for an eKLD axis up to 0.012).
+fn y_ticks(lo: f64, hi: f64) -> Vec<(f64, String)> {
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0) {
+        return vec![(lo, format!("{lo}"))];
     }
+    let raw = span / 5.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|&st| span / st <= 6.0 + 1e-9)
+        .unwrap_or(10.0 * magnitude);
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    (first..=last)
+        .map(|k| {
+            let v = k as f64 * step;
+            (v, format!("{v:.decimals$}"))
+        })
+        .collect()
 }
 
 /// Width the legend has for a label's text, and the widest a character of the figures' font
@@ -228,8 +243,28 @@ fn fmt_tick(v: f64) -> String {
 const LEGEND_TEXT_WIDTH: f64 = RIGHT - 15.0 - 18.0 - 4.0;
 const CHAR_WIDTH: f64 = 7.6;
 
+/// Legend rows that fit beside the plot (18 px each, from the plot's top to the figure's foot).
+const LEGEND_ROWS: usize = ((H - TOP - 10.0) / 18.0) as usize;
+
+/// One row per label while they fit; past that, the rows that fit less one, then a last row
+/// saying how many more there are and where to find them (the colours repeat every
+/// `PALETTE.len()` series in any case; the table names every run).
 fn legend(out: &mut String, labels: &[String]) {
-    for (i, label) in labels.iter().enumerate() {
+    let shown = if labels.len() > LEGEND_ROWS {
+        LEGEND_ROWS - 1
+    } else {
+        labels.len()
+    };
+    if shown < labels.len() {
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" font-style=\"italic\">+{} more (see the table)</text>",
+            W - RIGHT + 15.0,
+            TOP + 10.0 + 18.0 * shown as f64,
+            labels.len() - shown
+        );
+    }
+    for (i, label) in labels.iter().enumerate().take(shown) {
         let y = TOP + 10.0 + 18.0 * i as f64;
         let x = W - RIGHT + 15.0;
         // Long labels are squeezed to fit rather than clipped.
@@ -404,6 +439,14 @@ pub(crate) fn curves_svg(runs: &[ReportRun]) -> String {
     out
 }
 
+/// Text safe inside a Markdown table cell: a `|` would end the cell (names come from
+/// `summary.json`, which another tool or an older invlab may have written) and a line break the row.
+fn md_cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
 /// A Markdown table: accuracy by group and mean eKLD on many- vs few-shot classes.
 pub fn comparison_table(runs: &[ReportRun]) -> String {
     let pct = |v: Option<f64>| {
@@ -419,7 +462,7 @@ pub fn comparison_table(runs: &[ReportRun]) -> String {
         let _ = writeln!(
             out,
             "| {} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.label,
+            md_cell(&r.label),
             100.0 * s.balanced_accuracy,
             100.0 * s.accuracy,
             pct(s.many_shot_accuracy),
@@ -690,6 +733,80 @@ mod tests {
         );
     }
 
+    /// 200 experiments (distinct configs) with eKLD below 0.013: the legend keeps inside the
+    /// figure and says how many it leaves out, and no two y ticks read the same.
+    #[test]
+    fn two_hundred_series_keep_the_legend_inside_and_the_ticks_distinct() {
+        let runs: Vec<ReportRun> = (0..200)
+            .map(|i| {
+                let mut config = RunConfig::default();
+                config.train.lr = 0.001 * (i + 1) as f64;
+                let mut r = record(&format!("run-{i}"), 0, &config, 0.5);
+                for c in &mut r.summary.classes {
+                    c.ekld = c.ekld.map(|e| e * 0.01);
+                }
+                r
+            })
+            .collect();
+        let ymax = runs
+            .iter()
+            .flat_map(|r| r.summary.classes.iter().filter_map(|c| c.ekld))
+            .fold(0f64, f64::max);
+        assert!(
+            ymax > 0.001 && ymax < 0.02,
+            "the eKLD axis is small: {ymax}"
+        );
+        for svg in [ekld_vs_size_svg(&runs), curves_svg(&runs)] {
+            let swatches = svg.matches("width=\"12\" height=\"12\"").count();
+            assert_eq!(swatches, LEGEND_ROWS - 1, "legend rows");
+            let more = format!("+{} more (see the table)", 200 - (LEGEND_ROWS - 1));
+            assert!(svg.contains(&more), "no '{more}'");
+            // Every legend row ends above the figure's foot.
+            let last_y = TOP + 10.0 + 18.0 * (LEGEND_ROWS - 1) as f64;
+            assert!(last_y < H - 5.0, "{last_y}");
+            let ticks: Vec<&str> = svg
+                .split("text-anchor=\"end\">")
+                .skip(1)
+                .map(|t| &t[..t.find('<').unwrap()])
+                .collect();
+            let mut distinct = ticks.clone();
+            distinct.dedup();
+            assert!(ticks.len() >= 3, "{ticks:?}");
+            assert_eq!(distinct, ticks, "y ticks repeat");
+        }
+    }
+
+    #[test]
+    fn a_pipe_or_a_line_break_in_a_name_stays_inside_its_table_cell() {
+        let mut r = record("a|b\nc", 0, &RunConfig::default(), 0.5);
+        r.label = "a|b\nc\\".into();
+        let table = comparison_table(&[r]);
+        let row = table.lines().nth(2).unwrap();
+        assert!(row.starts_with("| a\\|b c\\\\ | 50.0 |"), "{row}");
+        // Unescaped pipes delimit exactly the 11 columns.
+        let delimiters = row.matches('|').count() - row.matches("\\|").count();
+        assert_eq!(delimiters, 12, "{row}");
+    }
+
+    #[test]
+    fn y_ticks_are_round_steps_labelled_as_finely_as_the_step() {
+        let labels = |lo, hi| -> Vec<String> { y_ticks(lo, hi).into_iter().map(|t| t.1).collect() };
+        assert_eq!(labels(0.0, 0.0126), ["0.000", "0.005", "0.010"]);
+        assert_eq!(labels(0.0, 100.0), ["0", "20", "40", "60", "80", "100"]);
+        assert_eq!(
+            labels(0.0, 1.05),
+            ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+        );
+        assert_eq!(labels(0.0, 3.2), ["0", "1", "2", "3"]);
+        // Positions are the labelled values.
+        for (v, label) in y_ticks(0.0, 0.37) {
+            assert!(
+                (v - label.parse::<f64>().unwrap()).abs() < 1e-12,
+                "{v} {label}"
+            );
+        }
+    }
+
     #[test]
     fn bins_average_and_ticks_are_powers_of_ten() {
         let b = binned_means(&[(0.0, 1.0), (0.1, 3.0), (1.0, 5.0)], 2);
@@ -739,7 +856,9 @@ mod tests {
         let t0 = std::time::Instant::now();
         let png = svg_to_png(&svg).unwrap();
         let took = t0.elapsed();
-        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+        // Finding fonts on the system took seconds; the embedded one is milliseconds. A
+        // wide bound, for a loaded machine.
+        assert!(took < std::time::Duration::from_secs(20), "{took:?}");
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         // IHDR: width and height, big-endian, at twice the SVG's size.
         let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
