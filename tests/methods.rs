@@ -139,4 +139,64 @@ fn crt_retrains_only_the_classifier_on_a_frozen_backbone() {
         .read_metrics();
     let stages: Vec<String> = metrics.iter().map(|m| m.stage.to_string()).collect();
     assert_eq!(stages, vec!["train", "crt", "crt"]);
+    // What the batches drew, from the run's records: the class sizes in the first stage
+    // (a shuffle), class-balanced draws in the second.
+    let record = invlab_core::rundir::RunDir::open(&tmp.path().join("crt"))
+        .unwrap()
+        .load()
+        .unwrap();
+    let sizes = record.info.unwrap().train_sizes;
+    assert_eq!(metrics[0].drawn_per_class, sizes);
+    for m in &metrics[1..] {
+        assert_balanced(&m.drawn_per_class, &sizes);
+    }
+}
+
+/// `drawn` is consistent with drawing each class with equal probability (chi-square, p > 0.001)
+/// and far from proportional to `sizes` (the long tail's largest class is drawn less than half
+/// as often as under shuffling).
+fn assert_balanced(drawn: &[usize], sizes: &[usize]) {
+    assert_eq!(drawn.len(), sizes.len());
+    let total: usize = drawn.iter().sum();
+    assert_eq!(
+        total,
+        sizes.iter().sum::<usize>(),
+        "an epoch draws as many as it holds"
+    );
+    let expected = total as f64 / sizes.len() as f64;
+    let chi2: f64 = drawn
+        .iter()
+        .map(|&d| (d as f64 - expected).powi(2) / expected)
+        .sum();
+    // 48 degrees of freedom: P(chi2 > 84.0) = 0.001.
+    assert!(chi2 < 84.0, "{drawn:?}: chi2 {chi2}");
+    let head = sizes.iter().enumerate().max_by_key(|p| p.1).unwrap().0;
+    assert!(
+        2 * drawn[head] < sizes[head],
+        "{drawn:?} vs sizes {sizes:?}"
+    );
+}
+
+/// DRS samples by shuffling up to E1 and class-balanced from E1 on, as its records show.
+#[test]
+fn drs_switches_to_class_balanced_draws_at_e1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut drs = tiny_config("drs");
+    drs.method.rule = Rule::Drs;
+    let (handle, rx) = spawn(RunRequest::New {
+        config: drs,
+        runs_dir: tmp.path().to_path_buf(),
+    });
+    let events = drain(&rx, 300);
+    handle.join();
+    assert!(matches!(events.last(), Some(Event::Finished(_))));
+    let record = invlab_core::rundir::RunDir::open(&tmp.path().join("drs"))
+        .unwrap()
+        .load()
+        .unwrap();
+    let sizes = record.info.unwrap().train_sizes;
+    assert_eq!(sizes.len(), 49);
+    // E1 = 1: the first epoch shuffles, the second is class-balanced.
+    assert_eq!(record.epochs[0].drawn_per_class, sizes);
+    assert_balanced(&record.epochs[1].drawn_per_class, &sizes);
 }

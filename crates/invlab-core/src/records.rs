@@ -114,6 +114,11 @@ pub struct EpochMetrics {
     /// for runs without a generator in their batches.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub generated_images: Option<usize>,
+    /// Training images the epoch's batches drew from each class (indexed by label; before
+    /// GIT's mixing): the class sizes under plain shuffling, near-equal counts under
+    /// class-balanced sampling (DRS after E1, cRT's stage). Empty in older records.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub drawn_per_class: Vec<usize>,
 }
 
 /// eKLD and consistency per class, measured on held-out untransformed images.

@@ -239,7 +239,7 @@ mod tests {
 
     /// Glyph-like base images: sparse ink on a zero background.
     fn base_images(n: i64) -> Tensor {
-        tch::manual_seed(5);
+        let _torch = crate::torch_seed::hold_torch_seed(5);
         let ink = Tensor::randint_low(1, 256, [n, 1, 28, 28], (Kind::Float, Device::Cpu));
         ink.where_self(
             &Tensor::rand([n, 1, 28, 28], (Kind::Float, Device::Cpu)).gt(0.7),
@@ -379,37 +379,107 @@ mod tests {
         assert!(offsets.len() > 20, "only {} distinct crops", offsets.len());
     }
 
+    /// Cui et al.'s class-balanced weights, (1 - beta) / (1 - beta^n), normalised to sum to the
+    /// class count. The expected values were computed independently (Python floats, this
+    /// formula written out by hand), not by the code under test.
     #[test]
     fn effective_numbers_match_cui_et_al() {
-        let sizes = [5000, 500, 50];
-        let w = effective_number_weights(&sizes, 0.9999);
-        let raw: Vec<f64> = sizes
-            .iter()
-            .map(|&n| (1.0 - 0.9999) / (1.0 - 0.9999f64.powi(n as i32)))
-            .collect();
-        let s: f64 = raw.iter().sum();
-        for (a, b) in w.iter().zip(&raw) {
-            assert!((a - b / s * 3.0).abs() < 1e-12);
-        }
-        assert!((w.iter().sum::<f64>() - 3.0).abs() < 1e-9);
-        assert!(w[2] > w[1] && w[1] > w[0]);
+        let close = |got: &[f64], want: &[f64]| {
+            assert_eq!(got.len(), want.len());
+            for (a, b) in got.iter().zip(want) {
+                assert!((a - b).abs() < 1e-12, "{got:?} vs {want:?}");
+            }
+        };
+        close(
+            &effective_number_weights(&[5000, 500, 50], 0.9999),
+            &[0.03410736180099411, 0.2751672254368821, 2.6907254127621236],
+        );
+        close(
+            &effective_number_weights(&[1000, 100, 10], 0.99),
+            &[0.2301471597560314, 0.3630109846269648, 2.406841855617004],
+        );
     }
 
     #[test]
     fn deferred_rules_switch_at_e1() {
         let sizes = [100, 10];
+        // Effective-number weights at beta = 0.9999 (computed independently, as above).
+        let cui = Some(vec![0.18256270693871587, 1.817437293061284]);
+        let close = |got: Option<Vec<f64>>, want: &Option<Vec<f64>>| match (got, want) {
+            (Some(g), Some(w)) => g.iter().zip(w).all(|(a, b)| (a - b).abs() < 1e-12),
+            (g, w) => g.is_none() && w.is_none(),
+        };
         let drw = method(Loss::Ce, Rule::Drw);
+        assert_eq!(drw.beta, 0.9999);
         assert_eq!(loss_weights(&drw, &sizes, 29, 30), None);
-        assert!(loss_weights(&drw, &sizes, 30, 30).is_some());
+        assert!(close(loss_weights(&drw, &sizes, 30, 30), &cui));
+        assert!(close(loss_weights(&drw, &sizes, 45, 30), &cui));
+        // Reweight is on from the start; neither touches sampling.
+        let reweight = method(Loss::Ce, Rule::Reweight);
+        assert!(close(loss_weights(&reweight, &sizes, 0, 30), &cui));
+        assert_eq!(sampling_weights(&drw, &sizes, 45, 30, false), None);
+        assert_eq!(sampling_weights(&reweight, &sizes, 45, 30, false), None);
         let drs = method(Loss::Ce, Rule::Drs);
         assert_eq!(sampling_weights(&drs, &sizes, 29, 30, false), None);
         assert_eq!(
             sampling_weights(&drs, &sizes, 30, 30, false),
             Some(vec![0.01, 0.1])
         );
+        assert_eq!(loss_weights(&drs, &sizes, 30, 30), None);
         let crt = method(Loss::Ce, Rule::Crt);
         assert_eq!(sampling_weights(&crt, &sizes, 100, 30, false), None);
-        assert!(sampling_weights(&crt, &sizes, 0, 30, true).is_some());
+        assert_eq!(
+            sampling_weights(&crt, &sizes, 0, 30, true),
+            Some(vec![0.01, 0.1])
+        );
+        let effective = method(Loss::Ce, Rule::ResampleEffective);
+        assert!(close(
+            sampling_weights(&effective, &sizes, 0, 30, false),
+            &cui
+        ));
+    }
+
+    /// Draws `epochs` epochs over classes of `sizes` images with `weights` and returns how
+    /// often each class was drawn.
+    fn class_counts(sizes: &[usize], weights: &[f64], epochs: usize) -> Vec<f64> {
+        let labels: Vec<i64> = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(c, &n)| std::iter::repeat_n(c as i64, n))
+            .collect();
+        let mut by_class = vec![Vec::new(); sizes.len()];
+        for (i, &y) in labels.iter().enumerate() {
+            by_class[y as usize].push(i);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut counts = vec![0f64; sizes.len()];
+        for _ in 0..epochs {
+            for i in epoch_order(&labels, Some(weights), &by_class, &mut rng) {
+                counts[labels[i] as usize] += 1.0;
+            }
+        }
+        counts
+    }
+
+    /// Effective-number resampling draws class c with probability w_c n_c / sum_k w_k n_k:
+    /// at beta = 0.99 over 1000 / 100 / 10 images that is 0.7922 / 0.1250 / 0.0828 (computed
+    /// independently), not the 0.901 / 0.090 / 0.009 of plain shuffling.
+    #[test]
+    fn effective_number_resampling_draws_classes_in_cui_proportions() {
+        let sizes = [1000usize, 100, 10];
+        let mut cfg = method(Loss::Ce, Rule::ResampleEffective);
+        cfg.beta = 0.99;
+        let w = sampling_weights(&cfg, &sizes, 0, 0, false).unwrap();
+        let counts = class_counts(&sizes, &w, 20);
+        let total: f64 = counts.iter().sum();
+        let p = [0.7921994782225777, 0.12495357879514707, 0.08284694298227518];
+        let chi2: f64 = counts
+            .iter()
+            .zip(p)
+            .map(|(c, p)| (c - p * total).powi(2) / (p * total))
+            .sum();
+        // 2 degrees of freedom: P(chi2 > 13.8) = 0.001.
+        assert!(chi2 < 13.8, "counts {counts:?}, chi2 {chi2}");
     }
 
     #[test]
@@ -453,7 +523,7 @@ mod tests {
 
     #[test]
     fn ldam_with_zero_margin_and_unit_scale_is_ce_and_focal_gamma_zero_is_ce() {
-        tch::manual_seed(0);
+        let _torch = crate::torch_seed::hold_torch_seed(0);
         let logits = Tensor::randn([16, 5], (Kind::Float, Device::Cpu));
         let targets = Tensor::randint(5, [16], (Kind::Int64, Device::Cpu));
         let sizes = [50, 40, 30, 20, 10];

@@ -95,6 +95,7 @@ impl Trainer<'_> {
             eval_seconds: t0.elapsed().as_secs_f64(),
             invariance: None,
             generated_images: trained.generated,
+            drawn_per_class: trained.drawn_per_class,
         }))
     }
 

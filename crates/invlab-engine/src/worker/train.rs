@@ -23,6 +23,8 @@ pub(super) struct EpochTraining {
     pub seconds: f64,
     /// Generated images mixed into the batches (GIT runs), else `None`.
     pub generated: Option<usize>,
+    /// Images drawn from each class (by label).
+    pub drawn_per_class: Vec<usize>,
 }
 
 impl Trainer<'_> {
@@ -55,6 +57,10 @@ impl Trainer<'_> {
             &self.data.train_by_class,
             &mut order_rng,
         );
+        let mut drawn_per_class = vec![0usize; sizes.len()];
+        for &i in &order {
+            drawn_per_class[self.data.train_labels[i] as usize] += 1;
+        }
         let device = self.vs.device();
         let weights = method::loss_weights(&self.config.method, sizes, epoch, e1).map(|w| {
             let w: Vec<f32> = w.into_iter().map(|x| x as f32).collect();
@@ -138,6 +144,7 @@ impl Trainer<'_> {
             accuracy: correct as f64 / seen,
             seconds: t0.elapsed().as_secs_f64(),
             generated,
+            drawn_per_class,
         }))
     }
 
