@@ -184,7 +184,10 @@ fn openmp_threads_wait_passively_unless_the_caller_chooses() {
     };
     let default = show(None);
     if !default.contains("GOMP_SPINCOUNT") {
-        eprintln!("skipped: the OpenMP runtime does not display its settings");
+        invlab_core::fixtures::skip(
+            "openmp_threads_wait_passively_unless_the_caller_chooses",
+            "the OpenMP runtime does not display its settings",
+        );
         return;
     }
     assert!(default.contains("GOMP_SPINCOUNT = '0'"), "{default}");
@@ -876,7 +879,10 @@ fn a_full_disk_fails_the_run_cleanly_and_it_resumes_exactly() {
     config.eval.ekld_every = 0;
     let config = common::write_config(tmp.path(), &config);
     let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "4600k") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        invlab_core::fixtures::skip(
+            "a_full_disk_fails_the_run_cleanly_and_it_resumes_exactly",
+            "cannot mount a tmpfs here (needs root)",
+        );
         return;
     };
     let runs = disk.0.join("runs");

@@ -150,7 +150,7 @@ fn a_shutdown_signal_stops_the_active_run_cleanly_and_ends_the_loop() {
         .unwrap();
     let stopped_after = sent_at.expect("the run trained").elapsed();
     assert!(
-        stopped_after < Duration::from_secs(15),
+        stopped_after < Duration::from_secs(60),
         "the loop ended {stopped_after:?} after the signal"
     );
     assert!(app.should_exit, "the loop ended because the App exited");

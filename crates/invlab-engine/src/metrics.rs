@@ -351,6 +351,7 @@ mod tests {
 
     #[test]
     fn ekld_is_zero_for_a_model_that_ignores_its_input() {
+        let _torch = crate::torch_seed::hold_torch_seed(0);
         let images = Tensor::randint(255, [10, 1, 12, 12], (Kind::Uint8, Device::Cpu));
         let model = |x: &Tensor| {
             Tensor::from_slice(&[0.3f32, -1.2, 2.0, 0.0])
@@ -416,14 +417,16 @@ mod tests {
         let expected_ekld = [0.000431260, 0.000387071, 0.000432078];
         let expected_stderr = [5.94654e-5, 4.47758e-5, 4.43193e-5];
         let expected_consistency = [0.563333, 0.586667, 0.493333];
+        // Float32 kernels differ between CPUs (the standard error, from differences of small
+        // values, moved 1.3e-4 relative on another Xeon); other draws move these by percents.
         for c in 0..3 {
             assert!(
-                (inv.ekld[c] / expected_ekld[c] - 1.0).abs() < 1e-4,
+                (inv.ekld[c] / expected_ekld[c] - 1.0).abs() < 1e-3,
                 "{:?}",
                 inv.ekld
             );
             let se = inv.ekld_stderr[c] / expected_stderr[c];
-            assert!((se - 1.0).abs() < 1e-4, "{:?}", inv.ekld_stderr);
+            assert!((se - 1.0).abs() < 1e-3, "{:?}", inv.ekld_stderr);
             assert!((inv.consistency[c] - expected_consistency[c]).abs() < 1e-5);
         }
         assert_eq!(inv.images, vec![10, 10, 10]);

@@ -300,6 +300,7 @@ mod tests {
 
     #[test]
     fn shapes_and_parameter_counts() {
+        let _torch = crate::torch_seed::hold_torch_seed(0);
         for (arch, channels, size, expected_params) in [
             (Arch::SmallCnn, 1, 28, None),
             // ResNet-20 has ~0.27 M parameters, ResNet-32 ~0.46 M (He et al.).
@@ -324,7 +325,7 @@ mod tests {
 
     #[test]
     fn the_small_cnn_runs_channels_last_and_computes_the_plain_layout_function() {
-        tch::manual_seed(3);
+        let _torch = crate::torch_seed::hold_torch_seed(3);
         let vs = VarStore::new(Device::Cpu);
         let model = Classifier::new(&vs.root(), Arch::SmallCnn, 1, 28, 10, HeadKind::Linear);
         let weights = vs.variables();
@@ -360,7 +361,7 @@ mod tests {
 
     #[test]
     fn the_resnets_run_channels_last_and_compute_the_plain_layout_function() {
-        tch::manual_seed(5);
+        let _torch = crate::torch_seed::hold_torch_seed(5);
         let vs = VarStore::new(Device::Cpu);
         let model = Classifier::new(&vs.root(), Arch::Resnet20, 1, 28, 10, HeadKind::Linear);
         let weights = vs.variables();
@@ -400,6 +401,7 @@ mod tests {
 
     #[test]
     fn cosine_head_starts_with_unit_columns_and_scales_its_logits() {
+        let _torch = crate::torch_seed::hold_torch_seed(0);
         let vs = VarStore::new(Device::Cpu);
         let head = HeadKind::Cosine { scale: 30.0 };
         let model = Classifier::new(&vs.root(), Arch::SmallCnn, 1, 28, 5, head);

@@ -160,7 +160,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn random_images(n: i64, seed: i64) -> Tensor {
-        tch::manual_seed(seed);
+        let _torch = crate::torch_seed::hold_torch_seed(seed as u64);
         // Sparse ink on a zero background, like glyphs.
         let ink = Tensor::randint(256, [n, 1, 28, 28], (Kind::Float, Device::Cpu));
         let keep = Tensor::rand([n, 1, 28, 28], (Kind::Float, Device::Cpu)).gt(0.7);

@@ -253,9 +253,14 @@ mod tests {
             mlp_dim: 8,
             ..GeneratorSpec::preset(GeneratorPreset::Small)
         };
-        let g = Generator::new(&vs.root(), &spec, 1);
-        // Weights from a fixed stream, not libtorch's global generator (unseeded here, and shared
-        // by tests running in parallel): a test's generator is the same on every run.
+        // Creating it draws from libtorch's global generator: under the tests' hold, so that a
+        // run another test starts meanwhile is not disturbed.
+        let g = {
+            let _torch = crate::torch_seed::hold_torch_seed(0);
+            Generator::new(&vs.root(), &spec, 1)
+        };
+        // Weights from a fixed stream, not libtorch's global generator (shared by tests running
+        // in parallel): a test's generator is the same on every run.
         let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(17);
         tch::no_grad(|| {
             for (_, mut var) in crate::generative::training::sorted_params(vs) {

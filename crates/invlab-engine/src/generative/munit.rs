@@ -406,6 +406,7 @@ mod tests {
 
     #[test]
     fn encoders_decoder_and_discriminator_have_the_papers_shapes() {
+        let _torch = crate::torch_seed::hold_torch_seed(0);
         for (spec, channels, size) in [
             (tiny_spec(), 1, 28),
             (tiny_spec(), 3, 32),
@@ -480,7 +481,7 @@ mod tests {
 
     #[test]
     fn adain_gives_each_sample_its_own_style_and_the_formulas_gradients() {
-        tch::manual_seed(3);
+        let _torch = crate::torch_seed::hold_torch_seed(3);
         let x = (Tensor::randn([3, 4, 5, 5], (Kind::Double, Device::Cpu)) * 2.0 + 1.0)
             .set_requires_grad(true);
         let gamma = Tensor::randn([3, 4], (Kind::Double, Device::Cpu)).set_requires_grad(true);
@@ -516,6 +517,7 @@ mod tests {
 
     #[test]
     fn layer_norm_uses_the_unbiased_deviation_over_the_whole_sample() {
+        let _torch = crate::torch_seed::hold_torch_seed(0);
         let vs = VarStore::new(Device::Cpu);
         let norm = LayerNorm::new(&vs.root(), 2);
         tch::no_grad(|| {
