@@ -106,6 +106,7 @@ fn a_run_reports_in_order_and_writes_every_file() {
     let mut sizes: Vec<usize> = parsed.classes.iter().map(|c| c.train_size).collect();
     sizes.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(&sizes[..6], &[120, 60, 40, 30, 24, 20]);
+    check_headline_numbers(&dir, &epochs[1], &parsed);
     let lines = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 2);
     let csv = std::fs::read_to_string(dir.join("per_class.csv")).unwrap();
@@ -388,4 +389,63 @@ fn the_fixed_ekld_design_uses_exactly_the_configured_images_and_draws() {
     assert_eq!(report.sampling.images, vec![3; 49]);
     assert_eq!(report.sampling.samples_per_image, vec![5; 49]);
     assert!(report.ekld.iter().all(|e| e.is_finite() && *e >= 0.0));
+}
+
+/// The headline numbers against what they are computed from, with the boundaries written out
+/// here rather than taken from the code: each class's accuracy is a whole count of its own
+/// test images; overall accuracy weighs classes by test size and balanced accuracy weighs them
+/// equally; the groups split classes by *training* size (many > 100, medium 20-100, few < 20);
+/// the summary's few/many eKLD ratio divides the group means of the final per-class eKLD.
+fn check_headline_numbers(
+    dir: &std::path::Path,
+    last: &invlab_core::records::EpochMetrics,
+    summary: &Summary,
+) {
+    let info = RunDir::open(dir).unwrap().load().unwrap().info.unwrap();
+    let (train, test) = (&info.train_sizes, &info.test_sizes);
+    let acc = &last.per_class_accuracy;
+    assert_eq!((acc.len(), train.len(), test.len()), (49, 49, 49));
+    let mut correct = 0.0;
+    for c in 0..49 {
+        let hits = acc[c] * test[c] as f64;
+        assert!((hits - hits.round()).abs() < 1e-6, "class {c}: {hits} hits");
+        correct += hits.round();
+    }
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    let total: usize = test.iter().sum();
+    assert!(close(last.test_accuracy, correct / total as f64));
+    assert!(close(last.balanced_accuracy, acc.iter().sum::<f64>() / 49.0));
+    assert!(close(summary.balanced_accuracy, last.balanced_accuracy));
+    let mean_where = |values: &[f64], keep: &dyn Fn(usize) -> bool| {
+        let chosen: Vec<f64> = (0..49).filter(|&c| keep(train[c])).map(|c| values[c]).collect();
+        (!chosen.is_empty()).then(|| chosen.iter().sum::<f64>() / chosen.len() as f64)
+    };
+    let many = |n: usize| n > 100;
+    let medium = |n: usize| (20..=100).contains(&n);
+    let few = |n: usize| n < 20;
+    let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => close(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    };
+    // This tiny run has all three groups (sizes 120, 60 ... 20, then under 20).
+    for (group, keep) in [
+        (last.groups.many, &many as &dyn Fn(usize) -> bool),
+        (last.groups.medium, &medium),
+        (last.groups.few, &few),
+    ] {
+        assert!(group.is_some());
+        assert!(same(group, mean_where(acc, keep)));
+    }
+    assert!(same(summary.few_shot_accuracy, last.groups.few));
+    let ekld: Vec<f64> = summary.classes.iter().map(|c| c.ekld.unwrap()).collect();
+    let order: Vec<usize> = summary.classes.iter().map(|c| c.train_size).collect();
+    assert_eq!(&order, train, "classes in label order");
+    assert!(same(summary.ekld_by_group.many, mean_where(&ekld, &many)));
+    assert!(same(summary.ekld_by_group.few, mean_where(&ekld, &few)));
+    let ratio = mean_where(&ekld, &few).unwrap() / mean_where(&ekld, &many).unwrap();
+    let table = invlab_report::few_many_ratio(summary);
+    assert!(
+        table.is_some_and(|r| (r - ratio).abs() < 1e-9 * ratio.abs().max(1.0)),
+        "{table:?} vs {ratio}"
+    );
 }

@@ -482,8 +482,9 @@ pub fn comparison_table(runs: &[ReportRun]) -> String {
     out
 }
 
-/// Mean eKLD of the few-shot classes over that of the many-shot ones.
-fn few_many_ratio(s: &Summary) -> Option<f64> {
+/// Mean eKLD of the few-shot classes over that of the many-shot classes (the report's "few/many
+/// eKLD" column).
+pub fn few_many_ratio(s: &Summary) -> Option<f64> {
     match (s.ekld_by_group.few, s.ekld_by_group.many) {
         (Some(f), Some(m)) if m > 0.0 => Some(f / m),
         _ => None,
