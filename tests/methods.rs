@@ -77,14 +77,28 @@ fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
                 .all(|c| c["ekld"].is_number() && c["accuracy"].is_number()),
             "{name}"
         );
+        // The run was made with the preset's three choices...
         let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
-        assert!(
-            config.contains(&format!(
-                "rule = \"{}\"",
-                invlab_core::config::serde_plain_name(&rule)
-            )),
-            "{name}: {config}"
-        );
+        for (key, word) in [
+            ("loss", invlab_core::config::serde_plain_name(&loss)),
+            ("rule", invlab_core::config::serde_plain_name(&rule)),
+            ("augment", invlab_core::config::serde_plain_name(&augment)),
+        ] {
+            assert!(
+                config.contains(&format!("{key} = \"{word}\"")),
+                "{name}: {key} {word}: {config}"
+            );
+        }
+        // ...and the loss shaped the model: LDAM trains a cosine head (a features x classes
+        // weight, no bias), the others a linear one.
+        let checkpoint = load_checkpoint(&dir);
+        let head_weight = &checkpoint.iter().find(|(n, _)| n == "head.weight").unwrap().1;
+        let has_bias = checkpoint.iter().any(|(n, _)| n == "head.bias");
+        if loss == invlab_core::config::Loss::Ldam {
+            assert!(!has_bias && head_weight.size()[1] == 49, "{name}");
+        } else {
+            assert!(has_bias && head_weight.size()[0] == 49, "{name}");
+        }
     }
 }
 
