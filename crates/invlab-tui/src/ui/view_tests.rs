@@ -264,3 +264,80 @@ fn data_view_places_sections_rows_and_the_profile() {
     assert_eq!(picture.width, profile.width as usize);
     assert_eq!(picture.height, profile.height as usize * 2);
 }
+
+/// Decade labels sit under the columns their sizes plot at: on an axis from 1 to 10k, "10" and
+/// "1k" centre at 25 % and 75 % of the plot's width (ratatui's own placement put them at 30 %
+/// and 70 %), "1" starts at the plot's left and "10k" ends at the area's right.
+#[test]
+fn decade_labels_sit_under_their_decades() {
+    let labels: Vec<String> = ["1", "10", "100", "1k", "10k"].map(String::from).to_vec();
+    let y_labels: Vec<String> = ["0", "0.97", "1.94"].map(String::from).to_vec();
+    let area = Rect::new(1, 0, 78, 10);
+    let placed = super::invariance::x_label_starts(area, &y_labels, &labels);
+    // The plot starts after the y labels (4 wide) and the axis line: column 6, 73 wide.
+    let (left, width) = (6.0, 73.0);
+    let centre = |(start, text): (u16, &str)| start as f64 + (text.len() as f64 - 1.0) / 2.0;
+    let share = |p| (centre(p) - left) / (width - 1.0);
+    assert_eq!(placed.len(), 5, "{placed:?}");
+    assert_eq!(placed[0], (6, "1"));
+    assert!((share(placed[1]) - 0.25).abs() < 0.02, "{placed:?}");
+    assert!((share(placed[2]) - 0.50).abs() < 0.02, "{placed:?}");
+    assert!((share(placed[3]) - 0.75).abs() < 0.02, "{placed:?}");
+    assert_eq!(placed[4], (76, "10k"));
+    // Too narrow for all: none overlaps, and the axis's end keeps its name.
+    let tight = super::invariance::x_label_starts(Rect::new(0, 0, 16, 10), &y_labels, &labels);
+    for pair in tight.windows(2) {
+        assert!(
+            pair[0].0 as usize + pair[0].1.len() < pair[1].0 as usize,
+            "{tight:?}"
+        );
+    }
+    assert_eq!(tight.last().map(|p| p.1), Some("10k"));
+}
+
+/// The largest classes plot at eKLD ~ 0 in the plot's bottom-right corner, and nothing is
+/// written over them there (an x-axis title once was). Unfocused, so no cursor covers them.
+#[test]
+fn the_bottom_right_corner_of_the_scatter_shows_its_points() {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    let app = demo_app(20);
+    assert_ne!(app.focus, Pane::Invariance);
+    let mut t = Terminal::new(TestBackend::new(200, 50)).unwrap();
+    t.draw(|f| super::draw(f, &app)).unwrap();
+    let screen = crate::layout::layout(Rect::new(0, 0, 200, 50), app.focus);
+    let pane = screen
+        .panes
+        .iter()
+        .find(|(p, _)| *p == Pane::Invariance)
+        .unwrap()
+        .1;
+    let view = InvarianceView::build(&app, pane, false, false);
+    let InvarianceBody::Plot(p) = view.body else {
+        panic!("a plot")
+    };
+    assert!(p.cursor_point.is_empty());
+    // The largest class: in the rightmost tenth of the axis, at the bottom.
+    let largest = p
+        .series
+        .iter()
+        .flat_map(|s| &s.points)
+        .fold((f64::MIN, 0.0), |a, &b| if b.0 > a.0 { b } else { a });
+    let share = (largest.0 - p.x_bounds[0]) / (p.x_bounds[1] - p.x_bounds[0]);
+    assert!(share > 0.9 && largest.1 < 0.1 * p.y_max, "{largest:?}");
+    // Its cell, found as the chart lays the plot out (after the y labels and the axis line):
+    // a mark, not text and not blank.
+    let area = p.scatter_area;
+    let widest = p.y_labels.iter().map(|l| l.len()).max().unwrap() as u16;
+    let left = area.left() + widest.min(area.width / 3) + 1;
+    let width = area.right() - left;
+    let column = left + (share * f64::from(width - 1)).floor() as u16;
+    let bottom = area.bottom() - 3; // above the label row and the axis line
+    let around: String = (column.saturating_sub(1)..=(column + 1).min(area.right() - 1))
+        .map(|x| t.backend().buffer()[(x, bottom)].symbol().to_string())
+        .collect();
+    assert!(
+        around.chars().any(|c| !c.is_whitespace()) && !around.chars().any(char::is_alphanumeric),
+        "{around:?} at column {column}, row {bottom}"
+    );
+}
