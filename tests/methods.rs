@@ -92,7 +92,11 @@ fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
         // ...and the loss shaped the model: LDAM trains a cosine head (a features x classes
         // weight, no bias), the others a linear one.
         let checkpoint = load_checkpoint(&dir);
-        let head_weight = &checkpoint.iter().find(|(n, _)| n == "head.weight").unwrap().1;
+        let head_weight = &checkpoint
+            .iter()
+            .find(|(n, _)| n == "head.weight")
+            .unwrap()
+            .1;
         let has_bias = checkpoint.iter().any(|(n, _)| n == "head.bias");
         if loss == invlab_core::config::Loss::Ldam {
             assert!(!has_bias && head_weight.size()[1] == 49, "{name}");
