@@ -115,6 +115,12 @@ fn main() -> color_eyre::Result<()> {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
+    // `--json FILE`: the figures also as JSON, for a committed result file.
+    let json_out = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from);
     invlab_engine::device::load_cuda_backend();
 
     let tmp = std::env::temp_dir().join(format!("invlab-latency-{}", std::process::id()));
@@ -307,6 +313,7 @@ fn main() -> color_eyre::Result<()> {
             .join(" ")
     );
     let polls = polls.lock().unwrap().clone();
+    let mut poll_json = serde_json::Value::Null;
     if !polls.is_empty() {
         let mut wall: Vec<f64> = polls.iter().map(|p| p.0 * 1e3).collect();
         wall.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -320,6 +327,13 @@ fn main() -> color_eyre::Result<()> {
             cpu,
             cpu / 2000.0 * 100.0
         );
+        poll_json = serde_json::json!({
+            "runs": history_runs,
+            "polls": polls.len(),
+            "wall_ms_p50": percentile(&wall, 0.5),
+            "wall_ms_max": wall[wall.len() - 1],
+            "cpu_ms_per_poll": cpu,
+        });
     }
     println!(
         "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
@@ -328,5 +342,27 @@ fn main() -> color_eyre::Result<()> {
         percentile(&latencies, 0.99),
         latencies[latencies.len() - 1]
     );
+    if let Some(path) = json_out {
+        let json = serde_json::json!({
+            "tool": "tools/src/tui_latency.rs",
+            "args": args,
+            "invlab_commit": invlab_engine::build_info::invlab_commit(),
+            "measured_unix_seconds": invlab_core::heartbeat::now_seconds(),
+            "condition": if idle { "idle" } else { "default run training" },
+            "cores": cores,
+            "key_presses": latencies.len(),
+            "process_cores_busy": busy / wall,
+            "window_seconds": wall,
+            "load_average": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+            "latency_ms": {
+                "p50": percentile(&latencies, 0.5),
+                "p90": percentile(&latencies, 0.9),
+                "p99": percentile(&latencies, 0.99),
+                "max": latencies[latencies.len() - 1],
+            },
+            "watcher": poll_json,
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")?;
+    }
     Ok(())
 }
