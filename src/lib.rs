@@ -8,3 +8,4 @@
 
 pub mod batch;
 pub mod cli;
+pub mod error;

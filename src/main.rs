@@ -6,6 +6,7 @@ use std::io::Write;
 use clap::Parser;
 use invlab::batch;
 use invlab::cli::{Cli, Command};
+use invlab::error::CliError;
 use invlab_core::paths;
 
 /// libtorch's OpenMP threads spin-wait between kernels by default; on a busy machine (or beside
@@ -90,90 +91,93 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Load CUDA (when installed) before libtorch is first used, so `auto` can find a GPU.
     invlab_engine::device::load_cuda_backend();
-    let code = match &cli.command {
+    let (what, result) = match &cli.command {
         Some(Command::Data {
             preview: true,
             config,
             out,
             root,
-        }) => data_preview(config.as_deref(), root.as_deref(), out),
+        }) => (
+            "invlab data --preview",
+            data_preview(config.as_deref(), root.as_deref(), out),
+        ),
         Some(Command::Data { root, .. }) => {
             let statuses = invlab_engine::data::real::survey(root.as_deref());
             // A closed pipe (`| head`) is no error for a listing.
             let _ = std::io::stdout()
                 .write_all(invlab_engine::data::real::render_survey(&statuses).as_bytes());
-            0
+            ("invlab data", Ok(()))
         }
-        Some(Command::Report { runs, out }) => report(runs, out.as_deref()),
+        Some(Command::Report { runs, out }) => ("invlab report", report(runs, out.as_deref())),
         Some(Command::Watch { dirs }) => {
-            if let Some(missing) = dirs.iter().find(|d| !d.is_dir()) {
-                eprintln!("invlab watch: {} is not a folder", missing.display());
-                return exit_code(batch::EXIT_USAGE);
-            }
-            lab(&cli, None, dirs.clone())
+            let result = match dirs.iter().find(|d| !d.is_dir()) {
+                Some(missing) => Err(CliError::Usage(format!(
+                    "{} is not a folder",
+                    missing.display()
+                ))),
+                None => lab(&cli, None, dirs.clone()),
+            };
+            ("invlab watch", result)
         }
         // No --batch: the interactive lab (the first CONFIG, if any, fills its form).
-        None if !cli.batch && cli.resume.is_none() => {
-            lab(&cli, cli.configs.first().cloned(), Vec::new())
-        }
-        None => match cli.out.clone().or_else(paths::runs_dir) {
-            Some(runs_dir) => batch::main(&cli, &runs_dir),
-            None => no_data_dir(),
-        },
+        None if !cli.batch && cli.resume.is_none() => (
+            "invlab",
+            lab(&cli, cli.configs.first().cloned(), Vec::new()),
+        ),
+        None => (
+            "invlab",
+            runs_dir(&cli).and_then(|runs_dir| batch::main(&cli, &runs_dir)),
+        ),
     };
-    exit_code(code)
-}
-
-/// `--devices` for the lab: the devices to spread its runs over (`auto`: every visible GPU);
-/// none given: each run on its config's device.
-fn lab_devices(cli: &Cli) -> Result<Vec<invlab_core::device::DeviceRequest>, i32> {
-    let Some(text) = &cli.devices else {
-        return Ok(Vec::new());
-    };
-    batch::devices(text).map_err(|e| {
-        eprintln!("invlab: {e}");
-        batch::EXIT_USAGE
-    })
-}
-
-fn no_data_dir() -> i32 {
-    eprintln!("invlab: no data directory is known on this system; pass --out DIR");
-    batch::EXIT_USAGE
-}
-
-/// The interactive lab (with `config` in its form, following `watch` besides its runs
-/// folder); its exit code.
-fn lab(cli: &Cli, config: Option<std::path::PathBuf>, watch: Vec<std::path::PathBuf>) -> i32 {
-    let Some(runs_dir) = cli.out.clone().or_else(paths::runs_dir) else {
-        return no_data_dir();
-    };
-    let devices = match lab_devices(cli) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let options = invlab_tui::TuiOptions {
-        theme: cli.theme.clone(),
-        runs_dir,
-        config,
-        watch,
-        jobs: cli.jobs.unwrap_or(1),
-        devices,
-        ..Default::default()
-    };
-    match invlab_tui::run(options) {
-        Ok(invlab_tui::Ended::Quit) => 0,
-        // Stopped by a signal: the active runs are resumable, as in batch mode.
-        Ok(invlab_tui::Ended::Signal(_)) => batch::EXIT_STOPPED,
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("invlab: {e:?}");
-            1
+            if e.needs_message() {
+                eprintln!("{what}: {e}");
+            }
+            std::process::ExitCode::from(e.exit_code())
         }
     }
 }
 
-/// The process's exit status from one of batch mode's codes (all within 0..=255).
-fn exit_code(code: i32) -> std::process::ExitCode {
-    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+/// `--devices` for the lab: the devices to spread its runs over (`auto`: every visible GPU);
+/// none given: each run on its config's device.
+fn lab_devices(cli: &Cli) -> Result<Vec<invlab_core::device::DeviceRequest>, CliError> {
+    match &cli.devices {
+        None => Ok(Vec::new()),
+        Some(text) => batch::devices(text).map_err(CliError::Usage),
+    }
+}
+
+/// `--out`, else the data directory's `runs` folder.
+fn runs_dir(cli: &Cli) -> Result<std::path::PathBuf, CliError> {
+    cli.out.clone().or_else(paths::runs_dir).ok_or_else(|| {
+        CliError::Usage("no data directory is known on this system; pass --out DIR".into())
+    })
+}
+
+/// The interactive lab (with `config` in its form, following `watch` besides its runs
+/// folder).
+fn lab(
+    cli: &Cli,
+    config: Option<std::path::PathBuf>,
+    watch: Vec<std::path::PathBuf>,
+) -> Result<(), CliError> {
+    let options = invlab_tui::TuiOptions {
+        theme: cli.theme.clone(),
+        runs_dir: runs_dir(cli)?,
+        config,
+        watch,
+        jobs: cli.jobs.unwrap_or(1),
+        devices: lab_devices(cli)?,
+        ..Default::default()
+    };
+    match invlab_tui::run(options) {
+        Ok(invlab_tui::Ended::Quit) => Ok(()),
+        // Stopped by a signal: the active runs are resumable, as in batch mode.
+        Ok(invlab_tui::Ended::Signal(_)) => Err(CliError::Stopped),
+        Err(e) => Err(CliError::Lab(e)),
+    }
 }
 
 /// `invlab data --preview`: a PNG of a config's dataset.
@@ -181,45 +185,25 @@ fn data_preview(
     config: Option<&std::path::Path>,
     root: Option<&std::path::Path>,
     out: &std::path::Path,
-) -> i32 {
-    match invlab_engine::data_preview::write_png(config, root, out) {
-        Ok(summary) => {
-            eprintln!("{summary}");
-            let _ = writeln!(std::io::stdout(), "{}", out.display());
-            0
-        }
-        Err(e) => {
-            eprintln!("invlab data --preview: {e}");
-            batch::EXIT_USAGE
-        }
-    }
+) -> Result<(), CliError> {
+    let summary = invlab_engine::data_preview::write_png(config, root, out)?;
+    eprintln!("{summary}");
+    let _ = writeln!(std::io::stdout(), "{}", out.display());
+    Ok(())
 }
 
-fn report(dirs: &[std::path::PathBuf], out: Option<&std::path::Path>) -> i32 {
+fn report(dirs: &[std::path::PathBuf], out: Option<&std::path::Path>) -> Result<(), CliError> {
     use invlab_report::{comparison_table, write_report, ReportRun};
-    let mut runs = Vec::new();
-    for d in dirs {
-        match ReportRun::load(d) {
-            Ok(r) => runs.push(r),
-            Err(e) => {
-                eprintln!("invlab report: {e}");
-                return batch::EXIT_USAGE;
-            }
-        }
-    }
+    let runs = dirs
+        .iter()
+        .map(|d| ReportRun::load(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::ReportInput)?;
     let _ = std::io::stdout().write_all(comparison_table(&runs).as_bytes());
     if let Some(dir) = out {
-        match write_report(&runs, dir) {
-            Ok(files) => {
-                for f in files {
-                    eprintln!("wrote {}", f.display());
-                }
-            }
-            Err(e) => {
-                eprintln!("invlab report: {e}");
-                return batch::EXIT_FAILED;
-            }
+        for f in write_report(&runs, dir).map_err(CliError::ReportOutput)? {
+            eprintln!("wrote {}", f.display());
         }
     }
-    0
+    Ok(())
 }

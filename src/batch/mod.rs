@@ -21,6 +21,7 @@ pub(crate) use progress::{finished_line, Progress};
 pub(crate) use signals::{signal_name, StopSignals};
 pub(crate) use sweep::{sweep_points, Point};
 
+use crate::error::CliError;
 use existing::Plan;
 use invlab_core::config::RunConfig;
 use invlab_core::device::DeviceRequest;
@@ -28,14 +29,6 @@ use invlab_core::lock::RunLock;
 use invlab_core::schedule::{self, Scheduler, Slot, SlotRequest};
 use invlab_engine::{self as engine, Event, RunRequest};
 use job::Job;
-
-/// Exit codes, as documented in `--help`.
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-/// Stopped by a signal (SIGTERM, SIGINT, SIGUSR1) with the run checkpointed and resumable: run
-/// the command again (with `--resume DIR`, or the same `--index` / `--continue` command). The
-/// value is sysexits' EX_TEMPFAIL, "try again later".
-pub const EXIT_STOPPED: i32 = 75;
 
 /// The result of one batch run.
 #[derive(Debug, Clone, PartialEq)]
@@ -264,8 +257,8 @@ fn slots(cli: &crate::cli::Cli) -> Result<Vec<Slot>, String> {
     Ok(slots)
 }
 
-/// The whole `--batch` invocation. Returns the process exit code.
-pub fn main(cli: &crate::cli::Cli, runs_dir: &Path) -> i32 {
+/// The whole `--batch` invocation.
+pub fn main(cli: &crate::cli::Cli, runs_dir: &Path) -> Result<(), CliError> {
     let signals = StopSignals::install().unwrap_or_else(|e| {
         eprintln!("invlab: {e}; that signal will end the process without a clean stop");
         StopSignals::default()
@@ -275,16 +268,11 @@ pub fn main(cli: &crate::cli::Cli, runs_dir: &Path) -> i32 {
         vec![Work::Resume(dir.clone())]
     } else {
         if cli.configs.is_empty() {
-            eprintln!("invlab: --batch needs at least one CONFIG file (e.g. configs/default.toml)");
-            return EXIT_USAGE;
+            return Err(CliError::Usage(
+                "--batch needs at least one CONFIG file (e.g. configs/default.toml)".into(),
+            ));
         }
-        let points = match sweep_points(&cli.configs, &cli.overrides, &cli.sweeps) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("invlab: {e}");
-                return EXIT_USAGE;
-            }
-        };
+        let points = sweep_points(&cli.configs, &cli.overrides, &cli.sweeps)?;
         if cli.list {
             for (i, p) in points.iter().enumerate() {
                 output::line(&format!(
@@ -293,16 +281,15 @@ pub fn main(cli: &crate::cli::Cli, runs_dir: &Path) -> i32 {
                     p.overrides.join(" ")
                 ));
             }
-            return 0;
+            return Ok(());
         }
         let selected: Vec<&Point> = match cli.index {
             Some(i) if i >= points.len() => {
-                eprintln!(
-                    "invlab: --index {i} is out of range: there are {} sweep points (0..{})",
+                return Err(CliError::Usage(format!(
+                    "--index {i} is out of range: there are {} sweep points (0..{})",
                     points.len(),
                     points.len() - 1
-                );
-                return EXIT_USAGE;
+                )));
             }
             Some(i) => vec![&points[i]],
             None => points.iter().collect(),
@@ -312,26 +299,14 @@ pub fn main(cli: &crate::cli::Cli, runs_dir: &Path) -> i32 {
         // Validate everything before the first run starts, so a typo never costs a finished run.
         let mut work = Vec::new();
         for p in &selected {
-            match RunConfig::load(&p.config, &p.overrides) {
-                Ok(c) => work.push(Work::Config {
-                    config: Box::new(c),
-                    continue_existing,
-                }),
-                Err(e) => {
-                    eprintln!("invlab: {e}");
-                    return EXIT_USAGE;
-                }
-            }
+            work.push(Work::Config {
+                config: Box::new(RunConfig::load(&p.config, &p.overrides)?),
+                continue_existing,
+            });
         }
         work
     };
-    let slots = match slots(cli) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("invlab: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let slots = slots(cli).map_err(CliError::Usage)?;
     if slots.len() > 1 && work.len() > 1 {
         progress.line(&format!(
             "invlab: {} runs, {} at a time ({})",
@@ -346,10 +321,12 @@ pub fn main(cli: &crate::cli::Cli, runs_dir: &Path) -> i32 {
     }
     let tally = run_all(work, slots, runs_dir, &signals, cli.stream, &mut progress);
     if tally.stopped > 0 || signals.received().is_some() {
-        EXIT_STOPPED
+        Err(CliError::Stopped)
     } else if tally.failed > 0 {
-        EXIT_FAILED
+        Err(CliError::RunsFailed {
+            failed: tally.failed,
+        })
     } else {
-        0
+        Ok(())
     }
 }

@@ -149,7 +149,7 @@ enum Source {
 }
 
 impl Source {
-    fn load(config: &RunConfig) -> Result<(Source, Vec<String>), String> {
+    fn load(config: &RunConfig) -> Result<(Source, Vec<String>), PreviewError> {
         if config.data.dataset == DatasetName::Glyphs {
             let sizes = invlab_core::longtail::sizes_by_class(
                 &config.data,
@@ -158,7 +158,7 @@ impl Source {
             );
             return Ok((Source::Glyphs { sizes }, glyphs::class_names()));
         }
-        let prepared = crate::data::prepare::prepare(config).map_err(|e| e.to_string())?;
+        let prepared = crate::data::prepare::prepare(config)?;
         let names = prepared.class_names.clone();
         Ok((Source::Prepared(Box::new(prepared)), names))
     }
@@ -193,9 +193,26 @@ impl Source {
     }
 }
 
+/// Why a data preview could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    /// The config file given to `invlab data --preview`.
+    #[error(transparent)]
+    Config(#[from] invlab_core::config::ConfigError),
+    /// The data loader's error, naming the file or folder.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error("the training set is empty")]
+    EmptyTrainingSet,
+    #[error("writing {}: {source}", path.display())]
+    Writing {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// Builds the preview (prepares a real dataset's data: seconds for large ones).
-/// Errors are the data loader's, naming the file or folder.
-pub fn build(config: &RunConfig) -> Result<DataPreview, String> {
+pub fn build(config: &RunConfig) -> Result<DataPreview, PreviewError> {
     let start = Instant::now();
     let (source, class_names) = Source::load(config)?;
     let sizes = source.sizes().to_vec();
@@ -239,7 +256,7 @@ pub fn build(config: &RunConfig) -> Result<DataPreview, String> {
     let base_class = by_rank[0];
     let base = source.first_images(base_class, 1);
     if base.is_empty() {
-        return Err("the training set is empty".into());
+        return Err(PreviewError::EmptyTrainingSet);
     }
     let repeated = base.select(&[0; FRESH_DRAWS]);
     let drawn = transform_images(&repeated, ekld_transform, &mut rng);
@@ -383,9 +400,9 @@ pub fn write_png(
     config: Option<&std::path::Path>,
     root: Option<&std::path::Path>,
     out: &std::path::Path,
-) -> Result<String, String> {
+) -> Result<String, PreviewError> {
     let mut config = match config {
-        Some(path) => RunConfig::load(path, &[]).map_err(|e| e.to_string())?,
+        Some(path) => RunConfig::load(path, &[])?,
         None => invlab_core::config::default_config(std::path::Path::new("configs")),
     };
     if let Some(root) = root {
@@ -394,7 +411,10 @@ pub fn write_png(
     let preview = build(&config)?;
     to_picture(&preview)
         .write_png(out)
-        .map_err(|e| format!("writing {}: {e}", out.display()))?;
+        .map_err(|source| PreviewError::Writing {
+            path: out.to_path_buf(),
+            source,
+        })?;
     Ok(format!(
         "{}: {} classes, {} training images (n_max {} .. n_min {}), transform {}; preview in {:.1} s",
         serde_plain_name(&preview.dataset),
@@ -512,6 +532,8 @@ mod tests {
         config.data.dataset = DatasetName::Cifar10;
         config.data.root = Some("/nonexistent/invlab-cifar".into());
         let e = build(&config).unwrap_err();
+        assert!(matches!(e, PreviewError::Data(_)), "{e:?}");
+        let e = e.to_string();
         assert!(
             e.contains("/nonexistent/invlab-cifar") || e.contains("cifar"),
             "{e}"

@@ -63,14 +63,14 @@ impl Runtime {
                 Effect::SaveConfig { path, text } => {
                     let tx = self.tx.clone();
                     spawn_named("invlab-save", move || {
-                        let result = save_config(&path, &text);
+                        let result = save_config(&path, &text).map_err(|e| e.to_string());
                         let _ = tx.send(AppEvent::Saved(result));
                     });
                 }
                 Effect::Trash { slot, dir, trash } => {
                     let tx = self.tx.clone();
                     spawn_named("invlab-trash", move || {
-                        let result = move_to_trash(&dir, &trash);
+                        let result = move_to_trash(&dir, &trash).map_err(|e| e.to_string());
                         tracing::info!(slot, ?result, "trash {}", dir.display());
                         let _ = tx.send(AppEvent::Trashed { slot, result });
                     });
@@ -128,33 +128,63 @@ fn terminate(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// A file operation of the lab's that failed: what, on which path, and why.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FileError {
+    #[error("{}: not a run directory", .0.display())]
+    NotARunDirectory(PathBuf),
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot move {} to {}: {source}", from.display(), to.display())]
+    Move {
+        from: PathBuf,
+        to: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// Moves a run directory into `trash` (created if missing), under a fresh name when one of
 /// the same name is there already. A rename, never a delete: the run can be brought back.
-pub(crate) fn move_to_trash(dir: &Path, trash: &Path) -> Result<PathBuf, String> {
+pub(crate) fn move_to_trash(dir: &Path, trash: &Path) -> Result<PathBuf, FileError> {
     let name = dir
         .file_name()
-        .ok_or_else(|| format!("{}: not a run directory", dir.display()))?;
-    std::fs::create_dir_all(trash)
-        .map_err(|e| format!("cannot create {}: {e}", trash.display()))?;
+        .ok_or_else(|| FileError::NotARunDirectory(dir.to_path_buf()))?;
+    std::fs::create_dir_all(trash).map_err(|source| FileError::Io {
+        action: "create",
+        path: trash.to_path_buf(),
+        source,
+    })?;
     let mut target = trash.join(name);
     let mut n = 2;
     while target.exists() {
         target = trash.join(format!("{}-{n}", name.to_string_lossy()));
         n += 1;
     }
-    std::fs::rename(dir, &target)
-        .map_err(|e| format!("cannot move {} to {}: {e}", dir.display(), target.display()))?;
+    std::fs::rename(dir, &target).map_err(|source| FileError::Move {
+        from: dir.to_path_buf(),
+        to: target.clone(),
+        source,
+    })?;
     Ok(target)
 }
 
-/// Writes a config file (its folder created if missing): the path written, or why not.
-fn save_config(path: &Path, text: &str) -> Result<PathBuf, String> {
-    path.parent()
-        .map(std::fs::create_dir_all)
-        .unwrap_or(Ok(()))
-        .and_then(|_| std::fs::write(path, text))
-        .map(|()| path.to_path_buf())
-        .map_err(|e| format!("cannot save {}: {e}", path.display()))
+/// Writes a config file atomically (its folder created if missing; an existing file is
+/// replaced whole or not at all): the path written, or why not.
+fn save_config(path: &Path, text: &str) -> Result<PathBuf, FileError> {
+    let saving = |source| FileError::Io {
+        action: "save",
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(saving)?;
+    }
+    invlab_core::atomic::write_atomic(path, text.as_bytes()).map_err(saving)?;
+    Ok(path.to_path_buf())
 }
 
 /// Runs `job` on a named OS thread; a thread that cannot start is logged.
@@ -179,7 +209,8 @@ fn spawn_figures(dir: PathBuf) {
 fn spawn_preview(tx: UnboundedSender<AppEvent>, key: String, config: Box<RunConfig>) {
     spawn_named("invlab-preview", move || {
         let result = std::panic::catch_unwind(|| invlab_engine::data_preview::build(&config))
-            .unwrap_or_else(|_| Err("building the preview panicked (see the log)".into()))
+            .map_err(|_| "building the preview panicked (see the log)".to_string())
+            .and_then(|built| built.map_err(|e| e.to_string()))
             .map(Arc::new);
         if let Err(e) = &result {
             tracing::warn!("data preview: {e}");
@@ -206,7 +237,8 @@ mod tests {
         assert!(trash.join("r1/summary.json").exists());
         assert!(trash.join("r1-2/summary.json").exists(), "no overwrite");
         let e = move_to_trash(&runs.join("gone"), &trash).unwrap_err();
-        assert!(e.contains("gone"), "{e}");
+        assert!(matches!(e, FileError::Move { .. }), "{e:?}");
+        assert!(e.to_string().contains("gone"), "{e}");
     }
 
     #[test]

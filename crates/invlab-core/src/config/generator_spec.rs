@@ -156,14 +156,25 @@ impl GeneratorSpec {
 
     /// Whether images of `size` x `size` pass through the content path and back unchanged in
     /// size (each downsampling halves, each upsampling doubles).
-    pub fn fits(&self, size: i64) -> Result<(), String> {
+    pub fn fits(&self, size: i64) -> Result<(), SizeMismatch> {
         let factor = 1i64 << self.downsamples;
         if size % factor != 0 {
-            return Err(format!(
-                "the generator's {} downsamplings need the image size to be a multiple of {factor}, got {size}",
-                self.downsamples
-            ));
+            return Err(SizeMismatch {
+                downsamples: self.downsamples,
+                size,
+            });
         }
         Ok(())
     }
+}
+
+/// Images whose size the generator's downsamplings do not divide.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the generator's {downsamples} downsamplings need the image size to be a multiple of {}, got {size}",
+    1i64 << downsamples
+)]
+pub struct SizeMismatch {
+    pub downsamples: usize,
+    pub size: i64,
 }

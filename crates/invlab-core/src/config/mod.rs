@@ -934,13 +934,22 @@ pub fn valid_run_name(name: &str) -> bool {
 }
 
 /// `valid_run_name` with the reason, for messages (a run or saved config's name).
-pub fn check_run_name(name: &str) -> Result<(), String> {
+pub fn check_run_name(name: &str) -> Result<(), BadRunName> {
     if valid_run_name(name) {
         return Ok(());
     }
-    Err(format!(
-        "{name:?} must be non-empty, not . or .., and use only letters, digits, '-', '_', '.', '+'"
-    ))
+    Err(BadRunName {
+        name: name.to_string(),
+    })
+}
+
+/// A run name that cannot name a run directory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{name:?} must be non-empty, not . or .., and use only letters, digits, '-', '_', '.', '+'"
+)]
+pub struct BadRunName {
+    pub name: String,
 }
 
 /// `raw` with every character a run name may not hold replaced by '_'.

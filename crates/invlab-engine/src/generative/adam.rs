@@ -89,13 +89,16 @@ impl Adam {
         prefix: &str,
         saved: &[(String, Tensor)],
         device: Device,
-    ) -> Result<(), String> {
+    ) -> Result<(), super::StateError> {
         let find = |name: &str| {
             saved
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, t)| t.to_device(device))
-                .ok_or_else(|| format!("optimizer state lacks {name}"))
+                .ok_or_else(|| super::StateError::Missing {
+                    what: "optimizer state",
+                    name: name.to_string(),
+                })
         };
         for (((name, _), m), v) in self
             .params
@@ -110,8 +113,7 @@ impl Adam {
                 v.copy_(&saved_v);
             });
         }
-        self.step = i64::try_from(find(&format!("{prefix}step"))?.to_kind(Kind::Int64))
-            .map_err(|e| e.to_string())?;
+        self.step = i64::try_from(find(&format!("{prefix}step"))?.to_kind(Kind::Int64))?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! generator used at sampling time), `key.json` (what the key hashes), `losses.jsonl` and
 //! `samples.png`; it appears whole or not at all (written to a temp folder, then renamed).
 
+use crate::error::{EngineError, EngineResult};
 use std::path::{Path, PathBuf};
 
 use invlab_core::config::RunConfig;
@@ -28,12 +29,17 @@ pub(crate) fn lookup(root: &Path, key: &str) -> Option<PathBuf> {
 pub(crate) fn store(
     root: &Path,
     key: &str,
-    write: impl FnOnce(&Path) -> Result<(), String>,
-) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(root).map_err(|e| format!("creating {}: {e}", root.display()))?;
+    write: impl FnOnce(&Path) -> EngineResult<()>,
+) -> EngineResult<PathBuf> {
+    let creating = |path: &Path, e: std::io::Error| EngineError::File {
+        action: "creating",
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(root).map_err(|e| creating(root, e))?;
     let tmp = root.join(format!(".tmp-{}-{key}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| format!("creating {}: {e}", tmp.display()))?;
+    std::fs::create_dir_all(&tmp).map_err(|e| creating(&tmp, e))?;
     if let Err(e) = write(&tmp) {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
@@ -45,7 +51,7 @@ pub(crate) fn store(
             let _ = std::fs::remove_dir_all(&tmp);
             Ok(dir)
         }
-        Err(e) => Err(format!("storing {}: {e}", dir.display())),
+        Err(e) => Err(EngineError::writing(&dir, e)),
     }
 }
 
@@ -57,11 +63,13 @@ mod tests {
     fn entries_appear_whole() {
         let tmp = tempfile::tempdir().unwrap();
         assert!(lookup(tmp.path(), "k").is_none());
-        let failed = store(tmp.path(), "k", |_| Err("disk full".into()));
+        let failed = store(tmp.path(), "k", |d| {
+            Err(EngineError::writing(d, "disk full"))
+        });
         assert!(failed.is_err());
         assert!(lookup(tmp.path(), "k").is_none());
         let dir = store(tmp.path(), "k", |d| {
-            std::fs::write(d.join("generator.ot"), b"x").map_err(|e| e.to_string())
+            std::fs::write(d.join("generator.ot"), b"x").map_err(|e| EngineError::writing(d, e))
         })
         .unwrap();
         assert_eq!(lookup(tmp.path(), "k"), Some(dir));

@@ -13,3 +13,13 @@ pub mod cache;
 pub mod munit;
 pub mod samples;
 pub mod training;
+
+/// A saved generator training state that cannot be restored.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StateError {
+    /// `what` (the optimizer's state, the generator checkpoint) has no entry `name`.
+    #[error("{what} lacks {name}")]
+    Missing { what: &'static str, name: String },
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+}

@@ -215,14 +215,20 @@ impl MunitTraining {
     }
 
     /// Restores what `state` saved.
-    pub(crate) fn load_state(&mut self, saved: &[(String, Tensor)]) -> Result<(), String> {
+    pub(crate) fn load_state(
+        &mut self,
+        saved: &[(String, Tensor)],
+    ) -> Result<(), super::StateError> {
         let device = self.gen_vs.device();
         let find = |name: &str| {
             saved
                 .iter()
                 .find(|(n, _)| n == name)
                 .map(|(_, t)| t.to_device(device))
-                .ok_or_else(|| format!("the generator checkpoint lacks {name}"))
+                .ok_or_else(|| super::StateError::Missing {
+                    what: "the generator checkpoint",
+                    name: name.to_string(),
+                })
         };
         for (prefix, vs) in [("gen", &self.gen_vs), ("dis", &self.dis_vs)] {
             for (name, mut t) in sorted_params(vs) {
@@ -232,7 +238,7 @@ impl MunitTraining {
         }
         self.gen_opt.load_state("gen_opt/", saved, device)?;
         self.dis_opt.load_state("dis_opt/", saved, device)?;
-        self.iteration = i64::try_from(find("iteration")?).map_err(|e| e.to_string())? as usize;
+        self.iteration = i64::try_from(find("iteration")?)? as usize;
         Ok(())
     }
 }

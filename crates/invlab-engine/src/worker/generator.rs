@@ -100,10 +100,10 @@ fn load_generator(
 }
 
 /// Writes a sample grid as a PNG.
-pub(super) fn write_samples_png(grid: &SampleGrid, path: &std::path::Path) -> Result<(), String> {
+pub(super) fn write_samples_png(grid: &SampleGrid, path: &std::path::Path) -> EngineResult<()> {
     grid.to_picture()
         .write_png(path)
-        .map_err(|e| format!("writing {}: {e}", path.display()))
+        .map_err(|e| EngineError::writing(path, e))
 }
 
 impl Trainer<'_> {
@@ -113,7 +113,8 @@ impl Trainer<'_> {
             return Ok(Some(()));
         };
         let spec = inputs.spec.clone();
-        spec.fits(self.data.size).map_err(EngineError::Unusable)?;
+        spec.fits(self.data.size)
+            .map_err(|e| EngineError::Unusable(e.to_string()))?;
         let key = inputs.key();
         let root = cache::cache_root(&self.config).ok_or_else(|| {
             EngineError::Unusable(
@@ -320,15 +321,21 @@ impl Trainer<'_> {
         let key_text = serde_json::to_string_pretty(inputs).unwrap_or_default() + "\n";
         let losses_text = losses_jsonl(&losses);
         let dir = cache::store(root, key, |tmp| {
-            Tensor::save_multi(&weights, tmp.join("generator.ot")).map_err(|e| e.to_string())?;
-            std::fs::write(tmp.join("key.json"), &key_text).map_err(|e| e.to_string())?;
-            std::fs::write(tmp.join("losses.jsonl"), &losses_text).map_err(|e| e.to_string())?;
+            let write = |name: &str, text: &[u8]| {
+                let path = tmp.join(name);
+                std::fs::write(&path, text).map_err(|e| EngineError::writing(&path, e))
+            };
+            let weights_path = tmp.join("generator.ot");
+            Tensor::save_multi(&weights, &weights_path)
+                .map_err(|e| EngineError::writing(&weights_path, e))?;
+            write("key.json", key_text.as_bytes())?;
+            write("losses.jsonl", losses_text.as_bytes())?;
             // The grid as data too, so the lab can show it for runs read back from disk.
-            let grid_text = serde_json::to_string(&grid).map_err(|e| e.to_string())?;
-            std::fs::write(tmp.join("samples.json"), grid_text).map_err(|e| e.to_string())?;
+            let grid_text = serde_json::to_string(&grid)
+                .map_err(|e| EngineError::writing(&tmp.join("samples.json"), e))?;
+            write("samples.json", grid_text.as_bytes())?;
             write_samples_png(&grid, &tmp.join("samples.png"))
-        })
-        .map_err(|e| EngineError::writing(root, e))?;
+        })?;
         let _ = std::fs::remove_file(&checkpoint);
         self.generator_iteration.set(None);
         Ok(Some((dir, seconds)))
