@@ -4,7 +4,6 @@
 //! sets `should_exit` (or after a signal's grace time, or at a second signal).
 
 use std::io;
-use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
@@ -97,22 +96,22 @@ pub(crate) fn spawn_watcher(
     });
 }
 
-/// SIGTERM, SIGINT and SIGHUP as a stream (must be called inside the runtime).
+/// The stop signals (SIGTERM, SIGINT, SIGUSR1, SIGHUP) as a stream, read by the same
+/// `invlab_core::signal::listen` as batch mode's: a repeat within its window (Slurm's double
+/// SIGTERM) is dropped here, so it does not cut the first one's grace time short; a later
+/// signal arrives as a second one, which ends the loop at once.
 pub(crate) fn shutdown_signals() -> io::Result<impl Stream<Item = Signal> + Unpin> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut signals = [
-        (Signal::Term, signal(SignalKind::terminate())?),
-        (Signal::Int, signal(SignalKind::interrupt())?),
-        (Signal::Hup, signal(SignalKind::hangup())?),
-    ];
-    Ok(futures_util::stream::poll_fn(move |cx| {
-        for (which, s) in signals.iter_mut() {
-            if let Poll::Ready(Some(())) = s.poll_recv(cx) {
-                return Poll::Ready(Some(*which));
-            }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    invlab_core::signal::listen(move |sig, meaning| {
+        if meaning != invlab_core::signal::Meaning::Repeat {
+            let _ = tx.send(sig);
         }
-        Poll::Pending
-    }))
+    })
+    .map_err(|e| io::Error::new(e.error.kind(), e.to_string()))?;
+    Ok(Box::pin(futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|s| (s, rx)) },
+    )))
 }
 
 /// The loop's sources besides the `AppEvent` channel.
@@ -282,4 +281,42 @@ where
         }
     }
     Ok(ended_by)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    /// Real signals to this process: Slurm's double SIGTERM (20 ms apart) reaches the loop as
+    /// one stop; one 2 s later arrives as a second (which ends the loop at once).
+    #[test]
+    fn a_repeat_within_the_window_is_one_stop_and_a_later_signal_a_second() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut signals = shutdown_signals().unwrap();
+            let raise = || {
+                // SAFETY: kill(2) on this process with a signal whose handler is installed.
+                #[allow(unsafe_code)]
+                unsafe {
+                    libc::kill(libc::getpid(), libc::SIGTERM);
+                }
+            };
+            let wait = |ms| Duration::from_millis(ms);
+            raise();
+            tokio::time::sleep(wait(20)).await;
+            raise();
+            let first = tokio::time::timeout(wait(1000), signals.next()).await;
+            assert_eq!(first.unwrap(), Some(Signal::Term));
+            let repeat = tokio::time::timeout(wait(500), signals.next()).await;
+            assert!(repeat.is_err(), "the repeat was dropped");
+            tokio::time::sleep(invlab_core::signal::REPEAT_WINDOW).await;
+            raise();
+            let second = tokio::time::timeout(wait(1000), signals.next()).await;
+            assert_eq!(second.unwrap(), Some(Signal::Term));
+        });
+    }
 }

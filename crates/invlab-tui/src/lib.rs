@@ -5,7 +5,7 @@
 //! terminal input (crossterm's `EventStream`: keys, mouse, resizes), the `AppEvent` channel
 //! (engine events from each run's worker thread through its `EventSink`, GPU/CPU samples from
 //! a 1 Hz timer task, finished data previews), a 4 Hz tick, the frame timer, and shutdown
-//! signals (SIGTERM, SIGINT, SIGHUP: stop active runs cleanly, wait a bounded time for their
+//! signals (SIGTERM, SIGINT, SIGUSR1, SIGHUP: stop active runs cleanly, wait a bounded time for their
 //! `Stopped`, restore the terminal). Training stays on its own OS thread per run, and so does
 //! building a data preview; no libtorch call runs on the runtime. The `App` stays pure: the
 //! shell turns sources into `AppEvent`s and carries out the `Effect`s the App returns.
