@@ -218,3 +218,40 @@ fn drs_switches_to_class_balanced_draws_at_e1() {
     assert_eq!(record.epochs[0].drawn_per_class, sizes);
     assert_balanced(&record.epochs[1].drawn_per_class, &sizes);
 }
+
+/// Balanced Softmax and the logit-adjusted loss through the engine: LA at tau 0 trains exactly
+/// as ERM, LA at tau 1 exactly as Balanced Softmax, and Balanced Softmax differently from ERM:
+/// its prior is the long-tailed training set's (the balanced test set's prior would be a
+/// constant shift, which changes no softmax, and the runs would be ERM's).
+#[test]
+fn prior_adjusted_losses_train_through_the_engine_on_the_training_prior() {
+    use invlab_core::config::Loss;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, loss: Loss, tau: f64| {
+        let mut c = tiny_config(name);
+        c.method.loss = loss;
+        c.method.la_tau = tau;
+        let (handle, rx) = spawn(RunRequest::New {
+            config: c,
+            runs_dir: tmp.path().to_path_buf(),
+        });
+        let events = drain(&rx, 300);
+        handle.join();
+        let Some(Event::Finished(_)) = events.last() else {
+            panic!("{name}: {:?}", events.last())
+        };
+        invlab_core::rundir::RunDir::open(&tmp.path().join(name))
+            .unwrap()
+            .read_metrics()
+            .iter()
+            .map(|m| (m.train_loss, m.per_class_accuracy.clone()))
+            .collect::<Vec<_>>()
+    };
+    let erm = run("erm", Loss::Ce, 1.0);
+    let la0 = run("la0", Loss::LogitAdjusted, 0.0);
+    let bs = run("bs", Loss::BalancedSoftmax, 1.0);
+    let la1 = run("la1", Loss::LogitAdjusted, 1.0);
+    assert_eq!(erm, la0);
+    assert_eq!(bs, la1);
+    assert_ne!(erm, bs);
+}

@@ -102,12 +102,23 @@ pub(crate) fn ldam_margins(sizes: &[usize], max_margin: f64) -> Vec<f64> {
     raw.iter().map(|m| m * max_margin / max).collect()
 }
 
+/// log(n_c / sum_k n_k): the training set's class prior, for the prior-adjusted losses.
+pub(crate) fn log_prior(train_sizes: &[usize]) -> Vec<f64> {
+    let total: usize = train_sizes.iter().sum();
+    train_sizes
+        .iter()
+        .map(|&n| (n.max(1) as f64 / total.max(1) as f64).ln())
+        .collect()
+}
+
 /// The training loss on a batch's logits.
 pub(crate) struct LossFn {
     loss: Loss,
     gamma: f64,
     scale: f64,
     margins: Option<Tensor>,
+    /// tau x log prior per class (Balanced Softmax: tau = 1), added to the logits in training.
+    prior_shift: Option<Tensor>,
 }
 
 impl LossFn {
@@ -119,11 +130,25 @@ impl LossFn {
                 .collect();
             Tensor::from_slice(&m).to_device(device)
         });
+        let tau = match method.loss {
+            Loss::BalancedSoftmax => Some(1.0),
+            Loss::LogitAdjusted => Some(method.la_tau),
+            _ => None,
+        };
+        // `sizes` are the training set's class counts (the worker passes `train_sizes`).
+        let prior_shift = tau.map(|tau| {
+            let shift: Vec<f32> = log_prior(sizes)
+                .into_iter()
+                .map(|l| (tau * l) as f32)
+                .collect();
+            Tensor::from_slice(&shift).to_device(device)
+        });
         LossFn {
             loss: method.loss,
             gamma: method.focal_gamma,
             scale: method.ldam_scale,
             margins,
+            prior_shift,
         }
     }
 
@@ -136,6 +161,16 @@ impl LossFn {
     ) -> Tensor {
         match self.loss {
             Loss::Ce => logits.cross_entropy_loss(targets, weights, Reduction::Mean, -100, 0.0),
+            Loss::BalancedSoftmax | Loss::LogitAdjusted => {
+                let shift = self.prior_shift.as_ref().expect("the class prior");
+                (logits + shift.unsqueeze(0)).cross_entropy_loss(
+                    targets,
+                    weights,
+                    Reduction::Mean,
+                    -100,
+                    0.0,
+                )
+            }
             Loss::Focal => {
                 // As the LDAM-DRW reference: p = exp(-CE_i) with the (weighted) per-sample CE.
                 let ce = logits.cross_entropy_loss(targets, weights, Reduction::None, -100, 0.0);
@@ -511,6 +546,48 @@ mod tests {
             .sum();
         // 2 degrees of freedom: P(chi2 > 13.8) = 0.001.
         assert!(chi2 < 13.8, "counts {counts:?}, chi2 {chi2}");
+    }
+
+    /// Balanced Softmax and the logit-adjusted loss against their formulas written out by hand:
+    /// loss_i = -log( pi_y^tau e^{z_y} / sum_k pi_k^tau e^{z_k} ), pi the training prior.
+    #[test]
+    fn prior_adjusted_losses_match_their_formulas() {
+        let z = [[2.0f64, 0.5, -1.0], [0.1, 0.2, 0.3], [-0.5, 1.5, 0.0]];
+        let y = [0usize, 2, 1];
+        let sizes = [60usize, 30, 10];
+        let by_hand = |tau: f64| -> f64 {
+            let total: f64 = sizes.iter().map(|&n| n as f64).sum();
+            let prior: Vec<f64> = sizes.iter().map(|&n| n as f64 / total).collect();
+            let mut sum = 0.0;
+            for (row, &target) in z.iter().zip(&y) {
+                let terms: Vec<f64> = row
+                    .iter()
+                    .zip(&prior)
+                    .map(|(zk, pk)| pk.powf(tau) * zk.exp())
+                    .collect();
+                sum += -(terms[target] / terms.iter().sum::<f64>()).ln();
+            }
+            sum / 3.0
+        };
+        let logits = Tensor::from_slice(&z.concat())
+            .view([3, 3])
+            .to_kind(Kind::Float);
+        let targets = Tensor::from_slice(&[0i64, 2, 1]);
+        let loss = |loss: Loss, tau: f64| {
+            let mut m = method(loss, Rule::None);
+            m.la_tau = tau;
+            let l = LossFn::new(&m, &sizes, Device::Cpu).compute(&logits, &targets, None);
+            f64::try_from(l).unwrap()
+        };
+        assert!((loss(Loss::BalancedSoftmax, 7.0) - by_hand(1.0)).abs() < 1e-5);
+        assert!((loss(Loss::LogitAdjusted, 2.0) - by_hand(2.0)).abs() < 1e-5);
+        assert!((loss(Loss::LogitAdjusted, 0.0) - loss(Loss::Ce, 0.0)).abs() < 1e-6);
+        // The adjustment matters here: the head class's prior raises the tail's loss.
+        assert!((by_hand(1.0) - by_hand(0.0)).abs() > 0.1);
+        let expected = [0.6f64.ln(), 0.3f64.ln(), 0.1f64.ln()];
+        for (a, b) in log_prior(&sizes).iter().zip(expected) {
+            assert!((a - b).abs() < 1e-12);
+        }
     }
 
     #[test]

@@ -122,6 +122,12 @@ pub enum Loss {
     Ce,
     Focal,
     Ldam,
+    /// Balanced Softmax (Ren et al. 2020): cross-entropy on logits + log(prior_c), the prior
+    /// from the training set's class counts; test-time logits are the plain ones.
+    BalancedSoftmax,
+    /// The logit-adjusted loss (Menon et al. 2021): cross-entropy on logits + tau log(prior_c)
+    /// (`method.la_tau`; tau = 1 is Balanced Softmax).
+    LogitAdjusted,
 }
 
 /// How the sampler and the loss weights treat class sizes.
@@ -311,6 +317,8 @@ pub struct MethodConfig {
     pub beta: f64,
     /// Epochs of classifier re-training for `crt`.
     pub crt_epochs: usize,
+    /// tau of the logit-adjusted loss (`loss = "logit-adjusted"`).
+    pub la_tau: f64,
 }
 
 /// GIT: the generator (sizes from `preset`, each overridable) and how the classifier uses it.
@@ -462,6 +470,7 @@ impl Default for MethodConfig {
             ldam_scale: 30.0,
             beta: 0.9999,
             crt_epochs: 10,
+            la_tau: 1.0,
         }
     }
 }
@@ -728,6 +737,12 @@ impl RunConfig {
             );
         }
         let m = &self.method;
+        if !(m.la_tau.is_finite() && m.la_tau >= 0.0) {
+            return err(
+                "method.la_tau",
+                format!("must be >= 0 (0 is plain cross-entropy), got {}", m.la_tau),
+            );
+        }
         if !(m.focal_gamma.is_finite() && m.focal_gamma >= 0.0) {
             return err(
                 "method.focal_gamma",

@@ -23,7 +23,7 @@ pub struct Preset {
     pub about: &'static str,
 }
 
-pub const PRESETS: [Preset; 12] = [
+pub const PRESETS: [Preset; 14] = [
     Preset {
         name: "ERM",
         loss: Loss::Ce,
@@ -79,6 +79,20 @@ pub const PRESETS: [Preset; 12] = [
         rule: Rule::Drw,
         augment: Augment::None,
         about: "LDAM margins ~ n_c^-1/4 (max 0.5, s 30), re-weighting from E1",
+    },
+    Preset {
+        name: "Balanced-Softmax",
+        loss: Loss::BalancedSoftmax,
+        rule: Rule::None,
+        augment: Augment::None,
+        about: "softmax over logits + log of the training prior (Ren et al. 2020)",
+    },
+    Preset {
+        name: "LA",
+        loss: Loss::LogitAdjusted,
+        rule: Rule::None,
+        augment: Augment::None,
+        about: "logit-adjusted loss: logits + tau log prior (tau 1; Menon et al. 2021)",
     },
     Preset {
         name: "cRT",
