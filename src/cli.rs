@@ -168,4 +168,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Print a shell completion script, e.g. `source <(invlab completions bash)`, or for
+    /// zsh `invlab completions zsh > "${fpath[1]}/_invlab"`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `invlab man > ~/.local/share/man/man1/invlab.1`.
+    Man,
 }

@@ -39,6 +39,9 @@ pub enum CliError {
     /// Stopped by a signal, every run checkpointed; each run said where it stopped.
     #[error("stopped by a signal; the same command continues the runs")]
     Stopped,
+    /// Standard output could not be written.
+    #[error("writing to standard output: {0}")]
+    Output(std::io::Error),
     /// The lab could not run (its terminal, its start-up).
     #[error("{0:?}")]
     Lab(color_eyre::Report),
@@ -53,9 +56,10 @@ impl CliError {
             CliError::Preview(_) => EXIT_USAGE,
             // `--out` names a run directory: a bad flag, nothing written.
             CliError::ReportOutput(ReportError::OutIsARun { .. }) => EXIT_USAGE,
-            CliError::ReportOutput(_) | CliError::RunsFailed { .. } | CliError::Lab(_) => {
-                EXIT_FAILED
-            }
+            CliError::ReportOutput(_)
+            | CliError::RunsFailed { .. }
+            | CliError::Output(_)
+            | CliError::Lab(_) => EXIT_FAILED,
             CliError::Stopped => EXIT_STOPPED,
         }
     }

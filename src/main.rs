@@ -109,6 +109,20 @@ fn main() -> std::process::ExitCode {
             ("invlab data", Ok(()))
         }
         Some(Command::Report { runs, out }) => ("invlab report", report(runs, out.as_deref())),
+        Some(Command::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "invlab", &mut std::io::stdout());
+            ("invlab completions", Ok(()))
+        }
+        Some(Command::Man) => {
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            let result = match page.render(&mut std::io::stdout()) {
+                // `| head` closed the pipe: nobody is reading, nothing failed.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.map_err(CliError::Output),
+            };
+            ("invlab man", result)
+        }
         Some(Command::Watch { dirs }) => {
             let result = match dirs.iter().find(|d| !d.is_dir()) {
                 Some(missing) => Err(CliError::Usage(format!(

@@ -1041,3 +1041,42 @@ fn a_killed_holders_point_is_taken_over() {
     assert!(stderr.contains("continuing the unfinished run"), "{stderr}");
     assert_eq!(state(&run)["status"], "finished");
 }
+
+/// Shell completions load in bash and complete the subcommands; the man page is roff.
+#[test]
+fn completions_load_in_bash_and_the_man_page_renders() {
+    let exe = env!("CARGO_BIN_EXE_invlab");
+    let script = format!(
+        "source <({exe} completions bash) && complete -p invlab && \
+         COMP_WORDS=(invlab rep) COMP_CWORD=1 COMP_LINE='invlab rep' COMP_POINT=10 && \
+         _invlab invlab rep invlab && printf '%s\\n' \"${{COMPREPLY[@]}}\""
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("-F _invlab invlab"), "{text}");
+    assert!(text.lines().any(|l| l == "report"), "{text}");
+    for shell in ["zsh", "fish"] {
+        let out = invlab().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success() && out.stdout.len() > 500, "{shell}");
+    }
+    let man = invlab().arg("man").output().unwrap();
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(man.status.success());
+    assert!(
+        page.contains(".TH invlab 1") && page.contains("\\-\\-batch"),
+        "{page:.300}"
+    );
+    // A closed pipe is no failure.
+    let sh = format!("{exe} man | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}");
+    let out = Command::new("bash").arg("-c").arg(&sh).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
+}
