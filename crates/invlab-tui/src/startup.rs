@@ -83,7 +83,14 @@ pub(crate) fn build_app(options: &TuiOptions) -> (App, RunWatcher) {
     for p in &problems {
         tracing::warn!("theme not loaded: {p}");
     }
-    setup.themes = themes;
+    setup.themes = if theme::no_color_requested(std::env::var_os("NO_COLOR").as_deref()) {
+        themes
+            .into_iter()
+            .map(theme::Theme::without_color)
+            .collect()
+    } else {
+        themes
+    };
     setup.theme = options.theme.clone();
     let mut config_error = None;
     if let Some(path) = &options.config {

@@ -175,10 +175,46 @@ impl Theme {
     }
 
     pub(crate) fn selected(&self) -> Style {
+        if self.colors.selection_bg == Color::Reset {
+            // No colours (NO_COLOR): a selection shows as reverse video.
+            return Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        }
         Style::default()
             .bg(self.colors.selection_bg)
             .add_modifier(Modifier::BOLD)
     }
+
+    /// The theme with every colour the terminal's own (for `NO_COLOR`, no-color.org): markers,
+    /// bold and reverse video carry what colour did. With no colour change between cells the
+    /// terminal never receives a colour sequence, which under `NO_COLOR` crossterm turns into a
+    /// reset that also cleared bold: the selected row vanished.
+    pub(crate) fn without_color(mut self) -> Theme {
+        let c = &mut self.colors;
+        for color in [
+            &mut c.bg,
+            &mut c.fg,
+            &mut c.dim,
+            &mut c.accent,
+            &mut c.border,
+            &mut c.border_focus,
+            &mut c.selection_bg,
+            &mut c.ok,
+            &mut c.warn,
+            &mut c.error,
+            &mut c.many,
+            &mut c.medium,
+            &mut c.few,
+        ] {
+            *color = Color::Reset;
+        }
+        c.series = vec![Color::Reset];
+        self
+    }
+}
+
+/// Whether the user asked for no colour: `NO_COLOR` set and not empty (no-color.org).
+pub(crate) fn no_color_requested(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| !v.is_empty())
 }
 
 impl Default for Theme {

@@ -477,3 +477,46 @@ fn a_finished_generator_without_a_stored_grid_points_to_its_png() {
     assert!(text.contains("generator-samples.png"), "{text}");
     assert!(!text.contains("samples appear after"));
 }
+
+/// Under NO_COLOR every colour is the terminal's own and the selected run row still shows:
+/// reverse video on each of its cells.
+#[test]
+fn without_color_the_selected_row_shows_in_reverse_video() {
+    use ratatui::style::{Color, Modifier};
+    assert!(crate::theme::no_color_requested(Some(
+        std::ffi::OsStr::new("1")
+    )));
+    assert!(!crate::theme::no_color_requested(Some(
+        std::ffi::OsStr::new("")
+    )));
+    assert!(!crate::theme::no_color_requested(None));
+    let mut app = demo_app(20);
+    app.themes = app
+        .themes
+        .drain(..)
+        .map(crate::theme::Theme::without_color)
+        .collect();
+    app.focus = Pane::Runs;
+    let t = render(&app, 80, 24);
+    let buf = t.backend().buffer();
+    let colored = buf
+        .content
+        .iter()
+        .filter(|c| !matches!(c.fg, Color::Reset) || !matches!(c.bg, Color::Reset))
+        .count();
+    // Only the hard-coded black-on-colour bar values may carry a colour.
+    assert!(colored < 40, "{colored} coloured cells");
+    let selected = app.runs[app.selected].name.clone();
+    // Below the header (which names the selected run too, beside a reversed tab).
+    let row = (1..24)
+        .find(|&y| {
+            let line: String = (0..80).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            line.contains(&selected)
+                && (0..80).any(|x| buf[(x, y)].modifier.contains(Modifier::REVERSED))
+        })
+        .expect("the selected run's row in reverse video");
+    let reversed = (0..80)
+        .filter(|&x| buf[(x, row)].modifier.contains(Modifier::REVERSED))
+        .count();
+    assert!(reversed > selected.len(), "{reversed} cells");
+}
