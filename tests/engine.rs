@@ -399,14 +399,7 @@ fn the_fixed_ekld_design_uses_exactly_the_configured_images_and_draws() {
     };
     assert_eq!(used.images, exactly(3));
     assert_eq!(used.samples_per_image, exactly(5));
-    let report = events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::Invariance(r) => Some(r.clone()),
-            _ => None,
-        })
-        .expect("a final eKLD report");
+    let report = last_invariance(&events).expect("a final eKLD report");
     assert_eq!(report.sampling.images, vec![3; 49]);
     assert_eq!(report.sampling.samples_per_image, vec![5; 49]);
     assert!(report.ekld.iter().all(|e| e.is_finite() && *e >= 0.0));

@@ -219,14 +219,7 @@ fn ekld_under_the_learned_generator_runs_through_the_engine() {
         events.iter().any(|e| matches!(e, Event::Generator(_))),
         "the generator trained"
     );
-    let report = events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::Invariance(r) => Some(r.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let report = last_invariance(&events).unwrap();
     assert_eq!(
         report.transform,
         Some(invlab_core::config::EkldTransform::Generator)

@@ -99,3 +99,11 @@ pub fn drain(rx: &Receiver<Event>, secs: u64) -> Vec<Event> {
         }
     }
 }
+
+/// The last eKLD report among a run's events (the final estimate of a finished run).
+pub fn last_invariance(events: &[Event]) -> Option<invlab_core::records::InvarianceReport> {
+    events.iter().rev().find_map(|e| match e {
+        Event::Invariance(r) => Some((**r).clone()),
+        _ => None,
+    })
+}
