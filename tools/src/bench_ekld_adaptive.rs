@@ -144,7 +144,6 @@ fn main() {
         target_relative: e.ekld_target_relative,
         max_images: e.ekld_max_images_per_class,
         max_samples: e.ekld_max_samples,
-        image_cost_ratio: 1.0,
     };
     let adaptive_chosen = pick(plan.max_images);
     let run_fixed = |seed: u64| -> ClassInvariance {

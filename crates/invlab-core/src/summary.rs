@@ -32,6 +32,12 @@ pub struct GroupEkld {
     pub few: Option<f64>,
 }
 
+impl GroupEkld {
+    pub fn is_empty(&self) -> bool {
+        self.many.is_none() && self.medium.is_none() && self.few.is_none()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub run_id: String,
@@ -46,6 +52,10 @@ pub struct Summary {
     pub few_shot_accuracy: Option<f64>,
     pub mean_ekld: Option<f64>,
     pub ekld_by_group: GroupEkld,
+    /// Standard error of each group's mean eKLD, from the classes' own SEs (classes are
+    /// measured independently: sqrt(sum of SE^2) / classes). Absent in older summaries.
+    #[serde(default, skip_serializing_if = "GroupEkld::is_empty")]
+    pub ekld_stderr_by_group: GroupEkld,
     pub mean_consistency: Option<f64>,
     /// Spearman rank correlation of training class size with eKLD (negative: small classes
     /// are less invariant, the paper's finding).
@@ -136,6 +146,19 @@ pub fn group_means(values: &[f64], train_sizes: &[usize]) -> [Option<f64>; 3] {
     sums.map(|(s, k)| if k == 0 { None } else { Some(s / k as f64) })
 }
 
+/// The standard error of each group's mean (many, medium, few) from its classes' standard
+/// errors: sqrt(sum of SE^2) / classes, the classes' estimates being independent.
+pub fn group_stderrs(stderrs: &[f64], train_sizes: &[usize]) -> [Option<f64>; 3] {
+    let squares: Vec<f64> = stderrs.iter().map(|se| se * se).collect();
+    let mut counts = [0usize; 3];
+    for &n in train_sizes.iter().take(stderrs.len()) {
+        counts[SizeGroup::of(n).index()] += 1;
+    }
+    let means = group_means(&squares, train_sizes);
+    // mean(SE^2) = sum / k, so sqrt(sum) / k = sqrt(mean(SE^2) / k).
+    [0, 1, 2].map(|g| means[g].map(|m| (m / counts[g] as f64).sqrt()))
+}
+
 fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
@@ -178,6 +201,12 @@ impl Summary {
             few_shot_accuracy: last.groups.few,
             mean_ekld: invariance.and_then(|r| mean(&r.ekld)),
             ekld_by_group: GroupEkld { many, medium, few },
+            ekld_stderr_by_group: invariance
+                .map(|r| {
+                    let [many, medium, few] = group_stderrs(&r.ekld_stderr, &info.train_sizes);
+                    GroupEkld { many, medium, few }
+                })
+                .unwrap_or_default(),
             mean_consistency: invariance.and_then(|r| mean(&r.consistency)),
             spearman_size_ekld: invariance.and_then(|r| r.spearman_size_ekld),
             ekld_images_per_class: invariance.map(|r| r.images_per_class),
@@ -289,5 +318,39 @@ mod tests {
         assert!((medium.unwrap() - 0.4).abs() < 1e-12);
         assert!((few.unwrap() - 0.1).abs() < 1e-12);
         assert_eq!(group_means(&[0.5], &[50]), [None, Some(0.5), None]);
+    }
+
+    /// A group mean's SE by hand: many = classes of 4800 and 101 with SEs 0.3 and 0.4, so
+    /// sqrt(0.09 + 0.16) / 2 = 0.25; medium one class (SE 0.2); no few-shot class. And the
+    /// summary carries it from the final eKLD's per-class SEs.
+    #[test]
+    fn group_standard_errors_combine_their_classes() {
+        let [many, medium, few] = group_stderrs(&[0.3, 0.4, 0.2], &[4800, 101, 50]);
+        assert!((many.unwrap() - 0.25).abs() < 1e-12);
+        assert!((medium.unwrap() - 0.2).abs() < 1e-12);
+        assert_eq!(few, None);
+
+        let config = RunConfig::default();
+        let info = fixtures::run_info(&config, "se", std::path::PathBuf::from("se"));
+        let last = fixtures::epoch(&info, 2, 0.5);
+        let mut inv = fixtures::invariance(&info, 2, 0.5);
+        inv.ekld_stderr = (0..info.num_classes)
+            .map(|c| 0.01 * (c + 1) as f64)
+            .collect();
+        let s = Summary::build(&info, &last, Some(&inv), Status::Finished, 1.0);
+        let few_classes: Vec<usize> = (0..info.num_classes)
+            .filter(|&c| info.train_sizes[c] < 20)
+            .collect();
+        let want = few_classes
+            .iter()
+            .map(|&c| inv.ekld_stderr[c].powi(2))
+            .sum::<f64>()
+            .sqrt()
+            / few_classes.len() as f64;
+        assert!((s.ekld_stderr_by_group.few.unwrap() - want).abs() < 1e-12);
+        // Written only when measured; older summaries read without it.
+        let no_ekld = Summary::build(&info, &last, None, Status::Finished, 1.0);
+        let json = serde_json::to_value(&no_ekld).unwrap();
+        assert!(json.get("ekld_stderr_by_group").is_none());
     }
 }

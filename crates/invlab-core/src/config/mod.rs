@@ -388,8 +388,9 @@ pub struct EvalConfig {
     pub ekld_transform: EkldTransform,
     /// `fixed` (the paper's images x samples) or `adaptive` (to a standard error target).
     pub ekld_sampling: EkldSampling,
-    /// Adaptive: a class stops once its standard error is at most the larger of an absolute
-    /// floor (nats) and a share of its own eKLD; final and live estimate.
+    /// Adaptive: the SE target that sets a class's draws per image, the larger of an absolute
+    /// floor (nats) and a share of its own eKLD (as a pilot estimates it); final and live
+    /// estimate.
     pub ekld_target_stderr: f64,
     pub live_target_stderr: f64,
     pub ekld_target_relative: f64,

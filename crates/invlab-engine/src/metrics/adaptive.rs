@@ -5,10 +5,10 @@
 //! within-image noise divided by the draws per image, so it is honest for the nested design
 //! (treating all draws as independent would understate it whenever images differ).
 //!
-//! The allocation follows the classical two-stage optimum: with a new image costing
-//! `image_cost_ratio` transformed draws, the cost-optimal draws per image is
-//! sqrt(image_cost_ratio * within_var / between_var). Held-out images are scarce, so all of them
-//! are used before draws per image go beyond that optimum.
+//! Held-out images are scarce and a clean forward costs about one draw, so every usable image
+//! is measured; what adapts is the draws per image, fixed from a pilot's variance components
+//! and then spent on fresh draws (see [`sample_class`]): nothing is decided on the data that
+//! is reported.
 
 use std::ops::Range;
 
@@ -95,16 +95,11 @@ pub struct AdaptivePlan {
     pub max_images: usize,
     /// Most draws per image.
     pub max_samples: usize,
-    /// Cost of a new image (its clean forward) in units of one transformed draw.
-    pub image_cost_ratio: f64,
 }
 
-/// The first round: enough images and two draws each to see both variance components.
-pub(crate) const PILOT_IMAGES: usize = 16;
+/// The pilot: enough images and two draws each to see both variance components.
+pub(crate) const PILOT_IMAGES: usize = 30;
 pub(crate) const PILOT_SAMPLES: usize = 2;
-
-/// Fewest images a class may stop at (all of them when it has fewer).
-pub(crate) const MIN_IMAGES: usize = 30;
 
 /// (1.05^2 - 1): within-image variance at most this share of the between-image variance keeps
 /// the SE within 5% of what infinitely many draws per image would give.
@@ -122,45 +117,14 @@ impl AdaptivePlan {
         (images, PILOT_SAMPLES.min(self.max_samples).max(1))
     }
 
-    /// The next round's (images, draws per image), or `None` when the target is met or the
-    /// caps are reached. Growth is at most 2x per round, so a noisy early estimate of the
-    /// variance components cannot commit much work.
-    pub fn next(&self, est: &NestedEstimate, available: usize) -> Option<(usize, usize)> {
-        let (n, m) = (est.images, est.samples_per_image);
-        let max_images = available.min(self.max_images);
-        // A standard error from a handful of images is itself too uncertain to stop on (per-
-        // image KL is skewed: a small sample that missed the rare large values looks precise).
-        let min_images = MIN_IMAGES.min(max_images);
-        let target = self.target_for(est.mean);
-        if n == 0 || (est.stderr <= target && n >= min_images.max(2)) {
-            return None;
-        }
-        let target_var = target.powi(2);
-        let (sb, sw) = (est.between_var, est.within_var);
-        if n < max_images {
-            // Images first: towards the cost-optimal draws per image (never fewer than so far,
-            // at most twice as many per round: between_var is clamped at 0 whenever a small
-            // sample's image means happen to spread less than the draws' noise predicts, and
-            // jumping to the cap on that would spend 100 draws on images that differ).
-            let optimal = if sb > 0.0 {
-                (self.image_cost_ratio * sw / sb).sqrt()
-            } else {
-                self.max_samples as f64
-            };
-            let m_next = (optimal.round() as usize).clamp(m, (2 * m).min(self.max_samples).max(m));
-            let needed = ((sb + sw / m_next as f64) / target_var).ceil();
-            let most = (2 * n).min(max_images);
-            let least = (n + 1).max(min_images).min(most);
-            let n_next = (needed.min(max_images as f64) as usize).clamp(least, most);
-            return Some((n_next, m_next));
-        }
-        if m >= self.max_samples {
-            return None;
-        }
-        // All images in use: more draws per image shrink only the within-image part, down to
-        // the floor the images' own spread sets (between_var / images). Draws that would bring
-        // the SE less than 5% above that floor are not worth their cost, whatever the target.
-        let room = n as f64 * target_var - sb;
+    /// Draws per image for the measurement of `images` images, from the pilot's variance
+    /// components: the fewest that bring the SE to the target, but no more than bring it
+    /// within 5 % of the floor the images' own spread sets (between_var / images: more draws
+    /// cannot go below it), within [PILOT_SAMPLES, max_samples].
+    pub fn draws_per_image(&self, pilot: &NestedEstimate, images: usize) -> usize {
+        let target_var = self.target_for(pilot.mean).powi(2);
+        let (sb, sw) = (pilot.between_var, pilot.within_var);
+        let room = images as f64 * target_var - sb;
         let for_target = if room > 0.0 {
             (sw / room).ceil()
         } else {
@@ -171,62 +135,50 @@ impl AdaptivePlan {
         } else {
             f64::INFINITY
         };
-        let needed = for_target.min(near_floor).min(self.max_samples as f64) as usize;
-        (needed > m).then(|| (n, needed.min((2 * m).min(self.max_samples))))
+        let least = PILOT_SAMPLES.min(self.max_samples).max(1);
+        let wanted = for_target.min(near_floor).min(self.max_samples as f64);
+        (wanted as usize).clamp(least, self.max_samples.max(least))
     }
 }
 
 /// Adds draws to a range of a class's images (see [`sample_class`]).
 pub(crate) type DrawRound<'a> = dyn FnMut(Range<usize>, usize, &mut [ImageDraws]) -> bool + 'a;
 
-/// Runs the adaptive rounds for one class with `available` images. `draw(images, extra, out)`
-/// adds `extra` draws to each image in `images` (positions in the class's image order),
-/// accumulating into `out` (one entry per position in `images`); it returns false when a stop
-/// was requested, and then this returns `None`.
+/// Measures one class with `available` images in two stages. A pilot (the first
+/// [`PILOT_IMAGES`] images, two draws each) estimates the variance components, which fix the
+/// draws per image; then every usable image (up to `max_images`) gets that many *fresh* draws,
+/// and only those are the estimate. Neither stage stops on the data it reports, so the mean
+/// is unbiased and its SE honest: stopping when a skewed sample's own SE looks small would
+/// pick the samples that missed the rare large per-image KLs (a one-sided bias of 5-16 % in
+/// simulation when an absolute SE floor binds).
+///
+/// `draw(images, extra, out)` adds `extra` draws to each image in `images` (positions in the
+/// class's image order), accumulating into `out` (one entry per position in `images`); a
+/// range never mixes images seen before with new ones. It returns false when a stop was
+/// requested, and then this returns `None`.
 pub(crate) fn sample_class(
     plan: &AdaptivePlan,
     available: usize,
     draw: &mut DrawRound<'_>,
 ) -> Option<NestedEstimate> {
     let (n0, m0) = plan.pilot(available);
-    let mut draws = vec![ImageDraws::default(); n0];
     if n0 == 0 {
-        return Some(estimate(&draws));
+        return Some(estimate(&[]));
     }
-    if !draw(0..n0, m0, &mut draws) {
+    let mut pilot = vec![ImageDraws::default(); n0];
+    if !draw(0..n0, m0, &mut pilot) {
         return None;
     }
-    let mut previous: Option<NestedEstimate> = None;
-    loop {
-        let est = estimate(&draws);
-        // Stop on the larger of this round's SE and the one the previous round's variance
-        // components predict for this sample: a round that happens to miss the rare large
-        // per-image KLs looks precise, and stopping on it alone would make the reported SE
-        // optimistic (the reported SE is always this round's own).
-        let predicted = previous.map_or(0.0, |p| {
-            ((p.between_var + p.within_var / est.samples_per_image.max(1) as f64)
-                / est.images.max(1) as f64)
-                .sqrt()
-        });
-        let cautious = NestedEstimate {
-            stderr: est.stderr.max(predicted),
-            ..est
-        };
-        previous = Some(est);
-        let Some((n_next, m_next)) = plan.next(&cautious, available) else {
-            return Some(est);
-        };
-        let (n, m) = (est.images, est.samples_per_image);
-        if m_next > m && !draw(0..n, m_next - m, &mut draws) {
-            return None;
-        }
-        if n_next > n {
-            draws.resize(n_next, ImageDraws::default());
-            if !draw(n..n_next, m_next, &mut draws[n..]) {
-                return None;
-            }
-        }
+    let images = available.min(plan.max_images);
+    let m = plan.draws_per_image(&estimate(&pilot), images);
+    let mut fresh = vec![ImageDraws::default(); images];
+    if !draw(0..n0, m, &mut fresh[..n0]) {
+        return None;
     }
+    if images > n0 && !draw(n0..images, m, &mut fresh[n0..]) {
+        return None;
+    }
+    Some(estimate(&fresh))
 }
 
 #[cfg(test)]
@@ -290,7 +242,6 @@ mod tests {
             target_relative: 0.0,
             max_images,
             max_samples: 100,
-            image_cost_ratio: 1.0,
         }
     }
 
@@ -312,148 +263,180 @@ mod tests {
         assert!((est.consistency - 0.5).abs() < 1e-12);
     }
 
-    /// Share of `trials` classes whose mean +- 2 SE covers the population mean, for adaptive
-    /// sampling (`None`) or a fixed design of `Some(images)` x 2 draws.
-    fn coverage(between_sd: f64, within_sd: f64, target: f64, fixed: Option<usize>) -> f64 {
-        let mu: f64 = -2.0;
+    /// Relative bias of the mean and coverage of mean +- 2 SE over `trials` classes of
+    /// `images` held-out images each, drawn afresh from a log-normal population whose mean is
+    /// the known truth.
+    fn bias_and_coverage(
+        plan: &AdaptivePlan,
+        images: usize,
+        mu: f64,
+        between_sd: f64,
+        within_sd: f64,
+    ) -> (f64, f64) {
         let true_mean = (mu + between_sd * between_sd / 2.0).exp();
-        let trials = 1000;
-        let mut covered = 0;
+        let trials = 4000;
+        let (mut ratio_sum, mut covered) = (0.0, 0);
         for seed in 0..trials {
-            // A large pool so the population mean, not the pool's, is the target.
-            let mut class = Synthetic::new(5000, mu, between_sd, within_sd, seed);
-            let est = match fixed {
-                Some(n) => {
-                    let mut d = vec![ImageDraws::default(); n];
-                    class.draw(0..n, 2, &mut d);
-                    estimate(&d)
-                }
-                None => sample_class(&plan(target, 5000), 5000, &mut |r, k, out| {
-                    class.draw(r, k, out)
-                })
-                .unwrap(),
-            };
+            let mut class = Synthetic::new(images, mu, between_sd, within_sd, seed);
+            let est = sample_class(plan, images, &mut |r, k, out| class.draw(r, k, out)).unwrap();
+            ratio_sum += est.mean / true_mean;
             covered += usize::from((est.mean - true_mean).abs() <= 2.0 * est.stderr);
         }
-        covered as f64 / trials as f64
+        (
+            ratio_sum / trials as f64 - 1.0,
+            covered as f64 / trials as f64,
+        )
     }
 
+    /// Issue #19's check, with known truth at both scales of the product's default targets
+    /// (an absolute floor of 0.005 nats, 8 % relative): BG-like classes (eKLD ~ 0.02, where the
+    /// floor binds) and ROT-like ones (eKLD ~ 3), 100 held-out images, skewed per-image KL
+    /// (log-normal between images and between draws). The old design stopped on its own SE
+    /// and was biased low by 5-16 % in such cases; now |bias| <= 2 % everywhere. Coverage of
+    /// mean +- 2 SE is >= 93 % at moderate skew (log-normal sd 0.6 between images); under
+    /// strong skew (sd 0.8, or sd 1.2 between draws) it is 90-92 %, which is the skew of a mean
+    /// of 100 such values, not the design: a fixed 40-image design covers less still (84-90 %
+    /// in the same cases, checked here too).
     #[test]
-    fn two_standard_errors_cover_the_true_mean() {
-        // Mildly skewed per-image KL, between- or within-dominated: about 95%.
-        for &(between_sd, within_sd, target) in &[(0.3, 0.3, 0.005), (0.1, 1.2, 0.005)] {
-            let rate = coverage(between_sd, within_sd, target, None);
+    fn the_estimate_is_unbiased_and_its_interval_covers_at_both_scales() {
+        let plan = AdaptivePlan {
+            target_stderr: 0.005,
+            target_relative: 0.08,
+            max_images: 1000,
+            max_samples: 100,
+        };
+        let fixed = AdaptivePlan {
+            target_stderr: 1e9,
+            target_relative: 0.0,
+            max_images: 40,
+            max_samples: 100,
+        };
+        for (scale, mu, between_sd, within_sd, least_coverage) in [
+            ("BG", -4.5, 0.6, 0.6, 0.93),
+            ("ROT", 0.8, 0.6, 0.8, 0.93),
+            ("BG", -4.5, 0.8, 0.6, 0.90),
+            ("BG", -4.0, 0.6, 1.2, 0.90),
+            ("ROT", 0.8, 0.8, 0.8, 0.90),
+            ("ROT", 1.0, 0.3, 1.5, 0.90),
+        ] {
+            let (bias, coverage) = bias_and_coverage(&plan, 100, mu, between_sd, within_sd);
+            let case = format!("{scale} (mu {mu}, between {between_sd}, within {within_sd})");
             assert!(
-                (0.92..=0.98).contains(&rate),
-                "coverage {rate} for between {between_sd}, within {within_sd}"
+                bias.abs() <= 0.02 && coverage >= least_coverage,
+                "{case}: bias {:+.1} %, coverage {:.1} %",
+                100.0 * bias,
+                100.0 * coverage
+            );
+            let (_, fixed_coverage) = bias_and_coverage(&fixed, 100, mu, between_sd, within_sd);
+            assert!(
+                coverage >= fixed_coverage,
+                "{case}: {coverage} vs fixed {fixed_coverage}"
             );
         }
-        // Strongly skewed (log-normal sd 0.8): +-2 SE undercovers for any design of a few dozen
-        // images (the sample mean's distribution is itself skewed); stopping on the measured SE
-        // must not make that much worse than a fixed design of similar size.
-        let adaptive = coverage(0.8, 0.3, 0.02, None);
-        let fixed = coverage(0.8, 0.3, 0.02, Some(40));
-        assert!(
-            adaptive >= fixed - 0.06 && adaptive >= 0.84,
-            "adaptive {adaptive} against fixed {fixed}"
-        );
     }
 
     #[test]
-    fn allocation_follows_the_variance_components() {
+    fn draws_per_image_follow_the_variance_components() {
         let mu = -2.0;
-        // Images differ a lot, draws of one image barely: few draws per image, many images.
-        let mut between = Synthetic::new(5000, mu, 1.0, 0.1, 1);
-        let est_b = sample_class(&plan(0.005, 5000), 5000, &mut |r, k, o| {
-            between.draw(r, k, o)
-        })
-        .unwrap();
-        // Images alike, draws noisy: more draws per image.
-        let mut within = Synthetic::new(5000, mu, 0.05, 1.5, 1);
-        let est_w = sample_class(&plan(0.005, 5000), 5000, &mut |r, k, o| {
-            within.draw(r, k, o)
-        })
-        .unwrap();
-        assert!(est_b.stderr <= 0.005 && est_w.stderr <= 0.005);
+        let run = |between_sd, within_sd| {
+            let mut class = Synthetic::new(100, mu, between_sd, within_sd, 1);
+            sample_class(&plan(0.005, 1000), 100, &mut |r, k, o| class.draw(r, k, o)).unwrap()
+        };
+        // Images differ a lot, draws of one image barely: the fewest draws per image.
+        let between = run(1.0, 0.1);
+        // Images alike, draws noisy: many more draws per image.
+        let within = run(0.05, 1.5);
+        assert_eq!((between.images, within.images), (100, 100));
+        assert_eq!(between.samples_per_image, PILOT_SAMPLES);
         assert!(
-            est_b.samples_per_image <= 3,
-            "between-dominated class used {} draws per image",
-            est_b.samples_per_image
+            within.samples_per_image >= 10 * between.samples_per_image,
+            "within-dominated class used {} draws per image",
+            within.samples_per_image
         );
-        assert!(
-            est_w.samples_per_image >= 4 * est_b.samples_per_image,
-            "within-dominated class used {} draws per image against {}",
-            est_w.samples_per_image,
-            est_b.samples_per_image
-        );
-        assert!(est_b.images > est_w.images);
+        assert!(within.stderr <= 0.006, "{}", within.stderr);
     }
 
+    /// The draws per image from the variance components, by hand: 100 images, between 1e-4,
+    /// within 0.01, target 0.002 (variance 4e-6): room 100 x 4e-6 - 1e-4 = 3e-4, so
+    /// ceil(0.01 / 3e-4) = 34 draws; the floor rule allows ceil(0.01 / (0.1025 x 1e-4)) = 976,
+    /// capped at 100. With a target below the floor, the floor rule decides.
     #[test]
-    fn all_images_are_used_before_draws_go_beyond_the_optimum() {
-        // 100 images only, a target the images alone cannot reach: every image is used and
-        // draws per image rise to the cap or the target.
-        let mut class = Synthetic::new(100, -2.0, 0.1, 2.0, 3);
-        let est = sample_class(&plan(0.004, 100), 100, &mut |r, k, o| class.draw(r, k, o)).unwrap();
+    fn draws_per_image_by_hand() {
+        let pilot = NestedEstimate {
+            mean: 0.01,
+            stderr: 0.0,
+            images: 30,
+            samples_per_image: 2,
+            within_var: 0.01,
+            between_var: 1e-4,
+            consistency: 1.0,
+        };
+        assert_eq!(plan(0.002, 1000).draws_per_image(&pilot, 100), 34);
+        let tight = NestedEstimate {
+            between_var: 0.01,
+            ..pilot
+        };
+        // Room is negative (100 x 4e-6 < 0.01): ceil(0.01 / (0.1025 x 0.01)) = 10.
+        assert_eq!(plan(0.002, 1000).draws_per_image(&tight, 100), 10);
+        // Never below two draws, never above the cap.
+        assert_eq!(plan(1.0, 1000).draws_per_image(&pilot, 100), PILOT_SAMPLES);
+        let noisy = NestedEstimate {
+            between_var: 0.0,
+            ..pilot
+        };
+        assert_eq!(plan(1e-6, 1000).draws_per_image(&noisy, 100), 100);
+    }
+
+    /// The pilot only allocates: its draws are not in the estimate. The rounds are the pilot
+    /// (30 images x 2), then fresh draws for the pilot's images and for the rest (never one
+    /// range mixing both), and the estimate counts exactly images x draws per image.
+    #[test]
+    fn the_pilot_allocates_and_fresh_draws_are_the_estimate() {
+        let mut class = Synthetic::new(100, -2.0, 0.01, 1.5, 7);
+        let mut rounds: Vec<(Range<usize>, usize)> = Vec::new();
+        let est = sample_class(&plan(0.02, 1000), 100, &mut |r, k, o| {
+            rounds.push((r.clone(), k));
+            class.draw(r, k, o)
+        })
+        .unwrap();
+        let m = est.samples_per_image;
+        assert_eq!(
+            rounds,
+            vec![
+                (0..PILOT_IMAGES, PILOT_SAMPLES),
+                (0..PILOT_IMAGES, m),
+                (PILOT_IMAGES..100, m)
+            ]
+        );
         assert_eq!(est.images, 100);
-        assert!(est.samples_per_image > PILOT_SAMPLES);
-        assert!(est.stderr <= 0.004 || est.samples_per_image == 100);
-        // Work is far below 100 x 100 when the target is met early.
-        assert!(class.draws_made <= 100 * est.samples_per_image);
+        assert_eq!(class.draws_made, PILOT_IMAGES * PILOT_SAMPLES + 100 * m);
+        // The image cap holds: 40 of 100 images.
+        let mut capped = Synthetic::new(100, -2.0, 0.3, 0.3, 8);
+        let est = sample_class(&plan(0.02, 40), 100, &mut |r, k, o| capped.draw(r, k, o)).unwrap();
+        assert_eq!(est.images, 40);
     }
 
     #[test]
     fn a_relative_target_gives_classes_the_same_relative_precision() {
-        // Two classes whose eKLD differs ~20x: with an absolute floor far below both, each stops
-        // at about 8 % of its own mean, so the small one is not swamped by the large one's target.
+        // Two classes whose eKLD differs ~20x: with an absolute floor far below both, each gets
+        // about 8 % of its own mean (the draws come from a 30 x 2 pilot's variance estimates,
+        // so within a few points of it), so the small one is not swamped by the large one's
+        // target.
         let plan = AdaptivePlan {
             target_relative: 0.08,
-            ..plan(1e-9, 5000)
+            ..plan(1e-9, 1000)
         };
         for (mu, seed) in [(-2.0, 5), (1.0, 6)] {
-            let mut class = Synthetic::new(5000, mu, 0.6, 0.8, seed);
-            let est = sample_class(&plan, 5000, &mut |r, k, o| class.draw(r, k, o)).unwrap();
+            let mut class = Synthetic::new(100, mu, 0.3, 1.5, seed);
+            let est = sample_class(&plan, 100, &mut |r, k, o| class.draw(r, k, o)).unwrap();
             let relative = est.stderr / est.mean;
             assert!(
-                (0.04..=0.08).contains(&relative),
+                (0.04..=0.11).contains(&relative),
                 "mu {mu}: relative SE {relative} with {} images x {}",
                 est.images,
                 est.samples_per_image
             );
         }
-    }
-
-    #[test]
-    fn draws_per_image_at_most_double_per_round_while_images_remain() {
-        // Images nearly alike and draws very noisy: the pilot's between-image variance is
-        // clamped at 0, which alone would send every image to the 100-draw cap at once.
-        let mut class = Synthetic::new(100, 0.0, 0.01, 1.5, 7);
-        let mut rounds: Vec<(Range<usize>, usize)> = Vec::new();
-        let est = sample_class(&plan(0.02, 100), 100, &mut |r, k, o| {
-            rounds.push((r.clone(), k));
-            class.draw(r, k, o)
-        })
-        .unwrap();
-        let mut per_image = 0;
-        let mut images = 0;
-        for (range, extra) in &rounds {
-            if range.start == 0 {
-                // Extra draws for the images already in use.
-                let next = per_image + extra;
-                assert!(
-                    images == 100 || per_image == 0 || next <= 2 * per_image,
-                    "draws per image went from {per_image} to {next} with {images} images"
-                );
-                per_image = next;
-            } else {
-                assert_eq!(
-                    *extra, per_image,
-                    "new images get the same draws as the others"
-                );
-            }
-            images = images.max(range.end);
-        }
-        assert_eq!(est.samples_per_image, per_image);
     }
 
     #[test]

@@ -16,11 +16,6 @@ use invlab_core::records::{EpochMetrics, GroupAccuracy, InvarianceReport, Sampli
 use invlab_core::seed::{self, SeedPurpose};
 use invlab_core::summary::group_means;
 
-/// A new image's clean forward costs about one transformed draw (a forward; the draw also
-/// pays for its transform, so this slightly favours images, which the scarce held-out set
-/// limits anyway).
-const IMAGE_COST_RATIO: f64 = 1.0;
-
 impl Trainer<'_> {
     /// Inference logits of float 0..=255 images (`Classifier::logits`: s * cos for LDAM's
     /// cosine head, so eKLD compares the distributions the loss trains).
@@ -114,15 +109,14 @@ impl Trainer<'_> {
             (e.live_images_per_class, e.live_samples)
         };
         let adaptive = e.ekld_sampling == EkldSampling::Adaptive;
-        // Adaptive rounds take prefixes of a seeded order of every usable image (the live
-        // estimate stays within its own caps, with a looser target).
+        // Adaptive sampling measures every usable image in a seeded order, its pilot the
+        // order's prefix (the live estimate stays within its own caps, with a looser target).
         let plan = if full {
             AdaptivePlan {
                 target_stderr: e.ekld_target_stderr,
                 target_relative: e.ekld_target_relative,
                 max_images: e.ekld_max_images_per_class,
                 max_samples: e.ekld_max_samples,
-                image_cost_ratio: IMAGE_COST_RATIO,
             }
         } else {
             AdaptivePlan {
@@ -130,7 +124,6 @@ impl Trainer<'_> {
                 target_relative: e.live_target_relative,
                 max_images: e.live_images_per_class,
                 max_samples: e.live_samples,
-                image_cost_ratio: IMAGE_COST_RATIO,
             }
         };
         // The same held-out images every time, so live estimates are comparable across epochs.
