@@ -1,5 +1,6 @@
 """Shared pieces of the Python (PyTorch) reference benchmarks: the same small CNN as invlab's
-`small-cnn` (conv32-pool-conv64-pool-fc128, PyTorch default init), the same CIFAR-style ResNet-20
+`small-cnn` (conv32-pool-conv64-pool-fc128, PyTorch default init) in two layouts (the plain
+one a researcher writes, and invlab's), the same CIFAR-style ResNet-20
 as invlab's `resnet20`, thread set-up, and the eKLD references' common data loading, per-class KL
 and result file."""
 import json
@@ -30,6 +31,24 @@ class SmallCNN(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x))
+
+
+class SmallCNNInvlabLayout(SmallCNN):
+    """The same function as `SmallCNN` in invlab's layout: each max-pool before its ReLU (they
+    commute, forward and gradient) and the convolution weights stored channels-last, so
+    oneDNN's channels-last kernels run and the activations stay channels-last up to the
+    flatten (which reads them back in C x H x W order, as invlab's does)."""
+
+    def __init__(self, channels=1, size=28, classes=49):
+        super().__init__(channels, size, classes)
+        conv1, _, _, conv2, _, _, flatten, fc, relu = self.features
+        self.features = nn.Sequential(conv1, nn.MaxPool2d(2), nn.ReLU(), conv2, nn.MaxPool2d(2),
+                                      nn.ReLU(), flatten, fc, relu)
+        self.to(memory_format=torch.channels_last)
+
+
+# The small CNN's layouts by name (ref_train.py's and ref_ekld_batched.py's `layout` argument).
+SMALL_CNN_LAYOUTS = {"plain": SmallCNN, "invlab": SmallCNNInvlabLayout}
 
 
 class BasicBlock(nn.Module):
@@ -80,11 +99,12 @@ def load_ekld_data(data_dir):
     return images, labels, int(labels.max()) + 1, float(train.mean()), float(train.std())
 
 
-def ekld_model(classes, channels, size):
-    """The evaluated model: the small CNN at PyTorch's default init under seed 0 (both eKLD
-    references use the same weights; the timing does not depend on them)."""
+def ekld_model(classes, channels, size, layout="plain"):
+    """The evaluated model: the small CNN (in `layout`, see SMALL_CNN_LAYOUTS) at PyTorch's
+    default init under seed 0 (every eKLD reference uses the same weights; the timing does not
+    depend on them)."""
     torch.manual_seed(0)
-    return SmallCNN(channels=channels, size=size, classes=classes).eval()
+    return SMALL_CNN_LAYOUTS[layout](channels=channels, size=size, classes=classes).eval()
 
 
 def class_kl(log_p, log_q, samples):

@@ -7,7 +7,8 @@ does; then normalised and run forward in 256-image batches under torch.inference
 KL(p(.|x) || p(.|x')) and argmax consistency per class as bench/ref_ekld.py computes them,
 with the same model weights.
 
-usage: ref_ekld_batched.py DATA_DIR SAMPLES OUT_JSON
+usage: ref_ekld_batched.py DATA_DIR SAMPLES OUT_JSON [plain|invlab]   (the small CNN's layout,
+                                                                    bench/common.py)
        ref_ekld_batched.py --check DATA_DIR   (rotation conventions against PIL; seconds)
 """
 import math
@@ -40,10 +41,11 @@ def rotate(images, angles_deg):
 
 def main():
     data_dir, samples, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    layout = sys.argv[4] if len(sys.argv) > 4 else "plain"
     threads = set_threads()
     generator = torch.Generator().manual_seed(0)
     images_u8, labels_np, classes, mean, std = load_ekld_data(data_dir)
-    model = ekld_model(classes, images_u8.shape[1], images_u8.shape[2])
+    model = ekld_model(classes, images_u8.shape[1], images_u8.shape[2], layout)
 
     def logits(batch):
         return model((batch / 255.0 - mean) / std)
@@ -70,7 +72,7 @@ def main():
     write_ekld_result(out, "eKLD (PyTorch batched)", classes=classes, images=int(len(labels)),
                       samples=samples, threads=threads, total=total, transform=t_transform,
                       forward=t_forward, kl=t_kl, ekld=ekld, style="batched",
-                      forward_batch=FORWARD_BATCH)
+                      layout=layout, forward_batch=FORWARD_BATCH)
 
 
 def check(data_dir):
@@ -95,6 +97,12 @@ def check(data_dir):
     print(f"mean |grid_sample - PIL| over {n} images: {same:.2f} grey levels at the same "
           f"angle, {mirrored:.2f} at the negated angle", file=sys.stderr)
     assert same < 0.25 * mirrored, "rotation direction differs from PIL's"
+    # The two layouts of the small CNN are one function (same weights, same outputs).
+    normalised = (x - x.mean()) / x.std()
+    plain, invlab = (ekld_model(49, x.shape[1], x.shape[2], layout) for layout in ("plain", "invlab"))
+    gap = (plain(normalised) - invlab(normalised)).abs().max().item()
+    print(f"small CNN, plain vs invlab layout: max |logit difference| {gap:.2e}", file=sys.stderr)
+    assert gap < 1e-4, "the two layouts compute different functions"
 
 
 if __name__ == "__main__":

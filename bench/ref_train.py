@@ -4,7 +4,11 @@ normalize, as torchvision's ToTensor + Normalize do), a shuffling DataLoader wit
 collate, batch 128, SGD momentum 0.9, weight decay 5e-4, cross-entropy, and the loss/accuracy
 read back every batch (as invlab does for its progress display).
 
-usage: ref_train.py DATA_DIR EPOCHS OUT_JSON [small-cnn|resnet20]
+usage: ref_train.py DATA_DIR EPOCHS OUT_JSON [small-cnn|small-cnn-invlab-layout|resnet20]
+
+`small-cnn` is the plain layout a researcher writes (ReLU then pool, NCHW); `small-cnn-invlab-layout`
+the same function in invlab's layout (pool then ReLU, channels-last weights), which splits
+the epoch ratio into what the layout buys and what the rest of the pipeline buys.
 """
 import json
 import sys
@@ -16,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from common import ResNet20, SmallCNN, set_threads
+from common import SMALL_CNN_LAYOUTS, ResNet20, set_threads
 
 
 class LTDataset(Dataset):
@@ -45,7 +49,9 @@ def main():
     loader = DataLoader(LTDataset(images, labels, mean, std), batch_size=128, shuffle=True,
                         num_workers=0)
     classes = int(labels.max()) + 1
-    model = {"small-cnn": SmallCNN, "resnet20": ResNet20}[arch](classes=classes)
+    model = {"small-cnn": SMALL_CNN_LAYOUTS["plain"],
+             "small-cnn-invlab-layout": SMALL_CNN_LAYOUTS["invlab"],
+             "resnet20": ResNet20}[arch](classes=classes)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     seconds, load_seconds = [], []
     for epoch in range(epochs):

@@ -6,6 +6,8 @@
 #   bench/setup.sh          # once: the Python reference venv (.bench-venv)
 #   bench/run.sh            # PAIRS=3 THREADS=2 EPOCHS=3 ADAPTIVE_PAIRS=2 RESNET_PAIRS=2
 #                           # RESNET_EPOCHS=3 by default
+#   STAGES=adaptive bench/run.sh   # one stage again (pairs, resnet, adaptive; default all
+#                           # three), keeping the other stages' raw files
 #   SMOKE=1 bench/run.sh    # a few minutes: every stage on tiny work (one pair, 4 x 10 eKLD,
 #                           # a 1-epoch model for (c)), to check the script
 #                           # itself; results go to $TMPDIR/invlab-bench-smoke, BENCHMARKS.md
@@ -16,7 +18,8 @@
 # images of 28 x 28, as the paper's K49-LT); (b) the full fixed eKLD evaluation
 # (49 classes x 40 images x 100 rotations) in invlab, in a batched PyTorch peer and in the
 # paper-style PIL reference; (c) adaptive against fixed 40 x 100 eKLD on one fully trained
-# default model (invlab only).
+# model per config in ADAPTIVE_CONFIGS (default: configs/default.toml, ROT, and
+# configs/default-bg.toml, BG: eKLD two orders of magnitude apart; invlab only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=${SMOKE:-0}
@@ -37,6 +40,9 @@ EPOCHS=${EPOCHS:-3}
 ADAPTIVE_PAIRS=${ADAPTIVE_PAIRS:-2}
 RESNET_PAIRS=${RESNET_PAIRS:-2}
 RESNET_EPOCHS=${RESNET_EPOCHS:-3}
+STAGES=${STAGES:-pairs resnet adaptive}
+ADAPTIVE_CONFIGS=${ADAPTIVE_CONFIGS:-configs/default.toml configs/default-bg.toml}
+stage() { [[ " $STAGES " == *" $1 "* ]]; }
 PY=.bench-venv/bin/python
 [ -x "$PY" ] || { echo "run bench/setup.sh first (no $PY)" >&2; exit 1; }
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
@@ -45,8 +51,7 @@ export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 cargo build --release --bin invlab
-cargo build --release -p invlab-tools --bin export_dataset --bin bench_transforms \
-  --bin bench_ekld_adaptive
+cargo build --release -p invlab-tools --bin export_dataset --bin bench_ekld_adaptive
 BIN=target/release/invlab
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/invlab-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -54,14 +59,20 @@ trap 'rm -rf "$WORK"' EXIT
 # program's stderr, for looking into a run (not committed, .gitignore).
 RAW=$RESULTS/raw
 LOGS=$RESULTS/logs
-rm -rf "$RAW" "$LOGS"
 mkdir -p "$RAW" "$LOGS"
+# Only the stages run now lose their old files (machine.json belongs to the pairs and the
+# ResNet stage, machine-adaptive.json to the adaptive stage).
+if stage pairs; then rm -f "$RAW"/rust-* "$RAW"/py-* "$RAW"/machine.json; fi
+if stage resnet; then rm -f "$RAW"/resnet-*; fi
+if stage adaptive; then rm -f "$RAW"/*adaptive*; fi
 # The fixed eKLD design of benchmark (b), for every program that reads the config.
 EKLD_DESIGN=(eval.ekld_images_per_class="$EKLD_IMAGES" eval.ekld_samples="$EKLD_SAMPLES")
 
 # The exact training set of the default run (transformed once, same seeds) and the eKLD images.
 target/release/export_dataset configs/default.toml "$WORK/data" "${EKLD_DESIGN[@]}"
 
+# machine_info FILE: the machine, threads, design and build a stage ran with.
+machine_info() {
 {
   echo "{"
   echo "  \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
@@ -81,7 +92,10 @@ target/release/export_dataset configs/default.toml "$WORK/data" "${EKLD_DESIGN[@
   echo "  \"invlab_commit\": \"$(git rev-parse --short HEAD)\","
   echo "  \"python_torch\": \"$($PY -c 'import torch; print(torch.__version__)')\""
   echo "}"
-} > "$RAW/machine.json"
+} > "$1"
+}
+if stage pairs || stage resnet; then machine_info "$RAW/machine.json"; fi
+if stage adaptive; then machine_info "$RAW/machine-adaptive.json"; fi
 
 rust_run() {
   local i=$1
@@ -91,21 +105,36 @@ rust_run() {
     --set train.epochs="$EPOCHS" --set eval.ekld_every=0 --set eval.ekld_sampling=fixed \
     --set "${EKLD_DESIGN[0]}" --set "${EKLD_DESIGN[1]}" 2> "$LOGS/rust-$i.log"
   cp "$WORK"/runs/*/metrics.jsonl "$RAW/rust-$i.metrics.jsonl"
-  target/release/bench_transforms configs/default.toml "$RAW/rust-transforms-$i.json" \
-    "${EKLD_DESIGN[@]}" 2>> "$LOGS/rust-$i.log"
 }
 py_ekld_pil() {
   (cd bench && "../$PY" ref_ekld.py "$WORK/data" "$EKLD_SAMPLES" "$RAW/py-ekld-$1.json") \
     2>> "$LOGS/py-$1.log"
 }
+# The batched peer with the small CNN in the plain layout (py-ekld-batched-N.json) and in
+# invlab's (py-ekld-batched-layout-N.json).
 py_ekld_batched() {
   (cd bench && "../$PY" ref_ekld_batched.py "$WORK/data" "$EKLD_SAMPLES" \
-    "$RAW/py-ekld-batched-$1.json") 2>> "$LOGS/py-$1.log"
+    "$RAW/py-ekld-batched-$1.json" plain) 2>> "$LOGS/py-$1.log"
+  (cd bench && "../$PY" ref_ekld_batched.py "$WORK/data" "$EKLD_SAMPLES" \
+    "$RAW/py-ekld-batched-layout-$1.json" invlab) 2>> "$LOGS/py-$1.log"
+}
+# The reference epoch with the plain small CNN (py-train-N.json) and with invlab's layout of
+# the same function (py-train-layout-N.json): the ratio between them is what the layout buys.
+py_train_as() {
+  (cd bench && "../$PY" ref_train.py "$WORK/data" "$EPOCHS" "$RAW/$2-$1.json" "$3") \
+    2>> "$LOGS/py-$1.log"
+}
+py_train() {
+  if [ $(($1 % 2)) -eq 1 ]; then
+    py_train_as "$1" py-train small-cnn; py_train_as "$1" py-train-layout small-cnn-invlab-layout
+  else
+    py_train_as "$1" py-train-layout small-cnn-invlab-layout; py_train_as "$1" py-train small-cnn
+  fi
 }
 py_run() {
   local i=$1
-  (cd bench && "../$PY" ref_train.py "$WORK/data" "$EPOCHS" "$RAW/py-train-$i.json") \
-    2> "$LOGS/py-$i.log"
+  : > "$LOGS/py-$i.log"
+  py_train "$i"
   # The two Python eKLD styles alternate their order too.
   if [ $((i % 2)) -eq 1 ]; then py_ekld_pil "$i"; py_ekld_batched "$i"
   else py_ekld_batched "$i"; py_ekld_pil "$i"; fi
@@ -124,7 +153,7 @@ alternate() {
     done
   done
 }
-alternate "" "" "$PAIRS"
+if stage pairs; then alternate "" "" "$PAIRS"; fi
 
 # (a2) The ResNet-20 epoch on the same set: training only (the final eKLD is one image x one
 # sample, its cheapest design), same hyperparameters on both sides.
@@ -139,20 +168,29 @@ resnet_py_run() {
   (cd bench && "../$PY" ref_train.py "$WORK/data" "$RESNET_EPOCHS" "$RAW/resnet-py-$1.json" \
     resnet20) 2> "$LOGS/resnet-py-$1.log"
 }
-alternate "resnet-20 " resnet_ "$RESNET_PAIRS"
+if stage resnet; then alternate "resnet-20 " resnet_ "$RESNET_PAIRS"; fi
 
-# (c) Adaptive against fixed 40 x 100 eKLD on one fully trained default model: the tool
+# (c) Adaptive against fixed 40 x 100 eKLD on one fully trained model per config: the tool
 # checks the checkpoint reproduces the run's test accuracy, then alternates the two designs.
-if [ "$ADAPTIVE_PAIRS" -gt 0 ]; then
-  echo "adaptive stage: training the default model ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
-  "$BIN" --batch configs/default.toml --out "$WORK/trained" --set eval.ekld_sampling=fixed \
-    --set eval.ekld_images_per_class=20 --set eval.ekld_samples=20 "${TRAINED_SET[@]}" \
-    2> "$LOGS/adaptive-train.log"
-  TRAINED=$(ls -d "$WORK"/trained/*/)
-  cp "$TRAINED/summary.json" "$RAW/adaptive-run-summary.json"
-  echo "adaptive stage: $ADAPTIVE_PAIRS pairs ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
-  target/release/bench_ekld_adaptive "$TRAINED" "$RAW/ekld-adaptive.json" \
-    "$ADAPTIVE_PAIRS" "${EKLD_DESIGN[@]}" "${ADAPTIVE_CAPS[@]}" 2> "$LOGS/adaptive.log"
+# Raw files are named after the config (ekld-adaptive-default-bg.json).
+if stage adaptive && [ "$ADAPTIVE_PAIRS" -gt 0 ]; then
+  for config in $ADAPTIVE_CONFIGS; do
+    name=$(basename "$config" .toml)
+    echo "adaptive stage, $name: training ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
+    rm -rf "$WORK/trained"
+    "$BIN" --batch "$config" --out "$WORK/trained" --set eval.ekld_sampling=fixed \
+      --set eval.ekld_images_per_class=20 --set eval.ekld_samples=20 "${TRAINED_SET[@]}" \
+      2> "$LOGS/adaptive-train-$name.log"
+    TRAINED=$(ls -d "$WORK"/trained/*/)
+    cp "$TRAINED/summary.json" "$RAW/adaptive-run-summary-$name.json"
+    echo "adaptive stage, $name: $ADAPTIVE_PAIRS pairs ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
+    target/release/bench_ekld_adaptive "$TRAINED" "$RAW/ekld-adaptive-$name.json" \
+      "$ADAPTIVE_PAIRS" "${EKLD_DESIGN[@]}" "${ADAPTIVE_CAPS[@]}" 2> "$LOGS/adaptive-$name.log"
+  done
 fi
-sed -i "s/^}$/, \"loadavg_end\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}/" "$RAW/machine.json"
+for machine in "$RAW"/machine.json "$RAW"/machine-adaptive.json; do
+  if [ -f "$machine" ] && ! grep -q loadavg_end "$machine"; then
+    sed -i "s/^}$/, \"loadavg_end\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}/" "$machine"
+  fi
+done
 "$PY" bench/summarize.py "$RAW"

@@ -39,46 +39,105 @@ def resnet_pairs(raw):
                   for p in glob.glob(os.path.join(raw, "resnet-rust-*.metrics.jsonl")))
 
 
-def train_row(pair, rust_metrics, py_json):
-    """One pair's training epoch: each side's median over its epochs after the first."""
+def train_row(pair, rust_metrics, py_json, py_layout_json=None):
+    """One pair's training epoch: each side's median over its epochs after the first. With
+    `py_layout_json` (the reference with invlab's layout of the same small CNN), the ratio also
+    splits into the layout's share and the rest of the pipeline's."""
     epochs = [json.loads(l) for l in open(rust_metrics)]
     rust_epoch = statistics.median(e["train_seconds"] for e in epochs[1:])
     py_train = load(py_json)
     py_epoch = statistics.median(py_train["epoch_seconds"][1:])
     py_data = statistics.median(py_train["data_seconds"][1:])
     n = py_train["images"]
-    return {"pair": pair, "images": n, "rust_seconds": rust_epoch, "python_seconds": py_epoch,
-            "python_data_seconds": py_data, "rust_images_per_s": n / rust_epoch,
-            "python_images_per_s": n / py_epoch, "ratio": py_epoch / rust_epoch}
+    row = {"pair": pair, "images": n, "rust_seconds": rust_epoch, "python_seconds": py_epoch,
+           "python_data_seconds": py_data, "rust_images_per_s": n / rust_epoch,
+           "python_images_per_s": n / py_epoch, "ratio": py_epoch / rust_epoch}
+    if py_layout_json is not None and os.path.exists(py_layout_json):
+        layout = load(py_layout_json)
+        layout_epoch = statistics.median(layout["epoch_seconds"][1:])
+        row.update({
+            "python_layout_seconds": layout_epoch,
+            "python_layout_data_seconds": statistics.median(layout["data_seconds"][1:]),
+            "python_layout_images_per_s": n / layout_epoch,
+            # reference plain / reference in invlab's layout: what the layout alone buys
+            "layout_ratio": py_epoch / layout_epoch,
+            # reference in invlab's layout / invlab: the same model, the rest of the pipeline
+            "same_model_ratio": layout_epoch / rust_epoch,
+        })
+    return row
+
+
+TRAINING_KEYS = ("rust_seconds", "python_seconds", "python_data_seconds", "rust_images_per_s",
+                 "python_images_per_s", "ratio", "python_layout_seconds",
+                 "python_layout_data_seconds", "python_layout_images_per_s", "layout_ratio",
+                 "same_model_ratio")
 
 
 def training_summary(name, machine, rows):
     return {"benchmark": name, "machine": machine, "pairs": rows,
             **{k: stats([r[k] for r in rows])
-               for k in ("rust_seconds", "python_seconds", "python_data_seconds",
-                         "rust_images_per_s", "python_images_per_s", "ratio")}}
+               for k in TRAINING_KEYS if all(k in r for r in rows)}}
 
 
 def training_lines(title, training, rows):
+    if "same_model_ratio" not in training:
+        return [
+            f"### {title}",
+            "",
+            "Median (min - max) over pairs; each run's figure is the median of its epochs after "
+            "the first.",
+            "",
+            "| | invlab (Rust, tch) | PyTorch reference (Python) |",
+            "|---|---|---|",
+            f"| seconds per epoch | {fmt(training['rust_seconds'])} | "
+            f"{fmt(training['python_seconds'])} |",
+            f"| images/s | {fmt(training['rust_images_per_s'], 0)} | "
+            f"{fmt(training['python_images_per_s'], 0)} |",
+            f"| of which data loading (reference) | - | {fmt(training['python_data_seconds'])} s |",
+            "",
+            f"Speed ratio invlab / reference (per pair, then median): "
+            f"**{fmt(training['ratio'])}x**.",
+            "",
+            "| pair | invlab s | reference s | ratio |",
+            "|---|---|---|---|",
+            *[f"| {r['pair']} | {r['rust_seconds']:.2f} | {r['python_seconds']:.2f} | "
+              f"{r['ratio']:.2f} |" for r in rows],
+            "",
+        ]
     return [
         f"### {title}",
         "",
         "Median (min - max) over pairs; each run's figure is the median of its epochs after the "
-        "first.",
+        "first. The reference runs twice per pair: with the plain small CNN (ReLU then pool, "
+        "NCHW) and with invlab's layout of the same function (pool then ReLU, channels-last "
+        "weights; `bench/common.py`'s `SmallCNNInvlabLayout`).",
         "",
-        "| | invlab (Rust, tch) | PyTorch reference (Python) |",
-        "|---|---|---|",
-        f"| seconds per epoch | {fmt(training['rust_seconds'])} | {fmt(training['python_seconds'])} |",
-        f"| images/s | {fmt(training['rust_images_per_s'], 0)} | "
-        f"{fmt(training['python_images_per_s'], 0)} |",
-        f"| of which data loading (reference) | - | {fmt(training['python_data_seconds'])} s |",
-        "",
-        f"Speed ratio invlab / reference (per pair, then median): **{fmt(training['ratio'])}x**.",
-        "",
-        "| pair | invlab s | reference s | ratio |",
+        "| | invlab (Rust, tch) | reference, invlab's layout | reference, plain layout |",
         "|---|---|---|---|",
-        *[f"| {r['pair']} | {r['rust_seconds']:.2f} | {r['python_seconds']:.2f} | "
-          f"{r['ratio']:.2f} |" for r in rows],
+        f"| seconds per epoch | {fmt(training['rust_seconds'])} | "
+        f"{fmt(training['python_layout_seconds'])} | {fmt(training['python_seconds'])} |",
+        f"| images/s | {fmt(training['rust_images_per_s'], 0)} | "
+        f"{fmt(training['python_layout_images_per_s'], 0)} | "
+        f"{fmt(training['python_images_per_s'], 0)} |",
+        f"| of which data loading (reference) | - | "
+        f"{fmt(training['python_layout_data_seconds'])} s | "
+        f"{fmt(training['python_data_seconds'])} s |",
+        "",
+        "Speed ratios (per pair, then median):",
+        "",
+        f"- invlab against the plain reference (the whole difference): "
+        f"**{fmt(training['ratio'])}x**",
+        f"- of which the layout (reference plain / reference in invlab's layout): "
+        f"**{fmt(training['layout_ratio'])}x**",
+        f"- and the rest of the pipeline, same model on both sides (reference in invlab's "
+        f"layout / invlab): **{fmt(training['same_model_ratio'])}x**",
+        "",
+        "| pair | invlab s | reference, invlab's layout s | reference, plain s | whole | layout "
+        "| same model |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {r['pair']} | {r['rust_seconds']:.2f} | {r['python_layout_seconds']:.2f} | "
+          f"{r['python_seconds']:.2f} | {r['ratio']:.2f} | {r['layout_ratio']:.2f} | "
+          f"{r['same_model_ratio']:.2f} |" for r in rows],
         "",
     ]
 
@@ -92,13 +151,22 @@ def fmt(s, digits=2):
     return f"{s['median']:.{digits}f} ({s['min']:.{digits}f} - {s['max']:.{digits}f})"
 
 
-def ekld_row(i, inv, rt, pil, batched):
+def ekld_row(i, inv, rt, pil, batched, batched_layout=None):
+    """One pair's eKLD stage. invlab's transform time is measured in the run
+    (`invariance.transform_seconds`, around each transform call), as the Python sides measure
+    theirs; raw folders from before it fall back to the separate `bench_transforms` process
+    (`rt`)."""
+    transform = inv.get("transform_seconds")
+    if transform is None:
+        transform = rt["seconds"]
     row = {"pair": i, "images_per_class": inv["images_per_class"], "samples": inv["samples"],
-           "rust_seconds": inv["seconds"], "rust_transform_seconds": rt["seconds"],
-           "rust_rest_seconds": inv["seconds"] - rt["seconds"]}
+           "rust_seconds": inv["seconds"], "rust_transform_seconds": transform,
+           "rust_transform_in_run": "transform_seconds" in inv,
+           "rust_rest_seconds": inv["seconds"] - transform}
+    rt = {"seconds": transform}
     # Each Python side: whole, transform, forward, and "rest" = whole minus transform (forward,
     # KL and overheads), the same split as invlab's.
-    for name, ref in (("python", pil), ("batched", batched)):
+    for name, ref in (("python", pil), ("batched", batched), ("layout", batched_layout)):
         if ref is None:
             continue
         row.update({
@@ -127,6 +195,29 @@ def stage_line(ekld, label, key):
         return fmt(ekld[f"{side}_seconds" if key == "whole" else f"{side}_{key}_seconds"])
     return (f"| {label} | {seconds('rust')} s | {seconds('batched')} s | {seconds('python')} s | "
             f"**{fmt(ekld[f'batched_{key}_ratio'])}x** | **{fmt(ekld[f'python_{key}_ratio'])}x** |")
+
+
+def layout_ekld_lines(ekld, rows):
+    """Table (b'): invlab against the batched peer with the plain and with invlab's layout of
+    the small CNN, split into transform and the rest."""
+    return [
+        "",
+        "The batched peer again with invlab's layout of the small CNN (pool then ReLU, "
+        "channels-last weights): the same function, so what remains between it and invlab is "
+        "the pipeline, not the model.",
+        "",
+        "| stage | invlab | batched, invlab's layout | batched, plain | layout / invlab | "
+        "plain / invlab |",
+        "|---|---|---|---|---|---|",
+        *[f"| {label} | {fmt(ekld[f'rust_{key}seconds'])} s | "
+          f"{fmt(ekld[f'layout_{key}seconds'])} s | {fmt(ekld[f'batched_{key}seconds'])} s | "
+          f"**{fmt(ekld[f'layout_{ratio}_ratio'])}x** | **{fmt(ekld[f'batched_{ratio}_ratio'])}x** |"
+          for label, key, ratio in (("transform (rotations)", "transform_", "transform"),
+                                    ("rest (forward, KL)", "rest_", "rest"),
+                                    ("whole evaluation", "", "whole"))],
+        f"| of which forward passes (Python) | - | {fmt(ekld['layout_forward_seconds'])} s | "
+        f"{fmt(ekld['batched_forward_seconds'])} s | - | - |",
+    ]
 
 
 def ekld_lines(ekld, rows):
@@ -162,7 +253,12 @@ def ekld_lines(ekld, rows):
         f"{k * m:,} copies at once, forward in 256-image batches under `inference_mode`); the "
         "paper-style reference (`bench/ref_ekld.py`: PIL rotations in a Python loop, one "
         f"{k * m:,}-image forward batch per class). \"Rest\" is whole minus transform on every "
-        "side (forward passes, KL, overheads). Ratios are the peer's time / invlab's time.",
+        "side (forward passes, KL, overheads). Ratios are the peer's time / invlab's time. "
+        + ("Every side times its transforms inside its own eKLD run (invlab: "
+           "`invariance.transform_seconds`, around each transform call)."
+           if all(r["rust_transform_in_run"] for r in rows) else
+           "invlab's transform time comes from a separate process (`bench_transforms`), the "
+           "Python sides' from inside their runs."),
         "",
         "| stage | invlab (Rust, tch) | PyTorch batched | PyTorch PIL (paper style) | "
         "batched / invlab | PIL / invlab |",
@@ -182,21 +278,35 @@ def ekld_lines(ekld, rows):
           f"{r['batched_forward_seconds']:.1f} | {r['python_seconds']:.1f} | "
           f"{r['python_transform_seconds']:.2f} | {r['python_forward_seconds']:.1f} | "
           f"{r['batched_whole_ratio']:.2f} | {r['python_whole_ratio']:.2f} |" for r in rows],
+        *(layout_ekld_lines(ekld, rows) if all("layout_seconds" in r for r in rows) else []),
     ]
 
 
-def adaptive_summary(raw):
-    result = load_optional(os.path.join(raw, "ekld-adaptive.json"))
-    if result is None:
-        return None
-    run = load_optional(os.path.join(raw, "adaptive-run-summary.json")) or {}
+def adaptive_results(raw):
+    """Stage (c)'s results by config name: ekld-adaptive-NAME.json beside
+    adaptive-run-summary-NAME.json, or, in raw folders from before several configs, the one
+    ekld-adaptive.json (configs/default.toml)."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(raw, "ekld-adaptive-*.json"))):
+        name = re.search(r"ekld-adaptive-(.+)\.json$", path).group(1)
+        out[name] = adaptive_summary(raw, name)
+    if not out and os.path.exists(os.path.join(raw, "ekld-adaptive.json")):
+        out["default"] = adaptive_summary(raw, None)
+    return out
+
+
+def adaptive_summary(raw, name):
+    suffix = f"-{name}" if name else ""
+    result = load(os.path.join(raw, f"ekld-adaptive{suffix}.json"))
+    run = load_optional(os.path.join(raw, f"adaptive-run-summary{suffix}.json")) or {}
     checks = {
         "time": result["median_time_ratio"] <= MAX_TIME_RATIO,
         "stderr": result["adaptive_median_stderr"] <= result["fixed_median_stderr"],
         "spearman": result["spearman_fixed_adaptive"] >= MIN_SPEARMAN,
     }
+    config = f"configs/{name or 'default'}.toml"
     return {"benchmark": f"adaptive against fixed {result['fixed_design']} eKLD, one trained "
-                         "model (configs/default.toml)",
+                         f"model ({config})", "config": config,
             "trained_balanced_accuracy": run.get("balanced_accuracy"),
             "trained_accuracy": run.get("accuracy"),
             "targets": {"max_time_ratio": MAX_TIME_RATIO, "stderr": "adaptive <= fixed",
@@ -204,7 +314,7 @@ def adaptive_summary(raw):
             "pass": checks, **result}
 
 
-def adaptive_lines(a):
+def adaptive_lines(a, machine=None):
     def verdict(ok):
         return "PASS" if ok else "FAIL"
     balanced, summary_acc = a["trained_balanced_accuracy"], a["trained_accuracy"]
@@ -214,14 +324,20 @@ def adaptive_lines(a):
     if summary_acc is not None and abs(summary_acc - a["test_accuracy"]) > 0.005:
         model += " (**MISMATCH**: the checkpoint does not reproduce it)"
     fixed, adaptive = a["fixed_seconds"], a["adaptive_seconds"]
+    measured = ""
+    if machine is not None:
+        measured = (f" Measured {machine['date']} by invlab {machine['invlab_commit']} "
+                    f"({machine['threads']} threads; load average {machine['loadavg_start']} "
+                    f"at the start).")
     return [
-        f"### (c) Adaptive eKLD against fixed {a['fixed_design']} on the same trained model",
+        f"### (c) Adaptive eKLD against fixed {a['fixed_design']} on the same trained model: "
+        f"`{a['config']}`",
         "",
-        f"One full default run (`configs/default.toml`, {model}; its checkpoint re-measured by "
+        f"One full run of `{a['config']}` ({model}; its checkpoint re-measured by "
         f"`tools/src/bench_ekld_adaptive.rs`: {100 * a['test_accuracy']:.1f} %), then "
         f"{len(fixed)} alternating pair{'s' if len(fixed) != 1 else ''} of the fixed and the "
         f"adaptive design (per-class target SE: the larger of {a['target_stderr']} nats and "
-        "the configured fraction of the class's eKLD). invlab only.",
+        f"the configured fraction of the class's eKLD). invlab only.{measured}",
         "",
         "| | fixed | adaptive | target | result |",
         "|---|---|---|---|---|",
@@ -250,12 +366,14 @@ def main():
     train_rows, ekld_rows = [], []
     for i in pairs(raw):
         rust_metrics = os.path.join(raw, f"rust-{i}.metrics.jsonl")
-        train_rows.append(train_row(i, rust_metrics, os.path.join(raw, f"py-train-{i}.json")))
+        train_rows.append(train_row(i, rust_metrics, os.path.join(raw, f"py-train-{i}.json"),
+                                    os.path.join(raw, f"py-train-layout-{i}.json")))
         inv = [json.loads(l) for l in open(rust_metrics)][-1]["invariance"]
         ekld_rows.append(ekld_row(
-            i, inv, load(os.path.join(raw, f"rust-transforms-{i}.json")),
+            i, inv, load_optional(os.path.join(raw, f"rust-transforms-{i}.json")),
             load_optional(os.path.join(raw, f"py-ekld-{i}.json")),
-            load_optional(os.path.join(raw, f"py-ekld-batched-{i}.json"))))
+            load_optional(os.path.join(raw, f"py-ekld-batched-{i}.json")),
+            load_optional(os.path.join(raw, f"py-ekld-batched-layout-{i}.json"))))
 
     def col(rows, key):
         return stats([r[key] for r in rows])
@@ -277,10 +395,11 @@ def main():
     if resnet is not None:
         json.dump(resnet, open(os.path.join(res, "training_epoch_resnet20.json"), "w"), indent=2)
     json.dump(ekld, open(os.path.join(res, "ekld.json"), "w"), indent=2)
-    adaptive = adaptive_summary(raw)
-    if adaptive is not None:
-        adaptive["machine"] = machine
-        json.dump(adaptive, open(os.path.join(res, "ekld_adaptive.json"), "w"), indent=2)
+    adaptive = adaptive_results(raw)
+    adaptive_machine = load_optional(os.path.join(raw, "machine-adaptive.json"))
+    if adaptive:
+        json.dump({"machine": adaptive_machine or machine, "configs": adaptive},
+                  open(os.path.join(res, "ekld_adaptive.json"), "w"), indent=2)
 
     lines = [
         f"Measured {machine['date']} on {machine['nproc']} cores, {machine['cpu']} "
@@ -296,7 +415,7 @@ def main():
                          "(`--set model.arch=resnet20`)", resnet, resnet_rows)
           if resnet is not None else []),
         *ekld_lines(ekld, ekld_rows),
-        *([""] + adaptive_lines(adaptive) if adaptive is not None else []),
+        *[line for a in adaptive.values() for line in ["", *adaptive_lines(a, adaptive_machine)]],
     ]
     if raw == DEFAULT_RAW:
         path = os.path.join(ROOT, "BENCHMARKS.md")

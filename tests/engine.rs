@@ -403,6 +403,15 @@ fn the_fixed_ekld_design_uses_exactly_the_configured_images_and_draws() {
     assert_eq!(report.sampling.images, vec![3; 49]);
     assert_eq!(report.sampling.samples_per_image, vec![5; 49]);
     assert!(report.ekld.iter().all(|e| e.is_finite() && *e >= 0.0));
+    // A CPU run times its transforms in the run: a positive part of the whole.
+    let transform = report
+        .transform_seconds
+        .expect("a CPU run times its transforms");
+    assert!(
+        transform > 0.0 && transform < report.seconds,
+        "transform {transform} s of {} s",
+        report.seconds
+    );
 }
 
 /// The headline numbers against what they are computed from, with the boundaries written out

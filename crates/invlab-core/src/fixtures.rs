@@ -64,6 +64,7 @@ pub fn invariance(info: &RunInfo, epoch: usize, strength: f64) -> InvarianceRepo
         spearman_size_ekld: Some(-0.8),
         ekld,
         seconds: 1.5,
+        transform_seconds: None,
         sampling: Default::default(),
     }
 }

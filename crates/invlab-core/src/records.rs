@@ -140,6 +140,11 @@ pub struct InvarianceReport {
     /// Spearman rank correlation between training class size and eKLD.
     pub spearman_size_ekld: Option<f64>,
     pub seconds: f64,
+    /// Of `seconds`, the time spent in the transform itself (drawing the transformed copies),
+    /// measured around each transform call on a CPU run; `None` on a GPU (its kernels run
+    /// asynchronously, so the call returns before the work is done) and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform_seconds: Option<f64>,
     /// How the draws were allocated (absent in run directories from before adaptive eKLD).
     #[serde(default)]
     pub sampling: SamplingUsage,

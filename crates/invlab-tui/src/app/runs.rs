@@ -343,6 +343,7 @@ fn invariance_from_summary(s: &Summary) -> Option<InvarianceReport> {
         ekld,
         spearman_size_ekld: s.spearman_size_ekld,
         seconds: 0.0,
+        transform_seconds: None,
         // The design each class used, as the summary recorded it (empty for format 1).
         sampling: invlab_core::records::SamplingUsage {
             mode: s.ekld_sampling,
