@@ -16,7 +16,8 @@ EXAMPLES:
   invlab --batch --resume ~/.local/share/invlab/runs/default
   invlab data                              where each dataset was looked for, and whether it is valid
   invlab data --preview CONFIG --out p.png pictures of CONFIG's dataset (classes, transforms, sizes)
-  invlab report RUN_DIR... --out cmp       compare finished runs: cmp/report.md, .csv, figures (SVG + PNG)
+  invlab report RUN_DIR... --out cmp       compare finished runs: cmp/report.md, .csv, figures (SVG + PNG);
+                                           over seeds: mean ± sd, 95 % intervals, paired comparisons
   invlab watch /scratch/sweep              the lab, following runs other processes write there
 
 RUN DIRECTORY (one per run, every file written atomically):
@@ -164,10 +165,16 @@ pub enum Command {
         #[arg(required = true, value_name = "RUN_DIR")]
         runs: Vec<PathBuf>,
         /// Folder to write (created if needed): report.md, comparison.csv, and the overlaid
-        /// figures ekld_vs_size and curves as .svg and .png.
+        /// figures ekld_vs_size and curves as .svg and .png; with seeds, series.csv (mean,
+        /// sd, 95 % interval per series) and paired.csv (each series against the baseline).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+        /// The series the others are compared with, on their shared seeds: a series name
+        /// (a run's name without its -sN seed suffix), a run's name or its directory.
+        /// Default: the first series given.
+        #[arg(long, value_name = "SERIES")]
+        baseline: Option<String>,
     /// Print a shell completion script, e.g. `source <(invlab completions bash)`, or for
     /// zsh `invlab completions zsh > "${fpath[1]}/_invlab"`.
     Completions {

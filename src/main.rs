@@ -108,7 +108,14 @@ fn main() -> std::process::ExitCode {
                 .write_all(invlab_engine::data::real::render_survey(&statuses).as_bytes());
             ("invlab data", Ok(()))
         }
-        Some(Command::Report { runs, out }) => ("invlab report", report(runs, out.as_deref())),
+        Some(Command::Report {
+            runs,
+            out,
+            baseline,
+        }) => (
+            "invlab report",
+            report(runs, out.as_deref(), baseline.as_deref()),
+        ),
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "invlab", &mut std::io::stdout());
@@ -206,16 +213,22 @@ fn data_preview(
     Ok(())
 }
 
-fn report(dirs: &[std::path::PathBuf], out: Option<&std::path::Path>) -> Result<(), CliError> {
-    use invlab_report::{comparison_table, write_report, ReportRun};
+fn report(
+    dirs: &[std::path::PathBuf],
+    out: Option<&std::path::Path>,
+    baseline: Option<&str>,
+) -> Result<(), CliError> {
+    use invlab_report::{comparison_table, seed_statistics, write_report, ReportRun};
     let runs = dirs
         .iter()
         .map(|d| ReportRun::load(d))
         .collect::<Result<Vec<_>, _>>()
         .map_err(CliError::ReportInput)?;
-    let _ = std::io::stdout().write_all(comparison_table(&runs).as_bytes());
+    let statistics = seed_statistics(&runs, baseline).map_err(CliError::ReportInput)?;
+    let text = comparison_table(&runs) + &statistics;
+    let _ = std::io::stdout().write_all(text.as_bytes());
     if let Some(dir) = out {
-        for f in write_report(&runs, dir).map_err(CliError::ReportOutput)? {
+        for f in write_report(&runs, dir, baseline).map_err(CliError::ReportOutput)? {
             eprintln!("wrote {}", f.display());
         }
     }

@@ -1,7 +1,11 @@
 //! Figures and tables from finished run directories: eKLD against class size (log axis) and
 //! training curves as standalone SVG (and PNG copies, rasterised here with an embedded font),
-//! and the comparison table as Markdown and CSV. `write_run_figures` serves every finished run;
-//! `write_report` is `invlab report --out DIR`.
+//! and the comparison table as Markdown and CSV; over seeds, each series' mean ± sd and 95 %
+//! interval and paired comparisons with a baseline series (`over_seeds`, on `stats`).
+//! `write_run_figures` serves every finished run; `write_report` is `invlab report --out DIR`.
+
+pub mod over_seeds;
+pub mod stats;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,6 +39,9 @@ pub enum ReportError {
     /// `--out` is a run directory: the report's figures would replace the run's own.
     #[error("{} is a run directory; the report's ekld_vs_size and curves figures would replace the run's own: choose another --out", dir.display())]
     OutIsARun { dir: PathBuf },
+    /// `--baseline` names no series of the report.
+    #[error("--baseline {name:?} is none of the report's series: {}", known.join(", "))]
+    UnknownBaseline { name: String, known: Vec<String> },
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
@@ -94,7 +101,10 @@ fn seedless(config: &RunConfig) -> Option<String> {
 /// only in name and seed), drawn in one colour.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Series {
+    /// The first run's name without its seed suffix, then "(N seeds)" for several.
     pub label: String,
+    /// The first run's name without its seed suffix.
+    pub name: String,
     /// Indices into the runs, in their order.
     pub members: Vec<usize>,
 }
@@ -113,6 +123,7 @@ pub(crate) fn seed_series(runs: &[ReportRun]) -> Vec<Series> {
             None => {
                 series.push(Series {
                     label: run.label.clone(),
+                    name: run.label.clone(),
                     members: vec![i],
                 });
             }
@@ -121,11 +132,82 @@ pub(crate) fn seed_series(runs: &[ReportRun]) -> Vec<Series> {
     for s in &mut series {
         if s.members.len() > 1 {
             let first = &runs[s.members[0]];
-            let name = strip_seed_suffix(&first.label, first.summary.seed);
-            s.label = format!("{name} ({} seeds)", s.members.len());
+            s.name = strip_seed_suffix(&first.label, first.summary.seed).to_string();
+            let seeds: std::collections::BTreeSet<u64> =
+                s.members.iter().map(|&i| runs[i].summary.seed).collect();
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            s.label = if seeds.len() == s.members.len() {
+                format!("{} ({} seeds)", s.name, seeds.len())
+            } else {
+                // The same seed twice (a run given twice, or rerun): say so.
+                format!(
+                    "{} ({} runs, {} seed{})",
+                    s.name,
+                    s.members.len(),
+                    seeds.len(),
+                    plural(seeds.len())
+                )
+            };
         }
     }
     series
+}
+
+/// The series `wanted` names: its label, its name, or one of its runs' names or directories.
+/// `None` picks the first series.
+fn baseline_index(
+    runs: &[ReportRun],
+    series: &[Series],
+    wanted: Option<&str>,
+) -> Result<usize, ReportError> {
+    let Some(wanted) = wanted else {
+        return Ok(0);
+    };
+    series
+        .iter()
+        .position(|s| {
+            s.label == wanted
+                || s.name == wanted
+                || s.members
+                    .iter()
+                    .any(|&i| runs[i].label == wanted || runs[i].dir == Path::new(wanted))
+        })
+        .ok_or_else(|| ReportError::UnknownBaseline {
+            name: wanted.to_string(),
+            known: series.iter().map(|s| s.name.clone()).collect(),
+        })
+}
+
+/// The statistics over seeds as Markdown: each series' mean ± sd and 95 % interval, and the
+/// paired comparisons with the baseline series (`baseline`, else the first). Empty when no
+/// series has more than one seed.
+pub fn seed_statistics(runs: &[ReportRun], baseline: Option<&str>) -> Result<String, ReportError> {
+    let series = seed_series(runs);
+    let base = baseline_index(runs, &series, baseline)?;
+    if !over_seeds::has_seed_series(runs, &series) {
+        return Ok(String::new());
+    }
+    let mut out = String::from(
+        "
+## Over seeds
+
+Each series' runs (configs equal but for name and seed) as mean ± sd          [95 % t-interval of the mean] over its seeds; accuracy in %, eKLD in nats.
+
+",
+    );
+    out.push_str(&over_seeds::series_table(runs, &series));
+    let comparisons = over_seeds::comparisons(runs, &series, base);
+    if !comparisons.is_empty() {
+        let _ = writeln!(
+            out,
+            "
+### Paired with {} as the baseline
+",
+            md_cell(&series[base].label)
+        );
+        out.push_str(&over_seeds::comparisons_markdown(&comparisons));
+    }
+    Ok(out)
 }
 
 /// `name` without a trailing `-s<seed>` or `-seed<seed>`.
@@ -441,7 +523,7 @@ pub(crate) fn curves_svg(runs: &[ReportRun]) -> String {
 
 /// Text safe inside a Markdown table cell: a `|` would end the cell (names come from
 /// `summary.json`, which another tool or an older invlab may have written) and a line break the row.
-fn md_cell(text: &str) -> String {
+pub(crate) fn md_cell(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('|', "\\|")
         .replace(['\n', '\r'], " ")
@@ -519,7 +601,7 @@ pub(crate) fn comparison_csv(runs: &[ReportRun]) -> String {
     out
 }
 
-fn csv_quote(s: &str) -> String {
+pub(crate) fn csv_quote(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -594,7 +676,11 @@ pub fn write_run_figures(dir: &Path) -> Result<(), ReportError> {
 /// `invlab report --out DIR`: creates `dir` and writes `report.md` (table and figures),
 /// `comparison.csv`, and the overlaid figures `ekld_vs_size` and `curves` as SVG and PNG.
 /// Returns the files written.
-pub fn write_report(runs: &[ReportRun], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write_report(
+    runs: &[ReportRun],
+    dir: &Path,
+    baseline: Option<&str>,
+) -> Result<Vec<PathBuf>, ReportError> {
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
@@ -611,11 +697,14 @@ pub fn write_report(runs: &[ReportRun], dir: &Path) -> Result<Vec<PathBuf>, Repo
     let mut written = Vec::new();
     written.extend(write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(runs))?);
     written.extend(write_figure(dir, "curves", &curves_svg(runs))?);
-    let files = [
+    let mut files = vec![
         ("comparison.csv", comparison_csv(runs)),
-        ("report.md", report_markdown(runs)),
+        ("report.md", report_markdown(runs, &statistics)),
     ];
     for (name, text) in files {
+    let series = seed_series(runs);
+    let base = baseline_index(runs, &series, baseline)?;
+    let statistics = seed_statistics(runs, baseline)?;
         let path = dir.join(name);
         write_file(&path, text.as_bytes())?;
         written.push(path);
@@ -623,8 +712,15 @@ pub fn write_report(runs: &[ReportRun], dir: &Path) -> Result<Vec<PathBuf>, Repo
     Ok(written)
 }
 
+    if over_seeds::has_seed_series(runs, &series) {
+        files.push(("series.csv", over_seeds::series_csv(runs, &series)));
+        let comparisons = over_seeds::comparisons(runs, &series, base);
+        if !comparisons.is_empty() {
+            files.push(("paired.csv", over_seeds::comparisons_csv(&comparisons)));
+        }
+    }
 /// The report page: the table, the figures beside it, and the run directories compared.
-pub(crate) fn report_markdown(runs: &[ReportRun]) -> String {
+pub(crate) fn report_markdown(runs: &[ReportRun], statistics: &str) -> String {
     let mut out = String::from("# Run comparison\n\n");
     out.push_str(&comparison_table(runs));
     out.push_str(
@@ -635,6 +731,7 @@ Runs:\n\n",
     );
     for r in runs {
         let _ = writeln!(out, "- {}: `{}`", r.label, r.dir.display());
+    out.push_str(statistics);
     }
     let grouped: Vec<String> = seed_series(runs)
         .into_iter()
@@ -742,6 +839,99 @@ mod tests {
             .map(|i| {
                 let mut config = RunConfig::default();
                 config.train.lr = 0.001 * (i + 1) as f64;
+    /// A run of `record` whose summary says `balanced` and few-shot eKLD `few_ekld`.
+    fn scored(
+        name: &str,
+        seed: u64,
+        config: &RunConfig,
+        balanced: f64,
+        few_ekld: f64,
+    ) -> ReportRun {
+        let mut run = record(name, seed, config, balanced);
+        run.summary.balanced_accuracy = balanced;
+        run.summary.ekld_by_group.few = Some(few_ekld);
+        run
+    }
+
+    /// The statistics over seeds are computed from each run's summary and paired by the seed
+    /// the summary records, not by the order the runs were given: per seed DRS - ERM is
+    /// +5, +6, +8 points (mean 6.33, sd 1.528, t(0.975, 2) = 4.303: 2.5 to 10.1) while the
+    /// unpaired order would give other numbers; the eKLD ratios 0.5, 0.8, 0.5 average
+    /// geometrically to 0.585.
+    #[test]
+    fn series_statistics_and_paired_comparisons_follow_the_seeds() {
+        let erm = RunConfig::default();
+        let mut drs = RunConfig::default();
+        drs.method.rule = invlab_core::config::Rule::Drs;
+        let runs = vec![
+            scored("erm-s0", 0, &erm, 0.40, 2.0),
+            scored("erm-s1", 1, &erm, 0.60, 1.0),
+            scored("erm-s2", 2, &erm, 0.50, 4.0),
+            // DRS in another order, with a seed ERM does not have.
+            scored("drs-s2", 2, &drs, 0.58, 2.0),
+            scored("drs-s0", 0, &drs, 0.45, 1.0),
+            scored("drs-s1", 1, &drs, 0.66, 0.8),
+            scored("drs-s7", 7, &drs, 0.10, 9.0),
+        ];
+        let text = seed_statistics(&runs, None).unwrap();
+        // ERM over its seeds: balanced 50.0 ± 10.0 [25.2, 74.8].
+        assert!(
+            text.contains("| erm (3 seeds) | 3 | 50.0 ± 10.0 [25.2, 74.8] |"),
+            "{text}"
+        );
+        assert!(text.contains("| drs (4 seeds) | 4 |"), "{text}");
+        assert!(text.contains("Paired on 3 seeds (0, 1, 2)"), "{text}");
+        assert!(
+            text.contains("| balanced acc (points) | +5.0, +6.0, +8.0 | +6.3 | +2.5 to +10.1 | 3 / 0 | 0.250 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| eKLD few (ratio) | 0.50x, 0.80x, 0.50x | 0.58x |"),
+            "{text}"
+        );
+
+        let series = seed_series(&runs);
+        let comparisons = over_seeds::comparisons(&runs, &series, 0);
+        let (_, few) = comparisons[0]
+            .rows
+            .iter()
+            .find(|(m, _)| *m == over_seeds::Measure::EkldFew)
+            .unwrap();
+        let geometric = (0.5f64 * 0.8 * 0.5).powf(1.0 / 3.0);
+        assert!((few.estimate.mean - geometric).abs() < 1e-12);
+        let csv = over_seeds::comparisons_csv(&comparisons);
+        assert!(
+            csv.contains("drs (4 seeds),erm (3 seeds),balanced_accuracy,difference,3,"),
+            "{csv}"
+        );
+        assert!(csv.contains(",0;1;2,"), "{csv}");
+        let series_csv = over_seeds::series_csv(&runs, &series);
+        assert!(
+            series_csv.contains("erm (3 seeds),3,balanced_accuracy,0.5,"),
+            "{series_csv}"
+        );
+
+        // The baseline by name; an unknown one is named with the choices.
+        let drs_first = seed_statistics(&runs, Some("drs")).unwrap();
+        assert!(
+            drs_first.contains("#### erm (3 seeds) against drs (4 seeds)"),
+            "{drs_first}"
+        );
+        assert!(
+            drs_first.contains("| balanced acc (points) | -5.0, -6.0, -8.0 |"),
+            "{drs_first}"
+        );
+        let err = seed_statistics(&runs, Some("ldam"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"ldam\"") && err.contains("erm, drs"),
+            "{err}"
+        );
+        // One run per series: nothing to aggregate.
+        assert_eq!(seed_statistics(&runs[..1], None).unwrap(), "");
+    }
+
                 let mut r = record(&format!("run-{i}"), 0, &config, 0.5);
                 for c in &mut r.summary.classes {
                     c.ekld = c.ekld.map(|e| e * 0.01);
@@ -921,7 +1111,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("curves.svg"), "the run's own").unwrap();
         run.dir = dir.clone();
-        let err = write_report(std::slice::from_ref(&run), &dir).unwrap_err();
+        let err = write_report(std::slice::from_ref(&run), &dir, None).unwrap_err();
         assert!(matches!(err, ReportError::OutIsARun { .. }), "{err:?}");
         assert_eq!(
             std::fs::read_to_string(dir.join("curves.svg")).unwrap(),
@@ -931,9 +1121,9 @@ mod tests {
         let other = tmp.path().join("b");
         std::fs::create_dir_all(&other).unwrap();
         std::fs::write(other.join("summary.json"), "{}").unwrap();
-        assert!(write_report(std::slice::from_ref(&run), &other).is_err());
+        assert!(write_report(std::slice::from_ref(&run), &other, None).is_err());
         let out = tmp.path().join("cmp");
-        assert!(write_report(&[run], &out).is_ok());
+        assert!(write_report(&[run], &out, None).is_ok());
         assert!(out.join("report.md").is_file());
     }
 }
