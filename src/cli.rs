@@ -28,6 +28,7 @@ RUN DIRECTORY (one per run, every file written atomically):
                   libtorch version, device
   per_class.csv   the per-class table          checkpoint.ot, optimizer.ot  for --resume
   progress.json   heartbeat while it trains: pid, host, phase, epoch, batch (at most 1/s)
+  events.out.tfevents.invlab   for TensorBoard: scalars, per-class tags, hparams, figures
   ekld_vs_size.svg/.png, curves.svg/.png     figures
 
 SIGNALS (batch mode): SIGTERM, SIGINT (Ctrl-C), SIGUSR1 or SIGHUP stops every running run at its next
@@ -169,12 +170,12 @@ pub enum Command {
         /// sd, 95 % interval per series) and paired.csv (each series against the baseline).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-    },
         /// The series the others are compared with, on their shared seeds: a series name
         /// (a run's name without its -sN seed suffix), a run's name or its directory.
         /// Default: the first series given.
         #[arg(long, value_name = "SERIES")]
         baseline: Option<String>,
+    },
     /// Print a shell completion script, e.g. `source <(invlab completions bash)`, or for
     /// zsh `invlab completions zsh > "${fpath[1]}/_invlab"`.
     Completions {

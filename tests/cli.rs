@@ -91,6 +91,159 @@ fn batch_run_of_a_tiny_config_writes_its_directory_and_prints_it() {
         "{md}"
     );
     assert!(!tmp.path().join("cmp.md").exists());
+    // One seed given twice: nothing to aggregate over seeds, so no series statistics.
+    assert!(!md.contains("## Over seeds"), "{md}");
+    assert!(!cmp.join("series.csv").exists());
+    // A baseline that is none of the series: exit 2, naming it and the series there are.
+    let out = invlab()
+        .arg("report")
+        .arg(&dir)
+        .args(["--baseline", "nope"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--baseline \"nope\"") && stderr.contains("cli"),
+        "{stderr}"
+    );
+}
+
+/// A Python that can import TensorBoard's reader: `$INVLAB_TEST_PYTHON`, the project's venv
+/// (where `.ci/run` installs `tensorboard`), or `python3`.
+fn python_with_tensorboard() -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let candidates = [
+        std::env::var_os("INVLAB_TEST_PYTHON").map(PathBuf::from),
+        Some(venv),
+        Some(PathBuf::from("python3")),
+    ];
+    candidates.into_iter().flatten().find(|python| {
+        Command::new(python)
+            .args([
+                "-c",
+                "import tensorboard.backend.event_processing.event_accumulator",
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// What TensorBoard's own reader (`EventAccumulator`, the PyPI `tensorboard` package) finds in
+/// a run directory, as JSON.
+const READ_EVENTS: &str = r#"
+import json, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+acc = EventAccumulator(sys.argv[1], size_guidance={"scalars": 0, "images": 0})
+acc.Reload()
+tags = acc.Tags()
+content = acc.PluginTagToContent("hparams")
+start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"])
+def value(v):
+    kind = v.WhichOneof("kind")
+    return getattr(v, kind) if kind else None
+print(json.dumps({
+    "scalars": sorted(tags["scalars"]),
+    "images": sorted(tags["images"]),
+    "balanced": [[e.step, e.value] for e in acc.Scalars("accuracy/balanced")],
+    "ekld_few": [[e.step, e.value] for e in acc.Scalars("ekld/few")],
+    "hparams": {k: value(v) for k, v in start.session_start_info.hparams.items()},
+    "end_status": end.session_end_info.status,
+    "figure": [[i.width, i.height] for i in acc.Images("figures/ekld_vs_size")],
+}))
+"#;
+
+/// A finished batch run opens in TensorBoard: its scalars (headline and per class), the
+/// resolved config as hparams, a finished session, and the figures as images, read back by
+/// TensorBoard's reader and checked against the run's own files.
+#[test]
+fn tensorboard_reads_a_finished_runs_event_file() {
+    let Some(python) = python_with_tensorboard() else {
+        invlab_core::fixtures::skip(
+            "tensorboard_reads_a_finished_runs_event_file",
+            "no Python with the tensorboard package (.ci/run installs it into .venv)",
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::write_config(tmp.path(), &common::tiny_config("tb"));
+    let out = invlab()
+        .arg("--batch")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path().join("runs"))
+        .args(["--set", "train.epochs=2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(dir.join(invlab_core::tensorboard::FILE).is_file());
+    let read = Command::new(&python)
+        .args(["-c", READ_EVENTS])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+
+    let record = invlab_core::rundir::RunDir::open(&dir)
+        .unwrap()
+        .load()
+        .unwrap();
+    let info = record.info.as_ref().unwrap();
+    // Every epoch's balanced accuracy, as metrics.jsonl has it (f32 in the event file).
+    let balanced = got["balanced"].as_array().unwrap();
+    assert_eq!(balanced.len(), record.epochs.len());
+    for (point, epoch) in balanced.iter().zip(&record.epochs) {
+        assert_eq!(point[0].as_u64().unwrap() as usize, epoch.epoch);
+        assert!((point[1].as_f64().unwrap() - epoch.balanced_accuracy).abs() < 1e-6);
+    }
+    // The final eKLD's few-shot group mean, as the summary has it.
+    let summary = record.summary.as_ref().unwrap();
+    let few = got["ekld_few"].as_array().unwrap().last().unwrap()[1]
+        .as_f64()
+        .unwrap();
+    assert!((few - summary.ekld_by_group.few.unwrap()).abs() < 1e-5 * few.max(1.0));
+    // Per class: one accuracy and one eKLD tag per class.
+    let scalars: Vec<&str> = got["scalars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for kind in ["per_class/accuracy/", "per_class/ekld/"] {
+        let n = scalars.iter().filter(|t| t.starts_with(kind)).count();
+        assert_eq!(n, info.num_classes, "{kind}: {scalars:?}");
+    }
+    for tag in [
+        "loss/train",
+        "accuracy/test",
+        "accuracy/few",
+        "lr",
+        "ekld/spearman_size_ekld",
+    ] {
+        assert!(scalars.contains(&tag), "{tag}: {scalars:?}");
+    }
+    // The resolved config as hparams, and a finished session.
+    assert_eq!(got["hparams"]["data.dataset"], "glyphs");
+    assert_eq!(got["hparams"]["train.epochs"], 2.0);
+    assert_eq!(got["hparams"]["seed"], record.config.seed as f64);
+    assert_eq!(got["end_status"], 1);
+    // The figure as an image of the PNG's size.
+    let png = std::fs::read(dir.join("ekld_vs_size.png")).unwrap();
+    let size = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as u64;
+    assert_eq!(got["figure"][0][0].as_u64(), Some(size(16)));
+    assert_eq!(got["figure"][0][1].as_u64(), Some(size(20)));
 }
 
 #[test]

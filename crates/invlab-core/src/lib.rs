@@ -20,5 +20,6 @@ pub mod schedule;
 pub mod seed;
 pub mod signal;
 pub mod summary;
+pub mod tensorboard;
 pub mod text_file;
 pub mod watch;

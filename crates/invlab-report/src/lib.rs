@@ -670,6 +670,14 @@ pub fn write_run_figures(dir: &Path) -> Result<(), ReportError> {
     let runs = [ReportRun::load(dir)?];
     write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(&runs))?;
     write_figure(dir, "curves", &curves_svg(&runs))?;
+    // The event file again, now with the figures as images.
+    let run = RunDir {
+        path: dir.to_path_buf(),
+    };
+    invlab_core::tensorboard::write(&run).map_err(|source| ReportError::Write {
+        path: dir.join(invlab_core::tensorboard::FILE),
+        source,
+    })?;
     Ok(())
 }
 
@@ -694,6 +702,9 @@ pub fn write_report(
         dir: dir.to_path_buf(),
         source,
     })?;
+    let series = seed_series(runs);
+    let base = baseline_index(runs, &series, baseline)?;
+    let statistics = seed_statistics(runs, baseline)?;
     let mut written = Vec::new();
     written.extend(write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(runs))?);
     written.extend(write_figure(dir, "curves", &curves_svg(runs))?);
@@ -701,17 +712,6 @@ pub fn write_report(
         ("comparison.csv", comparison_csv(runs)),
         ("report.md", report_markdown(runs, &statistics)),
     ];
-    for (name, text) in files {
-    let series = seed_series(runs);
-    let base = baseline_index(runs, &series, baseline)?;
-    let statistics = seed_statistics(runs, baseline)?;
-        let path = dir.join(name);
-        write_file(&path, text.as_bytes())?;
-        written.push(path);
-    }
-    Ok(written)
-}
-
     if over_seeds::has_seed_series(runs, &series) {
         files.push(("series.csv", over_seeds::series_csv(runs, &series)));
         let comparisons = over_seeds::comparisons(runs, &series, base);
@@ -719,10 +719,19 @@ pub fn write_report(
             files.push(("paired.csv", over_seeds::comparisons_csv(&comparisons)));
         }
     }
+    for (name, text) in files {
+        let path = dir.join(name);
+        write_file(&path, text.as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// The report page: the table, the figures beside it, and the run directories compared.
 pub(crate) fn report_markdown(runs: &[ReportRun], statistics: &str) -> String {
     let mut out = String::from("# Run comparison\n\n");
     out.push_str(&comparison_table(runs));
+    out.push_str(statistics);
     out.push_str(
         "\nBalanced accuracy is the mean of per-class test accuracies; many / medium / few are the \
 classes with > 100, 20-100 and < 20 training images. eKLD in nats (lower: more invariant).\n\n\
@@ -731,7 +740,6 @@ Runs:\n\n",
     );
     for r in runs {
         let _ = writeln!(out, "- {}: `{}`", r.label, r.dir.display());
-    out.push_str(statistics);
     }
     let grouped: Vec<String> = seed_series(runs)
         .into_iter()
@@ -831,14 +839,6 @@ mod tests {
         );
     }
 
-    /// 200 experiments (distinct configs) with eKLD below 0.013: the legend keeps inside the
-    /// figure and says how many it leaves out, and no two y ticks read the same.
-    #[test]
-    fn two_hundred_series_keep_the_legend_inside_and_the_ticks_distinct() {
-        let runs: Vec<ReportRun> = (0..200)
-            .map(|i| {
-                let mut config = RunConfig::default();
-                config.train.lr = 0.001 * (i + 1) as f64;
     /// A run of `record` whose summary says `balanced` and few-shot eKLD `few_ekld`.
     fn scored(
         name: &str,
@@ -932,6 +932,14 @@ mod tests {
         assert_eq!(seed_statistics(&runs[..1], None).unwrap(), "");
     }
 
+    /// 200 experiments (distinct configs) with eKLD below 0.013: the legend keeps inside the
+    /// figure and says how many it leaves out, and no two y ticks read the same.
+    #[test]
+    fn two_hundred_series_keep_the_legend_inside_and_the_ticks_distinct() {
+        let runs: Vec<ReportRun> = (0..200)
+            .map(|i| {
+                let mut config = RunConfig::default();
+                config.train.lr = 0.001 * (i + 1) as f64;
                 let mut r = record(&format!("run-{i}"), 0, &config, 0.5);
                 for c in &mut r.summary.classes {
                     c.ekld = c.ekld.map(|e| e * 0.01);

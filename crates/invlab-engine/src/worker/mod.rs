@@ -387,6 +387,7 @@ impl Trainer<'_> {
             self.dir
                 .write_metrics(&self.history)
                 .map_err(|e| EngineError::writing(&self.dir.file("metrics.jsonl"), e))?;
+            self.write_event_file()?;
             let every = self.config.train.checkpoint_every;
             if last || (every > 0 && (epoch + 1) % every == 0) {
                 self.save_checkpoint(&optimizer, epoch + 1)?;
@@ -412,7 +413,15 @@ impl Trainer<'_> {
             .write_summary(&summary)
             .map_err(|e| EngineError::writing(&self.dir.file("summary.json"), e))?;
         self.write_state(Status::Finished)?;
+        self.write_event_file()?;
         Ok(Outcome::Finished(Box::new(summary)))
+    }
+
+    /// The TensorBoard event file, rebuilt from what the directory now holds.
+    fn write_event_file(&self) -> EngineResult<()> {
+        invlab_core::tensorboard::write(&self.dir)
+            .map(|_| ())
+            .map_err(|e| EngineError::writing(&self.dir.file(invlab_core::tensorboard::FILE), e))
     }
 
     fn in_crt_stage(&self, epoch: usize) -> bool {
