@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use invlab_core::config::presets::{preset_of, PRESETS};
-use invlab_core::config::{serde_plain_name, Arch, DatasetName, Profile, RunConfig, TransformKind};
+use invlab_core::config::{
+    serde_plain_name, Arch, Augment, DatasetName, Profile, RunConfig, TransformKind,
+};
 use invlab_core::device::DeviceRequest;
 use invlab_core::longtail::sizes_by_rank;
 use invlab_core::summary::SizeGroup;
@@ -280,10 +282,22 @@ impl Form {
                 _ => "a: used by the zipf profile".into(),
             },
             Field::MaxPerClass => "training images of the largest class".into(),
-            Field::Method => match preset_of(&c.method) {
-                Some(i) => PRESETS[i].about.into(),
-                None => "a loss/rule/augment mix from a config file".into(),
-            },
+            Field::Method => {
+                let about = match preset_of(&c.method) {
+                    Some(i) => PRESETS[i].about,
+                    None => "a loss/rule/augment mix from a config file",
+                };
+                // The paper trains generators for BG and DIL only: MUNIT's style enters
+                // through AdaIN, a per-channel scale and shift, which cannot rotate.
+                if c.method.augment == Augment::Git && c.data.transform == TransformKind::Rot {
+                    format!(
+                        "{about}. With ROT this is outside the paper: GIT is defined there for \
+                         BG and DIL only (MUNIT's style path cannot rotate)"
+                    )
+                } else {
+                    about.into()
+                }
+            }
             Field::Model => arch_about(c.model.arch).into(),
             Field::Epochs => format!(
                 "lr x0.01 after E1 = {}, x0.0001 after E2 = {}",
@@ -455,6 +469,30 @@ mod tests {
         }
         form.cycle(1);
         assert_eq!(form.value(Field::Method), "ERM");
+    }
+
+    /// GIT with ROT is offered, but the form says it is outside the paper; with BG it is not.
+    #[test]
+    fn git_with_rot_is_labelled_outside_the_paper() {
+        let mut config = RunConfig::default();
+        config.method.augment = Augment::Git;
+        for (transform, outside) in [
+            (TransformKind::Rot, true),
+            (TransformKind::Bg, false),
+            (TransformKind::Dil, false),
+        ] {
+            config.data.transform = transform;
+            let about = Form::new(config.clone(), vec![]).about(Field::Method);
+            assert_eq!(
+                about.contains("outside the paper"),
+                outside,
+                "{transform:?}: {about}"
+            );
+        }
+        config.data.transform = TransformKind::Rot;
+        config.method.augment = Augment::None;
+        let about = Form::new(config, vec![]).about(Field::Method);
+        assert!(!about.contains("outside the paper"), "{about}");
     }
 
     #[test]
