@@ -359,6 +359,7 @@ mod tests {
                 recon_x: 0.125,
                 recon_s: 0.0625,
                 recon_c: 0.03125,
+                ..Default::default()
             }),
             seconds: iteration as f64 * 0.01,
             started_at: 0,

@@ -18,10 +18,17 @@ pub struct Losses {
     pub gan: f64,
     /// L1 between images and their reconstructions.
     pub recon_x: f64,
-    /// L1 between sampled styles and the styles re-encoded from translated images.
+    /// L1 between sampled styles and the styles re-encoded from translated images, summed
+    /// over both domains (an encoder that always answers 0 scores 2 x E|N(0,1)| = 1.60).
     pub recon_s: f64,
     /// L1 between content codes and those re-encoded from translated images.
     pub recon_c: f64,
+    /// `recon_s` of each domain alone (do-nothing baseline 0.80 each); absent in losses
+    /// written before it was logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recon_s_a: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recon_s_b: Option<f64>,
 }
 
 /// Losses from a JSON Lines file (the cache's `losses.jsonl`, a run's `generator-losses.jsonl`);

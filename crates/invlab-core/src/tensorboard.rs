@@ -302,13 +302,22 @@ fn epoch_values(m: &EpochMetrics, info: Option<&RunInfo>) -> Vec<proto::Value> {
 }
 
 fn generator_values(l: &Losses) -> Vec<proto::Value> {
-    vec![
+    let mut v = vec![
         scalar("generator/dis", l.dis),
         scalar("generator/gan", l.gan),
         scalar("generator/recon_x", l.recon_x),
         scalar("generator/recon_s", l.recon_s),
         scalar("generator/recon_c", l.recon_c),
-    ]
+    ];
+    for (tag, value) in [
+        ("generator/recon_s_a", l.recon_s_a),
+        ("generator/recon_s_b", l.recon_s_b),
+    ] {
+        if let Some(value) = value {
+            v.push(scalar(tag, value));
+        }
+    }
+    v
 }
 
 /// Width and height from a PNG's IHDR chunk.

@@ -173,7 +173,9 @@ impl MunitTraining {
         let (c_b_again, s_a_again) = self.gen_a.encode(&x_ba);
         let (c_a_again, s_b_again) = self.gen_b.encode(&x_ab);
         let recon_x = l1(&recon_a, &x_a) + l1(&recon_b, &x_b);
-        let recon_s = l1(&s_a_again, &s_a) + l1(&s_b_again, &s_b);
+        let recon_s_a = l1(&s_a_again, &s_a);
+        let recon_s_b = l1(&s_b_again, &s_b);
+        let recon_s = &recon_s_a + &recon_s_b;
         let recon_c = l1(&c_b_again, &c_b) + l1(&c_a_again, &c_a);
         let gan = (self.dis_a.forward(&x_ba) - 1.0).square().mean(Kind::Float)
             + (self.dis_b.forward(&x_ab) - 1.0).square().mean(Kind::Float);
@@ -196,6 +198,8 @@ impl MunitTraining {
             recon_x: value(&recon_x),
             recon_s: value(&recon_s),
             recon_c: value(&recon_c),
+            recon_s_a: Some(value(&recon_s_a)),
+            recon_s_b: Some(value(&recon_s_b)),
         }
     }
 
@@ -299,6 +303,15 @@ mod tests {
             .iter()
             .all(|l| l.dis.is_finite() && l.gan.is_finite()));
         assert_eq!(t.iteration, 200);
+        // The style loss is logged per domain too, and the logged sum is the two domains'.
+        for l in &losses {
+            let (a, b) = (l.recon_s_a.unwrap(), l.recon_s_b.unwrap());
+            assert!(a > 0.0 && b > 0.0, "{l:?}");
+            assert!(
+                (a + b - l.recon_s).abs() < 1e-5 * l.recon_s.max(1.0),
+                "{l:?}"
+            );
+        }
     }
 
     #[test]

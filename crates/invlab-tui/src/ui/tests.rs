@@ -407,6 +407,7 @@ fn generator_app() -> App {
                     recon_x: 0.9 - 0.5 * t,
                     recon_s: 0.6 - 0.3 * t,
                     recon_c: 0.3 - 0.1 * t,
+                    ..Default::default()
                 }),
                 seconds: it as f64 * 0.5,
                 started_at: 0,
