@@ -4,29 +4,9 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
-/// What a file-system entry is, in words for messages (`symlink_metadata` tells a link as
-/// such; `metadata` its target).
-pub fn file_kind(meta: &fs::Metadata) -> &'static str {
-    let t = meta.file_type();
-    if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else {
-        "a regular file"
-    }
-}
+pub use invlab_formats::file_kind;
 
 /// The file's text, or an error when it is missing, unreadable or not a regular file (a symlink
 /// to a regular file is followed).

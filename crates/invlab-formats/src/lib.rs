@@ -42,25 +42,35 @@ fn io_error(path: &Path, e: &std::io::Error) -> DataError {
 pub fn open_regular(path: &Path) -> Result<std::fs::File, DataError> {
     let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
     if !meta.is_file() {
-        use std::os::unix::fs::FileTypeExt;
-        let t = meta.file_type();
-        let kind = if t.is_dir() {
-            "a folder"
-        } else if t.is_fifo() {
-            "a FIFO"
-        } else if t.is_socket() {
-            "a socket"
-        } else if t.is_block_device() || t.is_char_device() {
-            "a device"
-        } else {
-            "not a file"
-        };
         return Err(DataError::new(
             path,
-            format!("is {kind}, not a regular file"),
+            format!("is {}, not a regular file", file_kind(&meta)),
         ));
     }
     std::fs::File::open(path).map_err(|e| io_error(path, &e))
+}
+
+/// What a file-system entry is, in words for messages (`symlink_metadata` tells a link as
+/// such; `metadata` its target). The one wording for dataset files and invlab's own files
+/// (`invlab_core::text_file` re-exports it).
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "a regular file"
+    }
 }
 
 /// Reads a whole regular file, turning I/O errors into a `DataError` that names it.
