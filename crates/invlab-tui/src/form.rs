@@ -291,8 +291,7 @@ impl Form {
                 // through AdaIN, a per-channel scale and shift, which cannot rotate.
                 if c.method.augment == Augment::Git && c.data.transform == TransformKind::Rot {
                     format!(
-                        "{about}. With ROT this is outside the paper: GIT is defined there for \
-                         BG and DIL only (MUNIT's style path cannot rotate)"
+                        "{about}. ROT: outside the paper, which defines GIT for BG and DIL only."
                     )
                 } else {
                     about.into()
