@@ -158,12 +158,41 @@ fn push_record(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(&masked_crc(data).to_le_bytes());
 }
 
-/// The wall time of the file's first record, when the file exists and starts with one.
+/// The first record is the `file_version` event: a few dozen bytes.
+const MAX_FIRST_RECORD: u64 = 1024;
+
+/// Figures larger than this are left out of the file (invlab's are ~50-150 kB).
+const MAX_FIGURE_BYTES: u64 = 16 << 20;
+
+/// The wall time of the file's first record, when the file is a regular file that starts with
+/// one. Only that record is read: a FIFO in the file's place is never opened, and a length
+/// field that lies is never allocated.
 fn first_wall_time(path: &Path) -> Option<f64> {
-    let bytes = std::fs::read(path).ok()?;
-    let len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
-    let data = bytes.get(12..12 + len)?;
-    proto::Event::decode(data).ok().map(|e| e.wall_time)
+    use std::io::Read;
+    let mut file = crate::text_file::open_regular(path).ok()?;
+    let mut header = [0u8; 12];
+    file.read_exact(&mut header).ok()?;
+    let len = u64::from_le_bytes(header[..8].try_into().ok()?);
+    if len > MAX_FIRST_RECORD {
+        return None;
+    }
+    let mut data = vec![0u8; len as usize];
+    file.read_exact(&mut data).ok()?;
+    proto::Event::decode(data.as_slice())
+        .ok()
+        .map(|e| e.wall_time)
+}
+
+/// A figure's PNG bytes, when it is a regular file of at most [`MAX_FIGURE_BYTES`].
+fn read_figure(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    crate::text_file::open_regular(path)
+        .ok()?
+        .take(MAX_FIGURE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    (bytes.len() as u64 <= MAX_FIGURE_BYTES).then_some(bytes)
 }
 
 fn scalar(tag: impl Into<String>, value: f64) -> proto::Value {
@@ -391,7 +420,7 @@ fn events(record: &RunRecord, start: f64) -> Vec<u8> {
         let images: Vec<proto::Value> = FIGURES
             .iter()
             .filter_map(|stem| {
-                let bytes = std::fs::read(record.dir.join(format!("{stem}.png"))).ok()?;
+                let bytes = read_figure(&record.dir.join(format!("{stem}.png")))?;
                 let (width, height) = png_size(&bytes)?;
                 Some(proto::Value {
                     tag: format!("figures/{stem}"),
@@ -498,6 +527,56 @@ mod tests {
         run.write_metrics(&epochs).unwrap();
         write(&run).unwrap();
         assert_eq!(steps(&std::fs::read(&path).unwrap()), vec![1, 2, 3]);
+    }
+
+    /// Hostile files where the event file and a figure belong: a FIFO is never opened (the
+    /// rebuild would block): in the event file's place it is refused by name, as every run file
+    /// is (`write_atomic` replaces only regular files); as a figure it is left out. A first
+    /// record whose length field says u64::MAX is neither allocated nor panics on.
+    #[test]
+    fn a_fifo_or_a_lying_length_in_the_runs_files_does_not_block_or_panic() {
+        use crate::config::RunConfig;
+        use crate::fixtures;
+        let tmp = tempfile::tempdir().unwrap();
+        let config = RunConfig::default();
+        let run = RunDir::create(tmp.path(), "tb").unwrap();
+        run.write_config(&config).unwrap();
+        let info = fixtures::run_info(&config, "tb", run.path.clone());
+        run.write_info(&info).unwrap();
+        let last = fixtures::epoch(&info, 1, 0.5);
+        run.write_metrics(std::slice::from_ref(&last)).unwrap();
+        // Finished, so the rebuild reads the figures too.
+        let summary = fixtures::summary(&info, &last, &fixtures::invariance(&info, 1, 0.5));
+        run.write_summary(&summary).unwrap();
+        for path in [run.file(FILE), run.file("ekld_vs_size.png")] {
+            let made = std::process::Command::new("mkfifo").arg(&path).status();
+            if !made.is_ok_and(|s| s.success()) {
+                crate::fixtures::skip(
+                    "a_fifo_or_a_lying_length_in_the_runs_files_does_not_block_or_panic",
+                    "mkfifo is not available",
+                );
+                return;
+            }
+        }
+        let dir = run.path.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(write(&RunDir { path: dir }).map(|_| ())).unwrap());
+        let result = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the rebuild blocked on a FIFO");
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains(FILE) && err.contains("a FIFO"), "{err}");
+        // Without the FIFO in its place the file is written, the FIFO figure left out.
+        std::fs::remove_file(run.file(FILE)).unwrap();
+        write(&run).unwrap();
+        assert!(std::fs::metadata(run.file(FILE)).unwrap().is_file());
+        // A first record whose length field lies.
+        let mut lying = u64::MAX.to_le_bytes().to_vec();
+        lying.extend_from_slice(&[0u8; 64]);
+        std::fs::write(run.file(FILE), lying).unwrap();
+        write(&run).unwrap();
+        // Rebuilt: it starts with a readable first record again.
+        assert!(first_wall_time(&run.file(FILE)).is_some());
     }
 
     #[test]

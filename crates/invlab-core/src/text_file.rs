@@ -15,6 +15,13 @@ pub fn read_text(path: &Path) -> io::Result<String> {
     std::fs::read_to_string(path)
 }
 
+/// Opens `path` for reading when it is a regular file (through symlinks); an error naming what
+/// it is otherwise, so a FIFO is never opened (which would block).
+pub fn open_regular(path: &Path) -> io::Result<fs::File> {
+    regular_file(path)?;
+    fs::File::open(path)
+}
+
 /// The metadata of `path` (through symlinks) when it is a regular file; an error naming what
 /// it is otherwise.
 fn regular_file(path: &Path) -> io::Result<fs::Metadata> {
