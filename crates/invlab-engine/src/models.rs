@@ -146,12 +146,11 @@ impl Classifier {
 /// went through the slow NCHW max-pool (41 % of a profiled run).
 fn store_channels_last(conv: &mut nn::Conv2D) {
     tch::no_grad(|| {
-        let channels_last = Tensor::empty_strided(
+        let mut channels_last = Tensor::empty_strided(
             conv.ws.size(),
             channels_last_strides(&conv.ws.size()),
             (conv.ws.kind(), conv.ws.device()),
         );
-        let mut channels_last = channels_last;
         channels_last.copy_(&conv.ws);
         conv.ws.set_data(&channels_last);
     });
