@@ -19,6 +19,9 @@ EXAMPLES:
   invlab report RUN_DIR... --out cmp       compare finished runs: cmp/report.md, .csv, figures (SVG + PNG);
                                            over seeds: mean ± sd, 95 % intervals, paired comparisons
   invlab watch /scratch/sweep              the lab, following runs other processes write there
+  invlab eval RUN_DIR --set eval.ekld_transform=bg
+                                           re-evaluate a checkpoint: confusion, ECE, top-5, logit
+                                           adjustment, tau-norm, eKLD; RUN_DIR/eval-NAME/
 
 RUN DIRECTORY (one per run, every file written atomically):
   config.toml     the resolved config          run.json       device, versions, class sizes
@@ -30,6 +33,8 @@ RUN DIRECTORY (one per run, every file written atomically):
   progress.json   heartbeat while it trains: pid, host, phase, epoch, batch (at most 1/s)
   events.out.tfevents.invlab   for TensorBoard: scalars, per-class tags, hparams, figures
   ekld_vs_size.svg/.png, curves.svg/.png     figures
+  eval-NAME/      invlab eval's re-evaluation of the checkpoint: eval.json, per_class.csv,
+                  confusion.csv, confusion.svg/.png, reliability.svg/.png
 
 SIGNALS (batch mode): SIGTERM, SIGINT (Ctrl-C), SIGUSR1 or SIGHUP stops every running run at its next
   batch boundary with its directory resumable (state.json \"stopped\"), within seconds, and
@@ -175,6 +180,34 @@ pub enum Command {
         /// Default: the first series given.
         #[arg(long, value_name = "SERIES")]
         baseline: Option<String>,
+    },
+    /// Re-evaluate a run's checkpoint without retraining, into RUN/eval-<NAME>/: per-class
+    /// accuracy, top-5, calibration (ECE, reliability diagram), the confusion matrix ordered
+    /// by class size, post-hoc logit adjustment and tau-normalised weights beside the raw
+    /// model, and eKLD under the run's eval settings or others (--set eval.KEY=VALUE).
+    Eval {
+        /// The run directory (finished, stopped or killed: its last checkpoint is used).
+        #[arg(value_name = "RUN_DIR")]
+        run: PathBuf,
+        /// The folder's name, RUN_DIR/eval-NAME [default: checkpoint, or from the --set values].
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Change an eval setting, e.g. eval.ekld_transform=bg, eval.ekld_sampling=fixed,
+        /// eval.ekld_images_per_class=100 (repeatable; only eval.* keys).
+        #[arg(long = "set", value_name = "eval.KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Logit-adjustment tau (repeatable) [default: 0.5, 1, 1.5, 2].
+        #[arg(long = "tau", value_name = "TAU")]
+        taus: Vec<f64>,
+        /// tau-normalisation exponent (repeatable) [default: 0.5, 1, 1.5].
+        #[arg(long = "norm-tau", value_name = "TAU")]
+        norm_taus: Vec<f64>,
+        /// Device to evaluate on (cpu, cuda, cuda:N) [default: the run's config].
+        #[arg(long, value_name = "DEVICE")]
+        device: Option<String>,
+        /// Skip eKLD: accuracy, calibration and the corrections only.
+        #[arg(long)]
+        no_ekld: bool,
     },
     /// Print a shell completion script, e.g. `source <(invlab completions bash)`, or for
     /// zsh `invlab completions zsh > "${fpath[1]}/_invlab"`.

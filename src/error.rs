@@ -5,6 +5,7 @@
 
 use invlab_core::config::ConfigError;
 use invlab_engine::data_preview::PreviewError;
+use invlab_engine::evaluation::EvalError;
 use invlab_report::ReportError;
 
 /// Some runs failed (sysexits-free, plain failure).
@@ -33,6 +34,10 @@ pub enum CliError {
     /// `invlab report --out`: the results could not be written.
     #[error(transparent)]
     ReportOutput(ReportError),
+    /// `invlab eval`: the run, its checkpoint or an override cannot be used, or the
+    /// evaluation failed.
+    #[error(transparent)]
+    Eval(#[from] invlab_engine::evaluation::EvalError),
     /// Runs failed; each was reported as it failed.
     #[error("{failed} run(s) failed")]
     RunsFailed { failed: usize },
@@ -61,6 +66,11 @@ impl CliError {
             | CliError::Output(_)
             | CliError::Lab(_) => EXIT_FAILED,
             CliError::Stopped => EXIT_STOPPED,
+            CliError::Eval(e) => match e {
+                EvalError::BadInput(_) => EXIT_USAGE,
+                EvalError::Failed(_) => EXIT_FAILED,
+                EvalError::Stopped => EXIT_STOPPED,
+            },
         }
     }
 

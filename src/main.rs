@@ -116,6 +116,32 @@ fn main() -> std::process::ExitCode {
             "invlab report",
             report(runs, out.as_deref(), baseline.as_deref()),
         ),
+        Some(Command::Eval {
+            run,
+            name,
+            overrides,
+            taus,
+            norm_taus,
+            device,
+            no_ekld,
+        }) => {
+            let request = device
+                .as_deref()
+                .map(invlab_core::device::DeviceRequest::parse)
+                .transpose()
+                .map_err(|e| CliError::Usage(format!("--device: {e}")))
+                .map(|device| invlab_engine::evaluation::EvalRequest {
+                    run_dir: run.clone(),
+                    name: name.clone(),
+                    overrides: overrides.clone(),
+                    taus: taus.clone(),
+                    norm_taus: norm_taus.clone(),
+                    device,
+                    skip_invariance: *no_ekld,
+                    threads: None,
+                });
+            ("invlab eval", request.and_then(|r| evaluate(&r)))
+        }
         Some(Command::Completions { shell }) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "invlab", &mut std::io::stdout());
@@ -233,4 +259,20 @@ fn report(
         }
     }
     Ok(())
+}
+
+/// `invlab eval`: the evaluation, its figures, and its table on stdout.
+fn evaluate(request: &invlab_engine::evaluation::EvalRequest) -> Result<(), CliError> {
+    let progress = |step: invlab_engine::evaluation::EvalStep| {
+        // A closed stderr must not end the evaluation (eprintln! would panic).
+        let _ = writeln!(std::io::stderr(), "invlab eval: {}", step.describe());
+    };
+    let output = invlab_engine::evaluation::evaluate(request, &progress, &|| false)?;
+    invlab_report::write_eval_figures(&output.dir, &output.record, &output.confusion)
+        .map_err(CliError::ReportOutput)?;
+    let text = invlab_report::eval_table(&output.record, &output.dir);
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Output(e)),
+        _ => Ok(()),
+    }
 }

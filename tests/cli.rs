@@ -1233,3 +1233,127 @@ fn completions_load_in_bash_and_the_man_page_renders() {
     let out = Command::new("bash").arg("-c").arg(&sh).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
 }
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn as_f64s(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn eval_rescores_a_checkpoint_as_the_run_scored_it_and_adds_corrections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::write_config(tmp.path(), &common::tiny_config("ev"));
+    let runs = tmp.path().join("runs");
+    let out = invlab()
+        .args(["--batch"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&runs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = runs.join("ev");
+    let eval = |args: &[&str]| {
+        let out = invlab().arg("eval").arg(&run).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = eval(&["--tau", "0", "--tau", "1", "--norm-tau", "0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("| raw | "), "{stdout}");
+    assert!(stdout.contains("logit-adjusted τ=1"), "{stdout}");
+    let dir = run.join("eval-checkpoint");
+    for file in [
+        "eval.json",
+        "per_class.csv",
+        "confusion.csv",
+        "confusion.svg",
+        "confusion.png",
+        "reliability.svg",
+        "reliability.png",
+    ] {
+        assert!(dir.join(file).is_file(), "{file}");
+    }
+    let record = read_json(&dir.join("eval.json"));
+    let summary = read_json(&run.join("summary.json"));
+    let info = run_json(&run);
+    // The same model on the same test set: the run's final accuracy, class by class.
+    assert_eq!(record["checkpoint_epoch"], 2);
+    let raw = &record["raw"];
+    assert!(
+        (raw["accuracy"].as_f64().unwrap() - summary["accuracy"].as_f64().unwrap()).abs() < 1e-9
+    );
+    let per_class_run: Vec<f64> = summary["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["accuracy"].as_f64().unwrap())
+        .collect();
+    assert_eq!(as_f64s(&raw["per_class_accuracy"]), per_class_run);
+    // eKLD with the run's own settings repeats the run's final estimate (same seeded draws).
+    let ekld_eval = as_f64s(&record["invariance"]["ekld"]);
+    let ekld_run: Vec<f64> = summary["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ekld"].as_f64().unwrap())
+        .collect();
+    assert_eq!(ekld_eval.len(), ekld_run.len());
+    for (a, b) in ekld_eval.iter().zip(&ekld_run) {
+        assert!((a - b).abs() <= 1e-4 * b.abs().max(1e-3), "{a} vs {b}");
+    }
+    // The prior is the training set's, not the (balanced) test set's.
+    assert_eq!(record["train_sizes"], info["train_sizes"]);
+    assert_ne!(record["train_sizes"], record["test_sizes"]);
+    // tau = 0 is the raw model, for both corrections.
+    let la = record["logit_adjusted"].as_array().unwrap();
+    assert_eq!(la[0]["tau"], 0.0);
+    assert_eq!(la[0]["scores"], *raw);
+    let tn = &record["tau_normalized"][0];
+    assert_eq!(tn["tau"], 0.0);
+    assert!(
+        (tn["scores"]["accuracy"].as_f64().unwrap() - raw["accuracy"].as_f64().unwrap()).abs()
+            < 0.02
+    );
+    // The per-class table carries each correction's column.
+    let csv = std::fs::read_to_string(dir.join("per_class.csv")).unwrap();
+    assert!(csv.starts_with("class,name,train_size,test_size,accuracy,accuracy_la_tau0,accuracy_la_tau1,accuracy_taunorm0,ekld"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + ekld_run.len());
+
+    // Another transform: eKLD under BG, in its own folder named after the override.
+    let (code, _, stderr) = eval(&["--set", "eval.ekld_transform=bg", "--tau", "1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let bg = read_json(&run.join("eval-ekld_transform-bg/eval.json"));
+    assert_eq!(bg["invariance"]["transform"], "bg");
+    assert_ne!(as_f64s(&bg["invariance"]["ekld"]), ekld_eval);
+    assert_eq!(bg["raw"], *raw);
+
+    // A setting outside eval, an unknown eval key, a run without a checkpoint: exit 2, named.
+    let (code, _, stderr) = eval(&["--set", "data.imbalance=10"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("data.imbalance=10") && stderr.contains("eval.*"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = eval(&["--set", "eval.nope=1", "--no-ekld"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("nope"), "{stderr}");
+    std::fs::remove_file(run.join("checkpoint.ot")).unwrap();
+    let (code, _, stderr) = eval(&["--no-ekld"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no checkpoint"), "{stderr}");
+}

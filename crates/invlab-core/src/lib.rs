@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod config;
 pub mod device;
+pub mod evaluation;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod generator;

@@ -10,6 +10,7 @@ pub mod data_preview;
 pub mod determinism;
 pub mod device;
 pub mod error;
+pub mod evaluation;
 pub mod events;
 pub mod generative;
 pub mod method;

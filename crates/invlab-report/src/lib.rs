@@ -4,8 +4,13 @@
 //! interval and paired comparisons with a baseline series (`over_seeds`, on `stats`).
 //! `write_run_figures` serves every finished run; `write_report` is `invlab report --out DIR`.
 
+pub mod eval_figures;
 pub mod over_seeds;
 pub mod stats;
+
+pub use eval_figures::write_eval_figures;
+mod eval_table;
+pub use eval_table::{eval_line, eval_table};
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

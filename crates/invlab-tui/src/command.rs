@@ -19,6 +19,8 @@ pub enum Command {
     Resume,
     /// One more run at a time (back to one after the core count).
     Jobs,
+    /// Re-evaluate the selected run's checkpoint (`invlab eval`) in the background.
+    Evaluate,
     NextPane,
     PrevPane,
     Up,
@@ -188,6 +190,13 @@ pub(crate) const NORMAL: &[Binding] = &[
         "R",
         Command::Resume,
         "resume the selected stopped / killed run (checkpoint)",
+        None,
+    ),
+    bind(
+        &[ch('E')],
+        "E",
+        Command::Evaluate,
+        "evaluate the selected run's checkpoint (confusion, ECE, LA)",
         None,
     ),
     bind(

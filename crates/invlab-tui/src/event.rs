@@ -41,6 +41,12 @@ pub enum AppEvent {
         slot: usize,
         result: Result<std::path::PathBuf, String>,
     },
+    /// The evaluation of the run in `slot` was written (a line saying what it found), or why
+    /// not.
+    Evaluated {
+        slot: usize,
+        result: Result<String, String>,
+    },
     /// A config file was saved (the path written), or why not.
     Saved(Result<std::path::PathBuf, String>),
     /// SIGTERM, SIGINT or SIGHUP (named): stop active runs cleanly, then exit.

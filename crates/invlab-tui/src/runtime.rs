@@ -77,6 +77,14 @@ impl Runtime {
                 }
                 Effect::BuildPreview { key, config } => spawn_preview(self.tx.clone(), key, config),
                 Effect::WriteFigures { dir } => spawn_figures(dir),
+                Effect::Evaluate { slot, dir, threads } => {
+                    let tx = self.tx.clone();
+                    spawn_named("invlab-eval", move || {
+                        let result = evaluate(dir, threads);
+                        tracing::info!(slot, ?result, "evaluation");
+                        let _ = tx.send(AppEvent::Evaluated { slot, result });
+                    });
+                }
                 Effect::Terminate { slot, pid } => {
                     let tx = self.tx.clone();
                     spawn_named("invlab-terminate", move || {
@@ -112,6 +120,20 @@ impl Runtime {
             }
         }
     }
+}
+
+/// `invlab eval RUN` with its defaults, figures included; a line saying what it found.
+fn evaluate(dir: PathBuf, threads: usize) -> Result<String, String> {
+    let request = invlab_engine::evaluation::EvalRequest {
+        run_dir: dir,
+        threads: Some(threads),
+        ..Default::default()
+    };
+    let output = invlab_engine::evaluation::evaluate(&request, &|_| {}, &|| false)
+        .map_err(|e| format!("evaluation: {e}"))?;
+    invlab_report::write_eval_figures(&output.dir, &output.record, &output.confusion)
+        .map_err(|e| format!("evaluation figures: {e}"))?;
+    Ok(invlab_report::eval_line(&output.record, &output.dir))
 }
 
 /// Sends SIGTERM to `pid` on this host; true when the process existed and took the signal.

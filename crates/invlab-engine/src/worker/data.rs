@@ -13,7 +13,7 @@ use invlab_core::config::{RunConfig, TransformKind};
 use invlab_core::seed::{self, SeedPurpose};
 
 /// The training set, test sets and normalisation, resident on the device.
-pub(super) struct DeviceData {
+pub(crate) struct DeviceData {
     /// Transformed once, u8.
     pub train: Tensor,
     /// Untransformed, u8: kept when the method draws fresh transforms of the base images
@@ -90,7 +90,7 @@ fn to_device(set: &ImageSet, device: Device) -> Tensor {
     )
 }
 
-pub(super) fn upload(
+pub(crate) fn upload(
     prepared: &Prepared,
     config: &RunConfig,
     device: Device,

@@ -5,13 +5,15 @@ use std::time::{Duration, Instant};
 
 use tch::{Device, Tensor};
 
+use super::data::DeviceData;
 use super::train::EpochTraining;
 use super::{Flow, Trainer};
 use crate::error::EngineResult;
 use crate::events::{Event, Phase};
+use crate::generative::munit::Generator;
 use crate::metrics::adaptive::AdaptivePlan;
 use crate::{generative, metrics, transforms};
-use invlab_core::config::{EkldSampling, EkldTransform};
+use invlab_core::config::{EkldSampling, EkldTransform, RunConfig};
 use invlab_core::records::{EpochMetrics, GroupAccuracy, InvarianceReport, SamplingUsage, Stage};
 use invlab_core::seed::{self, SeedPurpose};
 use invlab_core::summary::group_means;
@@ -101,6 +103,36 @@ impl Trainer<'_> {
         full: bool,
     ) -> EngineResult<Option<InvarianceReport>> {
         self.emit(Event::Phase(Phase::Invariance));
+        let measured = InvarianceInputs {
+            config: &self.config,
+            data: &self.data,
+            train_sizes: &self.info.train_sizes,
+            generator: self.generator.as_ref().map(|g| &g.net),
+        }
+        .measure(epoch, full, &|x| self.logits(x), &|| self.stop_requested());
+        Ok(measured)
+    }
+}
+
+/// What an eKLD measurement reads: the run's settings, its images and the generator (GIT).
+pub(crate) struct InvarianceInputs<'a> {
+    pub config: &'a RunConfig,
+    pub data: &'a DeviceData,
+    pub train_sizes: &'a [usize],
+    pub generator: Option<&'a Generator>,
+}
+
+impl InvarianceInputs<'_> {
+    /// eKLD per class after `epoch` (0-based) under `config.eval`: the live estimate, or the
+    /// final one when `full`. Its draws follow from the seed and the epoch alone, so measuring
+    /// the same model again (`invlab eval`) gives the same figures. `None` when `stop` says so.
+    pub fn measure(
+        &self,
+        epoch: usize,
+        full: bool,
+        logits_of: &dyn Fn(&Tensor) -> Tensor,
+        stop: &dyn Fn() -> bool,
+    ) -> Option<InvarianceReport> {
         let t0 = Instant::now();
         let e = &self.config.eval;
         let (images, samples) = if full {
@@ -130,23 +162,22 @@ impl Trainer<'_> {
         let mut pick_rng = seed::rng(self.config.seed, SeedPurpose::EkldImages);
         let chosen = metrics::pick_per_class(
             &self.data.test_labels,
-            self.info.num_classes,
+            self.train_sizes.len(),
             if adaptive { plan.max_images } else { images },
             &mut pick_rng,
         );
         let mut rng = seed::rng(self.config.seed, SeedPurpose::Ekld { epoch });
         let kind = self.config.ekld_transform();
-        let logits_of = |x: &Tensor| self.logits(x);
         // Time inside the transform, for the benchmark's stage split; only where a call's
         // return means its work is done (CPU kernels run synchronously, CUDA's do not).
         let on_cpu = self.data.test_raw.device() == Device::Cpu;
         let mut transform_time = Duration::ZERO;
         let mut transform = |x: &Tensor| {
             let started = Instant::now();
-            let moved = match (kind.fixed_kind(), &self.generator) {
+            let moved = match (kind.fixed_kind(), self.generator) {
                 (Some(fixed), _) => transforms::apply(fixed, x, &mut rng),
                 (None, Some(g)) if kind == EkldTransform::Generator => {
-                    generative::augment::generate(&g.net, x, &mut rng)
+                    generative::augment::generate(g, x, &mut rng)
                 }
                 (None, _) => {
                     unreachable!("the generator is loaded before the first epoch; auto is resolved")
@@ -155,31 +186,28 @@ impl Trainer<'_> {
             transform_time += started.elapsed();
             moved
         };
-        let stop = || self.stop_requested();
         let measured = if adaptive {
             metrics::invariance_adaptive(
-                &logits_of,
+                logits_of,
                 &self.data.test_raw,
                 &chosen,
                 &plan,
                 &mut transform,
-                &stop,
+                stop,
             )
         } else {
             metrics::invariance(
-                &logits_of,
+                logits_of,
                 &self.data.test_raw,
                 &chosen,
                 samples,
                 &mut transform,
-                &stop,
+                stop,
             )
         };
-        let Some(inv) = measured else {
-            return Ok(None);
-        };
-        let sizes: Vec<f64> = self.info.train_sizes.iter().map(|&n| n as f64).collect();
-        Ok(Some(InvarianceReport {
+        let inv = measured?;
+        let sizes: Vec<f64> = self.train_sizes.iter().map(|&n| n as f64).collect();
+        Some(InvarianceReport {
             epoch: epoch + 1,
             transform: Some(kind),
             images_per_class: images,
@@ -195,6 +223,6 @@ impl Trainer<'_> {
                 images: inv.images,
                 samples_per_image: inv.samples_per_image,
             },
-        }))
+        })
     }
 }

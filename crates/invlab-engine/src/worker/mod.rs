@@ -7,8 +7,8 @@
 //! accuracy and eKLD.
 
 mod checkpoint;
-mod data;
-mod evaluate;
+pub(crate) mod data;
+pub(crate) mod evaluate;
 mod generator;
 mod heartbeat;
 mod optim;
@@ -289,7 +289,7 @@ fn execute(
 }
 
 /// LDAM trains a cosine head; every other loss a linear one.
-fn head_kind(config: &RunConfig) -> HeadKind {
+pub(crate) fn head_kind(config: &RunConfig) -> HeadKind {
     if config.method.loss == Loss::Ldam {
         HeadKind::Cosine {
             scale: config.method.ldam_scale,

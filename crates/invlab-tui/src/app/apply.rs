@@ -207,6 +207,7 @@ impl App {
                     _ => self.warn("only a stopped or killed run can be resumed (R)"),
                 }
             }
+            Command::Evaluate => return self.evaluate_selected(),
             Command::Duplicate => match self.selected_run() {
                 Some(r) => {
                     let config = r.config.clone();
@@ -403,6 +404,36 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// `E`: evaluates the selected run's last checkpoint in the background (`invlab eval`'s
+    /// defaults, into `RUN/eval-checkpoint/`); a running run's checkpoint may be evaluated
+    /// too (checkpoints are replaced atomically).
+    fn evaluate_selected(&mut self) -> Vec<Effect> {
+        let Some(run) = self.selected_run() else {
+            self.warn("no run selected");
+            return Vec::new();
+        };
+        let (slot, name) = (run.slot, run.name.clone());
+        let Some(dir) = run.dir.clone() else {
+            self.warn(format!(
+                "{name} has no directory (and so no checkpoint) yet"
+            ));
+            return Vec::new();
+        };
+        if !self.evaluating.insert(slot) {
+            self.warn(format!("{name}'s checkpoint is being evaluated already"));
+            return Vec::new();
+        }
+        self.say(format!(
+            "evaluating {name}'s checkpoint (confusion, calibration, logit adjustment, eKLD) into {}",
+            invlab_core::evaluation::eval_dir(&dir, "checkpoint").display()
+        ));
+        vec![Effect::Evaluate {
+            slot,
+            dir,
+            threads: self.threads_per_run(),
+        }]
     }
 
     fn remove_run(&mut self, slot: usize) {

@@ -68,6 +68,13 @@ pub enum Effect {
     WriteFigures {
         dir: PathBuf,
     },
+    /// Re-evaluate the checkpoint in `dir` (`invlab eval` with its defaults) on a background
+    /// thread with `threads` libtorch threads, write its figures, then report `Evaluated`.
+    Evaluate {
+        slot: usize,
+        dir: PathBuf,
+        threads: usize,
+    },
     /// Send SIGTERM to the process `pid` of this host, which writes the run in `slot` (a batch
     /// run the lab watches): it stops that run cleanly, as on a cluster's time limit.
     Terminate {
@@ -181,6 +188,8 @@ pub struct App {
     pub previews: PreviewCache,
     /// The run list shows only the runs this lets through (`/`).
     pub filter: Option<RunFilter>,
+    /// Runs whose checkpoint is being evaluated (`E`), by slot.
+    pub evaluating: std::collections::BTreeSet<usize>,
     next_slot: usize,
 }
 
@@ -250,6 +259,7 @@ impl App {
             class_cursor: 0,
             previews: PreviewCache::default(),
             filter: None,
+            evaluating: Default::default(),
             next_slot,
         }
     }
@@ -354,6 +364,11 @@ impl App {
             }
             AppEvent::Trashed { slot, result } => {
                 self.on_trashed(slot, result);
+                Vec::new()
+            }
+            AppEvent::Evaluated { slot, result } => {
+                self.evaluating.remove(&slot);
+                self.report(result);
                 Vec::new()
             }
             AppEvent::Shutdown(signal) => {

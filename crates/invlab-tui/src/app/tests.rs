@@ -555,6 +555,52 @@ fn x_on_a_finished_run_asks_then_trashes_its_directory() {
 }
 
 #[test]
+fn e_evaluates_the_selected_runs_checkpoint_once_at_a_time() {
+    let mut app = app();
+    // Nothing selected yet.
+    assert!(ch(&mut app, 'E').is_empty());
+    assert!(app.message.as_ref().unwrap().error);
+    ch(&mut app, 's');
+    started(&mut app, 0);
+    finished(&mut app, 0);
+    let threads = app.threads_per_run();
+    match ch(&mut app, 'E').as_slice() {
+        [Effect::Evaluate {
+            slot: 0,
+            dir,
+            threads: t,
+        }] => {
+            assert_eq!(dir, &PathBuf::from("/tmp/x"));
+            assert_eq!(*t, threads);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("/tmp/x/eval-checkpoint"));
+    // A second E while it runs is refused, naming why.
+    assert!(ch(&mut app, 'E').is_empty());
+    assert!(app.message.as_ref().unwrap().text.contains("already"));
+    // Its result is said (an error as an error), and E works again.
+    app.on_event(AppEvent::Evaluated {
+        slot: 0,
+        result: Err("evaluation: /tmp/x has no checkpoint to evaluate".into()),
+    });
+    assert!(app.message.as_ref().unwrap().error);
+    assert!(app.evaluating.is_empty());
+    assert_eq!(ch(&mut app, 'E').len(), 1);
+    app.on_event(AppEvent::Evaluated {
+        slot: 0,
+        result: Ok("run0 epoch 2/2: balanced acc 0.500".into()),
+    });
+    let m = app.message.as_ref().unwrap();
+    assert!(!m.error && m.text.contains("balanced acc 0.500"));
+}
+
+#[test]
 fn x_on_an_active_run_still_asks_to_stop_and_a_stopped_one_can_go() {
     let mut app = app();
     ch(&mut app, 's');

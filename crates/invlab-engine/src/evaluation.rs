@@ -1,0 +1,392 @@
+//! `invlab eval RUN`: re-evaluates a run's checkpoint without retraining. The model is rebuilt
+//! from the run's config, its weights loaded from `checkpoint.ot`, and the test set (rebuilt
+//! from the config as the run built it, checked against the class sizes `run.json` recorded)
+//! scored raw and under two post-hoc corrections: logit adjustment by the training prior, and
+//! tau-normalised classifier weights. eKLD is measured under the run's eval settings with
+//! `--set eval.…` overrides (another transform, budget or sampling). Everything is written to
+//! `RUN/eval-<name>/` (`invlab_core::evaluation`); the front end adds the figures.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use crate::data::prepare::prepare;
+use crate::device;
+use crate::error::EngineError;
+use crate::generative::munit::Generator;
+use crate::models::{Classifier, Head};
+use crate::torch_seed::with_torch_seed;
+use crate::worker::{data, evaluate::InvarianceInputs, head_kind};
+use invlab_core::config::{EkldTransform, RunConfig};
+use invlab_core::device::DeviceRequest;
+use invlab_core::evaluation::{self as plain, Confusion, Corrected, EvalRecord, Logits};
+use invlab_core::rundir::{now_secs, RunDir};
+
+/// What to evaluate and how.
+#[derive(Debug, Clone, Default)]
+pub struct EvalRequest {
+    pub run_dir: PathBuf,
+    /// The folder's name (`eval-<name>`); default from the overrides (`evaluation::default_name`).
+    pub name: Option<String>,
+    /// `eval.KEY=VALUE` overrides of the run's eval settings (other sections are refused:
+    /// they would describe another model or data).
+    pub overrides: Vec<String>,
+    /// Logit-adjustment taus; empty = `DEFAULT_TAUS`.
+    pub taus: Vec<f64>,
+    /// tau-normalisation exponents; empty = `DEFAULT_NORM_TAUS`.
+    pub norm_taus: Vec<f64>,
+    /// Device instead of the config's.
+    pub device: Option<DeviceRequest>,
+    /// Skip eKLD (accuracy, calibration and corrections only: seconds instead of minutes).
+    pub skip_invariance: bool,
+    /// libtorch threads for the calling thread (the lab's share of the cores); `None`: as is.
+    pub threads: Option<usize>,
+}
+
+/// What an evaluation is doing, for progress lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalStep {
+    LoadingData,
+    Scoring,
+    Invariance,
+    Writing,
+}
+
+impl EvalStep {
+    pub fn describe(self) -> &'static str {
+        match self {
+            EvalStep::LoadingData => "loading the data",
+            EvalStep::Scoring => "scoring the test set",
+            EvalStep::Invariance => "measuring eKLD",
+            EvalStep::Writing => "writing",
+        }
+    }
+}
+
+/// Why an evaluation did not produce its folder.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The run directory, its checkpoint or an override cannot be used as given.
+    #[error("{0}")]
+    BadInput(String),
+    /// Something failed while evaluating (libtorch, a write).
+    #[error("{0}")]
+    Failed(String),
+    #[error("stopped before the evaluation was written")]
+    Stopped,
+}
+
+impl From<EngineError> for EvalError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Config(_)
+            | EngineError::Data(_)
+            | EngineError::Resume(_)
+            | EngineError::Unusable(_)
+            | EngineError::TooBig(_)
+            | EngineError::Device(_) => EvalError::BadInput(e.to_string()),
+            other => EvalError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<tch::TchError> for EvalError {
+    fn from(e: tch::TchError) -> Self {
+        EngineError::from(e).into()
+    }
+}
+
+/// The evaluation, written, with where.
+#[derive(Debug, Clone)]
+pub struct EvalOutput {
+    pub dir: PathBuf,
+    pub record: EvalRecord,
+    pub confusion: Confusion,
+}
+
+/// The run's config with `overrides` applied to its eval section (and only there).
+fn config_with(run: &RunDir, overrides: &[String]) -> Result<RunConfig, EvalError> {
+    let config = run
+        .read_config()
+        .map_err(|e| EvalError::BadInput(e.to_string()))?;
+    if overrides.is_empty() {
+        return Ok(config);
+    }
+    if let Some(bad) = overrides
+        .iter()
+        .find(|o| !o.trim_start().starts_with("eval."))
+    {
+        return Err(EvalError::BadInput(format!(
+            "--set {bad}: invlab eval changes only eval.* settings (the checkpoint fixes the model and data); \
+             e.g. --set eval.ekld_transform=bg"
+        )));
+    }
+    let text = config
+        .to_toml()
+        .map_err(|e| EvalError::Failed(format!("writing the config as TOML: {e}")))?;
+    let source = run.file("config.toml").display().to_string();
+    RunConfig::from_toml_str(&text, &source, overrides)
+        .map_err(|e| EvalError::BadInput(e.to_string()))
+}
+
+/// Copies the rows of a CPU float tensor into a vector.
+fn rows_of(t: &Tensor) -> Result<Vec<f32>, EvalError> {
+    Ok(Vec::<f32>::try_from(
+        t.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1),
+    )?)
+}
+
+/// Evaluates the run's checkpoint as `request` says and writes `RUN/eval-<name>/`. `progress`
+/// is told each step; `stop` is polled between forward batches.
+pub fn evaluate(
+    request: &EvalRequest,
+    progress: &dyn Fn(EvalStep),
+    stop: &dyn Fn() -> bool,
+) -> Result<EvalOutput, EvalError> {
+    let started = Instant::now();
+    if let Some(threads) = request.threads {
+        // libtorch's intra-op setting is per OS thread: this one's alone.
+        tch::set_num_threads(threads.max(1) as i32);
+    }
+    let run = RunDir::open(&request.run_dir).map_err(|e| {
+        EvalError::BadInput(format!(
+            "{}: not a run directory: {e}",
+            request.run_dir.display()
+        ))
+    })?;
+    let name = match &request.name {
+        Some(n) => {
+            invlab_core::config::check_run_name(n)
+                .map_err(|e| EvalError::BadInput(format!("--name {n}: {e}")))?;
+            n.clone()
+        }
+        None => plain::default_name(&request.overrides),
+    };
+    let config = config_with(&run, &request.overrides)?;
+    let checkpoint = run.file("checkpoint.ot");
+    let checkpoint_epoch = match run.read_checkpoint_epoch() {
+        Some(epoch) if epoch > 0 && checkpoint.is_file() => epoch,
+        _ => {
+            return Err(EvalError::BadInput(format!(
+                "{} has no checkpoint to evaluate (the run ended before its first checkpoint, or checkpoint.ot is missing)",
+                run.path.display()
+            )))
+        }
+    };
+    let record_on_disk = run
+        .load()
+        .map_err(|e| EvalError::BadInput(format!("{}: {e}", run.path.display())))?;
+    let info = record_on_disk.info.clone();
+
+    let device =
+        device::resolve(request.device.unwrap_or(config.device)).map_err(EngineError::from)?;
+    progress(EvalStep::LoadingData);
+    let prepared = prepare(&config).map_err(EngineError::from)?;
+    // The class prior and the groups must be the training set's the run trained on.
+    if let Some(info) = &info {
+        if info.train_sizes != prepared.train_sizes {
+            return Err(EvalError::BadInput(format!(
+                "{}: the dataset now gives a training set other than the run's (its class sizes differ from run.json's); \
+                 the checkpoint cannot be scored against it",
+                run.path.display()
+            )));
+        }
+    }
+    let device_data = data::upload(&prepared, &config, device)?;
+    let mut vs = VarStore::new(device);
+    // Initialised under the torch-seed lock like a run's model (the values are replaced by
+    // the checkpoint's), so that this draw never interleaves with a run's initialisation.
+    let model = with_torch_seed(0, || {
+        Classifier::new(
+            &vs.root(),
+            config.model.arch,
+            device_data.channels,
+            device_data.size,
+            prepared.num_classes as i64,
+            head_kind(&config),
+        )
+    });
+    vs.load(&checkpoint)
+        .map_err(|e| EngineError::reading(&checkpoint, e))?;
+    vs.freeze();
+
+    // The generator, when eKLD is asked under it: the one the run used (generator.json).
+    let generator_vs_and_net = if !request.skip_invariance
+        && config.ekld_transform() == EkldTransform::Generator
+    {
+        let record = record_on_disk.generator.as_ref().ok_or_else(|| {
+            EvalError::BadInput(format!(
+                "{}: eval.ekld_transform = \"generator\" needs a GIT run's generator (generator.json)",
+                run.path.display()
+            ))
+        })?;
+        let path = record.cache_dir.join("generator.ot");
+        let mut gvs = VarStore::new(device);
+        let net = Generator::new(
+            &(gvs.root() / "a"),
+            &record.inputs.spec,
+            device_data.channels,
+        );
+        gvs.load(&path).map_err(|e| {
+            EvalError::BadInput(format!(
+                "{}: cannot load the run's generator ({e}); was the generator cache removed?",
+                path.display()
+            ))
+        })?;
+        gvs.freeze();
+        Some((gvs, net))
+    } else {
+        None
+    };
+
+    progress(EvalStep::Scoring);
+    let classes = prepared.num_classes;
+    let taus = if request.taus.is_empty() {
+        plain::DEFAULT_TAUS.to_vec()
+    } else {
+        request.taus.clone()
+    };
+    let norm_taus = if request.norm_taus.is_empty() {
+        plain::DEFAULT_NORM_TAUS.to_vec()
+    } else {
+        request.norm_taus.clone()
+    };
+    // tau-normalisation (Kang et al. 2020): each class's weight vector divided by its norm to
+    // the power tau; the bias is kept, so tau = 0 is the raw model. A cosine head's weights
+    // are unit vectors already.
+    let (normalized_heads, norm_note) = match &model.head {
+        Head::Linear(linear) => {
+            let norms = linear.ws.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+            let heads: Vec<Tensor> = norm_taus
+                .iter()
+                .map(|&tau| &linear.ws / norms.pow_tensor_scalar(tau))
+                .collect();
+            (heads, None)
+        }
+        Head::Cosine { .. } => (
+            Vec::new(),
+            Some("the cosine (LDAM) head's class weights are unit vectors already: tau-normalisation changes nothing".to_string()),
+        ),
+    };
+    let bias = match &model.head {
+        Head::Linear(linear) => linear.bs.as_ref().map(|b| b.shallow_clone()),
+        Head::Cosine { .. } => None,
+    };
+    let n = device_data.test.size()[0];
+    let mut raw = Vec::with_capacity(n as usize * classes);
+    let mut normalized: Vec<Vec<f32>> = vec![Vec::new(); normalized_heads.len()];
+    let mut start = 0;
+    while start < n {
+        if stop() {
+            return Err(EvalError::Stopped);
+        }
+        let len = (crate::metrics::FORWARD_BATCH as i64).min(n - start);
+        let batch = device_data.normalize(&device_data.test.narrow(0, start, len));
+        let (logits, per_tau) = tch::no_grad(|| -> Result<_, EvalError> {
+            let features = model.backbone.forward_t(&batch, false);
+            let logits = model.head.logits(&features);
+            let per_tau = normalized_heads
+                .iter()
+                .map(|w| {
+                    let l = features.matmul(&w.tr());
+                    match &bias {
+                        Some(b) => l + b,
+                        None => l,
+                    }
+                })
+                .collect::<Vec<_>>();
+            Ok((logits, per_tau))
+        })?;
+        raw.extend(rows_of(&logits)?);
+        for (out, l) in normalized.iter_mut().zip(&per_tau) {
+            out.extend(rows_of(l)?);
+        }
+        start += len;
+    }
+    let labels = &device_data.test_labels;
+    let train_sizes = &prepared.train_sizes;
+    let raw_logits = Logits {
+        values: &raw,
+        classes,
+    };
+    let (raw_scores, confusion) = plain::score(raw_logits, labels, train_sizes);
+    let prior = plain::log_prior(train_sizes);
+    let logit_adjusted = taus
+        .iter()
+        .map(|&tau| {
+            let adjusted = plain::logit_adjusted(raw_logits, &prior, tau);
+            let (scores, _) = plain::score(
+                Logits {
+                    values: &adjusted,
+                    classes,
+                },
+                labels,
+                train_sizes,
+            );
+            Corrected { tau, scores }
+        })
+        .collect();
+    let tau_normalized = norm_taus
+        .iter()
+        .zip(&normalized)
+        .map(|(&tau, values)| {
+            let (scores, _) = plain::score(Logits { values, classes }, labels, train_sizes);
+            Corrected { tau, scores }
+        })
+        .collect();
+
+    let invariance = if request.skip_invariance {
+        None
+    } else {
+        progress(EvalStep::Invariance);
+        let inputs = InvarianceInputs {
+            config: &config,
+            data: &device_data,
+            train_sizes,
+            generator: generator_vs_and_net.as_ref().map(|(_, g)| g),
+        };
+        // The final estimate's draws for this epoch: with the run's own eval settings this
+        // repeats the eKLD the run reported after its checkpointed epoch.
+        let logits_of = |x: &Tensor| model.logits(&device_data.normalize(x));
+        let measured = inputs.measure(checkpoint_epoch - 1, true, &logits_of, stop);
+        Some(measured.ok_or(EvalError::Stopped)?)
+    };
+
+    progress(EvalStep::Writing);
+    let record = EvalRecord {
+        name: name.clone(),
+        run_id: run.id(),
+        checkpoint_epoch,
+        total_epochs: info
+            .as_ref()
+            .map(|i| i.total_epochs)
+            .unwrap_or(config.train.epochs),
+        overrides: request.overrides.clone(),
+        eval: config.eval.clone(),
+        device: device::describe(device),
+        invlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        libtorch_version: crate::build_info::libtorch_version().to_string(),
+        created: now_secs(),
+        seconds: started.elapsed().as_secs_f64(),
+        test_images: labels.len(),
+        class_names: prepared.class_names.clone(),
+        train_sizes: prepared.train_sizes.clone(),
+        test_sizes: prepared.test_sizes.clone(),
+        raw: raw_scores,
+        logit_adjusted,
+        tau_normalized,
+        tau_normalized_note: norm_note,
+        invariance,
+    };
+    let dir = plain::eval_dir(&run.path, &name);
+    plain::begin(&dir)
+        .and_then(|_| plain::write(&dir, &record, &confusion))
+        .map_err(|e| EvalError::Failed(format!("writing {}: {e}", dir.display())))?;
+    Ok(EvalOutput {
+        dir,
+        record,
+        confusion,
+    })
+}
