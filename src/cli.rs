@@ -197,10 +197,10 @@ pub enum Command {
         #[arg(long = "set", value_name = "eval.KEY=VALUE")]
         overrides: Vec<String>,
         /// Logit-adjustment tau (repeatable) [default: 0.5, 1, 1.5, 2].
-        #[arg(long = "tau", value_name = "TAU")]
+        #[arg(long = "tau", value_name = "TAU", value_parser = finite)]
         taus: Vec<f64>,
         /// tau-normalisation exponent (repeatable) [default: 0.5, 1, 1.5].
-        #[arg(long = "norm-tau", value_name = "TAU")]
+        #[arg(long = "norm-tau", value_name = "TAU", value_parser = finite)]
         norm_taus: Vec<f64>,
         /// Device to evaluate on (cpu, cuda, cuda:N) [default: the run's config].
         #[arg(long, value_name = "DEVICE")]
@@ -217,4 +217,13 @@ pub enum Command {
     },
     /// Print the man page (roff), e.g. `invlab man > ~/.local/share/man/man1/invlab.1`.
     Man,
+}
+
+/// A finite number (a tau of NaN or infinity would turn every logit into NaN).
+fn finite(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err("must be a finite number".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -5,26 +5,38 @@
 #
 # Rows: the built-in glyphs with ROT, BG and DIL, and Fashion-MNIST-ROT-LT (Debian's
 # dataset-fashion-mnist; skipped when absent; on the default's CPU schedule, small CNN for 20
-# epochs, configs/fashion-mnist-rot-lt-cpu.toml). Methods: ERM, CE-DRS, Oracle, LDAM-DRW and
-# CE-DRS-GIT. Seeds: SEEDS for the ROT and BG rows, the first seed elsewhere.
+# epochs, configs/fashion-mnist-rot-lt-cpu.toml). Methods: ERM, CE-DRS, Oracle, LDAM-DRW,
+# Balanced-Softmax and CE-DRS-GIT. Seeds: SEEDS for the ROT and BG rows, the first seed elsewhere.
+# The statistics (mean ± sd, 95 % intervals, paired comparisons on seeds) are `invlab report`'s:
+# each row's report against ERM, and CE-DRS-GIT's against CE-DRS in its vs-ce-drs/ folder;
+# reproduction_table.py only reads and words them.
 #
-# Usage: scripts/research/reproduce.sh [--seeds "0 1 2"] [--rows "glyphs-rot glyphs-bg"] [--quick] [--runs DIR]
+# Usage: scripts/research/reproduce.sh [--seeds "0 1 2"] [--rows "glyphs-rot glyphs-bg"] [--quick]
+#            [--runs DIR] [--methods "ERM LA-tau2"] [--results DIR]
 #   --rows    only these rows (default: the three glyph rows, and Fashion-MNIST when present)
+#   --methods only these methods: presets (crates/invlab-core/src/config/presets.rs), or
+#             LA-tauT for the logit-adjusted loss at tau = T (LA at tau 1 is Balanced Softmax)
 #   --quick   final (adaptive) eKLD to 15 % of each class's eKLD instead of 8 %
 #   --runs    keep the run directories there (default: a temporary folder); finished runs found
 #             there are reused, so an interrupted reproduction continues where it stopped
+#   --results where the report goes (default docs/results: reproduction.md and one
+#             reproduction-ROW/ folder per row)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seeds="0 1 2"
 quick=()
 runs=""
 only_rows=""
+results=docs/results
+methods=(ERM CE-DRS Oracle LDAM-DRW Balanced-Softmax CE-DRS-GIT)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seeds) seeds="$2"; shift 2 ;;
     --rows) only_rows="$2"; shift 2 ;;
     --quick) quick=(--set eval.ekld_target_relative=0.15); shift ;;
     --runs) runs="$2"; shift 2 ;;
+    --methods) read -r -a methods <<< "$2"; shift 2 ;;
+    --results) results="$2"; shift 2 ;;
     *) echo "reproduce.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -34,11 +46,8 @@ if [[ -z "$runs" ]]; then
   runs=$(mktemp -d)
   trap 'rm -rf "$runs"' EXIT
 fi
-mkdir -p "$runs" docs/results
+mkdir -p "$runs" "$results"
 first_seed=${seeds%% *}
-
-# methods: presets (crates/invlab-core/src/config/presets.rs), run as --set method.preset=NAME
-methods=(ERM CE-DRS Oracle LDAM-DRW CE-DRS-GIT)
 
 # dataset row -> config and overrides; which seeds it gets
 rows=(glyphs-rot glyphs-bg glyphs-dil)
@@ -66,20 +75,33 @@ fi
 
 for row in "${rows[@]}"; do
   dirs=()
+  drs_git=()
   for method in "${methods[@]}"; do
+    lower=$(echo "$method" | tr 'A-Z' 'a-z')
+    case "$lower" in
+      la-tau*) method_sets=(--set method.preset=la --set "method.la_tau=${lower#la-tau}") ;;
+      *) method_sets=(--set "method.preset=$method") ;;
+    esac
     for seed in ${row_seeds[$row]}; do
-      name="$row-$(echo "$method" | tr 'A-Z' 'a-z')-s$seed"
+      name="$row-$lower-s$seed"
       if [[ -f "$runs/$name/summary.json" ]]; then
         dirs+=("$runs/$name")
+        [[ "$lower" == ce-drs || "$lower" == ce-drs-git ]] && drs_git+=("$runs/$name")
         continue
       fi
-      sets=(--set "name=\"$name\"" --set "seed=$seed" --set "method.preset=$method")
+      sets=(--set "name=\"$name\"" --set "seed=$seed" "${method_sets[@]}")
       # shellcheck disable=SC2086
       dir=$(target/release/invlab --batch ${row_config[$row]} --out "$runs" "${sets[@]}" "${quick[@]}")
       dirs+=("$dir")
+      [[ "$lower" == ce-drs || "$lower" == ce-drs-git ]] && drs_git+=("$dir")
     done
   done
-  target/release/invlab report "${dirs[@]}" --out "docs/results/reproduction-$row" > /dev/null
+  baseline=()
+  printf '%s\n' "${dirs[@]}" | grep -q -- '-erm-s' && baseline=(--baseline "$row-erm")
+  target/release/invlab report "${dirs[@]}" "${baseline[@]}" --out "$results/reproduction-$row" > /dev/null
+  if printf '%s\n' "${drs_git[@]}" | grep -q -- '-ce-drs-git-s' && printf '%s\n' "${drs_git[@]}" | grep -q -- '-ce-drs-s'; then
+    target/release/invlab report "${drs_git[@]}" --baseline "$row-ce-drs" --out "$results/reproduction-$row/vs-ce-drs" > /dev/null
+  fi
 done
-python3 scripts/research/reproduction_table.py "$runs" "${rows[@]}" > docs/results/reproduction.md
-echo "wrote docs/results/reproduction.md"
+python3 scripts/research/reproduction_table.py "$results" "$runs" "${rows[@]}" > "$results/reproduction.md"
+echo "wrote $results/reproduction.md"

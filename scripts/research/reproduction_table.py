@@ -1,206 +1,237 @@
 #!/usr/bin/env python3
-"""Aggregates reproduce.sh's runs into docs/results/reproduction.md (stdout): per dataset row and
-method, balanced / many / medium / few accuracy, eKLD by size group and Spearman(size, eKLD)
-as mean ± sd over the seeds run, then what each row says about the paper's findings.
+"""Writes the reproduction report (stdout) from what `invlab report` computed for each row.
 
-Usage: reproduction_table.py RUNS_DIR ROW...   (run directories are named ROW-METHOD-sSEED)
+Usage: reproduction_table.py RESULTS_DIR RUNS_DIR ROW...
+
+For each ROW, `RESULTS_DIR/reproduction-ROW/` is `invlab report`'s folder over the row's runs
+with `--baseline ROW-erm` (its `series.csv`: mean, sd and 95 % interval per method; its
+`paired.csv`: every method against ERM on shared seeds), and, when the row has CE-DRS and
+CE-DRS-GIT, `reproduction-ROW/vs-ce-drs/` is the report of those two with `--baseline
+ROW-ce-drs`. No statistic is computed here: this script only reads those files, formats them
+and states what each interval says about the paper's findings. RUNS_DIR is read only for what
+the CSVs do not carry (the builds that made the runs, the eKLD sampling, the row's transform).
+Run directories are named ROW-METHOD-sSEED (scripts/research/reproduce.sh).
 """
+import csv
 import json
-import statistics
 import sys
+import tomllib
 from pathlib import Path
 
-METHODS = ["erm", "ce-drs", "oracle", "ldam-drw", "ce-drs-git"]
 NAMES = {"erm": "ERM", "ce-drs": "CE-DRS", "oracle": "Oracle", "ldam-drw": "LDAM-DRW",
-         "ce-drs-git": "CE-DRS-GIT"}
+         "balanced-softmax": "Balanced Softmax", "ce-drs-git": "CE-DRS-GIT"}
+# Table order; LA-tauT rows (the logit-adjusted loss at tau = T) come after Balanced Softmax.
+ORDER = ["erm", "ce-drs", "oracle", "ldam-drw", "balanced-softmax", "la-tau", "ce-drs-git"]
+MEASURES = ["balanced_accuracy", "many_shot_accuracy", "medium_shot_accuracy",
+            "few_shot_accuracy", "ekld_many", "ekld_medium", "ekld_few", "spearman_size_ekld"]
 
 
-def load(runs, row, method):
-    out = []
-    for d in sorted(runs.glob(f"{row}-{method}-s*")):
-        f = d / "summary.json"
-        if f.is_file():
-            out.append(json.loads(f.read_text()))
+def method_name(method):
+    if method.startswith("la-tau"):
+        return f"LA (τ = {method[len('la-tau'):]})"
+    return NAMES.get(method, method)
+
+
+def order_key(method):
+    for i, prefix in enumerate(ORDER):
+        if method == prefix or (prefix == "la-tau" and method.startswith(prefix)):
+            return (i, method)
+    return (len(ORDER), method)
+
+
+def read_csv(path):
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def number(text):
+    return float(text) if text not in (None, "") else None
+
+
+def series(results, row):
+    """method -> {"seeds": n, measure: (mean, sd, lo, hi)} from series.csv."""
+    out = {}
+    for r in read_csv(results / f"reproduction-{row}" / "series.csv"):
+        label = r["series"]
+        if not label.startswith(f"{row}-"):
+            continue
+        m = out.setdefault(label[len(row) + 1:], {"seeds": int(r["seeds"])})
+        m[r["measure"]] = tuple(number(r[k]) for k in ["mean", "sd", "ci95_low", "ci95_high"])
     return out
 
 
-def stat(values, scale=1.0, digits=1):
-    values = [v * scale for v in values if v is not None]
-    if not values:
-        return "–", None
-    mean = statistics.fmean(values)
-    if len(values) == 1:
-        return f"{mean:.{digits}f}", mean
-    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}", mean
+def paired(path, row):
+    """(candidate method, baseline method, measure) -> paired.csv's row."""
+    out = {}
+    for r in read_csv(path):
+        cand, base = r["candidate"], r["baseline"]
+        if cand.startswith(f"{row}-") and base.startswith(f"{row}-"):
+            out[(cand[len(row) + 1:], base[len(row) + 1:], r["measure"])] = r
+    return out
 
 
-def row_transform(runs, row):
-    """The nuisance transform of a row's runs (`data.transform` of the first run's config)."""
-    import tomllib
-    for d in sorted(runs.glob(f"{row}-*")):
-        f = d / "config.toml"
-        if f.is_file():
-            return tomllib.loads(f.read_text()).get("data", {}).get("transform")
+def cell(value, scale, digits):
+    if value is None:
+        return "–"
+    mean, sd, _, _ = value
+    if mean is None:
+        return "–"
+    if sd is None:
+        return f"{mean * scale:.{digits}f}"
+    return f"{mean * scale:.{digits}f} ± {sd * scale:.{digits}f}"
+
+
+def interval(r, scale=1.0, digits=2, suffix=""):
+    """"0.71x [0.32, 1.52]" or "+5.2 [+0.4, +10.0]" from a paired.csv row."""
+    mean, lo, hi = number(r["mean"]), number(r["ci95_low"]), number(r["ci95_high"])
+    ratio = r["contrast"] == "ratio"
+    fmt = (lambda v: f"{v:.{digits}f}x") if ratio else (lambda v: f"{v * scale:+.{digits}f}{suffix}")
+    text = fmt(mean)
+    if lo is not None and hi is not None:
+        text += f" [{fmt(lo)}, {fmt(hi)}]"
+    return text
+
+
+def verdict(r, lower_is="lower"):
+    """What the paired interval says: below, above, or across the no-change value."""
+    lo, hi = number(r["ci95_low"]), number(r["ci95_high"])
+    none = 1.0 if r["contrast"] == "ratio" else 0.0
+    if lo is None or hi is None:
+        return "one seed: no interval, no verdict"
+    if hi < none:
+        return f"{lower_is} on the interval"
+    if lo > none:
+        return "higher on the interval"
+    return "not established (the interval holds no change)"
+
+
+def seeds_text(r):
+    return (f"{r['seeds']} seeds, {r['above']} above / {r['below']} below, "
+            f"sign test p = {float(r['sign_test_p']):.2f}")
+
+
+def runs_of(runs, row):
+    return [d for d in sorted(runs.glob(f"{row}-*-s*")) if (d / "summary.json").is_file()]
+
+
+def row_facts(runs, row):
+    """The row's transform, eKLD sampling and the builds that made its runs."""
+    transform, sampling, builds = None, set(), {}
+    for d in runs_of(runs, row):
+        s = json.loads((d / "summary.json").read_text())
+        sampling.add(s.get("ekld_sampling") or "fixed")
+        commit = s.get("invlab_commit") or "not recorded"
+        builds[commit] = builds.get(commit, 0) + 1
+        if transform is None and (d / "config.toml").is_file():
+            config = tomllib.loads((d / "config.toml").read_text())
+            transform = config.get("data", {}).get("transform")
+    return transform, sorted(sampling), builds
+
+
+def tail_group(means):
+    """The few-shot group, or the smallest group a row has (Fashion-MNIST's Zipf tail ends at
+    48 images: no class under 20)."""
+    for g in ["few", "medium"]:
+        if any((m.get(f"ekld_{g}") or (None,))[0] is not None for m in means.values()):
+            return g
     return None
 
 
-def group(summary, name):
-    return (summary.get("ekld_by_group") or {}).get(name)
+def findings(means, vs_erm, vs_drs, transform):
+    out = []
+    for method in ["erm", "ce-drs"]:
+        s = (means.get(method) or {}).get("spearman_size_ekld")
+        if not s:
+            continue
+        mean, _, lo, hi = s
+        text = f"{method_name(method)}: Spearman(size, eKLD) {mean:+.2f}"
+        if lo is not None:
+            text += f" [{lo:+.2f}, {hi:+.2f}]"
+            text += (": eKLD falls with class size on the interval (agrees with the paper)."
+                     if hi < 0 else ": the interval holds 0 (does not establish the paper's trend).")
+        else:
+            text += " (one seed: no interval)."
+        out.append(text)
+    tail = tail_group(means)
+    if tail is None:
+        return out or ["(not enough runs to compare)"]
+    tail_name = {"few": "few-shot", "medium": "medium-shot (the row has no few-shot class)"}[tail]
+    measure = f"ekld_{tail}"
+    r = vs_erm.get(("oracle", "erm", measure))
+    if r:
+        out.append(f"Oracle against ERM: {tail_name} eKLD {interval(r)} ({seeds_text(r)}): "
+                   f"{verdict(r)}; the paper: transforming the tail's own images shrinks it.")
+    r = vs_drs.get(("ce-drs-git", "ce-drs", measure))
+    if r:
+        acc = vs_drs.get(("ce-drs-git", "ce-drs", "balanced_accuracy"))
+        acc_text = f"; balanced accuracy {interval(acc, 100, 1, ' pts')}" if acc else ""
+        if transform == "rot":
+            word = ("outside the paper: GIT is defined there for BG and DIL only, MUNIT's style "
+                    "path cannot rotate; measured, no verdict")
+        else:
+            word = verdict(r)
+        out.append(f"CE-DRS-GIT against CE-DRS: {tail_name} eKLD {interval(r)} ({seeds_text(r)})"
+                   f"{acc_text}: {word}.")
+    for method in sorted(means, key=order_key):
+        if method in ("erm", "ce-drs", "oracle", "ce-drs-git"):
+            continue
+        acc = vs_erm.get((method, "erm", "balanced_accuracy"))
+        few_acc = vs_erm.get((method, "erm", f"{tail}_shot_accuracy"))
+        ekld = vs_erm.get((method, "erm", measure))
+        if not acc:
+            continue
+        text = (f"{method_name(method)} against ERM: balanced accuracy "
+                f"{interval(acc, 100, 1, ' pts')} ({seeds_text(acc)}): {verdict(acc)}")
+        if few_acc:
+            text += f"; {tail_name} accuracy {interval(few_acc, 100, 1, ' pts')}"
+        if ekld:
+            text += (f"; {tail_name} eKLD {interval(ekld)}: {verdict(ekld)} "
+                     "(the paper: re-balancing leaves tail invariance where it was)")
+        if method == "ldam-drw":
+            text += " (its eKLD is on softmax(30 cos), the normalized head's output)"
+        out.append(text + ".")
+    return out or ["(not enough runs to compare)"]
 
 
 def main():
-    runs = Path(sys.argv[1])
-    rows = sys.argv[2:]
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    results, runs, rows = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
     print("# Reproduction: do the paper's findings hold here?\n")
-    print("Generated by `scripts/research/reproduce.sh`. Each cell is mean ± sd over the seeds run "
-          "(one value when one seed). Accuracy in %, on the balanced test set; eKLD by "
-          "class-size group (many > 100 training images, few < 20).\n")
+    print("Generated by `scripts/research/reproduce.sh` from `invlab report`'s statistics "
+          "(`series.csv`, `paired.csv` in each row's folder). Each cell is mean ± sd over the "
+          "seeds run (one value when one seed). Accuracy in %, on the balanced test set; eKLD by "
+          "class-size group (many > 100 training images, few < 20). Comparisons are paired on "
+          "seeds: accuracy differences in points, eKLD as geometric-mean ratios, each with its "
+          "95 % t-interval; a verdict needs the interval to exclude no change.\n")
     for row in rows:
+        folder = results / f"reproduction-{row}"
+        means = series(results, row)
+        vs_erm = paired(folder / "paired.csv", row)
+        vs_drs = paired(folder / "vs-ce-drs" / "paired.csv", row)
+        transform, sampling, builds = row_facts(runs, row)
         print(f"## {row}\n")
         print("| method | seeds | balanced | many | medium | few | eKLD many | eKLD medium "
               "| eKLD few | Spearman(size, eKLD) |")
         print("|---|---|---|---|---|---|---|---|---|---|")
-        means = {}
-        row_summaries = []
-        for method in METHODS:
-            summaries = load(runs, row, method)
-            if not summaries:
-                continue
-            row_summaries += summaries
-            cells = []
-            m = {}
-            for key in ["balanced_accuracy", "many_shot_accuracy", "medium_shot_accuracy",
-                        "few_shot_accuracy"]:
-                text, m[key] = stat([s.get(key) for s in summaries], 100.0)
-                cells.append(text)
-            for g in ["many", "medium", "few"]:
-                text, m[g] = stat([group(s, g) for s in summaries], 1.0, 3)
-                cells.append(text)
-            text, m["spearman"] = stat([s.get("spearman_size_ekld") for s in summaries], 1.0, 2)
-            cells.append(text)
-            m["by_seed"] = {s.get("seed"): s for s in summaries}
-            means[method] = m
-            seeds = ",".join(str(s.get("seed")) for s in summaries)
-            print(f"| {NAMES[method]} | {seeds} | " + " | ".join(cells) + " |")
+        for method in sorted(means, key=order_key):
+            m = means[method]
+            cells = [cell(m.get(k), 100.0, 1) for k in MEASURES[:4]]
+            cells += [cell(m.get(k), 1.0, 3) for k in MEASURES[4:7]]
+            cells.append(cell(m.get(MEASURES[7]), 1.0, 2))
+            print(f"| {method_name(method)} | {m['seeds']} | " + " | ".join(cells) + " |")
         print()
-        sampling = sorted({s.get("ekld_sampling") or "fixed" for s in row_summaries})
-        builds = {}
-        for s in row_summaries:
-            commit = s.get("invlab_commit") or "not recorded"
-            builds[commit] = builds.get(commit, 0) + 1
         print("Built from: " + ", ".join(f"`{c}` ({n} runs)" for c, n in sorted(builds.items()))
               + ".\n")
-        print(f"eKLD sampling: {', '.join(sampling)}. Figures and the per-run table: "
-              f"[`reproduction-{row}/`](reproduction-{row}/report.md).\n")
+        print(f"eKLD sampling: {', '.join(sampling)}. Figures, the per-run table and the "
+              f"statistics: [`reproduction-{row}/`](reproduction-{row}/report.md).\n")
         print(f"![eKLD against class size, {row}](reproduction-{row}/ekld_vs_size.png)\n")
         print("Against the paper's findings:\n")
-        for line in findings(means, row_transform(runs, row)):
+        for line in findings(means, vs_erm, vs_drs, transform):
             print(f"- {line}")
         print()
-
-
-def per_seed(means, method, value):
-    """`value(summary)` for each seed of `method` (seed -> value; None values dropped)."""
-    runs = (means.get(method) or {}).get("by_seed", {})
-    out = {seed: value(summary) for seed, summary in sorted(runs.items())}
-    return {seed: v for seed, v in out.items() if v is not None}
-
-
-def paired_ratios(means, method, baseline, value):
-    """Per-seed ratio method / baseline of `value`, over the seeds both have."""
-    a, b = per_seed(means, method, value), per_seed(means, baseline, value)
-    return {seed: a[seed] / b[seed] for seed in a if seed in b and b[seed]}
-
-
-def seed_list(values, digits=2, suffix="", signed=False):
-    """ "0.85, 1.13, 0.78 (seeds 0, 1, 2)" when more than one seed, else ""."""
-    if len(values) < 2:
-        return ""
-    sign = "+" if signed else ""
-    numbers = ", ".join(f"{v:{sign}.{digits}f}{suffix}" for v in values.values())
-    seeds = ", ".join(str(seed) for seed in values)
-    return f"{numbers} (seeds {seeds})"
-
-
-def findings(means, transform=None):
-    out = []
-    erm = means.get("erm")
-    if erm and erm.get("spearman") is not None:
-        rho = erm["spearman"]
-        verdict = "agrees" if rho <= -0.3 else "does not agree"
-        line = (f"ERM: Spearman(size, eKLD) = {rho:.2f}: eKLD falls with class size "
-                f"({verdict} with the paper)." if rho <= -0.3 else
-                f"ERM: Spearman(size, eKLD) = {rho:.2f}: no clear fall of eKLD with class "
-                f"size ({verdict} with the paper).")
-        seeds = seed_list(per_seed(means, "erm", lambda s: s.get("spearman_size_ekld")))
-        out.append(line + (f" Per seed: {seeds}." if seeds else ""))
-    drs = means.get("ce-drs")
-    if drs and drs.get("spearman") is not None:
-        rho = drs["spearman"]
-        seeds = seed_list(per_seed(means, "ce-drs", lambda s: s.get("spearman_size_ekld")))
-        out.append(f"CE-DRS: Spearman {rho:.2f}; resampling "
-                   + ("does not remove the trend (agrees)." if rho <= -0.3
-                      else "weakens the trend below -0.3 (does not agree).")
-                   + (f" Per seed: {seeds}." if seeds else ""))
-    # The tail: the few-shot group, or the smallest group a row has (Fashion-MNIST's Zipf tail
-    # ends at 48 images, so it has no class under 20).
-    tail = next((g for g in ["few", "medium"]
-                 if any(m.get(g) is not None for m in means.values())), None)
-    tail_name = {"few": "few-shot", "medium": "medium-shot (the row has no few-shot class)"}
-    tail_ekld = lambda s: group(s, tail)  # noqa: E731
-    oracle = means.get("oracle")
-    if tail and erm and oracle and erm.get(tail) and oracle.get(tail) is not None:
-        ratio = oracle[tail] / erm[tail]
-        line = (f"Oracle: {tail_name[tail]} eKLD {ratio:.2f}x ERM's (ratio of the means) "
-                + ("(shrinks it: agrees)." if round(ratio, 2) < 0.9
-                   else "(no clear shrink: does not agree)."))
-        ratios = paired_ratios(means, "oracle", "erm", tail_ekld)
-        if len(ratios) > 1:
-            line += (f" Per seed: {seed_list(ratios)}; at most half of ERM's on "
-                     f"{sum(r <= 0.5 for r in ratios.values())} of {len(ratios)} seeds.")
-        out.append(line)
-    git = means.get("ce-drs-git")
-    # The paper trains MUNIT for K49-BG-LT and K49-DIL-LT only: AdaIN's per-channel scale and
-    # shift cannot rotate, so GIT under ROT is measured but outside the paper's claim.
-    outside = transform == "rot"
-    if tail and drs and git and drs.get(tail) and git.get(tail) is not None:
-        ratio = git[tail] / drs[tail]
-        acc = ""
-        if git.get("balanced_accuracy") is not None and drs.get("balanced_accuracy") is not None:
-            acc = (f"; balanced accuracy {git['balanced_accuracy']:.1f} % vs "
-                   f"{drs['balanced_accuracy']:.1f} %")
-        ratios = paired_ratios(means, "ce-drs-git", "ce-drs", tail_ekld)
-        # A seed counts as a reduction only by the margin the mean is held to (10 %): a
-        # seed at 0.99x is a tie, not a reduction.
-        clear = lambda r: round(r, 2) < 0.9  # noqa: E731
-        every_seed = all(clear(r) for r in ratios.values())
-        if outside:
-            verdict = ("(outside the paper: GIT is defined there for BG and DIL only, MUNIT's "
-                       "style path cannot rotate; measured, no verdict).")
-        elif not clear(ratio):
-            verdict = "(no clear reduction: does not agree)."
-        elif every_seed:
-            verdict = "(reduces it on the tail: agrees)."
-        else:
-            verdict = "(clearly lower on average, not on every seed: agrees only in part)."
-        line = (f"CE-DRS-GIT: {tail_name[tail]} eKLD {ratio:.2f}x CE-DRS's (ratio of the "
-                f"means){acc} {verdict}")
-        if len(ratios) > 1:
-            balanced = lambda s: s.get("balanced_accuracy")  # noqa: E731
-            git_acc = per_seed(means, "ce-drs-git", balanced)
-            drs_acc = per_seed(means, "ce-drs", balanced)
-            gains = {seed: 100.0 * (g - drs_acc[seed])
-                     for seed, g in git_acc.items() if seed in drs_acc}
-            line += (f" Per seed: eKLD ratio {seed_list(ratios)}, at least 10 % lower on "
-                     f"{sum(clear(r) for r in ratios.values())} of {len(ratios)}; balanced "
-                     f"accuracy {seed_list(gains, 1, ' pts', signed=True)}.")
-        out.append(line)
-    ldam = means.get("ldam-drw")
-    if erm and ldam and ldam.get("balanced_accuracy") is not None:
-        out.append(f"LDAM-DRW: balanced accuracy {ldam['balanced_accuracy']:.1f} % vs ERM's "
-                   f"{erm['balanced_accuracy']:.1f} % (its eKLD is on softmax(30 cos), the "
-                   "normalized head's output).")
-    return out or ["(not enough runs to compare)"]
 
 
 if __name__ == "__main__":

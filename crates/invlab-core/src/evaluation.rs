@@ -170,7 +170,13 @@ pub fn score(logits: Logits<'_>, labels: &[i64], train_sizes: &[usize]) -> (Scor
     let mut probs = vec![0.0f64; classes];
     for (i, &label) in labels.iter().enumerate().take(rows) {
         let row = logits.row(i);
-        let truth = label as usize;
+        // A label outside the classes is no test image of this model (loaders refuse them).
+        let Ok(truth) = usize::try_from(label) else {
+            continue;
+        };
+        if truth >= classes {
+            continue;
+        }
         let predicted = argmax(row);
         confusion.counts[truth * classes + predicted] += 1;
         // Softmax in f64, shifted by the maximum.
@@ -180,7 +186,9 @@ pub fn score(logits: Logits<'_>, labels: &[i64], train_sizes: &[usize]) -> (Scor
             *p = (l as f64 - max).exp();
             sum += *p;
         }
-        nll -= (probs[truth] / sum).ln();
+        // -ln softmax_truth = ln(sum) - (l_truth - max): finite however far below the
+        // maximum the truth's logit is.
+        nll += sum.ln() - (row[truth] as f64 - max);
         let confidence = probs[predicted] / sum;
         // In the top k: fewer than k classes score above the truth (ties go to the lower
         // index, as with the argmax).
@@ -198,7 +206,7 @@ pub fn score(logits: Logits<'_>, labels: &[i64], train_sizes: &[usize]) -> (Scor
         bins[b].1 += confidence;
         bins[b].2 += usize::from(predicted == truth);
     }
-    let n = rows.max(1) as f64;
+    let n = (confusion.counts.iter().sum::<u64>()).max(1) as f64;
     let correct: u64 = (0..classes).map(|c| confusion.get(c, c)).sum();
     let per_class: Vec<f64> = (0..classes)
         .map(|c| {
@@ -287,6 +295,13 @@ pub struct EvalRecord {
     /// in `tau_normalized_note` when the head has no per-class weight norms to equalise.
     pub tau_normalized: Vec<Corrected>,
     pub tau_normalized_note: Option<String>,
+    /// Why the logit adjustment may over-correct this model (it already trained toward a
+    /// balanced prior), when it may.
+    pub posthoc_note: Option<String>,
+    /// Whether the raw per-class accuracy equals what the run logged after this epoch
+    /// (`metrics.jsonl`): false means another device or thread count, or a checkpoint, config
+    /// or dataset that changed. `None` when the run logged no such epoch.
+    pub matches_run: Option<bool>,
     /// eKLD and consistency under the eval settings' transform and sampling (`None` when
     /// skipped).
     pub invariance: Option<InvarianceReport>,
@@ -298,10 +313,12 @@ pub fn eval_dir(run_dir: &Path, name: &str) -> PathBuf {
 }
 
 /// The default name of an evaluation: `checkpoint` with no overrides, else the overrides'
-/// values joined (`--set eval.ekld_transform=bg` -> `ekld_transform-bg`).
-pub fn default_name(overrides: &[String]) -> String {
+/// values joined (`--set eval.ekld_transform=bg` -> `ekld_transform-bg`); `-no-ekld` when eKLD
+/// is skipped, so a quick evaluation never replaces one with eKLD.
+pub fn default_name(overrides: &[String], skip_invariance: bool) -> String {
+    let suffix = if skip_invariance { "-no-ekld" } else { "" };
     if overrides.is_empty() {
-        return "checkpoint".into();
+        return format!("checkpoint{suffix}");
     }
     let joined: Vec<String> = overrides
         .iter()
@@ -310,7 +327,10 @@ pub fn default_name(overrides: &[String]) -> String {
             o.replace('=', "-")
         })
         .collect();
-    crate::config::sanitize_run_name(&joined.join("_"))
+    let name = crate::config::sanitize_run_name(&joined.join("_"));
+    // Within a file name's limit (255 bytes) with "eval-" and the suffix.
+    let cut: String = name.chars().take(200).collect();
+    format!("{cut}{suffix}")
 }
 
 /// One row per class: sizes, raw accuracy, each correction's, eKLD and consistency.
@@ -350,26 +370,47 @@ pub fn per_class_csv(record: &EvalRecord) -> String {
     out
 }
 
-/// Writes `eval.json`, `per_class.csv` and `confusion.csv` into `dir` (created), each
-/// atomically, the record last.
-pub fn write(dir: &Path, record: &EvalRecord, confusion: &Confusion) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+/// The files of an eval folder besides `eval.json`.
+pub const OUTPUT_FILES: [&str; 6] = [
+    "per_class.csv",
+    "confusion.csv",
+    "confusion.svg",
+    "confusion.png",
+    "reliability.svg",
+    "reliability.png",
+];
+
+/// Makes `dir` (inside a run directory that exists) and clears what an earlier evaluation
+/// of that name left, record first: until `finish`, the folder holds no `eval.json`, so a
+/// failure halfway never leaves an old record beside new tables. Fails early on a run
+/// directory that cannot be written.
+pub fn begin(dir: &Path) -> io::Result<()> {
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    for name in std::iter::once(RECORD_FILE).chain(OUTPUT_FILES) {
+        match std::fs::remove_file(dir.join(name)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Writes `per_class.csv` and `confusion.csv` into `dir`, each atomically.
+pub fn write_tables(dir: &Path, record: &EvalRecord, confusion: &Confusion) -> io::Result<()> {
     write_atomic(&dir.join("per_class.csv"), per_class_csv(record).as_bytes())?;
     write_atomic(
         &dir.join("confusion.csv"),
         confusion.to_csv(&record.class_names).as_bytes(),
-    )?;
-    let json = serde_json::to_string_pretty(record).map_err(io::Error::other)?;
-    write_atomic(&dir.join(RECORD_FILE), json.as_bytes())
+    )
 }
 
-/// Removes a folder's old record before it is rewritten, so an evaluation that fails halfway
-/// never leaves an old `eval.json` beside new tables.
-pub fn begin(dir: &Path) -> io::Result<()> {
-    match std::fs::remove_file(dir.join(RECORD_FILE)) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
+/// Writes `eval.json`, last (after the figures): its presence marks a complete folder.
+pub fn finish(dir: &Path, record: &EvalRecord) -> io::Result<()> {
+    let json = serde_json::to_string_pretty(record).map_err(io::Error::other)?;
+    write_atomic(&dir.join(RECORD_FILE), json.as_bytes())
 }
 
 #[cfg(test)]
@@ -496,10 +537,39 @@ mod tests {
     }
 
     #[test]
+    fn nll_stays_finite_far_below_the_maximum_and_stray_labels_are_skipped() {
+        // The truth 2000 nats below the top: -ln softmax = 2000 + ln(1 + e^-2000 + ...) ~ 2000.
+        let raw = vec![2000.0f32, 0.0, 0.0];
+        let (s, c) = score(
+            Logits {
+                values: &raw,
+                classes: 3,
+            },
+            &[1],
+            &[1, 1, 1],
+        );
+        assert!((s.nll - 2000.0).abs() < 1e-6, "{}", s.nll);
+        // Labels outside the classes count nowhere (and do not panic).
+        let raw = vec![1.0f32, 0.0, 0.0, 1.0, 0.0, 0.0];
+        let (s, c2) = score(
+            Logits {
+                values: &raw,
+                classes: 3,
+            },
+            &[0, 7],
+            &[1, 1, 1],
+        );
+        assert_eq!(c2.counts.iter().sum::<u64>(), 1);
+        assert_eq!(s.accuracy, 1.0);
+        assert_eq!(c.counts.iter().sum::<u64>(), 1);
+    }
+
+    #[test]
     fn names_and_tables() {
-        assert_eq!(default_name(&[]), "checkpoint");
+        assert_eq!(default_name(&[], false), "checkpoint");
+        assert_eq!(default_name(&[], true), "checkpoint-no-ekld");
         assert_eq!(
-            default_name(&["eval.ekld_transform=bg".into()]),
+            default_name(&["eval.ekld_transform=bg".into()], false),
             "ekld_transform-bg"
         );
         let c = Confusion {

@@ -131,32 +131,27 @@ impl SizeGroup {
     }
 }
 
-/// Mean of `values[c]` over classes of each size group; `None` for an empty group.
-pub fn group_means(values: &[f64], train_sizes: &[usize]) -> [Option<f64>; 3] {
+/// Sum of `values[c]` and the number of classes, per size group (many, medium, few).
+fn group_sums(values: &[f64], train_sizes: &[usize]) -> [(f64, usize); 3] {
     let mut sums = [(0.0, 0usize); 3];
     for (v, &n) in values.iter().zip(train_sizes) {
-        let g = match SizeGroup::of(n) {
-            SizeGroup::Many => 0,
-            SizeGroup::Medium => 1,
-            SizeGroup::Few => 2,
-        };
+        let g = SizeGroup::of(n).index();
         sums[g].0 += v;
         sums[g].1 += 1;
     }
-    sums.map(|(s, k)| if k == 0 { None } else { Some(s / k as f64) })
+    sums
+}
+
+/// Mean of `values[c]` over classes of each size group; `None` for an empty group.
+pub fn group_means(values: &[f64], train_sizes: &[usize]) -> [Option<f64>; 3] {
+    group_sums(values, train_sizes).map(|(s, k)| (k > 0).then(|| s / k as f64))
 }
 
 /// The standard error of each group's mean (many, medium, few) from its classes' standard
 /// errors: sqrt(sum of SE^2) / classes, the classes' estimates being independent.
 pub fn group_stderrs(stderrs: &[f64], train_sizes: &[usize]) -> [Option<f64>; 3] {
     let squares: Vec<f64> = stderrs.iter().map(|se| se * se).collect();
-    let mut counts = [0usize; 3];
-    for &n in train_sizes.iter().take(stderrs.len()) {
-        counts[SizeGroup::of(n).index()] += 1;
-    }
-    let means = group_means(&squares, train_sizes);
-    // mean(SE^2) = sum / k, so sqrt(sum) / k = sqrt(mean(SE^2) / k).
-    [0, 1, 2].map(|g| means[g].map(|m| (m / counts[g] as f64).sqrt()))
+    group_sums(&squares, train_sizes).map(|(s, k)| (k > 0).then(|| s.sqrt() / k as f64))
 }
 
 fn mean(values: &[f64]) -> Option<f64> {

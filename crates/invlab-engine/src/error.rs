@@ -47,7 +47,7 @@ pub(crate) fn torch_message(e: &tch::TchError) -> String {
     short_torch_text(&e.to_string())
 }
 
-fn short_torch_text(text: &str) -> String {
+pub(crate) fn short_torch_text(text: &str) -> String {
     let lines: Vec<&str> = text
         .lines()
         .take_while(|l| {

@@ -41,7 +41,8 @@ pub struct EvalRequest {
     pub device: Option<DeviceRequest>,
     /// Skip eKLD (accuracy, calibration and corrections only: seconds instead of minutes).
     pub skip_invariance: bool,
-    /// libtorch threads for the calling thread (the lab's share of the cores); `None`: as is.
+    /// libtorch threads for the calling thread (the lab's share of the cores); `None`: on the
+    /// CPU the run's own count (`run.json`), else as is.
     pub threads: Option<usize>,
 }
 
@@ -138,19 +139,62 @@ fn rows_of(t: &Tensor) -> Result<Vec<f32>, EvalError> {
     )?)
 }
 
-/// Evaluates the run's checkpoint as `request` says and writes `RUN/eval-<name>/`. `progress`
-/// is told each step; `stop` is polled between forward batches.
+/// Evaluates the run's checkpoint as `request` says and writes its tables into
+/// `RUN/eval-<name>/`; the caller adds the figures and then `evaluation::finish` writes
+/// `eval.json`, the mark of a complete folder. `progress` is told each step; `stop` is polled
+/// between forward batches. A panic inside libtorch (a CUDA out-of-memory on a shared GPU)
+/// comes back as `Failed`, as it does from a run's worker.
 pub fn evaluate(
     request: &EvalRequest,
     progress: &dyn Fn(EvalStep),
     stop: &dyn Fn() -> bool,
 ) -> Result<EvalOutput, EvalError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        evaluate_unguarded(request, progress, stop)
+    }))
+    .unwrap_or_else(|panic| {
+        let text = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".into());
+        Err(EvalError::Failed(format!(
+            "internal error: {}",
+            crate::error::short_torch_text(&text)
+        )))
+    })
+}
+
+/// Identity of a file's current contents, as far as metadata tells: a checkpoint replaced
+/// (renamed over) while it was read changes it.
+fn file_stamp(path: &std::path::Path) -> Option<(u64, u64, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.ino(), m.len(), m.modified().ok()?))
+}
+
+/// The fields of `config` outside `eval.*` that differ from `recorded` (what `run.json` says
+/// the run trained with).
+fn changed_fields(config: &RunConfig, recorded: &RunConfig) -> Vec<String> {
+    let (now, then) = (config.flat(), recorded.flat());
+    let mut keys: Vec<&String> = now.keys().chain(then.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| !k.starts_with("eval.") && *k != "device" && now.get(*k) != then.get(*k))
+        .cloned()
+        .collect()
+}
+
+fn evaluate_unguarded(
+    request: &EvalRequest,
+    progress: &dyn Fn(EvalStep),
+    stop: &dyn Fn() -> bool,
+) -> Result<EvalOutput, EvalError> {
     let started = Instant::now();
-    if let Some(threads) = request.threads {
-        // libtorch's intra-op setting is per OS thread: this one's alone.
-        tch::set_num_threads(threads.max(1) as i32);
-    }
-    let run = RunDir::open(&request.run_dir).map_err(|e| {
+    // `invlab eval .` names the run by its folder, not "".
+    let run_dir = std::fs::canonicalize(&request.run_dir).unwrap_or(request.run_dir.clone());
+    let run = RunDir::open(&run_dir).map_err(|e| {
         EvalError::BadInput(format!(
             "{}: not a run directory: {e}",
             request.run_dir.display()
@@ -162,7 +206,7 @@ pub fn evaluate(
                 .map_err(|e| EvalError::BadInput(format!("--name {n}: {e}")))?;
             n.clone()
         }
-        None => plain::default_name(&request.overrides),
+        None => plain::default_name(&request.overrides, request.skip_invariance),
     };
     let config = config_with(&run, &request.overrides)?;
     let checkpoint = run.file("checkpoint.ot");
@@ -178,21 +222,51 @@ pub fn evaluate(
     let record_on_disk = run
         .load()
         .map_err(|e| EvalError::BadInput(format!("{}: {e}", run.path.display())))?;
-    let info = record_on_disk.info.clone();
-
+    let info = record_on_disk.info.clone().ok_or_else(|| {
+        EvalError::BadInput(format!(
+            "{} is missing or unreadable: without it the checkpoint cannot be checked against what the run trained",
+            run.file("run.json").display()
+        ))
+    })?;
+    // config.toml must still say what the run trained with (run.json's copy), eval aside.
+    let changed = changed_fields(&config, &info.config);
+    if !changed.is_empty() {
+        return Err(EvalError::BadInput(format!(
+            "{} differs from what the run trained with (run.json) in {}: restore it to evaluate this checkpoint",
+            run.file("config.toml").display(),
+            changed.join(", ")
+        )));
+    }
+    super::worker::fits_in_memory(&config)?;
     let device =
         device::resolve(request.device.unwrap_or(config.device)).map_err(EngineError::from)?;
+    super::worker::fits_on_gpu(&config, device)?;
+    // libtorch's intra-op setting is per OS thread: this one's alone. On the CPU, by default
+    // the run's own count, so that the arithmetic (and so eKLD) is the run's.
+    let cpu_default = (device == Device::Cpu)
+        .then_some(info.cpu_threads)
+        .flatten();
+    if let Some(threads) = request.threads.or(cpu_default) {
+        tch::set_num_threads(threads.max(1) as i32);
+    }
+    // Before any output is computed: the folder can be written (a read-only run directory
+    // fails now, not after minutes of eKLD).
+    let dir = plain::eval_dir(&run.path, &name);
+    plain::begin(&dir)
+        .map_err(|e| EvalError::Failed(format!("preparing {}: {e}", dir.display())))?;
+    let _deterministic = crate::determinism::Deterministic::for_run(config.train.deterministic);
     progress(EvalStep::LoadingData);
     let prepared = prepare(&config).map_err(EngineError::from)?;
-    // The class prior and the groups must be the training set's the run trained on.
-    if let Some(info) = &info {
-        if info.train_sizes != prepared.train_sizes {
-            return Err(EvalError::BadInput(format!(
-                "{}: the dataset now gives a training set other than the run's (its class sizes differ from run.json's); \
-                 the checkpoint cannot be scored against it",
-                run.path.display()
-            )));
-        }
+    // The class prior and the groups must be those of the training set the run trained on.
+    if info.train_sizes != prepared.train_sizes
+        || info.test_sizes != prepared.test_sizes
+        || info.class_names != prepared.class_names
+    {
+        return Err(EvalError::BadInput(format!(
+            "{}: the dataset now gives other classes or class sizes than run.json records; \
+             the checkpoint cannot be scored against it",
+            run.path.display()
+        )));
     }
     let device_data = data::upload(&prepared, &config, device)?;
     let mut vs = VarStore::new(device);
@@ -208,9 +282,29 @@ pub fn evaluate(
             head_kind(&config),
         )
     });
-    vs.load(&checkpoint)
-        .map_err(|e| EngineError::reading(&checkpoint, e))?;
+    // The weights and the epoch they belong to must be one checkpoint: a live run may replace
+    // it meanwhile (checkpoint.ot first, then checkpoint.json).
+    let stamp = file_stamp(&checkpoint);
+    vs.load(&checkpoint).map_err(|e| {
+        EvalError::BadInput(format!(
+            "{}: cannot load the checkpoint ({}); is it corrupt, or no longer the model config.toml describes?",
+            checkpoint.display(),
+            crate::error::short_torch_text(&e.to_string())
+        ))
+    })?;
     vs.freeze();
+    let json_time = std::fs::metadata(run.file("checkpoint.json"))
+        .and_then(|m| m.modified())
+        .ok();
+    let replaced = file_stamp(&checkpoint) != stamp
+        || run.read_checkpoint_epoch() != Some(checkpoint_epoch)
+        || matches!((stamp, json_time), (Some((_, _, ot)), Some(json)) if ot > json);
+    if replaced {
+        return Err(EvalError::BadInput(format!(
+            "{}: the run wrote a new checkpoint while it was read; evaluate again",
+            checkpoint.display()
+        )));
+    }
 
     // The generator, when eKLD is asked under it: the one the run used (generator.json).
     let generator_vs_and_net = if !request.skip_invariance
@@ -253,26 +347,20 @@ pub fn evaluate(
     } else {
         request.norm_taus.clone()
     };
-    // tau-normalisation (Kang et al. 2020): each class's weight vector divided by its norm to
-    // the power tau; the bias is kept, so tau = 0 is the raw model. A cosine head's weights
-    // are unit vectors already.
+    // tau-normalisation (Kang et al. 2020) of the linear head; a cosine head's weights are
+    // unit vectors already.
     let (normalized_heads, norm_note) = match &model.head {
-        Head::Linear(linear) => {
-            let norms = linear.ws.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-            let heads: Vec<Tensor> = norm_taus
+        Head::Linear(linear) => (
+            norm_taus
                 .iter()
-                .map(|&tau| &linear.ws / norms.pow_tensor_scalar(tau))
-                .collect();
-            (heads, None)
-        }
+                .map(|&tau| tau_normalized(&linear.ws, tau))
+                .collect::<Vec<_>>(),
+            None,
+        ),
         Head::Cosine { .. } => (
             Vec::new(),
             Some("the cosine (LDAM) head's class weights are unit vectors already: tau-normalisation changes nothing".to_string()),
         ),
-    };
-    let bias = match &model.head {
-        Head::Linear(linear) => linear.bs.as_ref().map(|b| b.shallow_clone()),
-        Head::Cosine { .. } => None,
     };
     let n = device_data.test.size()[0];
     let mut raw = Vec::with_capacity(n as usize * classes);
@@ -287,15 +375,10 @@ pub fn evaluate(
         let (logits, per_tau) = tch::no_grad(|| -> Result<_, EvalError> {
             let features = model.backbone.forward_t(&batch, false);
             let logits = model.head.logits(&features);
+            // Kang et al.'s classifier: the normalised weights alone, no bias.
             let per_tau = normalized_heads
                 .iter()
-                .map(|w| {
-                    let l = features.matmul(&w.tr());
-                    match &bias {
-                        Some(b) => l + b,
-                        None => l,
-                    }
-                })
+                .map(|w| features.matmul(&w.tr()))
                 .collect::<Vec<_>>();
             Ok((logits, per_tau))
         })?;
@@ -312,6 +395,12 @@ pub fn evaluate(
         classes,
     };
     let (raw_scores, confusion) = plain::score(raw_logits, labels, train_sizes);
+    // The run's own accuracy after this epoch, class by class: equal unless the checkpoint,
+    // the data or the arithmetic (device, threads) differ from what the run had.
+    let matches_run = record_on_disk
+        .epochs
+        .get(checkpoint_epoch - 1)
+        .map(|m| m.per_class_accuracy == raw_scores.per_class_accuracy);
     let prior = plain::log_prior(train_sizes);
     let logit_adjusted = taus
         .iter()
@@ -337,6 +426,11 @@ pub fn evaluate(
         })
         .collect();
 
+    let posthoc_note = rebalanced(&config).map(|how| {
+        format!(
+            "this model was trained {how}: its logits already lean toward the tail, and subtracting tau x ln(training prior) corrects a second time (tau near 0 may suit it better)"
+        )
+    });
     let invariance = if request.skip_invariance {
         None
     } else {
@@ -347,8 +441,8 @@ pub fn evaluate(
             train_sizes,
             generator: generator_vs_and_net.as_ref().map(|(_, g)| g),
         };
-        // The final estimate's draws for this epoch: with the run's own eval settings this
-        // repeats the eKLD the run reported after its checkpointed epoch.
+        // The final estimate's draws for this epoch: for a finished run evaluated with its own
+        // eval settings on its device and thread count, the eKLD it reported at the end.
         let logits_of = |x: &Tensor| model.logits(&device_data.normalize(x));
         let measured = inputs.measure(checkpoint_epoch - 1, true, &logits_of, stop);
         Some(measured.ok_or(EvalError::Stopped)?)
@@ -359,10 +453,7 @@ pub fn evaluate(
         name: name.clone(),
         run_id: run.id(),
         checkpoint_epoch,
-        total_epochs: info
-            .as_ref()
-            .map(|i| i.total_epochs)
-            .unwrap_or(config.train.epochs),
+        total_epochs: info.total_epochs,
         overrides: request.overrides.clone(),
         eval: config.eval.clone(),
         device: device::describe(device),
@@ -378,15 +469,69 @@ pub fn evaluate(
         logit_adjusted,
         tau_normalized,
         tau_normalized_note: norm_note,
+        posthoc_note,
+        matches_run,
         invariance,
     };
-    let dir = plain::eval_dir(&run.path, &name);
-    plain::begin(&dir)
-        .and_then(|_| plain::write(&dir, &record, &confusion))
+    plain::write_tables(&dir, &record, &confusion)
         .map_err(|e| EvalError::Failed(format!("writing {}: {e}", dir.display())))?;
     Ok(EvalOutput {
         dir,
         record,
         confusion,
     })
+}
+
+/// Kang et al.'s tau-normalised weights: each class's weight vector (a row of a
+/// `classes x features` matrix) divided by its L2 norm to the power `tau`.
+pub(crate) fn tau_normalized(weights: &Tensor, tau: f64) -> Tensor {
+    let norms = weights.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+    weights / norms.pow_tensor_scalar(tau)
+}
+
+/// How a method already trains toward a balanced prior, if it does (logit adjustment by the
+/// training prior then corrects twice).
+fn rebalanced(config: &RunConfig) -> Option<&'static str> {
+    use invlab_core::config::{Loss, Rule};
+    match (config.method.loss, config.method.rule) {
+        (Loss::BalancedSoftmax | Loss::LogitAdjusted, _) => Some("with a prior-adjusted loss"),
+        (Loss::Ldam, _) => Some("with LDAM's class-size margins"),
+        (_, Rule::None) => None,
+        (_, Rule::Crt) => Some("with a class-balanced classifier stage (cRT)"),
+        (_, _) => Some("with class re-balancing (resampling or re-weighting)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tau_normalisation_divides_each_class_row_by_its_norm_to_the_tau() {
+        // Two classes: norms 5 and 1.
+        let w = Tensor::from_slice(&[3.0f32, 4.0, 0.0, 1.0]).view([2, 2]);
+        let half = Vec::<f32>::try_from(tau_normalized(&w, 0.5).flatten(0, -1)).unwrap();
+        let s5 = 5f32.sqrt();
+        for (got, want) in half.iter().zip([3.0 / s5, 4.0 / s5, 0.0, 1.0]) {
+            assert!((got - want).abs() < 1e-6, "{half:?}");
+        }
+        let full = Vec::<f32>::try_from(tau_normalized(&w, 1.0).flatten(0, -1)).unwrap();
+        assert_eq!(full, vec![0.6, 0.8, 0.0, 1.0]);
+        let none = Vec::<f32>::try_from(tau_normalized(&w, 0.0).flatten(0, -1)).unwrap();
+        assert_eq!(none, vec![3.0, 4.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn re_balancing_methods_are_named_for_the_logit_adjustment_note() {
+        use invlab_core::config::{Loss, Rule};
+        let mut c = RunConfig::default();
+        c.method.loss = Loss::Ce;
+        c.method.rule = Rule::None;
+        assert_eq!(rebalanced(&c), None);
+        c.method.rule = Rule::Drs;
+        assert!(rebalanced(&c).is_some());
+        c.method.rule = Rule::None;
+        c.method.loss = Loss::BalancedSoftmax;
+        assert!(rebalanced(&c).is_some());
+    }
 }

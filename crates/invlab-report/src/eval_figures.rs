@@ -427,6 +427,8 @@ mod tests {
             logit_adjusted,
             tau_normalized: Vec::new(),
             tau_normalized_note: None,
+            posthoc_note: None,
+            matches_run: Some(true),
             invariance: None,
         }
     }

@@ -52,8 +52,19 @@ pub fn eval_table(record: &EvalRecord, dir: &Path) -> String {
     for c in &record.tau_normalized {
         row(&mut out, &format!("τ-normalised τ={}", c.tau), &c.scores);
     }
+    if let Some(note) = &record.posthoc_note {
+        let _ = writeln!(out, "\nlogit adjustment: {note}");
+    }
     if let Some(note) = &record.tau_normalized_note {
         let _ = writeln!(out, "\nτ-normalisation: {note}");
+    }
+    if record.matches_run == Some(false) {
+        let _ = writeln!(
+            out,
+            "\nnote: the raw per-class accuracy differs from what the run logged after epoch {} \
+             (another device or thread count, or a changed checkpoint, config or dataset)",
+            record.checkpoint_epoch
+        );
     }
     out.push('\n');
     match &record.invariance {

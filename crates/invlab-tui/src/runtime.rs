@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ use crate::event::AppEvent;
 pub struct Runtime {
     tx: UnboundedSender<AppEvent>,
     handles: HashMap<usize, RunHandle>,
+    /// Checkpoint evaluations in flight: set the flag to stop one (between forward batches).
+    evaluations: Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
 impl Runtime {
@@ -26,6 +29,7 @@ impl Runtime {
         Runtime {
             tx,
             handles: HashMap::new(),
+            evaluations: Vec::new(),
         }
     }
 
@@ -79,11 +83,24 @@ impl Runtime {
                 Effect::WriteFigures { dir } => spawn_figures(dir),
                 Effect::Evaluate { slot, dir, threads } => {
                     let tx = self.tx.clone();
-                    spawn_named("invlab-eval", move || {
-                        let result = evaluate(dir, threads);
-                        tracing::info!(slot, ?result, "evaluation");
-                        let _ = tx.send(AppEvent::Evaluated { slot, result });
-                    });
+                    let stop = Arc::new(AtomicBool::new(false));
+                    let flag = stop.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name("invlab-eval".into())
+                        .spawn(move || {
+                            let result = evaluate(dir, threads, &flag);
+                            tracing::info!(slot, ?result, "evaluation");
+                            let _ = tx.send(AppEvent::Evaluated { slot, result });
+                        });
+                    match spawned {
+                        Ok(handle) => self.evaluations.push((stop, handle)),
+                        Err(e) => {
+                            let _ = self.tx.send(AppEvent::Evaluated {
+                                slot,
+                                result: Err(format!("cannot start the evaluation thread: {e}")),
+                            });
+                        }
+                    }
                 }
                 Effect::Terminate { slot, pid } => {
                     let tx = self.tx.clone();
@@ -96,11 +113,13 @@ impl Runtime {
             }
         }
         self.handles.retain(|_, h| !h.is_finished());
+        self.evaluations.retain(|(_, h)| !h.is_finished());
     }
 
-    /// True while a worker thread is alive.
+    /// True while a worker (or an evaluation) thread is alive.
     pub(crate) fn has_workers(&self) -> bool {
         self.handles.values().any(|h| !h.is_finished())
+            || self.evaluations.iter().any(|(_, h)| !h.is_finished())
     }
 
     /// Sends `Stop` to every worker and waits (bounded) for them to end.
@@ -108,6 +127,9 @@ impl Runtime {
         let start = std::time::Instant::now();
         for h in self.handles.values() {
             h.stop();
+        }
+        for (stop, _) in &self.evaluations {
+            stop.store(true, Ordering::Relaxed);
         }
         while self.has_workers() && start.elapsed() < limit {
             std::thread::sleep(Duration::from_millis(20));
@@ -123,16 +145,19 @@ impl Runtime {
 }
 
 /// `invlab eval RUN` with its defaults, figures included; a line saying what it found.
-fn evaluate(dir: PathBuf, threads: usize) -> Result<String, String> {
+fn evaluate(dir: PathBuf, threads: usize, stop: &AtomicBool) -> Result<String, String> {
     let request = invlab_engine::evaluation::EvalRequest {
         run_dir: dir,
         threads: Some(threads),
         ..Default::default()
     };
-    let output = invlab_engine::evaluation::evaluate(&request, &|_| {}, &|| false)
-        .map_err(|e| format!("evaluation: {e}"))?;
+    let output =
+        invlab_engine::evaluation::evaluate(&request, &|_| {}, &|| stop.load(Ordering::Relaxed))
+            .map_err(|e| format!("evaluation: {e}"))?;
     invlab_report::write_eval_figures(&output.dir, &output.record, &output.confusion)
         .map_err(|e| format!("evaluation figures: {e}"))?;
+    invlab_core::evaluation::finish(&output.dir, &output.record)
+        .map_err(|e| format!("writing {}: {e}", output.dir.display()))?;
     Ok(invlab_report::eval_line(&output.record, &output.dir))
 }
 

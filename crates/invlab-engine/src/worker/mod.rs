@@ -104,7 +104,7 @@ pub fn run(
 
 /// Refuses, before anything is allocated, a config whose big buffers exceed the memory the
 /// system has available (a failed allocation aborts the whole process, every run with it).
-fn fits_in_memory(config: &RunConfig) -> EngineResult<()> {
+pub(crate) fn fits_in_memory(config: &RunConfig) -> EngineResult<()> {
     if let Some(available) = invlab_core::memory::available() {
         invlab_core::memory::MemoryEstimate::of(config).check(available)?;
     }
@@ -113,7 +113,7 @@ fn fits_in_memory(config: &RunConfig) -> EngineResult<()> {
 
 /// The same for what a GPU run keeps on its device, against the device's free memory (other
 /// processes' and this process's other runs' allocations already subtracted).
-fn fits_on_gpu(config: &RunConfig, device: tch::Device) -> EngineResult<()> {
+pub(crate) fn fits_on_gpu(config: &RunConfig, device: tch::Device) -> EngineResult<()> {
     if let tch::Device::Cuda(ordinal) = device {
         if let Some(free) = device::gpu_free_bytes(ordinal) {
             invlab_core::memory::MemoryEstimate::of(config).check_gpu(ordinal, free)?;

@@ -389,6 +389,10 @@ impl App {
             self.warn("stop the run before deleting it");
             return Vec::new();
         }
+        if self.evaluating.contains(&slot) {
+            self.warn("its checkpoint is being evaluated; delete it when that is done");
+            return Vec::new();
+        }
         match run.dir.clone() {
             Some(dir) => vec![Effect::Trash {
                 slot,
@@ -421,10 +425,17 @@ impl App {
             ));
             return Vec::new();
         };
-        if !self.evaluating.insert(slot) {
-            self.warn(format!("{name}'s checkpoint is being evaluated already"));
+        // One at a time: each evaluation loads a dataset and a model beside the runs.
+        if let Some(&busy) = self.evaluating.iter().next() {
+            let what = if busy == slot {
+                format!("{name}'s checkpoint is being evaluated already")
+            } else {
+                "another run's checkpoint is being evaluated; one at a time".to_string()
+            };
+            self.warn(what);
             return Vec::new();
         }
+        self.evaluating.insert(slot);
         self.say(format!(
             "evaluating {name}'s checkpoint (confusion, calibration, logit adjustment, eKLD) into {}",
             invlab_core::evaluation::eval_dir(&dir, "checkpoint").display()

@@ -581,9 +581,17 @@ fn e_evaluates_the_selected_runs_checkpoint_once_at_a_time() {
         .unwrap()
         .text
         .contains("/tmp/x/eval-checkpoint"));
-    // A second E while it runs is refused, naming why.
+    // A second E while it runs is refused, naming why; so is trashing the run.
     assert!(ch(&mut app, 'E').is_empty());
     assert!(app.message.as_ref().unwrap().text.contains("already"));
+    ch(&mut app, 'x');
+    assert!(ch(&mut app, 'y').is_empty());
+    assert!(app
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("being evaluated"));
     // Its result is said (an error as an error), and E works again.
     app.on_event(AppEvent::Evaluated {
         slot: 0,
