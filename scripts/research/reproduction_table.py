@@ -14,6 +14,7 @@ Run directories are named ROW-METHOD-sSEED (scripts/research/reproduce.sh).
 """
 import csv
 import json
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -46,6 +47,11 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
+def series_name(label):
+    """A series' name without the "(3 seeds)" the report appends to its label."""
+    return re.sub(r" \(\d+ seeds?\)$", "", label)
+
+
 def number(text):
     return float(text) if text not in (None, "") else None
 
@@ -54,7 +60,7 @@ def series(results, row):
     """method -> {"seeds": n, measure: (mean, sd, lo, hi)} from series.csv."""
     out = {}
     for r in read_csv(results / f"reproduction-{row}" / "series.csv"):
-        label = r["series"]
+        label = series_name(r["series"])
         if not label.startswith(f"{row}-"):
             continue
         m = out.setdefault(label[len(row) + 1:], {"seeds": int(r["seeds"])})
@@ -66,7 +72,7 @@ def paired(path, row):
     """(candidate method, baseline method, measure) -> paired.csv's row."""
     out = {}
     for r in read_csv(path):
-        cand, base = r["candidate"], r["baseline"]
+        cand, base = series_name(r["candidate"]), series_name(r["baseline"])
         if cand.startswith(f"{row}-") and base.startswith(f"{row}-"):
             out[(cand[len(row) + 1:], base[len(row) + 1:], r["measure"])] = r
     return out
