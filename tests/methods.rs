@@ -32,13 +32,15 @@ fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
         ];
         let mut sets = sets.to_vec();
         if augment == invlab_core::config::Augment::Git {
-            // A tiny generator: the GIT presets' whole path (train, cache, mix) in seconds; E1 = 0
-            // so the generated images enter the second epoch's batches.
+            // A tiny generator: the GIT presets' whole path (train, cache, mix) in seconds.
             sets.extend(TINY_GENERATOR_SETS.iter().map(|s| s.to_string()));
             sets.push("git.iterations=3".to_string());
-            sets.push("train.decay_epochs=[0, 2]".to_string());
             let cache = tmp.path().join("generators");
             sets.push(format!("git.cache_dir=\"{}\"", cache.display()));
+        }
+        if augment.mixes() {
+            // E1 = 0: mixed rows (generated, or the oracle control's) enter epoch 2's batches.
+            sets.push("train.decay_epochs=[0, 2]".to_string());
         }
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_invlab"));
         cmd.arg("--batch")
@@ -60,7 +62,7 @@ fn every_preset_runs_in_batch_mode_and_writes_a_complete_summary() {
                 .unwrap();
         let expected_epochs = if rule == Rule::Crt { 3 } else { 2 };
         assert_eq!(summary["epochs"], expected_epochs, "{name}");
-        if augment == invlab_core::config::Augment::Git {
+        if augment.mixes() {
             let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
             let last: serde_json::Value =
                 serde_json::from_str(metrics.lines().last().unwrap()).unwrap();

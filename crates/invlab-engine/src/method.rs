@@ -213,7 +213,7 @@ pub(crate) fn training_images(
             transforms::apply(config.data.transform, base, rng)
         }
         // GIT's generated images are mixed in by the engine, which owns the generator.
-        Augment::None | Augment::Git => stored.shallow_clone(),
+        Augment::None | Augment::Git | Augment::GitOracle => stored.shallow_clone(),
     };
     if config.train.crop_flip {
         x = crop_flip(&x, rng);
@@ -223,7 +223,7 @@ pub(crate) fn training_images(
 
 /// Whether the batches need the untransformed training images.
 pub(crate) fn needs_base_images(config: &RunConfig) -> bool {
-    config.method.augment == Augment::Oracle
+    matches!(config.method.augment, Augment::Oracle | Augment::GitOracle)
 }
 
 /// Random crop (zero padding 4) and horizontal flip, one draw per image, batched by gather.

@@ -23,7 +23,7 @@ pub struct Preset {
     pub about: &'static str,
 }
 
-pub const PRESETS: [Preset; 14] = [
+pub const PRESETS: [Preset; 15] = [
     Preset {
         name: "ERM",
         loss: Loss::Ce,
@@ -114,6 +114,14 @@ pub const PRESETS: [Preset; 14] = [
         rule: Rule::Drs,
         augment: Augment::Git,
         about: "CE-DRS; from E1 on, half of each batch comes from the trained generator (GIT)",
+    },
+    Preset {
+        name: "CE-DRS-GIT-Oracle",
+        loss: Loss::Ce,
+        rule: Rule::Drs,
+        augment: Augment::GitOracle,
+        about:
+            "GIT's control: CE-DRS-GIT's mixing with the true transform in the generator's place",
     },
     Preset {
         name: "LDAM-DRW-GIT",

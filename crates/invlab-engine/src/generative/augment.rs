@@ -12,7 +12,8 @@ use tch::{Device, Kind, Tensor};
 
 use super::munit::Generator;
 use super::training::{from_unit, normal, to_unit};
-use crate::method;
+use crate::{method, transforms};
+use invlab_core::config::TransformKind;
 use invlab_core::seed::{self, SeedPurpose};
 
 /// Probability of keeping a generated image of each class (`weighted_gen` with K).
@@ -39,6 +40,24 @@ pub(crate) fn generate(generator: &Generator, images: &Tensor, rng: &mut ChaCha8
         let style = normal(rng, n, generator.style_dim, images.device());
         from_unit(&generator.decode(&content, &style))
     })
+}
+
+/// What fills the mixed rows: the trained generator, or (GIT's oracle control,
+/// `augment = "git-oracle"`) a fresh draw of the dataset's true transform of each content image,
+/// which then comes from the untransformed training images.
+pub(crate) enum Nuisance<'a> {
+    Generator(&'a Generator),
+    True(TransformKind),
+}
+
+impl Nuisance<'_> {
+    /// The mixed rows made from `images` (float 0..=255) with draws from `rng`.
+    fn apply(&self, images: &Tensor, rng: &mut ChaCha8Rng) -> Tensor {
+        match self {
+            Nuisance::Generator(g) => generate(g, images, rng),
+            Nuisance::True(kind) => tch::no_grad(|| transforms::apply(*kind, images, rng)),
+        }
+    }
 }
 
 /// Where generated images come from within an epoch.
@@ -106,7 +125,7 @@ impl GitAugmenter {
     /// mode, generates every generated row of the epoch (one style per draw).
     pub(crate) fn start_epoch(
         &mut self,
-        generator: &Generator,
+        nuisance: &Nuisance,
         epoch: usize,
         train: &Tensor,
         labels: &[i64],
@@ -131,7 +150,7 @@ impl GitAugmenter {
                 let x = train
                     .index_select(0, &Tensor::from_slice(chunk).to_device(train.device()))
                     .to_kind(Kind::Float);
-                parts.push(generate(generator, &x, &mut rng));
+                parts.push(nuisance.apply(&x, &mut rng));
             }
             Source::Pool(if parts.is_empty() {
                 Tensor::empty([0], (Kind::Float, train.device()))
@@ -167,7 +186,7 @@ impl GitAugmenter {
     /// batch unchanged.
     pub fn mix(
         &self,
-        generator: &Generator,
+        nuisance: &Nuisance,
         batch: usize,
         images: &Tensor,
         labels: &Tensor,
@@ -212,7 +231,7 @@ impl GitAugmenter {
             }
             _ => {
                 let x = train.index_select(0, &content).to_kind(Kind::Float);
-                generate(generator, &x, &mut rng)
+                nuisance.apply(&x, &mut rng)
             }
         };
         let gen_labels = train_labels.index_select(0, &content);
@@ -316,11 +335,18 @@ mod tests {
         for pool in [false, true] {
             let mut git = GitAugmenter::new(0.5, None, pool, e1, 7, batch_size);
             for epoch in [0, e1, e1 + 1, e1 + 5] {
-                git.start_epoch(&g, epoch, &train, &labels, None, &by_class);
+                git.start_epoch(
+                    &Nuisance::Generator(&g),
+                    epoch,
+                    &train,
+                    &labels,
+                    None,
+                    &by_class,
+                );
                 let idx = Tensor::arange(batch_size as i64, (Kind::Int64, Device::Cpu));
                 let x = train.index_select(0, &idx).to_kind(Kind::Float);
                 let y = labels_t.index_select(0, &idx);
-                let mixed = git.mix(&g, 0, &x, &y, &train, &labels_t);
+                let mixed = git.mix(&Nuisance::Generator(&g), 0, &x, &y, &train, &labels_t);
                 let rows_changed = (0..batch_size as i64)
                     .filter(|&r| !mixed.images.get(r).equal(&x.get(r)))
                     .count();
@@ -343,7 +369,7 @@ mod tests {
             let idx = Tensor::arange(7, (Kind::Int64, Device::Cpu));
             let x = train.index_select(0, &idx).to_kind(Kind::Float);
             let mixed = git.mix(
-                &g,
+                &Nuisance::Generator(&g),
                 2,
                 &x,
                 &labels_t.index_select(0, &idx),
@@ -364,7 +390,14 @@ mod tests {
         let balanced = [1.0 / 20.0, 1.0 / 10.0, 1.0 / 6.0, 1.0 / 4.0];
         let (epoch, batch_size) = (4, 16);
         let mut git = GitAugmenter::new(0.5, None, true, 0, 11, batch_size);
-        git.start_epoch(&g, epoch, &train, &labels, Some(&balanced), &by_class);
+        git.start_epoch(
+            &Nuisance::Generator(&g),
+            epoch,
+            &train,
+            &labels,
+            Some(&balanced),
+            &by_class,
+        );
         // 40 rows in batches of 16, 16 and 8: the last 8, 8 and 4 rows are generated.
         let positions: Vec<usize> = (8..16).chain(24..32).chain(36..40).collect();
         let mut generated = Vec::new();
@@ -376,7 +409,7 @@ mod tests {
             );
             let x = train.index_select(0, &idx).to_kind(Kind::Float);
             let mixed = git.mix(
-                &g,
+                &Nuisance::Generator(&g),
                 batch,
                 &x,
                 &labels_t.index_select(0, &idx),
@@ -428,9 +461,23 @@ mod tests {
         let mut git = GitAugmenter::new(1.0, Some(p.clone()), true, 0, 3, 40);
         let (mut offered, mut kept) = ([0f64; 4], [0f64; 4]);
         for epoch in 1..=60 {
-            git.start_epoch(&g, epoch, &train, &labels, None, &by_class);
+            git.start_epoch(
+                &Nuisance::Generator(&g),
+                epoch,
+                &train,
+                &labels,
+                None,
+                &by_class,
+            );
             let x = train.to_kind(Kind::Float);
-            let mixed = git.mix(&g, 0, &x, &labels_t, &train, &labels_t);
+            let mixed = git.mix(
+                &Nuisance::Generator(&g),
+                0,
+                &x,
+                &labels_t,
+                &train,
+                &labels_t,
+            );
             for r in 0..40 {
                 let c = labels[git.content_order[r]] as usize;
                 offered[c] += 1.0;
@@ -448,5 +495,40 @@ mod tests {
                 p[c]
             );
         }
+    }
+
+    #[test]
+    fn the_oracle_control_fills_gits_rows_with_the_true_transform_of_the_base_image() {
+        let (train, labels, by_class) = train_set();
+        let labels_t = Tensor::from_slice(&labels);
+        // Base images with a zero background, as the untransformed training set has.
+        let raw = Tensor::zeros([40, 1, 8, 8], (Kind::Uint8, Device::Cpu));
+        let _ = raw.narrow(2, 2, 4).narrow(3, 2, 4).fill_(200);
+        let (e1, batch_size, epoch) = (0, 16, 2);
+        let oracle = Nuisance::True(TransformKind::Bg);
+        let mut git = GitAugmenter::new(0.5, None, false, e1, 5, batch_size);
+        git.start_epoch(&oracle, epoch, &raw, &labels, None, &by_class);
+        let idx = Tensor::arange(batch_size as i64, (Kind::Int64, Device::Cpu));
+        let x = train.index_select(0, &idx).to_kind(Kind::Float);
+        let y = labels_t.index_select(0, &idx);
+        let mixed = git.mix(&oracle, 0, &x, &y, &raw, &labels_t);
+        assert_eq!(mixed.generated, 8);
+        // The real half is untouched; the mixed half is BG of the content images' base images,
+        // drawn from the batch's own stream, with their labels: GIT's rows and draws.
+        assert!(mixed.images.narrow(0, 0, 8).equal(&x.narrow(0, 0, 8)));
+        let content: Vec<i64> = (8..16).map(|r| git.content_order[r] as i64).collect();
+        let content = Tensor::from_slice(&content);
+        let base = raw.index_select(0, &content).to_kind(Kind::Float);
+        let mut rng = seed::rng(5, SeedPurpose::GitBatch { epoch, batch: 0 });
+        let expected = transforms::apply(TransformKind::Bg, &base, &mut rng);
+        assert!(mixed.images.narrow(0, 8, 8).equal(&expected));
+        assert!(mixed
+            .labels
+            .narrow(0, 8, 8)
+            .equal(&labels_t.index_select(0, &content)));
+        // A fresh background: its pixels outside the glyph are one non-zero-mean level, not
+        // the base image's zeros.
+        let background = mixed.images.narrow(0, 8, 8).narrow(2, 0, 1);
+        assert!(background.sum(Kind::Float).double_value(&[]) > 0.0);
     }
 }

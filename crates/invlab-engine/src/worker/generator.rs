@@ -110,6 +110,10 @@ impl Trainer<'_> {
     /// The generator, cached or trained now. `None` when a stop arrived while training it.
     pub(super) fn prepare_generator(&mut self) -> EngineResult<Option<()>> {
         let Some(inputs) = self.generator_inputs.clone() else {
+            // GIT's oracle control mixes by GIT's code, with no generator.
+            if self.config.method.augment == Augment::GitOracle {
+                self.git = Some(self.augmenter());
+            }
             return Ok(Some(()));
         };
         let spec = inputs.spec.clone();
@@ -163,26 +167,31 @@ impl Trainer<'_> {
             }
         }
         if self.config.method.augment == Augment::Git {
-            let git = &self.config.git;
-            let pool = match git.mode {
-                GenMode::Pool => true,
-                GenMode::Batch => false,
-                GenMode::Auto => device == Device::Cpu,
-            };
-            let keep = git
-                .weighted_gen
-                .then(|| keep_probabilities(&self.info.train_sizes, git.weighted_gen_k));
-            self.git = Some(GitAugmenter::new(
-                git.gen_fraction,
-                keep,
-                pool,
-                self.config.train.decay_epochs[0],
-                self.config.seed,
-                self.config.train.batch_size,
-            ));
+            self.git = Some(self.augmenter());
         }
         self.generator = Some(loaded);
         Ok(Some(()))
+    }
+
+    /// GIT's mixing as `[git]` configures it (for the generator, or the oracle control).
+    fn augmenter(&self) -> GitAugmenter {
+        let git = &self.config.git;
+        let pool = match git.mode {
+            GenMode::Pool => true,
+            GenMode::Batch => false,
+            GenMode::Auto => self.vs.device() == Device::Cpu,
+        };
+        let keep = git
+            .weighted_gen
+            .then(|| keep_probabilities(&self.info.train_sizes, git.weighted_gen_k));
+        GitAugmenter::new(
+            git.gen_fraction,
+            keep,
+            pool,
+            self.config.train.decay_epochs[0],
+            self.config.seed,
+            self.config.train.batch_size,
+        )
     }
 
     fn save_generator_checkpoint(

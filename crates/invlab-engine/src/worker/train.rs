@@ -10,10 +10,11 @@ use super::optim::{crt_learning_rate, learning_rate, named_params, Sgd};
 use super::{Flow, Trainer};
 use crate::error::{EngineError, EngineResult};
 use crate::events::{Event, Phase};
+use crate::generative::augment::Nuisance;
 use crate::method;
 use crate::models::unit_columns;
 use crate::torch_seed::with_torch_seed;
-use invlab_core::config::Loss;
+use invlab_core::config::{Augment, Loss};
 use invlab_core::seed::{self, SeedPurpose};
 
 /// What an epoch of training measured.
@@ -68,11 +69,22 @@ impl Trainer<'_> {
         });
         let mut aug_rng = seed::rng(self.config.seed, SeedPurpose::Augment { epoch });
         let labels_all = Tensor::from_slice(&self.data.train_labels).to_device(device);
-        if let (Some(git), Some(generator)) = (&mut self.git, &self.generator) {
+        // What fills GIT's mixed rows, and the images their content comes from: the generator
+        // on the stored training images, or (the oracle control) the true transform on the
+        // untransformed ones.
+        let (nuisance, content_images) = match (self.config.method.augment, &self.generator) {
+            (Augment::GitOracle, _) => (
+                Some(Nuisance::True(self.config.data.transform)),
+                self.data.train_raw.as_ref().unwrap_or(&self.data.train),
+            ),
+            (_, Some(generator)) => (Some(Nuisance::Generator(&generator.net)), &self.data.train),
+            (_, None) => (None, &self.data.train),
+        };
+        if let (Some(git), Some(nuisance)) = (&mut self.git, &nuisance) {
             git.start_epoch(
-                &generator.net,
+                nuisance,
                 epoch,
-                &self.data.train,
+                content_images,
                 &self.data.train_labels,
                 sampling.as_deref(),
                 &self.data.train_by_class,
@@ -97,9 +109,9 @@ impl Trainer<'_> {
             let idx = Tensor::from_slice(&idx).to_device(device);
             let y = labels_all.index_select(0, &idx);
             let x = self.data.training_batch(&self.config, &idx, &mut aug_rng);
-            let (x, y) = match (&self.git, &self.generator) {
-                (Some(git), Some(generator)) if !crt => {
-                    let mixed = git.mix(&generator.net, b, &x, &y, &self.data.train, &labels_all);
+            let (x, y) = match (&self.git, &nuisance) {
+                (Some(git), Some(nuisance)) if !crt => {
+                    let mixed = git.mix(nuisance, b, &x, &y, content_images, &labels_all);
                     *generated.get_or_insert(0) += mixed.generated;
                     (mixed.images, mixed.labels)
                 }
