@@ -136,237 +136,298 @@ impl App {
         effects
     }
 
+    /// What a command does: one line each, the work in the methods below (each returns the
+    /// effects for the runtime).
     pub fn apply(&mut self, cmd: Command) -> Vec<Effect> {
         match cmd {
-            Command::None => {}
-            Command::ToggleHelp => self.help = !self.help,
-            Command::Start => return self.start(),
-            Command::TogglePause => {
-                let Some(slot) = self.control_target() else {
-                    self.warn("no active run to pause");
-                    return Vec::new();
-                };
-                let run = self.run_mut(slot).expect("present");
-                let control = match (&run.status, run.pause_requested) {
-                    (RunStatus::Paused, _) => Control::Resume,
-                    (RunStatus::Running | RunStatus::Starting, false) => {
-                        run.pause_requested = true;
-                        Control::Pause
-                    }
-                    (RunStatus::Running | RunStatus::Starting, true) => {
-                        run.pause_requested = false;
-                        Control::Resume
-                    }
-                    _ => return Vec::new(),
-                };
-                let name = run.name.clone();
-                self.say(match control {
-                    Control::Pause => format!("pausing {name} after this batch"),
-                    _ => format!("resuming {name}"),
-                });
-                return vec![Effect::Control { slot, control }];
-            }
-            Command::Stop => match self.selected_run().map(|r| (r.slot, r.status.clone())) {
-                Some((slot, RunStatus::Queued)) => {
-                    self.runs.retain(|r| r.slot != slot);
-                    self.selected = self.selected.min(self.runs.len().saturating_sub(1));
-                    self.say("removed the queued run");
+            Command::None => Vec::new(),
+            Command::ToggleHelp => self.then(|a| a.help = !a.help),
+            Command::Start => self.start(),
+            Command::TogglePause => self.toggle_pause(),
+            Command::Stop => self.then(Self::stop_or_delete_selected),
+            Command::Resume => self.resume_selected(),
+            Command::Evaluate => self.evaluate_selected(),
+            Command::Duplicate => self.then(Self::duplicate_selected),
+            Command::NextPane => self.then(|a| a.cycle_focus(1)),
+            Command::PrevPane => self.then(|a| a.cycle_focus(-1)),
+            Command::Up => self.then(|a| a.move_vertically(-1)),
+            Command::Down => self.then(|a| a.move_vertically(1)),
+            Command::Left => self.then(|a| a.move_horizontally(-1)),
+            Command::Right => self.then(|a| a.move_horizontally(1)),
+            Command::Focus(pane) => self.then(|a| a.focus = pane),
+            Command::SelectRun(i) => self.then(|a| {
+                if i < a.runs.len() {
+                    a.selected = i;
                 }
-                Some((_, RunStatus::Stopping)) => self.warn("the selected run is already stopping"),
-                Some((slot, RunStatus::Elsewhere { pid: Some(pid), .. })) => {
-                    self.prompt = Some(Prompt::ConfirmTerminate { slot, pid })
+            }),
+            Command::SelectField(i) => self.then(|a| {
+                if a.form.editing.is_none() && i < Field::ALL.len() {
+                    a.form.field = i;
                 }
-                Some((_, RunStatus::Elsewhere { host, .. })) => self.warn(format!(
-                    "this run is written on {host}; it can only be stopped there"
-                )),
-                Some((slot, s)) if s.is_active() => self.prompt = Some(Prompt::ConfirmStop(slot)),
-                Some((slot, _)) => self.prompt = Some(Prompt::ConfirmDelete(slot)),
-                None => self.warn("no run selected"),
-            },
-            Command::Resume => {
-                if self.refuse_if_elsewhere("cannot resume") {
-                    return Vec::new();
-                }
-                let Some(run) = self.runs.get_mut(self.selected) else {
-                    self.warn("no run selected");
-                    return Vec::new();
-                };
-                match (&run.status, &run.dir) {
-                    (RunStatus::Stopped { .. } | RunStatus::Killed { .. }, Some(_)) => {
-                        run.status = RunStatus::Queued;
-                        run.resume = true;
-                        let name = run.name.clone();
-                        let effects = self.advance_queue();
-                        self.say(if effects.is_empty() {
-                            format!("{name} will resume when the active run ends")
-                        } else {
-                            format!("resuming {name} from its last checkpoint")
-                        });
-                        return effects;
-                    }
-                    _ => self.warn("only a stopped or killed run can be resumed (R)"),
-                }
-            }
-            Command::Evaluate => return self.evaluate_selected(),
-            Command::Duplicate => match self.selected_run() {
-                Some(r) => {
-                    let config = r.config.clone();
-                    let name = r.name.clone();
-                    self.form.config = config;
-                    self.form.loaded = None;
-                    self.focus = Pane::Setup;
-                    self.say(format!(
-                        "copied {name}'s config into the form: edit, then s"
-                    ));
-                }
-                None => self.warn("no run selected"),
-            },
-            Command::NextPane | Command::PrevPane => {
-                let i = Pane::ALL.iter().position(|p| *p == self.focus).unwrap_or(0) as i32;
-                let d = if cmd == Command::NextPane { 1 } else { -1 };
-                self.focus = Pane::ALL[(i + d).rem_euclid(Pane::ALL.len() as i32) as usize];
-            }
-            Command::Up | Command::Down => {
-                let d = if cmd == Command::Up { -1 } else { 1 };
-                if self.focus == Pane::Setup {
-                    self.form.move_field(d);
-                } else {
-                    self.move_selection(d);
-                }
-            }
-            Command::Left | Command::Right => {
-                let d = if cmd == Command::Left { -1 } else { 1 };
-                match self.focus {
-                    Pane::Setup => {
-                        if let Some(result) = self.form.cycle(d) {
-                            self.report(result);
-                        }
-                    }
-                    Pane::Invariance => self.move_class_cursor(d),
-                    _ => self.move_selection(d),
-                }
-            }
-            Command::Focus(pane) => self.focus = pane,
-            Command::SelectRun(i) => {
-                if i < self.runs.len() {
-                    self.selected = i;
-                }
-            }
-            Command::SelectField(i) => {
-                if self.form.editing.is_none() && i < Field::ALL.len() {
-                    self.form.field = i;
-                }
-            }
-            Command::ToggleMark => {
-                if let Some(run) = self.runs.get_mut(self.selected) {
-                    run.marked = !run.marked;
-                }
-                if self.compare && self.marked().len() < 2 {
-                    self.compare = false;
-                }
-            }
-            Command::Compare => {
-                if self.compare {
-                    self.compare = false;
-                } else if self.marked().len() >= 2 {
-                    self.compare = true;
-                } else {
-                    self.warn("mark two or more runs (m or Space) to compare them");
-                }
-            }
-            Command::CycleTheme => {
-                self.theme = (self.theme + 1) % self.themes.len();
-                let name = self.theme().name.clone();
-                self.say(format!("theme: {name}"));
-            }
-            Command::ToggleMetric => self.show_consistency = !self.show_consistency,
-            Command::ToggleGenerator => self.show_generator = !self.show_generator,
-            Command::Edit => {
-                if self.focus != Pane::Setup {
-                    self.focus = Pane::Setup;
-                }
-                if !self.form.begin_edit() {
-                    self.warn("this field cycles with left/right");
-                }
-            }
-            Command::Filter => {
-                let text = self
+            }),
+            Command::ToggleMark => self.then(Self::toggle_mark),
+            Command::Compare => self.then(Self::toggle_compare),
+            Command::CycleTheme => self.then(Self::next_theme),
+            Command::ToggleMetric => self.then(|a| a.show_consistency = !a.show_consistency),
+            Command::ToggleGenerator => self.then(|a| a.show_generator = !a.show_generator),
+            Command::Edit => self.then(Self::edit_field),
+            Command::Filter => self.then(|a| {
+                let text = a
                     .filter
                     .as_ref()
                     .map(|f| f.text.clone())
                     .unwrap_or_default();
-                self.prompt = Some(Prompt::Filter(text));
-            }
+                a.prompt = Some(Prompt::Filter(text));
+            }),
             Command::SaveAs => {
-                self.prompt = Some(Prompt::SaveAs(self.form.config.name.clone()));
+                self.then(|a| a.prompt = Some(Prompt::SaveAs(a.form.config.name.clone())))
             }
-            Command::ResetForm => {
-                self.form.config = self.default_config.clone();
-                self.form.loaded = None;
-                self.say("form reset to the defaults");
-            }
+            Command::ResetForm => self.then(|a| {
+                a.form.config = a.default_config.clone();
+                a.form.loaded = None;
+                a.say("form reset to the defaults");
+            }),
             Command::Quit => {
                 if self.active_count() > 0 {
-                    self.prompt = Some(Prompt::ConfirmQuit);
+                    self.then(|a| a.prompt = Some(Prompt::ConfirmQuit))
                 } else {
-                    return self.begin_quit();
+                    self.begin_quit()
                 }
             }
-            Command::Jobs => return self.cycle_jobs(),
+            Command::Jobs => self.cycle_jobs(),
             Command::ForceQuit => {
                 self.prompt = None;
-                return self.begin_quit();
+                self.begin_quit()
             }
-            Command::Yes => match self.prompt.take() {
-                Some(Prompt::ConfirmStop(slot)) => {
-                    if let Some(run) = self.run_mut(slot) {
-                        if run.status.is_active() {
-                            run.status = RunStatus::Stopping;
-                            return vec![Effect::Control {
-                                slot,
-                                control: Control::Stop,
-                            }];
-                        }
-                    }
-                }
-                Some(Prompt::ConfirmTerminate { slot, pid }) => {
-                    return vec![Effect::Terminate { slot, pid }]
-                }
-                Some(Prompt::ConfirmDelete(slot)) => return self.delete(slot),
-                Some(Prompt::ConfirmQuit) => return self.begin_quit(),
-                other => self.prompt = other,
-            },
-            Command::No => {
-                self.prompt = None;
+            Command::Yes => self.answer_yes(),
+            Command::No => self.then(|a| a.prompt = None),
+            Command::Cancel => self.then(|a| {
+                a.prompt = None;
+                a.form.editing = None;
+            }),
+            Command::Char(c) => self.then(|a| a.type_char(c)),
+            Command::Backspace => self.then(Self::backspace),
+            Command::Submit => self.submit(),
+        }
+    }
+
+    /// Runs a change that has no effect for the runtime.
+    fn then(&mut self, change: impl FnOnce(&mut Self)) -> Vec<Effect> {
+        change(self);
+        Vec::new()
+    }
+
+    /// `p`: pause the active (or selected) run after this batch, or resume it.
+    fn toggle_pause(&mut self) -> Vec<Effect> {
+        let Some(slot) = self.control_target() else {
+            self.warn("no active run to pause");
+            return Vec::new();
+        };
+        let Some(run) = self.run_mut(slot) else {
+            return Vec::new();
+        };
+        let control = match (&run.status, run.pause_requested) {
+            (RunStatus::Paused, _) => Control::Resume,
+            (RunStatus::Running | RunStatus::Starting, false) => {
+                run.pause_requested = true;
+                Control::Pause
             }
-            Command::Cancel => {
-                self.prompt = None;
-                self.form.editing = None;
+            (RunStatus::Running | RunStatus::Starting, true) => {
+                run.pause_requested = false;
+                Control::Resume
             }
-            Command::Char(c) => match (&mut self.prompt, &mut self.form.editing) {
-                (Some(Prompt::SaveAs(buf) | Prompt::Filter(buf)), _) | (None, Some(buf))
-                    if buf.chars().count() < MAX_TEXT_CHARS =>
-                {
-                    buf.push(c)
+            _ => return Vec::new(),
+        };
+        let name = run.name.clone();
+        self.say(match control {
+            Control::Pause => format!("pausing {name} after this batch"),
+            _ => format!("resuming {name}"),
+        });
+        vec![Effect::Control { slot, control }]
+    }
+
+    /// `x`: drop a queued run; ask before stopping an active one (or SIGTERM to the process
+    /// writing a watched one) or trashing a finished one.
+    fn stop_or_delete_selected(&mut self) {
+        match self.selected_run().map(|r| (r.slot, r.status.clone())) {
+            Some((slot, RunStatus::Queued)) => {
+                self.runs.retain(|r| r.slot != slot);
+                self.selected = self.selected.min(self.runs.len().saturating_sub(1));
+                self.say("removed the queued run");
+            }
+            Some((_, RunStatus::Stopping)) => self.warn("the selected run is already stopping"),
+            Some((slot, RunStatus::Elsewhere { pid: Some(pid), .. })) => {
+                self.prompt = Some(Prompt::ConfirmTerminate { slot, pid })
+            }
+            Some((_, RunStatus::Elsewhere { host, .. })) => self.warn(format!(
+                "this run is written on {host}; it can only be stopped there"
+            )),
+            Some((slot, s)) if s.is_active() => self.prompt = Some(Prompt::ConfirmStop(slot)),
+            Some((slot, _)) => self.prompt = Some(Prompt::ConfirmDelete(slot)),
+            None => self.warn("no run selected"),
+        }
+    }
+
+    /// `R`: queue a stopped or killed run to continue from its checkpoint.
+    fn resume_selected(&mut self) -> Vec<Effect> {
+        if self.refuse_if_elsewhere("cannot resume") {
+            return Vec::new();
+        }
+        let Some(run) = self.runs.get_mut(self.selected) else {
+            self.warn("no run selected");
+            return Vec::new();
+        };
+        match (&run.status, &run.dir) {
+            (RunStatus::Stopped { .. } | RunStatus::Killed { .. }, Some(_)) => {
+                run.status = RunStatus::Queued;
+                run.resume = true;
+                let name = run.name.clone();
+                let effects = self.advance_queue();
+                self.say(if effects.is_empty() {
+                    format!("{name} will resume when the active run ends")
+                } else {
+                    format!("resuming {name} from its last checkpoint")
+                });
+                effects
+            }
+            _ => {
+                self.warn("only a stopped or killed run can be resumed (R)");
+                Vec::new()
+            }
+        }
+    }
+
+    /// `d`: the selected run's config into the form.
+    fn duplicate_selected(&mut self) {
+        match self.selected_run() {
+            Some(r) => {
+                let config = r.config.clone();
+                let name = r.name.clone();
+                self.form.config = config;
+                self.form.loaded = None;
+                self.focus = Pane::Setup;
+                self.say(format!(
+                    "copied {name}'s config into the form: edit, then s"
+                ));
+            }
+            None => self.warn("no run selected"),
+        }
+    }
+
+    fn cycle_focus(&mut self, delta: i32) {
+        let i = Pane::ALL.iter().position(|p| *p == self.focus).unwrap_or(0) as i32;
+        self.focus = Pane::ALL[(i + delta).rem_euclid(Pane::ALL.len() as i32) as usize];
+    }
+
+    /// Up / down: form fields in the set-up pane, else runs.
+    fn move_vertically(&mut self, delta: i32) {
+        if self.focus == Pane::Setup {
+            self.form.move_field(delta);
+        } else {
+            self.move_selection(delta);
+        }
+    }
+
+    /// Left / right: the form's value, the eKLD pane's class cursor, else runs.
+    fn move_horizontally(&mut self, delta: i32) {
+        match self.focus {
+            Pane::Setup => {
+                if let Some(result) = self.form.cycle(delta) {
+                    self.report(result);
                 }
-                _ => {}
-            },
-            Command::Backspace => match (&mut self.prompt, &mut self.form.editing) {
-                (Some(Prompt::SaveAs(buf) | Prompt::Filter(buf)), _) | (None, Some(buf)) => {
-                    buf.pop();
+            }
+            Pane::Invariance => self.move_class_cursor(delta),
+            _ => self.move_selection(delta),
+        }
+    }
+
+    fn toggle_mark(&mut self) {
+        if let Some(run) = self.runs.get_mut(self.selected) {
+            run.marked = !run.marked;
+        }
+        if self.compare && self.marked().len() < 2 {
+            self.compare = false;
+        }
+    }
+
+    fn toggle_compare(&mut self) {
+        if self.compare {
+            self.compare = false;
+        } else if self.marked().len() >= 2 {
+            self.compare = true;
+        } else {
+            self.warn("mark two or more runs (m or Space) to compare them");
+        }
+    }
+
+    fn next_theme(&mut self) {
+        self.theme = (self.theme + 1) % self.themes.len();
+        let name = self.theme().name.clone();
+        self.say(format!("theme: {name}"));
+    }
+
+    /// `e`: type into the selected form field (the set-up pane takes the focus).
+    fn edit_field(&mut self) {
+        self.focus = Pane::Setup;
+        if !self.form.begin_edit() {
+            self.warn("this field cycles with left/right");
+        }
+    }
+
+    /// `y` / Enter on an open question.
+    fn answer_yes(&mut self) -> Vec<Effect> {
+        match self.prompt.take() {
+            Some(Prompt::ConfirmStop(slot)) => match self.run_mut(slot) {
+                Some(run) if run.status.is_active() => {
+                    run.status = RunStatus::Stopping;
+                    vec![Effect::Control {
+                        slot,
+                        control: Control::Stop,
+                    }]
                 }
-                _ => {}
+                _ => Vec::new(),
             },
-            Command::Submit => match self.prompt.take() {
-                Some(Prompt::SaveAs(name)) => return self.save_as(name),
-                Some(Prompt::Filter(text)) => self.set_filter(&text),
-                other => {
-                    self.prompt = other;
-                    if let Err(e) = self.form.commit_edit() {
-                        self.warn(e);
-                    }
+            Some(Prompt::ConfirmTerminate { slot, pid }) => vec![Effect::Terminate { slot, pid }],
+            Some(Prompt::ConfirmDelete(slot)) => self.delete(slot),
+            Some(Prompt::ConfirmQuit) => self.begin_quit(),
+            other => {
+                self.prompt = other;
+                Vec::new()
+            }
+        }
+    }
+
+    /// A character typed into the open prompt or the field being edited.
+    fn type_char(&mut self, c: char) {
+        match (&mut self.prompt, &mut self.form.editing) {
+            (Some(Prompt::SaveAs(buf) | Prompt::Filter(buf)), _) | (None, Some(buf))
+                if buf.chars().count() < MAX_TEXT_CHARS =>
+            {
+                buf.push(c)
+            }
+            _ => {}
+        }
+    }
+
+    fn backspace(&mut self) {
+        if let (Some(Prompt::SaveAs(buf) | Prompt::Filter(buf)), _) | (None, Some(buf)) =
+            (&mut self.prompt, &mut self.form.editing)
+        {
+            buf.pop();
+        }
+    }
+
+    /// Enter while typing: save the config, set the filter, or commit the field.
+    fn submit(&mut self) -> Vec<Effect> {
+        match self.prompt.take() {
+            Some(Prompt::SaveAs(name)) => return self.save_as(name),
+            Some(Prompt::Filter(text)) => self.set_filter(&text),
+            other => {
+                self.prompt = other;
+                if let Err(e) = self.form.commit_edit() {
+                    self.warn(e);
                 }
-            },
+            }
         }
         Vec::new()
     }
