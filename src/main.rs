@@ -244,17 +244,17 @@ fn report(
     out: Option<&std::path::Path>,
     baseline: Option<&str>,
 ) -> Result<(), CliError> {
-    use invlab_report::{comparison_table, seed_statistics, write_report, ReportRun};
+    use invlab_report::{comparison_table, write_report_with, ReportRun, SeedStatistics};
     let runs = dirs
         .iter()
         .map(|d| ReportRun::load(d))
         .collect::<Result<Vec<_>, _>>()
         .map_err(CliError::ReportInput)?;
-    let statistics = seed_statistics(&runs, baseline).map_err(CliError::ReportInput)?;
-    let text = comparison_table(&runs) + &statistics;
+    let statistics = SeedStatistics::of(&runs, baseline).map_err(CliError::ReportInput)?;
+    let text = comparison_table(&runs) + &statistics.markdown;
     let _ = std::io::stdout().write_all(text.as_bytes());
     if let Some(dir) = out {
-        for f in write_report(&runs, dir, baseline).map_err(CliError::ReportOutput)? {
+        for f in write_report_with(&runs, dir, &statistics).map_err(CliError::ReportOutput)? {
             eprintln!("wrote {}", f.display());
         }
     }

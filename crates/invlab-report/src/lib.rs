@@ -183,36 +183,63 @@ fn baseline_index(
         })
 }
 
-/// The statistics over seeds as Markdown: each series' mean ± sd and 95 % interval, and the
-/// paired comparisons with the baseline series (`baseline`, else the first). Empty when no
-/// series has more than one seed.
-pub fn seed_statistics(runs: &[ReportRun], baseline: Option<&str>) -> Result<String, ReportError> {
-    let series = seed_series(runs);
-    let base = baseline_index(runs, &series, baseline)?;
-    if !over_seeds::has_seed_series(runs, &series) {
-        return Ok(String::new());
-    }
-    let mut out = String::from(
-        "
+/// The report's statistics over seeds, computed once for the text on stdout and the files:
+/// the series, the baseline, the paired comparisons, and their Markdown.
+pub struct SeedStatistics {
+    series: Vec<Series>,
+    has_seeds: bool,
+    comparisons: Vec<over_seeds::Comparison>,
+    /// Each series' mean ± sd and 95 % interval, and the comparisons with the baseline;
+    /// empty when no series has more than one seed.
+    pub markdown: String,
+}
+
+impl SeedStatistics {
+    /// Groups `runs` into series and compares each with the baseline series (`baseline`,
+    /// else the first); an unknown baseline is an error naming the series there are.
+    pub fn of(runs: &[ReportRun], baseline: Option<&str>) -> Result<SeedStatistics, ReportError> {
+        let series = seed_series(runs);
+        let base = baseline_index(runs, &series, baseline)?;
+        let has_seeds = over_seeds::has_seed_series(runs, &series);
+        let comparisons = if has_seeds {
+            over_seeds::comparisons(runs, &series, base)
+        } else {
+            Vec::new()
+        };
+        let mut markdown = String::new();
+        if has_seeds {
+            markdown.push_str(
+                "
 ## Over seeds
 
 Each series' runs (configs equal but for name and seed) as mean ± sd          [95 % t-interval of the mean] over its seeds; accuracy in %, eKLD in nats.
 
 ",
-    );
-    out.push_str(&over_seeds::series_table(runs, &series));
-    let comparisons = over_seeds::comparisons(runs, &series, base);
-    if !comparisons.is_empty() {
-        let _ = writeln!(
-            out,
-            "
+            );
+            markdown.push_str(&over_seeds::series_table(runs, &series));
+            if !comparisons.is_empty() {
+                let _ = writeln!(
+                    markdown,
+                    "
 ### Paired with {} as the baseline
 ",
-            md_cell(&series[base].label)
-        );
-        out.push_str(&over_seeds::comparisons_markdown(&comparisons));
+                    md_cell(&series[base].label)
+                );
+                markdown.push_str(&over_seeds::comparisons_markdown(&comparisons));
+            }
+        }
+        Ok(SeedStatistics {
+            series,
+            has_seeds,
+            comparisons,
+            markdown,
+        })
     }
-    Ok(out)
+}
+
+/// The statistics over seeds as Markdown (`SeedStatistics::of(..).markdown`).
+pub fn seed_statistics(runs: &[ReportRun], baseline: Option<&str>) -> Result<String, ReportError> {
+    Ok(SeedStatistics::of(runs, baseline)?.markdown)
 }
 
 /// `name` without a trailing `-s<seed>` or `-seed<seed>`.
@@ -694,6 +721,15 @@ pub fn write_report(
     dir: &Path,
     baseline: Option<&str>,
 ) -> Result<Vec<PathBuf>, ReportError> {
+    write_report_with(runs, dir, &SeedStatistics::of(runs, baseline)?)
+}
+
+/// `write_report` with statistics already computed (the CLI prints them too).
+pub fn write_report_with(
+    runs: &[ReportRun],
+    dir: &Path,
+    statistics: &SeedStatistics,
+) -> Result<Vec<PathBuf>, ReportError> {
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
@@ -707,21 +743,26 @@ pub fn write_report(
         dir: dir.to_path_buf(),
         source,
     })?;
-    let series = seed_series(runs);
-    let base = baseline_index(runs, &series, baseline)?;
-    let statistics = seed_statistics(runs, baseline)?;
     let mut written = Vec::new();
     written.extend(write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(runs))?);
     written.extend(write_figure(dir, "curves", &curves_svg(runs))?);
     let mut files = vec![
         ("comparison.csv", comparison_csv(runs)),
-        ("report.md", report_markdown(runs, &statistics)),
+        (
+            "report.md",
+            report_markdown(runs, &statistics.markdown, &statistics.series),
+        ),
     ];
-    if over_seeds::has_seed_series(runs, &series) {
-        files.push(("series.csv", over_seeds::series_csv(runs, &series)));
-        let comparisons = over_seeds::comparisons(runs, &series, base);
-        if !comparisons.is_empty() {
-            files.push(("paired.csv", over_seeds::comparisons_csv(&comparisons)));
+    if statistics.has_seeds {
+        files.push((
+            "series.csv",
+            over_seeds::series_csv(runs, &statistics.series),
+        ));
+        if !statistics.comparisons.is_empty() {
+            files.push((
+                "paired.csv",
+                over_seeds::comparisons_csv(&statistics.comparisons),
+            ));
         }
     }
     for (name, text) in files {
@@ -733,7 +774,7 @@ pub fn write_report(
 }
 
 /// The report page: the table, the figures beside it, and the run directories compared.
-pub(crate) fn report_markdown(runs: &[ReportRun], statistics: &str) -> String {
+pub(crate) fn report_markdown(runs: &[ReportRun], statistics: &str, series: &[Series]) -> String {
     let mut out = String::from("# Run comparison\n\n");
     out.push_str(&comparison_table(runs));
     out.push_str(statistics);
@@ -746,10 +787,10 @@ Runs:\n\n",
     for r in runs {
         let _ = writeln!(out, "- {}: `{}`", r.label, r.dir.display());
     }
-    let grouped: Vec<String> = seed_series(runs)
-        .into_iter()
+    let grouped: Vec<String> = series
+        .iter()
         .filter(|s| s.members.len() > 1)
-        .map(|s| s.label)
+        .map(|s| s.label.clone())
         .collect();
     if !grouped.is_empty() {
         let _ = writeln!(
