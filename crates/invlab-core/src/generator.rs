@@ -205,6 +205,7 @@ mod tests {
         with(&|k| k.spec.iterations += 1);
         with(&|k| k.spec.lr *= 2.0);
         with(&|k| k.spec.flip = false);
+        with(&|k| k.spec.recon_s_weight = 4.0);
         with(&|k| k.spec.preset = GeneratorPreset::Paper);
         let mut keys: Vec<String> = variants.iter().map(KeyInputs::key).collect();
         assert!(
@@ -221,6 +222,19 @@ mod tests {
         other = config.clone();
         other.seed = 9;
         assert_ne!(KeyInputs::new(&other, &spec, 7, 1, 28).key(), key);
+        // A loss weight from the config reaches the spec, so the key.
+        other = config.clone();
+        other.git.recon_s_weight = Some(4.0);
+        let weighted = GeneratorSpec::resolve(&other.git);
+        assert_eq!(weighted.recon_s_weight, 4.0);
+        assert_eq!(weighted.recon_x_weight, spec.recon_x_weight);
+        assert_ne!(KeyInputs::new(&other, &weighted, 7, 1, 28).key(), key);
+        // A negative or non-finite weight is refused, naming the field.
+        for bad in ["git.recon_s_weight=-1", "git.gan_weight=nan"] {
+            let err = RunConfig::from_toml_str("", "t.toml", &[bad.to_string()]).unwrap_err();
+            let field = bad.split('=').next().unwrap_or_default();
+            assert!(err.to_string().contains(field), "{err}");
+        }
         assert_ne!(data_digest(&[1, 2], &[0]), data_digest(&[1, 2], &[1]));
         assert_ne!(data_digest(&[1, 2], &[0]), data_digest(&[2, 1], &[0]));
     }

@@ -116,8 +116,16 @@ impl GeneratorSpec {
         set(&mut s.batch_size, git.batch_size);
         set(&mut s.iterations, git.iterations);
         set(&mut s.cpu_threads, git.cpu_threads);
-        if let Some(lr) = git.lr {
-            s.lr = lr;
+        for (slot, value) in [
+            (&mut s.lr, git.lr),
+            (&mut s.gan_weight, git.gan_weight),
+            (&mut s.recon_x_weight, git.recon_x_weight),
+            (&mut s.recon_s_weight, git.recon_s_weight),
+            (&mut s.recon_c_weight, git.recon_c_weight),
+        ] {
+            if let Some(v) = value {
+                *slot = v;
+            }
         }
         s
     }
@@ -150,6 +158,16 @@ impl GeneratorSpec {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(("lr", format!("must be > 0, got {}", self.lr)));
+        }
+        for (field, w) in [
+            ("gan_weight", self.gan_weight),
+            ("recon_x_weight", self.recon_x_weight),
+            ("recon_s_weight", self.recon_s_weight),
+            ("recon_c_weight", self.recon_c_weight),
+        ] {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err((field, format!("must be a number >= 0, got {w}")));
+            }
         }
         Ok(())
     }

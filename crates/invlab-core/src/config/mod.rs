@@ -362,6 +362,18 @@ pub struct GitConfig {
     pub iterations: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lr: Option<f64>,
+    /// The generator's loss weights (MUNIT: GAN 1, image reconstruction 10, style and content
+    /// reconstruction 1). A higher style weight pushes the style path to carry the nuisance
+    /// (issue #19: its reconstruction stays near the do-nothing baseline); any change is a
+    /// labelled deviation from the paper, and part of the generator's cache key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gan_weight: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recon_x_weight: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recon_s_weight: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recon_c_weight: Option<f64>,
     /// libtorch's threads while the generator trains on a CPU (0 = one per core).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_threads: Option<usize>,
@@ -523,6 +535,10 @@ impl Default for GitConfig {
             batch_size: None,
             iterations: None,
             lr: None,
+            gan_weight: None,
+            recon_x_weight: None,
+            recon_s_weight: None,
+            recon_c_weight: None,
             cpu_threads: None,
             gen_fraction: 0.5,
             weighted_gen: false,
