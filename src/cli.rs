@@ -180,6 +180,11 @@ pub enum Command {
         /// Default: the first series given.
         #[arg(long, value_name = "SERIES")]
         baseline: Option<String>,
+        /// A series that bounds what the others can reach (e.g. GIT's oracle control): for
+        /// every other series, the share of the baseline -> reference gap it closes, per seed
+        /// with a 95 % interval (gaps.csv).
+        #[arg(long, value_name = "SERIES")]
+        reference: Option<String>,
     },
     /// Re-evaluate a run's checkpoint without retraining, into RUN/eval-<NAME>/: per-class
     /// accuracy, top-5, calibration (ECE, reliability diagram), the confusion matrix ordered

@@ -112,9 +112,15 @@ fn main() -> std::process::ExitCode {
             runs,
             out,
             baseline,
+            reference,
         }) => (
             "invlab report",
-            report(runs, out.as_deref(), baseline.as_deref()),
+            report(
+                runs,
+                out.as_deref(),
+                baseline.as_deref(),
+                reference.as_deref(),
+            ),
         ),
         Some(Command::Eval {
             run,
@@ -243,6 +249,7 @@ fn report(
     dirs: &[std::path::PathBuf],
     out: Option<&std::path::Path>,
     baseline: Option<&str>,
+    reference: Option<&str>,
 ) -> Result<(), CliError> {
     use invlab_report::{comparison_table, write_report_with, ReportRun, SeedStatistics};
     let runs = dirs
@@ -250,7 +257,8 @@ fn report(
         .map(|d| ReportRun::load(d))
         .collect::<Result<Vec<_>, _>>()
         .map_err(CliError::ReportInput)?;
-    let statistics = SeedStatistics::of(&runs, baseline).map_err(CliError::ReportInput)?;
+    let statistics = SeedStatistics::with_reference(&runs, baseline, reference)
+        .map_err(CliError::ReportInput)?;
     let text = comparison_table(&runs) + &statistics.markdown;
     let _ = std::io::stdout().write_all(text.as_bytes());
     if let Some(dir) = out {

@@ -44,9 +44,13 @@ pub enum ReportError {
     /// `--out` is a run directory: the report's figures would replace the run's own.
     #[error("{} is a run directory; the report's ekld_vs_size and curves figures would replace the run's own: choose another --out", dir.display())]
     OutIsARun { dir: PathBuf },
-    /// `--baseline` names no series of the report.
-    #[error("--baseline {name:?} is none of the report's series: {}", known.join(", "))]
-    UnknownBaseline { name: String, known: Vec<String> },
+    /// `--baseline` (or `--reference`, the `flag`) names no series of the report.
+    #[error("{flag} {name:?} is none of the report's series: {}", known.join(", "))]
+    UnknownBaseline {
+        flag: &'static str,
+        name: String,
+        known: Vec<String>,
+    },
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
@@ -164,6 +168,7 @@ fn baseline_index(
     runs: &[ReportRun],
     series: &[Series],
     wanted: Option<&str>,
+    flag: &'static str,
 ) -> Result<usize, ReportError> {
     let Some(wanted) = wanted else {
         return Ok(0);
@@ -178,6 +183,7 @@ fn baseline_index(
                     .any(|&i| runs[i].label == wanted || runs[i].dir == Path::new(wanted))
         })
         .ok_or_else(|| ReportError::UnknownBaseline {
+            flag,
             name: wanted.to_string(),
             known: series.iter().map(|s| s.name.clone()).collect(),
         })
@@ -189,6 +195,9 @@ pub struct SeedStatistics {
     series: Vec<Series>,
     has_seeds: bool,
     comparisons: Vec<over_seeds::Comparison>,
+    /// With a reference series: the share of the baseline -> reference gap each other series
+    /// closes.
+    gaps: Vec<over_seeds::GapShare>,
     /// Each series' mean ± sd and 95 % interval, and the comparisons with the baseline;
     /// empty when no series has more than one seed.
     pub markdown: String,
@@ -198,13 +207,31 @@ impl SeedStatistics {
     /// Groups `runs` into series and compares each with the baseline series (`baseline`,
     /// else the first); an unknown baseline is an error naming the series there are.
     pub fn of(runs: &[ReportRun], baseline: Option<&str>) -> Result<SeedStatistics, ReportError> {
+        Self::with_reference(runs, baseline, None)
+    }
+
+    /// `of`, and with a `reference` series (an upper bound such as GIT's oracle control) the
+    /// share of the baseline -> reference gap every other series closes, per seed.
+    pub fn with_reference(
+        runs: &[ReportRun],
+        baseline: Option<&str>,
+        reference: Option<&str>,
+    ) -> Result<SeedStatistics, ReportError> {
         let series = seed_series(runs);
-        let base = baseline_index(runs, &series, baseline)?;
+        let base = baseline_index(runs, &series, baseline, "--baseline")?;
+        let reference = match reference {
+            Some(name) => Some(baseline_index(runs, &series, Some(name), "--reference")?),
+            None => None,
+        };
         let has_seeds = over_seeds::has_seed_series(runs, &series);
         let comparisons = if has_seeds {
             over_seeds::comparisons(runs, &series, base)
         } else {
             Vec::new()
+        };
+        let gaps = match reference {
+            Some(r) if r != base => over_seeds::gap_shares(runs, &series, base, r),
+            _ => Vec::new(),
         };
         let mut markdown = String::new();
         if has_seeds {
@@ -227,11 +254,16 @@ Each series' runs (configs equal but for name and seed) as mean ± sd          [
                 );
                 markdown.push_str(&over_seeds::comparisons_markdown(&comparisons));
             }
+            if !gaps.is_empty() {
+                markdown.push_str("\n### Gaps closed\n\n");
+                markdown.push_str(&over_seeds::gap_shares_markdown(&gaps));
+            }
         }
         Ok(SeedStatistics {
             series,
             has_seeds,
             comparisons,
+            gaps,
             markdown,
         })
     }
@@ -764,6 +796,9 @@ pub fn write_report_with(
                 over_seeds::comparisons_csv(&statistics.comparisons),
             ));
         }
+        if !statistics.gaps.is_empty() {
+            files.push(("gaps.csv", over_seeds::gap_shares_csv(&statistics.gaps)));
+        }
     }
     for (name, text) in files {
         let path = dir.join(name);
@@ -897,6 +932,83 @@ mod tests {
         run.summary.balanced_accuracy = balanced;
         run.summary.ekld_by_group.few = Some(few_ekld);
         run
+    }
+
+    /// The share of the baseline -> reference gap a candidate closes, per seed: balanced
+    /// accuracy (git - drs) / (oracle - drs) = (0.55-0.50)/(0.60-0.50) = 0.5, (0.48-0.40)/
+    /// (0.50-0.40) = 0.8, (0.52-0.50)/(0.60-0.50) = 0.2 (mean 0.5); few-shot eKLD on the log
+    /// scale ln(1.5/2)/ln(1/2) = 0.415, ln(2/2)/ln(1/2) = 0, ln(0.5/2)/ln(0.25/2) = 0.667. A
+    /// seed the reference does not beat (seed 3: oracle = drs) has no gap and is left out.
+    #[test]
+    fn gap_shares_divide_each_seeds_move_by_its_gap() {
+        let drs = RunConfig::default();
+        let mut git = RunConfig::default();
+        git.method.augment = invlab_core::config::Augment::Git;
+        let mut oracle = RunConfig::default();
+        oracle.method.augment = invlab_core::config::Augment::GitOracle;
+        let runs = vec![
+            scored("drs-s0", 0, &drs, 0.50, 2.0),
+            scored("drs-s1", 1, &drs, 0.40, 2.0),
+            scored("drs-s2", 2, &drs, 0.50, 2.0),
+            scored("drs-s3", 3, &drs, 0.50, 2.0),
+            scored("git-s0", 0, &git, 0.55, 1.5),
+            scored("git-s1", 1, &git, 0.48, 2.0),
+            scored("git-s2", 2, &git, 0.52, 0.5),
+            scored("git-s3", 3, &git, 0.70, 1.0),
+            scored("oracle-s0", 0, &oracle, 0.60, 1.0),
+            scored("oracle-s1", 1, &oracle, 0.50, 1.0),
+            scored("oracle-s2", 2, &oracle, 0.60, 0.25),
+            scored("oracle-s3", 3, &oracle, 0.50, 2.0),
+        ];
+        let stats = SeedStatistics::with_reference(&runs, Some("drs"), Some("oracle")).unwrap();
+        assert_eq!(
+            stats.gaps.len(),
+            1,
+            "git only: not the baseline or the reference"
+        );
+        let gap = &stats.gaps[0];
+        assert!(gap.candidate.starts_with("git"));
+        let row = |m: over_seeds::Measure| {
+            gap.rows
+                .iter()
+                .find(|r| r.0 == m)
+                .unwrap_or_else(|| panic!("{m:?}"))
+        };
+        let (_, seeds, shares, e) = row(over_seeds::Measure::BalancedAccuracy);
+        assert_eq!(seeds, &vec![0, 1, 2], "seed 3 has no gap");
+        for (got, want) in shares.iter().zip([0.5, 0.8, 0.2]) {
+            assert!((got - want).abs() < 1e-9, "{shares:?}");
+        }
+        assert!((e.mean - 0.5).abs() < 1e-9);
+        let (_, seeds, shares, _) = row(over_seeds::Measure::EkldFew);
+        assert_eq!(seeds, &vec![0, 1, 2]);
+        let want = [
+            (1.5f64 / 2.0).ln() / 0.5f64.ln(),
+            0.0,
+            (0.5f64 / 2.0).ln() / (0.25f64 / 2.0).ln(),
+        ];
+        for (got, want) in shares.iter().zip(want) {
+            assert!((got - want).abs() < 1e-9, "{shares:?}");
+        }
+        assert!(
+            stats.markdown.contains("share of the gap from drs"),
+            "{}",
+            stats.markdown
+        );
+        assert!(
+            stats
+                .markdown
+                .contains("| balanced acc % | 50 %, 80 %, 20 % | 50 % |"),
+            "{}",
+            stats.markdown
+        );
+        // The CSV carries the same shares; an unknown reference names its flag.
+        let csv = over_seeds::gap_shares_csv(&stats.gaps);
+        assert!(csv.contains(",balanced_accuracy,3,0.5"), "{csv}");
+        let err = SeedStatistics::with_reference(&runs, Some("drs"), Some("nope"))
+            .err()
+            .unwrap();
+        assert!(err.to_string().starts_with("--reference \"nope\""), "{err}");
     }
 
     /// The statistics over seeds are computed from each run's summary and paired by the seed

@@ -419,3 +419,143 @@ pub(crate) fn comparisons_csv(comparisons: &[Comparison]) -> String {
     }
     out
 }
+
+/// The share of the gap from a baseline series to a reference (an upper bound, e.g. GIT's
+/// oracle control) that a candidate closes, per seed: (candidate - baseline) / (reference -
+/// baseline) for accuracies and correlations, ln(candidate / baseline) / ln(reference /
+/// baseline) for eKLD (its scale). 1 closes the gap, 0 is the baseline, below 0 the wrong way.
+pub(crate) struct GapShare {
+    pub candidate: String,
+    pub baseline: String,
+    pub reference: String,
+    /// Per measure: the seeds used, their shares, and the mean with its t-interval.
+    pub rows: Vec<(Measure, Vec<u64>, Vec<f64>, Estimate)>,
+}
+
+/// A gap narrower than this (in the measure's own units, or log-units) gives no share: a
+/// reference no better than the baseline on that seed has no gap to close.
+const NO_GAP: f64 = 1e-9;
+
+pub(crate) fn gap_shares(
+    runs: &[ReportRun],
+    series: &[Series],
+    baseline: usize,
+    reference: usize,
+) -> Vec<GapShare> {
+    let base = BySeed::of(runs, &series[baseline]);
+    let refr = BySeed::of(runs, &series[reference]);
+    let mut out = Vec::new();
+    for (i, s) in series.iter().enumerate() {
+        if i == baseline || i == reference {
+            continue;
+        }
+        let cand = BySeed::of(runs, s);
+        let rows: Vec<_> = Measure::ALL
+            .iter()
+            .filter_map(|&m| {
+                let mut seeds = Vec::new();
+                let mut shares = Vec::new();
+                for (seed, b) in &base.runs {
+                    let (Some(c), Some(r)) = (cand.runs.get(seed), refr.runs.get(seed)) else {
+                        continue;
+                    };
+                    let (Some(b), Some(c), Some(r)) = (m.of(b), m.of(c), m.of(r)) else {
+                        continue;
+                    };
+                    let (moved, gap) = match m.contrast() {
+                        Contrast::Difference => (c - b, r - b),
+                        Contrast::Ratio if b > 0.0 && c > 0.0 && r > 0.0 => {
+                            ((c / b).ln(), (r / b).ln())
+                        }
+                        Contrast::Ratio => continue,
+                    };
+                    if gap.abs() < NO_GAP {
+                        continue;
+                    }
+                    seeds.push(*seed);
+                    shares.push(moved / gap);
+                }
+                Estimate::of(&shares).map(|e| (m, seeds, shares, e))
+            })
+            .collect();
+        if !rows.is_empty() {
+            out.push(GapShare {
+                candidate: s.label.clone(),
+                baseline: series[baseline].label.clone(),
+                reference: series[reference].label.clone(),
+                rows,
+            });
+        }
+    }
+    out
+}
+
+fn share_text(v: f64) -> String {
+    format!("{:.0} %", v * 100.0)
+}
+
+pub(crate) fn gap_shares_markdown(gaps: &[GapShare]) -> String {
+    let mut out = String::new();
+    for g in gaps {
+        let _ = writeln!(
+            out,
+            "#### {}: share of the gap from {} to {} closed\n\nPer seed (candidate - baseline) / \
+             (reference - baseline), eKLD on the log scale; 100 % matches the reference, 0 % \
+             the baseline. Seeds where the reference equals the baseline have no gap and are \
+             left out.\n",
+            md_cell(&g.candidate),
+            md_cell(&g.baseline),
+            md_cell(&g.reference)
+        );
+        out.push_str("| measure | per seed | mean | 95 % interval |\n|---|---|---|---|\n");
+        for (m, _, shares, e) in &g.rows {
+            let per_seed = shares
+                .iter()
+                .map(|&v| share_text(v))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let interval = e
+                .interval
+                .map(|(lo, hi)| format!("{} to {}", share_text(lo), share_text(hi)))
+                .unwrap_or_else(|| "– (one seed)".into());
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                m.label(),
+                per_seed,
+                share_text(e.mean),
+                interval
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The gap shares as CSV (shares as fractions; per-seed values separated by `;`).
+pub(crate) fn gap_shares_csv(gaps: &[GapShare]) -> String {
+    let mut out = String::from(
+        "candidate,baseline,reference,measure,seeds,mean,ci95_low,ci95_high,seed_list,per_seed\n",
+    );
+    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for g in gaps {
+        for (m, seeds, shares, e) in &g.rows {
+            let join = |v: Vec<String>| v.join(";");
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{}",
+                csv_quote(&g.candidate),
+                csv_quote(&g.baseline),
+                csv_quote(&g.reference),
+                m.key(),
+                seeds.len(),
+                e.mean,
+                opt(e.interval.map(|i| i.0)),
+                opt(e.interval.map(|i| i.1)),
+                join(seeds.iter().map(u64::to_string).collect()),
+                join(shares.iter().map(f64::to_string).collect()),
+            );
+        }
+    }
+    out
+}
