@@ -1304,6 +1304,11 @@ fn eval_rescores_a_checkpoint_as_the_run_scored_it_and_adds_corrections() {
         .map(|c| c["accuracy"].as_f64().unwrap())
         .collect();
     assert_eq!(as_f64s(&raw["per_class_accuracy"]), per_class_run);
+    // Every class has its skew-corrected interval, around its eKLD.
+    for c in summary["classes"].as_array().unwrap() {
+        let (e, ci) = (c["ekld"].as_f64().unwrap(), as_f64s(&c["ekld_ci95"]));
+        assert!(ci[0] <= e && e <= ci[1] && ci[0] < ci[1], "{c}");
+    }
     // eKLD with the run's own settings repeats the run's final estimate (same seeded draws).
     let ekld_eval = as_f64s(&record["invariance"]["ekld"]);
     let ekld_run: Vec<f64> = summary["classes"]

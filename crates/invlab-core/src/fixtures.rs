@@ -60,6 +60,7 @@ pub fn invariance(info: &RunInfo, epoch: usize, strength: f64) -> InvarianceRepo
         images_per_class: 20,
         samples: 20,
         ekld_stderr: vec![0.02; ekld.len()],
+        ekld_ci95: ekld.iter().map(|&e| [e - 0.04, e + 0.04]).collect(),
         consistency,
         spearman_size_ekld: Some(-0.8),
         ekld,

@@ -137,6 +137,10 @@ pub struct InvarianceReport {
     pub consistency: Vec<f64>,
     /// Standard error of each class's eKLD over its images.
     pub ekld_stderr: Vec<f64>,
+    /// A 95 % interval of each class's eKLD, corrected for the skew of per-image KL (Hall's
+    /// transformation of t; mean +- 2 SE of a skewed mean misses high); empty in older records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ekld_ci95: Vec<[f64; 2]>,
     /// Spearman rank correlation between training class size and eKLD.
     pub spearman_size_ekld: Option<f64>,
     pub seconds: f64,

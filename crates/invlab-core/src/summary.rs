@@ -16,6 +16,9 @@ pub struct ClassResult {
     pub accuracy: f64,
     pub ekld: Option<f64>,
     pub ekld_stderr: Option<f64>,
+    /// The skew-corrected 95 % interval of `ekld` (absent in older summaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ekld_ci95: Option<[f64; 2]>,
     pub consistency: Option<f64>,
     /// Held-out images and transform draws per image behind `ekld` (absent in format 1).
     #[serde(default)]
@@ -175,6 +178,7 @@ impl Summary {
                 accuracy: last.per_class_accuracy[c],
                 ekld: invariance.map(|r| r.ekld[c]),
                 ekld_stderr: invariance.map(|r| r.ekld_stderr[c]),
+                ekld_ci95: invariance.and_then(|r| r.ekld_ci95.get(c).copied()),
                 consistency: invariance.map(|r| r.consistency[c]),
                 ekld_images: invariance.and_then(|r| r.sampling.images.get(c).copied()),
                 ekld_samples_per_image: invariance
@@ -226,14 +230,14 @@ impl Summary {
         let mut rows: Vec<&ClassResult> = self.classes.iter().collect();
         rows.sort_by(|a, b| b.train_size.cmp(&a.train_size).then(a.class.cmp(&b.class)));
         let mut out = String::from(
-            "class,name,train_size,test_size,group,accuracy,ekld,ekld_stderr,consistency,ekld_images,ekld_samples_per_image\n",
+            "class,name,train_size,test_size,group,accuracy,ekld,ekld_stderr,ekld_ci95_low,ekld_ci95_high,consistency,ekld_images,ekld_samples_per_image\n",
         );
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
         let count = |v: Option<usize>| v.map(|x| x.to_string()).unwrap_or_default();
         for r in rows {
             let group = SizeGroup::of(r.train_size).name();
             out.push_str(&format!(
-                "{},{},{},{},{},{:.6},{},{},{},{},{}\n",
+                "{},{},{},{},{},{:.6},{},{},{},{},{},{},{}\n",
                 r.class,
                 csv_field(&r.name),
                 r.train_size,
@@ -242,6 +246,8 @@ impl Summary {
                 r.accuracy,
                 opt(r.ekld),
                 opt(r.ekld_stderr),
+                opt(r.ekld_ci95.map(|i| i[0])),
+                opt(r.ekld_ci95.map(|i| i[1])),
                 opt(r.consistency),
                 count(r.ekld_images),
                 count(r.ekld_samples_per_image)

@@ -40,6 +40,8 @@ pub(crate) fn per_class_accuracy(
 pub struct ClassInvariance {
     pub ekld: Vec<f64>,
     pub ekld_stderr: Vec<f64>,
+    /// Skew-corrected 95 % interval per class (`adaptive::skew_corrected_interval`).
+    pub ekld_ci95: Vec<[f64; 2]>,
     pub consistency: Vec<f64>,
     /// Images and transform draws per image each class used (the fixed design's everywhere).
     pub images: Vec<usize>,
@@ -53,6 +55,7 @@ impl ClassInvariance {
         ClassInvariance {
             ekld: vec![0.0; num_classes],
             ekld_stderr: vec![0.0; num_classes],
+            ekld_ci95: vec![[0.0; 2]; num_classes],
             consistency: vec![0.0; num_classes],
             images,
             samples_per_image,
@@ -145,6 +148,12 @@ pub fn invariance(
         };
         out.ekld[class] = mean;
         out.ekld_stderr[class] = (var / n).sqrt();
+        out.ekld_ci95[class] = adaptive::skew_corrected_interval(
+            mean,
+            out.ekld_stderr[class],
+            adaptive::skewness(&per_image_kl),
+            per_image_kl.len(),
+        );
         out.consistency[class] = agree / (n * samples as f64);
     }
     Some(out)
@@ -236,6 +245,8 @@ pub fn invariance_adaptive(
         let est = adaptive::sample_class(plan, members.len(), &mut draw)?;
         out.ekld[class] = est.mean;
         out.ekld_stderr[class] = est.stderr;
+        out.ekld_ci95[class] =
+            adaptive::skew_corrected_interval(est.mean, est.stderr, est.skewness, est.images);
         out.consistency[class] = est.consistency;
         out.images[class] = est.images;
         out.samples_per_image[class] = est.samples_per_image;

@@ -216,6 +216,7 @@ impl InvarianceInputs<'_> {
             ekld: inv.ekld,
             consistency: inv.consistency,
             ekld_stderr: inv.ekld_stderr,
+            ekld_ci95: inv.ekld_ci95,
             seconds: t0.elapsed().as_secs_f64(),
             transform_seconds: on_cpu.then_some(transform_time.as_secs_f64()),
             sampling: SamplingUsage {

@@ -340,6 +340,13 @@ fn invariance_from_summary(s: &Summary) -> Option<InvarianceReport> {
             .iter()
             .map(|c| c.ekld_stderr.unwrap_or(0.0))
             .collect(),
+        // Every class's interval, or none (older summaries have none).
+        ekld_ci95: s
+            .classes
+            .iter()
+            .map(|c| c.ekld_ci95)
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default(),
         ekld,
         spearman_size_ekld: s.spearman_size_ekld,
         seconds: 0.0,
