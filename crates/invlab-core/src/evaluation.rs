@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::atomic::write_atomic;
 use crate::config::EvalConfig;
 use crate::records::{GroupAccuracy, InvarianceReport};
-use crate::summary::group_means;
+use crate::summary::{csv_field, group_means};
 
 /// Equal-width confidence bins of the reliability diagram and the ECE (Guo et al. 2017 use 15).
 pub const CALIBRATION_BINS: usize = 15;
@@ -115,7 +115,7 @@ impl Confusion {
         let name = |c: usize| {
             class_names
                 .get(c)
-                .map(|n| csv_cell(n))
+                .map(|n| csv_field(n))
                 .unwrap_or_else(|| c.to_string())
         };
         let mut out = String::from("true\\predicted");
@@ -132,14 +132,6 @@ impl Confusion {
             out.push('\n');
         }
         out
-    }
-}
-
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }
 
@@ -348,7 +340,7 @@ pub fn per_class_csv(record: &EvalRecord) -> String {
         let name = record
             .class_names
             .get(c)
-            .map(|n| csv_cell(n))
+            .map(|n| csv_field(n))
             .unwrap_or_default();
         out.push_str(&format!(
             "{c},{name},{},{},{:.6}",

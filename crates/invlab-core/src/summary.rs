@@ -257,7 +257,8 @@ impl Summary {
     }
 }
 
-fn csv_field(s: &str) -> String {
+/// A CSV field: quoted (inner quotes doubled) when it holds a comma, a quote or a line break.
+pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

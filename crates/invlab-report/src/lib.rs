@@ -665,13 +665,7 @@ pub(crate) fn comparison_csv(runs: &[ReportRun]) -> String {
     out
 }
 
-pub(crate) fn csv_quote(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
+pub(crate) use invlab_core::summary::csv_field as csv_quote;
 
 /// The embedded font every PNG is drawn with: DejaVu Sans cut to Latin, Greek and common
 /// symbols (`assets/fonts/`, Bitstream Vera licence). No system font is consulted, so a figure
