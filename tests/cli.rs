@@ -85,6 +85,18 @@ fn batch_run_of_a_tiny_config_writes_its_directory_and_prints_it() {
         csv.starts_with("run,dir,balanced_accuracy,accuracy,"),
         "{csv}"
     );
+    // What produced each run, so scripts read the report, not run directories.
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.ends_with(",seed,transform,ekld_sampling,invlab_commit"),
+        "{header}"
+    );
+    let row = csv.lines().nth(1).unwrap();
+    let commit = run_json(&dir)["invlab_commit"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(row.ends_with(&format!(",3,rot,adaptive,{commit}")), "{row}");
     let md = std::fs::read_to_string(cmp.join("report.md")).unwrap();
     assert!(
         md.contains("![eKLD against class size](ekld_vs_size.png)"),

@@ -103,5 +103,5 @@ for row in "${rows[@]}"; do
     target/release/invlab report "${drs_git[@]}" --baseline "$row-ce-drs" --out "$results/reproduction-$row/vs-ce-drs" > /dev/null
   fi
 done
-python3 scripts/research/reproduction_table.py "$results" "$runs" "${rows[@]}" > "$results/reproduction.md"
+python3 scripts/research/reproduction_table.py "$results" "${rows[@]}" > "$results/reproduction.md"
 echo "wrote $results/reproduction.md"

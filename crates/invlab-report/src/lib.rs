@@ -71,6 +71,8 @@ pub struct ReportRun {
     /// The run's config with its name and seed blanked (`None` when no config could be read):
     /// runs with equal keys are seeds of one experiment.
     pub seedless_config: Option<String>,
+    /// The nuisance transform it trained under (`data.transform`), as configs write it.
+    pub transform: String,
 }
 
 impl ReportRun {
@@ -90,6 +92,7 @@ impl ReportRun {
         Ok(ReportRun {
             label: summary.name.clone(),
             seedless_config: seedless(&record.config),
+            transform: invlab_core::config::serde_plain_name(&record.config.data.transform),
             dir: record.dir,
             metrics: record.epochs,
             summary,
@@ -640,7 +643,7 @@ pub fn few_many_ratio(s: &Summary) -> Option<f64> {
 /// The comparison table as CSV, full precision, fractions (not percent); empty where unmeasured.
 pub(crate) fn comparison_csv(runs: &[ReportRun]) -> String {
     let mut out = String::from(
-        "run,dir,balanced_accuracy,accuracy,many_shot_accuracy,medium_shot_accuracy,few_shot_accuracy,ekld_many,ekld_medium,ekld_few,few_many_ekld_ratio,spearman_size_ekld\n",
+        "run,dir,balanced_accuracy,accuracy,many_shot_accuracy,medium_shot_accuracy,few_shot_accuracy,ekld_many,ekld_medium,ekld_few,few_many_ekld_ratio,spearman_size_ekld,seed,transform,ekld_sampling,invlab_commit\n",
     );
     let field = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     for r in runs {
@@ -658,6 +661,12 @@ pub(crate) fn comparison_csv(runs: &[ReportRun]) -> String {
             field(s.ekld_by_group.few),
             field(few_many_ratio(s)),
             field(s.spearman_size_ekld),
+            s.seed.to_string(),
+            csv_quote(&r.transform),
+            s.ekld_sampling
+                .map(|m| invlab_core::config::serde_plain_name(&m))
+                .unwrap_or_default(),
+            csv_quote(s.invlab_commit.as_deref().unwrap_or("")),
         ];
         out.push_str(&cells.join(","));
         out.push('\n');
@@ -856,6 +865,7 @@ mod tests {
             summary,
             metrics: vec![last],
             seedless_config: seedless(&config),
+            transform: invlab_core::config::serde_plain_name(&config.data.transform),
         }
     }
 
