@@ -276,14 +276,8 @@ fn evaluate(request: &invlab_engine::evaluation::EvalRequest) -> Result<(), CliE
         let _ = writeln!(std::io::stderr(), "invlab eval: {}", step.describe());
     };
     let output = invlab_engine::evaluation::evaluate(request, &progress, &|| false)?;
-    invlab_report::write_eval_figures(&output.dir, &output.record, &output.confusion)
+    invlab_report::finish_eval_folder(&output.dir, &output.record, &output.confusion)
         .map_err(CliError::ReportOutput)?;
-    invlab_core::evaluation::finish(&output.dir, &output.record).map_err(|e| {
-        CliError::Eval(invlab_engine::evaluation::EvalError::Failed(format!(
-            "writing {}: {e}",
-            output.dir.display()
-        )))
-    })?;
     let text = invlab_report::eval_table(&output.record, &output.dir);
     match std::io::stdout().write_all(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Output(e)),

@@ -140,8 +140,8 @@ fn rows_of(t: &Tensor) -> Result<Vec<f32>, EvalError> {
 }
 
 /// Evaluates the run's checkpoint as `request` says and writes its tables into
-/// `RUN/eval-<name>/`; the caller adds the figures and then `evaluation::finish` writes
-/// `eval.json`, the mark of a complete folder. `progress` is told each step; `stop` is polled
+/// `RUN/eval-<name>/`; the caller adds the figures and then `eval.json`, the mark of a complete
+/// folder (`invlab_report::finish_eval_folder`). `progress` is told each step; `stop` is polled
 /// between forward batches. A panic inside libtorch (a CUDA out-of-memory on a shared GPU)
 /// comes back as `Failed`, as it does from a run's worker.
 pub fn evaluate(
@@ -153,14 +153,9 @@ pub fn evaluate(
         evaluate_unguarded(request, progress, stop)
     }))
     .unwrap_or_else(|panic| {
-        let text = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a panic without a message".into());
         Err(EvalError::Failed(format!(
             "internal error: {}",
-            crate::error::short_torch_text(&text)
+            crate::error::short_torch_text(&crate::worker::panic_text(&panic))
         )))
     })
 }

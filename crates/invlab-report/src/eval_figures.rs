@@ -205,7 +205,7 @@ pub fn confusion_svg(record: &EvalRecord, confusion: &Confusion) -> String {
 }
 
 /// The logit adjustment whose tau is closest to 1 (the first of equals).
-fn closest_to_one(corrections: &[Corrected]) -> Option<&Corrected> {
+pub(crate) fn closest_to_one(corrections: &[Corrected]) -> Option<&Corrected> {
     corrections
         .iter()
         .filter(|c| c.tau.is_finite())
@@ -340,6 +340,20 @@ pub fn write_eval_figures(
     )?);
     written.extend(write_figure(dir, "reliability", &reliability_svg(record))?);
     Ok(written)
+}
+
+/// Completes the eval folder the engine began: the figures, then `eval.json` last (its
+/// presence marks a complete folder). Both front ends finish an evaluation with this.
+pub fn finish_eval_folder(
+    dir: &Path,
+    record: &EvalRecord,
+    confusion: &Confusion,
+) -> Result<(), ReportError> {
+    write_eval_figures(dir, record, confusion)?;
+    invlab_core::evaluation::finish(dir, record).map_err(|source| ReportError::Write {
+        path: dir.join(invlab_core::evaluation::RECORD_FILE),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -105,11 +105,7 @@ pub fn eval_line(record: &EvalRecord, dir: &Path) -> String {
         "{} epoch {}/{}: balanced acc {:.3}",
         record.run_id, record.checkpoint_epoch, record.total_epochs, record.raw.balanced_accuracy
     );
-    if let Some(la) = record
-        .logit_adjusted
-        .iter()
-        .min_by(|a, b| (a.tau - 1.0).abs().total_cmp(&(b.tau - 1.0).abs()))
-    {
+    if let Some(la) = crate::eval_figures::closest_to_one(&record.logit_adjusted) {
         let _ = write!(
             line,
             " ({:.3} logit-adjusted τ={})",

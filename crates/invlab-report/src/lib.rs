@@ -8,7 +8,7 @@ pub mod eval_figures;
 pub mod over_seeds;
 pub mod stats;
 
-pub use eval_figures::write_eval_figures;
+pub use eval_figures::{finish_eval_folder, write_eval_figures};
 mod eval_table;
 pub use eval_table::{eval_line, eval_table};
 

@@ -154,10 +154,8 @@ fn evaluate(dir: PathBuf, threads: usize, stop: &AtomicBool) -> Result<String, S
     let output =
         invlab_engine::evaluation::evaluate(&request, &|_| {}, &|| stop.load(Ordering::Relaxed))
             .map_err(|e| format!("evaluation: {e}"))?;
-    invlab_report::write_eval_figures(&output.dir, &output.record, &output.confusion)
-        .map_err(|e| format!("evaluation figures: {e}"))?;
-    invlab_core::evaluation::finish(&output.dir, &output.record)
-        .map_err(|e| format!("writing {}: {e}", output.dir.display()))?;
+    invlab_report::finish_eval_folder(&output.dir, &output.record, &output.confusion)
+        .map_err(|e| format!("evaluation: {e}"))?;
     Ok(invlab_report::eval_line(&output.record, &output.dir))
 }
 

@@ -122,7 +122,7 @@ pub(crate) fn fits_on_gpu(config: &RunConfig, device: tch::Device) -> EngineResu
     Ok(())
 }
 
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<String>()
         .cloned()
