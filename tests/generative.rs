@@ -121,6 +121,43 @@ fn the_generator_is_trained_cached_reused_and_a_stopped_training_resumes_exactly
         !runs.join("a/generator-training.ot").exists(),
         "the training checkpoint is cleared"
     );
+    // The coverage diagnostic: head and tail images, 64 generated styles and 64 true BG draws
+    // each. The true draws read back as the transform's own levels (integers 0..=99); the
+    // lab, the run directory and the event agree; the post-run step draws its figure.
+    let coverage = events
+        .iter()
+        .find_map(|e| match e {
+            Event::GeneratorCoverage(c) => Some((**c).clone()),
+            _ => None,
+        })
+        .expect("a coverage event");
+    assert_eq!(
+        coverage.measure,
+        invlab_core::nuisance_coverage::NuisanceMeasure::BackgroundLevel
+    );
+    let ends: Vec<_> = coverage.groups.iter().map(|g| g.end).collect();
+    use invlab_core::nuisance_coverage::SizeEnd;
+    assert_eq!(ends, [SizeEnd::Head, SizeEnd::Tail]);
+    let sizes = &a.classes;
+    for g in &coverage.groups {
+        assert!(!g.classes.is_empty());
+        assert_eq!(g.generated.len(), g.classes.len() * coverage.styles);
+        assert_eq!(g.truth.len(), g.generated.len());
+        assert!(g
+            .truth
+            .iter()
+            .all(|v| v.fract() == 0.0 && (0.0..100.0).contains(v)));
+        assert!(g.generated.iter().all(|v| v.is_finite()));
+        for (&c, &n) in g.classes.iter().zip(&g.class_sizes) {
+            assert_eq!(sizes[c].train_size, n);
+        }
+    }
+    let head_min = coverage.groups[0].class_sizes.iter().min().unwrap();
+    let tail_max = coverage.groups[1].class_sizes.iter().max().unwrap();
+    assert!(head_min >= tail_max, "head {head_min} vs tail {tail_max}");
+    assert_eq!(loaded.generator_coverage.as_deref(), Some(&coverage));
+    invlab_report::write_run_figures(&runs.join("a")).unwrap();
+    assert!(runs.join("a/generator-coverage.png").is_file());
 
     // B: the same data and settings reuse the cached generator: no training, same results.
     let (events, b) = finish(RunRequest::New {
@@ -134,6 +171,11 @@ fn the_generator_is_trained_cached_reused_and_a_stopped_training_resumes_exactly
         .iter()
         .all(|e| !matches!(e, Event::Phase(invlab_engine::Phase::Generator))));
     assert_eq!(key(&a), key(&b), "the cached generator gives the same run");
+    // The cached generator measures as the trained one did (same images, styles, draws).
+    let read = |run: &str| {
+        std::fs::read_to_string(runs.join(run).join("generator-coverage.json")).unwrap()
+    };
+    assert_eq!(read("b"), read("a"));
 
     // Another seed draws other data: another generator.
     let mut other = tiny_git("other-seed", &cache);

@@ -108,6 +108,20 @@ impl Job {
                 progress.generator(id, &name, &g);
                 None
             }
+            Event::GeneratorCoverage(c) => {
+                progress.line(&format!(
+                    "[{name}] generator coverage of the {} over {} styles per image:",
+                    c.measure.label(),
+                    c.styles
+                ));
+                for group in &c.groups {
+                    progress.line(&format!(
+                        "[{name}]   {}",
+                        invlab_core::nuisance_coverage::summary_line(&c, group)
+                    ));
+                }
+                None
+            }
             Event::Epoch(m) => {
                 self.epoch = m.epoch + 1;
                 progress.epoch(id, &name, &m);

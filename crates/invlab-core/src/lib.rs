@@ -13,6 +13,7 @@ pub mod heartbeat;
 pub mod lock;
 pub mod longtail;
 pub mod memory;
+pub mod nuisance_coverage;
 pub mod paths;
 pub mod picture;
 pub mod records;

@@ -21,6 +21,7 @@ use super::summary::Summary;
 use crate::config::RunConfig;
 use crate::generator::{read_losses, Losses, SampleGrid};
 use crate::heartbeat::{self, Heartbeat, Writer};
+use crate::nuisance_coverage::NuisanceCoverage;
 
 /// The run-directory format this build writes, recorded in `run.json`. Version 1 is every
 /// directory written before the field existed. What version 1 lacks reads as `None` (each such
@@ -262,6 +263,9 @@ impl RunDir {
         let generator_samples = generator
             .as_ref()
             .and_then(|_| read_json(&self.file("generator-samples.json")));
+        let generator_coverage = generator
+            .as_ref()
+            .and_then(|_| read_json(&self.file(crate::nuisance_coverage::FILE)));
         let updated = state
             .as_ref()
             .map(|s| s.updated)
@@ -278,6 +282,7 @@ impl RunDir {
             generator,
             generator_losses,
             generator_samples,
+            generator_coverage,
             heartbeat: self.read_heartbeat(),
             updated,
         })
@@ -333,6 +338,8 @@ pub struct RunRecord {
     pub generator: Option<GeneratorRecord>,
     pub generator_losses: Vec<Losses>,
     pub generator_samples: Option<SampleGrid>,
+    /// The generator's coverage of the true nuisance (`generator-coverage.json`, BG and DIL).
+    pub generator_coverage: Option<NuisanceCoverage>,
     /// The writer's last heartbeat (`progress.json`), if it wrote one.
     pub heartbeat: Option<Heartbeat>,
     /// Seconds since the Unix epoch of the last state change (the folder's mtime without one).

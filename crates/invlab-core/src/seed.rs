@@ -47,6 +47,10 @@ pub enum SeedPurpose {
     GitBatch { epoch: usize, batch: usize },
     /// GIT: the sample grid's images and styles.
     GitSamples,
+    /// GIT's coverage diagnostic: the generated variants' styles.
+    GitCoverageStyles,
+    /// GIT's coverage diagnostic: the true transform's draws beside them.
+    GitCoverageTruth,
 }
 
 impl SeedPurpose {
@@ -73,6 +77,8 @@ impl SeedPurpose {
             GitPool { epoch } => format!("git-pool-{epoch}"),
             GitBatch { epoch, batch } => format!("git-batch-{epoch}-{batch}"),
             GitSamples => "git-samples".into(),
+            GitCoverageStyles => "git-coverage-styles".into(),
+            GitCoverageTruth => "git-coverage-truth".into(),
         }
     }
 }
@@ -155,6 +161,11 @@ mod tests {
             derive(42, Order { epoch: 2 })
         );
         assert_ne!(derive(42, Init), derive(43, Init));
+        // Purposes added since the enum: labels of their own, streams apart from the rest.
+        assert_eq!(GitCoverageStyles.label(), "git-coverage-styles");
+        assert_eq!(GitCoverageTruth.label(), "git-coverage-truth");
+        assert_ne!(derive(42, GitCoverageStyles), derive(42, GitCoverageTruth));
+        assert_ne!(derive(42, GitCoverageStyles), derive(42, GitSamples));
     }
 
     /// `derive_seed(42, label)` of the pre-enum implementation, computed independently

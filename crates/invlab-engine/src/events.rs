@@ -1,6 +1,7 @@
 //! The plain-data vocabulary between the engine's worker thread and its front ends.
 //! Nothing here holds a tensor: events cross threads and are serialized to run directories.
 
+use invlab_core::nuisance_coverage::NuisanceCoverage;
 pub use invlab_core::records::Phase;
 use invlab_core::records::{EpochMetrics, GeneratorProgress, InvarianceReport, RunInfo};
 use invlab_core::summary::Summary;
@@ -29,6 +30,8 @@ pub enum Event {
     },
     /// The generator phase's progress (throttled; a sample grid now and then).
     Generator(Box<GeneratorProgress>),
+    /// The generator's coverage of the true nuisance (BG, DIL), once it is ready.
+    GeneratorCoverage(Box<NuisanceCoverage>),
     Epoch(Box<EpochMetrics>),
     Invariance(Box<InvarianceReport>),
     Paused,

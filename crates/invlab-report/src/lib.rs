@@ -4,6 +4,7 @@
 //! interval and paired comparisons with a baseline series (`over_seeds`, on `stats`).
 //! `write_run_figures` serves every finished run; `write_report` is `invlab report --out DIR`.
 
+pub mod coverage_figures;
 pub mod eval_figures;
 pub mod over_seeds;
 pub mod stats;
@@ -73,6 +74,8 @@ pub struct ReportRun {
     pub seedless_config: Option<String>,
     /// The nuisance transform it trained under (`data.transform`), as configs write it.
     pub transform: String,
+    /// GIT runs: the generator's coverage of the true nuisance (BG, DIL).
+    pub coverage: Option<invlab_core::nuisance_coverage::NuisanceCoverage>,
 }
 
 impl ReportRun {
@@ -95,6 +98,7 @@ impl ReportRun {
             transform: invlab_core::config::serde_plain_name(&record.config.data.transform),
             dir: record.dir,
             metrics: record.epochs,
+            coverage: record.generator_coverage,
             summary,
         })
     }
@@ -737,6 +741,13 @@ pub fn write_run_figures(dir: &Path) -> Result<(), ReportError> {
     let runs = [ReportRun::load(dir)?];
     write_figure(dir, "ekld_vs_size", &ekld_vs_size_svg(&runs))?;
     write_figure(dir, "curves", &curves_svg(&runs))?;
+    if let Some(coverage) = &runs[0].coverage {
+        write_figure(
+            dir,
+            "generator-coverage",
+            &coverage_figures::coverage_svg(coverage),
+        )?;
+    }
     // The event file again, now with the figures as images.
     let run = RunDir {
         path: dir.to_path_buf(),
@@ -788,6 +799,9 @@ pub fn write_report_with(
             report_markdown(runs, &statistics.markdown, &statistics.series),
         ),
     ];
+    if let Some(csv) = coverage_figures::coverage_csv(runs) {
+        files.push(("coverage.csv", csv));
+    }
     if statistics.has_seeds {
         files.push((
             "series.csv",
@@ -816,6 +830,7 @@ pub(crate) fn report_markdown(runs: &[ReportRun], statistics: &str, series: &[Se
     let mut out = String::from("# Run comparison\n\n");
     out.push_str(&comparison_table(runs));
     out.push_str(statistics);
+    out.push_str(&coverage_figures::coverage_markdown(runs));
     out.push_str(
         "\nBalanced accuracy is the mean of per-class test accuracies; many / medium / few are the \
 classes with > 100, 20-100 and < 20 training images. eKLD in nats (lower: more invariant).\n\n\
@@ -866,6 +881,7 @@ mod tests {
             metrics: vec![last],
             seedless_config: seedless(&config),
             transform: invlab_core::config::serde_plain_name(&config.data.transform),
+            coverage: None,
         }
     }
 
@@ -922,6 +938,45 @@ mod tests {
             4 * classes,
             "every seed's classes"
         );
+    }
+
+    /// GIT runs' coverage records reach the report as a table and `coverage.csv`, one row per
+    /// run and end, with the figures the summary computes; runs without one add nothing.
+    #[test]
+    fn the_report_tables_each_git_runs_coverage() {
+        let mut config = RunConfig::default();
+        config.data.transform = invlab_core::config::TransformKind::Bg;
+        let mut git = record("bg-git-seed0", 0, &config, 0.5);
+        git.coverage = Some(coverage_figures::tests::coverage());
+        let runs = vec![record("bg-drs-seed0", 0, &config, 0.4), git];
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("report");
+        write_report(&runs, &out, None).unwrap();
+        let csv = std::fs::read_to_string(out.join("coverage.csv")).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 3, "{csv}");
+        // Tail: generated all 20 against true {0, 40, 80} x 2: W1 = (20 + 20 + 60) / 3.
+        let tail: Vec<&str> = lines[2].split(',').collect();
+        assert_eq!(
+            &tail[..6],
+            ["bg-git-seed0", "0", "bg", "background level", "tail", "2"]
+        );
+        assert_eq!(tail[13], "0");
+        assert_eq!(tail[14], "0");
+        assert!((tail[15].parse::<f64>().unwrap() - 100.0 / 3.0).abs() < 1e-9);
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert!(md.contains("## GIT generator coverage"), "{md}");
+        assert!(
+            md.contains("| bg-git-seed0 | head | 2 | 0 - 80 | 0 - 80 | 100 % | 1.00x | 0 |"),
+            "{md}"
+        );
+        // Without coverage records: no file, no section.
+        let plain = tmp.path().join("plain");
+        write_report(&runs[..1], &plain, None).unwrap();
+        assert!(!plain.join("coverage.csv").exists());
+        assert!(!std::fs::read_to_string(plain.join("report.md"))
+            .unwrap()
+            .contains("coverage"));
     }
 
     /// A run of `record` whose summary says `balanced` and few-shot eKLD `few_ekld`.

@@ -10,6 +10,7 @@
 pub mod adam;
 pub mod augment;
 pub mod cache;
+pub mod coverage;
 pub mod munit;
 pub mod samples;
 pub mod training;

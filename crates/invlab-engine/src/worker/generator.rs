@@ -11,13 +11,14 @@ use super::{Flow, Trainer};
 use crate::error::{EngineError, EngineResult};
 use crate::events::{Event, Phase};
 use crate::generative::augment::{keep_probabilities, GitAugmenter};
-use crate::generative::cache;
 use crate::generative::munit::Generator;
 use crate::generative::samples::{pick_rows, sample_grid};
 use crate::generative::training::MunitTraining;
+use crate::generative::{cache, coverage};
 use invlab_core::atomic::{save_atomic_with_room, write_atomic};
 use invlab_core::config::{Augment, GenMode};
 use invlab_core::generator::{GeneratorSpec, KeyInputs, Losses, SampleGrid};
+use invlab_core::nuisance_coverage;
 use invlab_core::records::{GeneratorProgress, GeneratorRecord};
 use invlab_core::rundir::Status;
 
@@ -169,8 +170,28 @@ impl Trainer<'_> {
         if self.config.method.augment == Augment::Git {
             self.git = Some(self.augmenter());
         }
+        self.write_coverage(&loaded.net)?;
         self.generator = Some(loaded);
         Ok(Some(()))
+    }
+
+    /// The generator's coverage diagnostic, into the run directory and to the front end.
+    fn write_coverage(&self, generator: &Generator) -> EngineResult<()> {
+        let Some(coverage) = coverage::measure(
+            generator,
+            &self.data.train,
+            &self.data.train_by_class,
+            &self.info.train_sizes,
+            self.config.data.transform,
+            self.config.seed,
+        ) else {
+            return Ok(());
+        };
+        let path = self.dir.file(nuisance_coverage::FILE);
+        let text = serde_json::to_string(&coverage).unwrap_or_default() + "\n";
+        write_atomic(&path, text.as_bytes()).map_err(|e| EngineError::writing(&path, e))?;
+        self.emit(Event::GeneratorCoverage(Box::new(coverage)));
+        Ok(())
     }
 
     /// GIT's mixing as `[git]` configures it (for the generator, or the oracle control).

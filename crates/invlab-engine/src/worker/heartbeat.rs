@@ -89,7 +89,7 @@ impl Beating {
                 self.beat.paused = false;
                 true
             }
-            Event::Invariance(_) => false,
+            Event::Invariance(_) | Event::GeneratorCoverage(_) => false,
             // The final state is state.json's to tell.
             Event::Finished(_) | Event::Stopped { .. } | Event::Failed { .. } => return,
         };

@@ -54,6 +54,7 @@ impl App {
             }
             Event::Invariance(r) => run.invariance = Some(r),
             Event::Generator(p) => run.record_generator(*p),
+            Event::GeneratorCoverage(c) => run.generator_coverage = Some(c),
             Event::Paused => {
                 run.status = RunStatus::Paused;
                 run.pause_requested = false;

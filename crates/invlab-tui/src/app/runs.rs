@@ -87,6 +87,8 @@ pub struct RunEntry {
     /// GIT's generator phase: the latest progress and the newest sample grid.
     pub generator: Option<Box<GeneratorProgress>>,
     pub generator_samples: Option<Box<invlab_core::generator::SampleGrid>>,
+    /// The generator's coverage of the true nuisance, once measured (BG, DIL).
+    pub generator_coverage: Option<Box<invlab_core::nuisance_coverage::NuisanceCoverage>>,
     /// Generator losses seen so far (for the loss curves).
     pub generator_losses: Vec<invlab_core::generator::Losses>,
     pub summary: Option<Box<Summary>>,
@@ -168,6 +170,7 @@ impl RunEntry {
             }));
             entry.generator_losses = record.generator_losses;
             entry.generator_samples = record.generator_samples.map(Box::new);
+            entry.generator_coverage = record.generator_coverage.map(Box::new);
         }
         entry
     }
@@ -187,6 +190,7 @@ impl RunEntry {
             invariance: None,
             generator: None,
             generator_samples: None,
+            generator_coverage: None,
             generator_losses: Vec::new(),
             summary: None,
             marked: false,

@@ -13,6 +13,7 @@ use invlab_engine::{GeneratorProgress, Phase};
 use super::curves::{chart, Series};
 use super::picture::{render_picture, Graphics};
 use invlab_core::generator::SampleGrid;
+use invlab_core::nuisance_coverage::NuisanceCoverage;
 use invlab_core::picture::{grid as grid_picture, GridRow, GridStyle, Picture};
 
 /// Whether the curves pane shows the generator view for this run: during the generator phase,
@@ -79,12 +80,37 @@ pub(crate) fn render_generator(
     samples_elsewhere: bool,
 ) {
     let theme = app.theme();
-    let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let coverage = run
+        .generator_coverage
+        .as_deref()
+        .map(coverage_lines)
+        .unwrap_or_default();
+    let [head, coverage_area, body] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(coverage.len() as u16),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
     let text = match &run.generator {
         Some(p) => format!(" GIT {}", progress_line(p)),
         None => " GIT generator: starting...".into(),
     };
     frame.render_widget(Paragraph::new(Span::styled(text, theme.accent())), head);
+    let coverage: Vec<Line> = coverage
+        .into_iter()
+        .enumerate()
+        .map(|(k, l)| {
+            Line::from(Span::styled(
+                l,
+                if k == 0 {
+                    theme.dim()
+                } else {
+                    Style::default()
+                },
+            ))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(coverage), coverage_area);
     if body.height == 0 {
         return;
     }
@@ -120,6 +146,32 @@ pub(crate) fn render_generator(
             )
         }
     }
+}
+
+/// The coverage diagnostic as the pane shows it: a caption, then one line per end, e.g.
+/// `  tail   [14, 21] vs [5, 94]  covers 8%  within-image spread 0.04x  W1 31`.
+pub(crate) fn coverage_lines(c: &NuisanceCoverage) -> Vec<String> {
+    let d = c.measure.decimals();
+    let mut lines = vec![format!(
+        " coverage of the {}, {} styles per image (generated vs true, 5-95%):",
+        c.measure.label(),
+        c.styles
+    )];
+    for g in &c.groups {
+        let s = g.summary(c.styles);
+        lines.push(format!(
+            "  {:<5} [{:.d$}, {:.d$}] vs [{:.d$}, {:.d$}]  covers {:.0}%  within-image spread {:.2}x  W1 {:.d$}",
+            g.end.label(),
+            s.generated.q05,
+            s.generated.q95,
+            s.truth.q05,
+            s.truth.q95,
+            100.0 * s.range_covered,
+            s.within_image_spread,
+            s.wasserstein,
+        ));
+    }
+    lines
 }
 
 /// Which of the grid's images to show in `width` x `height` pixels, and how large: images
@@ -365,6 +417,54 @@ mod tests {
         let mut cached = progress(1000, 0, 0.0);
         cached.from_cache = true;
         assert!(progress_line(&cached).contains("loaded from the cache"));
+    }
+
+    #[test]
+    fn coverage_lines_show_each_end_generated_against_true() {
+        use invlab_core::nuisance_coverage::{CoverageGroup, NuisanceMeasure, SizeEnd};
+        // Two images, 4 styles: generated levels stuck near 10 and 30, true ones 0..90.
+        let group = |end, generated: Vec<f64>| CoverageGroup {
+            end,
+            classes: vec![0, 1],
+            class_sizes: vec![100, 90],
+            generated,
+            truth: vec![0.0, 30.0, 60.0, 90.0, 0.0, 30.0, 60.0, 90.0],
+        };
+        let coverage = NuisanceCoverage {
+            transform: invlab_core::config::TransformKind::Bg,
+            measure: NuisanceMeasure::BackgroundLevel,
+            styles: 4,
+            groups: vec![
+                group(
+                    SizeEnd::Head,
+                    vec![10.0, 10.0, 10.0, 10.0, 30.0, 30.0, 30.0, 30.0],
+                ),
+                group(
+                    SizeEnd::Tail,
+                    vec![0.0, 30.0, 60.0, 90.0, 0.0, 30.0, 60.0, 90.0],
+                ),
+            ],
+        };
+        let lines = coverage_lines(&coverage);
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[0].contains("background level, 4 styles per image"),
+            "{}",
+            lines[0]
+        );
+        // Head: generated 5-95% of {10 x4, 30 x4} = [10, 30]; true [0, 90] (numpy: 0 and
+        // 90 at 0.05 / 0.95 of 8 values: 0 + 0.35 * 0 = 0 and 90); covers 20/90 = 22%.
+        assert_eq!(
+            lines[1],
+            "  head  [10, 30] vs [0, 90]  covers 22%  within-image spread 0.00x  W1 30"
+        );
+        assert!(
+            lines[2].starts_with(
+                "  tail  [0, 90] vs [0, 90]  covers 100%  within-image spread 1.00x  W1 0"
+            ),
+            "{}",
+            lines[2]
+        );
     }
 
     #[test]
