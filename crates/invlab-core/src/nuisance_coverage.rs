@@ -1,7 +1,9 @@
 //! GIT's generator coverage diagnostic, as plain data: does the generator produce the range of
 //! nuisance the true transform does, on head images and on tail images? For each image, the
-//! nuisance of `styles` generated variants (random styles) beside that of as many fresh draws
-//! of the true transform, both measured by the same statistic (`NuisanceMeasure`). A generator
+//! nuisance of `styles` generated variants (random styles, from the training image as the
+//! classifier's batches give it) beside that of as many fresh draws of the true transform (of
+//! the untransformed image), both measured by the same statistic (`NuisanceMeasure`) against
+//! the untransformed image. A generator
 //! whose style path is dead gives each image nearly one nuisance value whatever the style: its
 //! within-image spread is a small share of the true transform's, though the pooled values may
 //! still spread across images. The engine measures (`invlab_engine::generative::coverage`);
@@ -19,9 +21,9 @@ pub const FILE: &str = "generator-coverage.json";
 #[serde(rename_all = "kebab-case")]
 pub enum NuisanceMeasure {
     /// BG: the mean value (0..=255) of the pixels that are background (0 in every channel) in
-    /// the content image. The true transform sets exactly these pixels to its drawn level.
+    /// the untransformed image. The true transform sets exactly these pixels to its drawn level.
     BackgroundLevel,
-    /// DIL: the image's ink area (pixels >= 128 in some channel) over the content image's.
+    /// DIL: the image's ink area (pixels >= 128 in some channel) over the untransformed image's.
     /// Dilation raises it above 1, erosion lowers it.
     InkAreaRatio,
 }

@@ -221,9 +221,14 @@ pub(crate) fn training_images(
     x
 }
 
-/// Whether the batches need the untransformed training images.
+/// Whether the run keeps the untransformed training images: Oracle's batches and GIT's oracle
+/// control draw fresh transforms of them; GIT's coverage diagnostic measures the nuisance
+/// against them.
 pub(crate) fn needs_base_images(config: &RunConfig) -> bool {
-    matches!(config.method.augment, Augment::Oracle | Augment::GitOracle)
+    matches!(
+        config.method.augment,
+        Augment::Oracle | Augment::Git | Augment::GitOracle
+    )
 }
 
 /// Random crop (zero padding 4) and horizontal flip, one draw per image, batched by gather.

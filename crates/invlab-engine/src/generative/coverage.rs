@@ -1,6 +1,9 @@
 //! GIT's generator coverage diagnostic (`invlab_core::nuisance_coverage`): the nuisance of
 //! generated variants against fresh true transforms of the same head and tail images, each
-//! measured on the batch by the same tensor statistic.
+//! measured on the batch by the same tensor statistic. The generator gets what it gets in
+//! training (the stored training image, transformed once); the true transform gets the
+//! untransformed image; both are measured against the untransformed image (its background
+//! pixels, its ink), which is the glyph without any nuisance.
 
 use tch::{Kind, Tensor};
 
@@ -22,17 +25,17 @@ const CHUNK: i64 = 512;
 /// edges in between).
 const INK: f64 = 128.0;
 
-/// The measure of each image of `images` (N x C x H x W, float 0..=255) made from `content`
-/// (the same shape, the untransformed images). NaN where the content gives the measure
-/// nothing to read (no background pixel; no ink).
-pub fn nuisance_values(measure: NuisanceMeasure, content: &Tensor, images: &Tensor) -> Vec<f64> {
+/// The measure of each image of `images` (N x C x H x W, float 0..=255) against `reference`
+/// (the same shape: the untransformed images they stand for). NaN where the reference gives
+/// the measure nothing to read (no background pixel; no ink).
+pub fn nuisance_values(measure: NuisanceMeasure, reference: &Tensor, images: &Tensor) -> Vec<f64> {
     let values = tch::no_grad(|| {
-        let content = content.to_kind(Kind::Float);
+        let reference = reference.to_kind(Kind::Float);
         let images = images.to_kind(Kind::Float);
         match measure {
             NuisanceMeasure::BackgroundLevel => {
-                let channels = content.size()[1] as f64;
-                let background = content.eq(0.0).all_dims(1, true).to_kind(Kind::Float);
+                let channels = reference.size()[1] as f64;
+                let background = reference.eq(0.0).all_dims(1, true).to_kind(Kind::Float);
                 let sum =
                     (&images * &background).sum_dim_intlist(&[1i64, 2, 3][..], false, Kind::Double);
                 let count =
@@ -45,7 +48,7 @@ pub fn nuisance_values(measure: NuisanceMeasure, content: &Tensor, images: &Tens
                         .any_dim(1, false)
                         .sum_dim_intlist(&[1i64, 2][..], false, Kind::Double)
                 };
-                ink(&images) / ink(&content)
+                ink(&images) / ink(&reference)
             }
         }
     });
@@ -59,11 +62,13 @@ pub fn nuisance_values(measure: NuisanceMeasure, content: &Tensor, images: &Tens
         .collect()
 }
 
-/// The diagnostic of `generator` on the run's training images (`train`, N x C x H x W bytes or
-/// floats on the run's device), `None` for a transform without a measure.
+/// The diagnostic of `generator` on the run's training images (`train`: as stored, transformed
+/// once; `base`: untransformed; N x C x H x W bytes or floats on the run's device), `None` for
+/// a transform without a measure.
 pub fn measure(
     generator: &Generator,
     train: &Tensor,
+    base: &Tensor,
     train_by_class: &[Vec<usize>],
     train_sizes: &[usize],
     transform: TransformKind,
@@ -72,7 +77,7 @@ pub fn measure(
     let measure = NuisanceMeasure::of(transform)?;
     // Images the measure can read: judged on the untransformed image itself.
     let readable = |i: usize| {
-        let image = train.get(i as i64).unsqueeze(0);
+        let image = base.get(i as i64).unsqueeze(0);
         nuisance_values(measure, &image, &image)[0].is_finite()
     };
     let mut styles_rng = seed::rng(seed, SeedPurpose::GitCoverageStyles);
@@ -85,20 +90,23 @@ pub fn measure(
             if !picked.is_empty() {
                 let index: Vec<i64> = picked.iter().map(|&(_, i)| i as i64).collect();
                 let index = Tensor::from_slice(&index).to_device(train.device());
-                let content = train
-                    .index_select(0, &index)
-                    .to_kind(Kind::Float)
-                    .repeat_interleave_self_int(STYLES as i64, 0, None);
-                let total = content.size()[0];
+                let repeated = |images: &Tensor| {
+                    images
+                        .index_select(0, &index)
+                        .to_kind(Kind::Float)
+                        .repeat_interleave_self_int(STYLES as i64, 0, None)
+                };
+                let (stored, untransformed) = (repeated(train), repeated(base));
+                let total = stored.size()[0];
                 let mut start = 0;
                 while start < total {
                     let rows = CHUNK.min(total - start);
-                    let part = content.narrow(0, start, rows);
-                    let made = generate(generator, &part, &mut styles_rng);
-                    generated.extend(nuisance_values(measure, &part, &made));
+                    let reference = untransformed.narrow(0, start, rows);
+                    let made = generate(generator, &stored.narrow(0, start, rows), &mut styles_rng);
+                    generated.extend(nuisance_values(measure, &reference, &made));
                     let drawn =
-                        tch::no_grad(|| transforms::apply(transform, &part, &mut truth_rng));
-                    truth.extend(nuisance_values(measure, &part, &drawn));
+                        tch::no_grad(|| transforms::apply(transform, &reference, &mut truth_rng));
+                    truth.extend(nuisance_values(measure, &reference, &drawn));
                     start += rows;
                 }
             }

@@ -9,7 +9,7 @@ use crate::data::prepare::Prepared;
 use crate::data::ImageSet;
 use crate::error::{EngineError, EngineResult};
 use crate::{method, transforms};
-use invlab_core::config::{RunConfig, TransformKind};
+use invlab_core::config::{Augment, RunConfig, TransformKind};
 use invlab_core::seed::{self, SeedPurpose};
 
 /// The training set, test sets and normalisation, resident on the device.
@@ -17,7 +17,7 @@ pub(crate) struct DeviceData {
     /// Transformed once, u8.
     pub train: Tensor,
     /// Untransformed, u8: kept when the method draws fresh transforms of the base images
-    /// (Oracle).
+    /// (Oracle, GIT's oracle control) or measures against them (GIT's coverage diagnostic).
     pub train_raw: Option<Tensor>,
     pub train_labels: Vec<i64>,
     pub train_by_class: Vec<Vec<usize>>,
@@ -45,6 +45,7 @@ impl DeviceData {
         let base = self
             .train_raw
             .as_ref()
+            .filter(|_| config.method.augment == Augment::Oracle)
             .map(|raw| raw.index_select(0, idx).to_kind(Kind::Float));
         method::training_images(config, &stored, base.as_ref(), rng)
     }

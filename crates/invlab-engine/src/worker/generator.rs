@@ -177,9 +177,13 @@ impl Trainer<'_> {
 
     /// The generator's coverage diagnostic, into the run directory and to the front end.
     fn write_coverage(&self, generator: &Generator) -> EngineResult<()> {
+        let Some(base) = &self.data.train_raw else {
+            return Ok(());
+        };
         let Some(coverage) = coverage::measure(
             generator,
             &self.data.train,
+            base,
             &self.data.train_by_class,
             &self.info.train_sizes,
             self.config.data.transform,
