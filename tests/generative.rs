@@ -158,6 +158,43 @@ fn the_generator_is_trained_cached_reused_and_a_stopped_training_resumes_exactly
     assert_eq!(loaded.generator_coverage.as_deref(), Some(&coverage));
     invlab_report::write_run_figures(&runs.join("a")).unwrap();
     assert!(runs.join("a/generator-coverage.png").is_file());
+    // `invlab eval` measures it again from the cached generator, into eval.json, and gives a
+    // run that lacks its run-directory copy (made before the diagnostic) that copy.
+    let copy = runs.join("a").join(invlab_core::nuisance_coverage::FILE);
+    std::fs::remove_file(&copy).unwrap();
+    let evaluated = invlab_engine::evaluation::evaluate(
+        &invlab_engine::evaluation::EvalRequest {
+            run_dir: runs.join("a"),
+            name: None,
+            overrides: Vec::new(),
+            taus: Vec::new(),
+            norm_taus: Vec::new(),
+            device: None,
+            skip_invariance: true,
+            threads: None,
+        },
+        &|_| {},
+        &|| false,
+    )
+    .unwrap();
+    let again = evaluated
+        .record
+        .generator_coverage
+        .expect("eval measures a GIT run's coverage");
+    assert_eq!(again.groups.len(), 2);
+    for (g, h) in again.groups.iter().zip(&coverage.groups) {
+        assert_eq!((&g.classes, &g.truth), (&h.classes, &h.truth));
+        let worst = g
+            .generated
+            .iter()
+            .zip(&h.generated)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        assert!(worst < 1e-3, "generated values differ by {worst}");
+    }
+    let restored: invlab_core::nuisance_coverage::NuisanceCoverage =
+        serde_json::from_str(&std::fs::read_to_string(&copy).unwrap()).unwrap();
+    assert_eq!(restored, again);
 
     // B: the same data and settings reuse the cached generator: no training, same results.
     let (events, b) = finish(RunRequest::New {

@@ -297,6 +297,9 @@ pub struct EvalRecord {
     /// eKLD and consistency under the eval settings' transform and sampling (`None` when
     /// skipped).
     pub invariance: Option<InvarianceReport>,
+    /// GIT runs (BG, DIL): the generator's coverage of the true nuisance, measured again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_coverage: Option<crate::nuisance_coverage::NuisanceCoverage>,
 }
 
 /// `RUN/eval-<name>`.

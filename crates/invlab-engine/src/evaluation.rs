@@ -15,13 +15,16 @@ use tch::{Device, Kind, Tensor};
 use crate::data::prepare::prepare;
 use crate::device;
 use crate::error::EngineError;
+use crate::generative::coverage;
 use crate::generative::munit::Generator;
 use crate::models::{Classifier, Head};
 use crate::torch_seed::with_torch_seed;
 use crate::worker::{data, evaluate::InvarianceInputs, head_kind};
-use invlab_core::config::{EkldTransform, RunConfig};
+use invlab_core::atomic::write_atomic;
+use invlab_core::config::{Augment, EkldTransform, RunConfig};
 use invlab_core::device::DeviceRequest;
 use invlab_core::evaluation::{self as plain, Confusion, Corrected, EvalRecord, Logits};
+use invlab_core::nuisance_coverage;
 use invlab_core::rundir::{now_secs, RunDir};
 
 /// What to evaluate and how.
@@ -301,10 +304,9 @@ fn evaluate_unguarded(
         )));
     }
 
-    // The generator, when eKLD is asked under it: the one the run used (generator.json).
-    let generator_vs_and_net = if !request.skip_invariance
-        && config.ekld_transform() == EkldTransform::Generator
-    {
+    // The generator the run used (generator.json): required when eKLD is asked under it; for
+    // the coverage diagnostic of a GIT run, used when its cache entry is still there.
+    let load_generator = || -> Result<(VarStore, Generator), EvalError> {
         let record = record_on_disk.generator.as_ref().ok_or_else(|| {
             EvalError::BadInput(format!(
                 "{}: eval.ekld_transform = \"generator\" needs a GIT run's generator (generator.json)",
@@ -325,10 +327,40 @@ fn evaluate_unguarded(
             ))
         })?;
         gvs.freeze();
-        Some((gvs, net))
-    } else {
-        None
+        Ok((gvs, net))
     };
+    let git_run = record_on_disk.generator.is_some() && config.method.augment == Augment::Git;
+    let generator_vs_and_net =
+        if !request.skip_invariance && config.ekld_transform() == EkldTransform::Generator {
+            Some(load_generator()?)
+        } else if git_run {
+            load_generator().ok()
+        } else {
+            None
+        };
+    // The coverage diagnostic, measured as the run measured it. A run made before the
+    // diagnostic gets its run-directory copy now (the same function of its generator, seed and
+    // data), so that `invlab report` finds it where it finds every other run's.
+    let generator_coverage = match (&generator_vs_and_net, &device_data.train_raw) {
+        (Some((_, net)), Some(base)) if git_run => coverage::measure(
+            net,
+            &device_data.train,
+            base,
+            &device_data.train_by_class,
+            &prepared.train_sizes,
+            config.data.transform,
+            config.seed,
+        ),
+        _ => None,
+    };
+    if let Some(c) = &generator_coverage {
+        let path = run.file(nuisance_coverage::FILE);
+        if !path.exists() {
+            let text = serde_json::to_string(c).unwrap_or_default() + "\n";
+            write_atomic(&path, text.as_bytes())
+                .map_err(|e| EvalError::Failed(format!("writing {}: {e}", path.display())))?;
+        }
+    }
 
     progress(EvalStep::Scoring);
     let classes = prepared.num_classes;
@@ -467,6 +499,7 @@ fn evaluate_unguarded(
         posthoc_note,
         matches_run,
         invariance,
+        generator_coverage,
     };
     plain::write_tables(&dir, &record, &confusion)
         .map_err(|e| EvalError::Failed(format!("writing {}: {e}", dir.display())))?;

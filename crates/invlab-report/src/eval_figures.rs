@@ -339,6 +339,13 @@ pub fn write_eval_figures(
         &confusion_svg(record, confusion),
     )?);
     written.extend(write_figure(dir, "reliability", &reliability_svg(record))?);
+    if let Some(coverage) = &record.generator_coverage {
+        written.extend(write_figure(
+            dir,
+            "generator-coverage",
+            &crate::coverage_figures::coverage_svg(coverage),
+        )?);
+    }
     Ok(written)
 }
 
@@ -444,6 +451,7 @@ mod tests {
             posthoc_note: None,
             matches_run: Some(true),
             invariance: None,
+            generator_coverage: None,
         }
     }
 

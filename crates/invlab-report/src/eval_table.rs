@@ -90,6 +90,21 @@ pub fn eval_table(record: &EvalRecord, dir: &Path) -> String {
         }
         None => out.push_str("eKLD: not measured (--no-ekld)\n"),
     }
+    if let Some(c) = &record.generator_coverage {
+        let _ = writeln!(
+            out,
+            "\nGIT generator coverage of the {} over {} styles per image (generator-coverage.svg/.png):",
+            c.measure.label(),
+            c.styles
+        );
+        for g in &c.groups {
+            let _ = writeln!(
+                out,
+                "  {}",
+                invlab_core::nuisance_coverage::summary_line(c, g)
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "\nwritten: {} (eval.json, per_class.csv, confusion.csv, confusion.svg/.png, reliability.svg/.png)",
