@@ -10,7 +10,7 @@ use invlab_core::nuisance_coverage::{CoverageGroup, NuisanceCoverage};
 use super::{csv_quote, escape, md_cell, ReportRun};
 
 const W: f64 = 920.0;
-const H: f64 = 380.0;
+const H: f64 = 400.0;
 const PANEL_W: f64 = 380.0;
 const PANEL_LEFT: [f64; 2] = [70.0, 520.0];
 const PLOT_TOP: f64 = 70.0;
@@ -125,11 +125,10 @@ fn panel(
         PLOT_BOTTOM - PLOT_TOP
     );
     let d = coverage.measure.decimals();
-    for k in 0..=4 {
-        let v = lo + (hi - lo) * k as f64 / 4.0;
+    for (v, label) in super::y_ticks(lo, hi) {
         let _ = writeln!(
             out,
-            "<line x1=\"{0:.1}\" y1=\"{PLOT_BOTTOM}\" x2=\"{0:.1}\" y2=\"{1}\" stroke=\"#444\"/><text x=\"{0:.1}\" y=\"{2}\" text-anchor=\"middle\">{v:.d$}</text>",
+            "<line x1=\"{0:.1}\" y1=\"{PLOT_BOTTOM}\" x2=\"{0:.1}\" y2=\"{1}\" stroke=\"#444\"/><text x=\"{0:.1}\" y=\"{2}\" text-anchor=\"middle\">{label}</text>",
             x(v),
             PLOT_BOTTOM + 5.0,
             PLOT_BOTTOM + 18.0
@@ -137,10 +136,12 @@ fn panel(
     }
     let _ = writeln!(
         out,
-        "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">generated 5-95% covers {:.0}% of the true range; within-image spread {:.2}x; W1 {:.d$}</text>",
+        "<text x=\"{0:.1}\" y=\"{1}\" text-anchor=\"middle\">generated 5-95% covers {2:.0}% of the true range;</text>\n\
+<text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\">within-image spread {4:.2}x; W1 {5:.d$}</text>",
         left + PANEL_W / 2.0,
-        PLOT_BOTTOM + 40.0,
+        PLOT_BOTTOM + 38.0,
         100.0 * s.range_covered,
+        PLOT_BOTTOM + 54.0,
         s.within_image_spread,
         s.wasserstein
     );
@@ -305,11 +306,10 @@ pub(crate) mod tests {
         );
         assert!(svg.contains("tail (2 images"));
         // Tail: all generated values at 20, inside 0..80: covers (20 - 20) / 72 = 0 %.
-        assert!(
-            svg.contains("covers 0% of the true range; within-image spread 0.00x"),
-            "{svg}"
-        );
-        assert!(svg.contains("covers 100% of the true range; within-image spread 1.00x; W1 0"));
+        assert!(svg.contains("covers 0% of the true range;"), "{svg}");
+        assert!(svg.contains("within-image spread 0.00x; W1 33"), "{svg}");
+        assert!(svg.contains("covers 100% of the true range;"));
+        assert!(svg.contains("within-image spread 1.00x; W1 0"));
         // One true bar per bin per panel, one generated outline per panel.
         assert_eq!(
             svg.matches(&format!("fill=\"{TRUE_FILL}\"/>")).count(),

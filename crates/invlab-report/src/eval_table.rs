@@ -107,8 +107,13 @@ pub fn eval_table(record: &EvalRecord, dir: &Path) -> String {
     }
     let _ = writeln!(
         out,
-        "\nwritten: {} (eval.json, per_class.csv, confusion.csv, confusion.svg/.png, reliability.svg/.png)",
-        dir.display()
+        "\nwritten: {} (eval.json, per_class.csv, confusion.csv, confusion.svg/.png, reliability.svg/.png{})",
+        dir.display(),
+        if record.generator_coverage.is_some() {
+            ", generator-coverage.svg/.png"
+        } else {
+            ""
+        }
     );
     out
 }
