@@ -83,7 +83,7 @@ pub(crate) fn render_generator(
     let coverage = run
         .generator_coverage
         .as_deref()
-        .map(coverage_lines)
+        .map(|c| coverage_lines(c, inner.width as usize))
         .unwrap_or_default();
     let [head, coverage_area, body] = Layout::vertical([
         Constraint::Length(1),
@@ -148,17 +148,36 @@ pub(crate) fn render_generator(
     }
 }
 
-/// The coverage diagnostic as the pane shows it: a caption, then one line per end, e.g.
-/// `  tail   [14, 21] vs [5, 94]  covers 8%  within-image spread 0.04x  W1 31`.
-pub(crate) fn coverage_lines(c: &NuisanceCoverage) -> Vec<String> {
+/// The coverage diagnostic as a pane of `width` columns shows it: a caption, then one line per
+/// end, e.g. `  tail  [14, 21] vs [5, 94]  covers 8%  within-image spread 0.04x  W1 31`, or in
+/// a narrow pane `  tail [14, 21] vs [5, 94] 8%, spread 0.04x`.
+pub(crate) fn coverage_lines(c: &NuisanceCoverage, width: usize) -> Vec<String> {
     let d = c.measure.decimals();
-    let mut lines = vec![format!(
-        " coverage of the {}, {} styles per image (generated vs true, 5-95%):",
-        c.measure.label(),
-        c.styles
-    )];
+    let wide = width >= 80;
+    let mut lines = vec![if wide {
+        format!(
+            " coverage of the {}, {} styles per image (generated vs true, 5-95%):",
+            c.measure.label(),
+            c.styles
+        )
+    } else {
+        format!(" {}: generated vs true 5-95%", c.measure.label())
+    }];
     for g in &c.groups {
         let s = g.summary(c.styles);
+        if !wide {
+            lines.push(format!(
+                "  {} [{:.d$}, {:.d$}] vs [{:.d$}, {:.d$}] {:.0}%, spread {:.2}x",
+                g.end.label(),
+                s.generated.q05,
+                s.generated.q95,
+                s.truth.q05,
+                s.truth.q95,
+                100.0 * s.range_covered,
+                s.within_image_spread,
+            ));
+            continue;
+        }
         lines.push(format!(
             "  {:<5} [{:.d$}, {:.d$}] vs [{:.d$}, {:.d$}]  covers {:.0}%  within-image spread {:.2}x  W1 {:.d$}",
             g.end.label(),
@@ -445,7 +464,7 @@ mod tests {
                 ),
             ],
         };
-        let lines = coverage_lines(&coverage);
+        let lines = coverage_lines(&coverage, 100);
         assert_eq!(lines.len(), 3);
         assert!(
             lines[0].contains("background level, 4 styles per image"),
@@ -465,6 +484,10 @@ mod tests {
             "{}",
             lines[2]
         );
+        // A narrow pane: the same figures, shorter words, within 46 columns.
+        let narrow = coverage_lines(&coverage, 46);
+        assert_eq!(narrow[1], "  head [10, 30] vs [0, 90] 22%, spread 0.00x");
+        assert!(narrow.iter().all(|l| l.chars().count() <= 46), "{narrow:?}");
     }
 
     #[test]
