@@ -22,6 +22,12 @@ pub enum CliError {
     /// A flag, a path or a sweep that cannot be used; nothing ran.
     #[error("{0}")]
     Usage(String),
+    /// `--devices` does not parse.
+    #[error("--devices: {0}")]
+    Devices(#[from] invlab_core::schedule::DeviceListError),
+    /// `--jobs`, `--per-device`, `--threads` that give no slot to run on.
+    #[error(transparent)]
+    Slots(#[from] invlab_core::schedule::SlotError),
     /// A config file (or `--set`) that does not load; nothing ran.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -56,7 +62,11 @@ impl CliError {
     /// The process's exit status for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Usage(_) | CliError::Config(_) | CliError::ReportInput(_) => EXIT_USAGE,
+            CliError::Usage(_)
+            | CliError::Devices(_)
+            | CliError::Slots(_)
+            | CliError::Config(_)
+            | CliError::ReportInput(_) => EXIT_USAGE,
             CliError::Preview(PreviewError::Writing { .. }) => EXIT_FAILED,
             CliError::Preview(_) => EXIT_USAGE,
             // `--out` names a run directory: a bad flag, nothing written.

@@ -198,7 +198,7 @@ fn main() -> std::process::ExitCode {
 fn lab_devices(cli: &Cli) -> Result<Vec<invlab_core::device::DeviceRequest>, CliError> {
     match &cli.devices {
         None => Ok(Vec::new()),
-        Some(text) => batch::devices(text).map_err(CliError::Usage),
+        Some(text) => Ok(batch::devices(text)?),
     }
 }
 

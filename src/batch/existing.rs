@@ -46,8 +46,28 @@ pub(crate) enum ClaimError {
         error: std::io::Error,
     },
     /// The directory exists and cannot be continued (another config, failed, not a run).
-    #[error("{0}")]
-    Refused(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+}
+
+/// Why an existing directory is not continued; each says what to do instead.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("{} exists but is not a run directory (no config.toml); move it away or choose another name with --set name=...", .0.display())]
+    NotARun(PathBuf),
+    #[error(transparent)]
+    Config(#[from] invlab_core::config::ConfigError),
+    #[error("{dir} holds a run of a different config ({difference}); resume it with --resume {dir}, or give this run another name with --set name=...", dir = .dir.display())]
+    OtherConfig { dir: PathBuf, difference: String },
+    #[error(transparent)]
+    UnrecordedCheckpoint(#[from] invlab_core::rundir::UnrecordedCheckpoint),
+    #[error("{dir} failed earlier ({message}); fix the cause and continue it with --resume {dir}, or move it away to start over", dir = .dir.display())]
+    Failed { dir: PathBuf, message: String },
+    #[error("{}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl ClaimError {
@@ -64,12 +84,12 @@ pub(crate) fn claim(runs_dir: &Path, config: &RunConfig) -> Result<Claim, ClaimE
         error,
     })?;
     let lock = RunLock::acquire(runs_dir, &config.name)?;
-    let plan = plan(&runs_dir.join(&config.name), config).map_err(ClaimError::Refused)?;
+    let plan = plan(&runs_dir.join(&config.name), config)?;
     Ok(Claim { plan, lock })
 }
 
 /// The decision for the directory `dir` that a run named like `config` would use.
-pub fn plan(dir: &Path, config: &RunConfig) -> Result<Plan, String> {
+pub fn plan(dir: &Path, config: &RunConfig) -> Result<Plan, Refusal> {
     if !dir.exists() {
         return Ok(Plan::Start);
     }
@@ -77,23 +97,25 @@ pub fn plan(dir: &Path, config: &RunConfig) -> Result<Plan, String> {
     if std::fs::remove_dir(dir).is_ok() {
         return Ok(Plan::Start);
     }
-    let shown = dir.display();
-    let run = RunDir::open(dir).map_err(|_| {
-        format!("{shown} exists but is not a run directory (no config.toml); move it away or choose another name with --set name=...")
-    })?;
-    let theirs = run.read_config().map_err(|e| e.to_string())?;
-    if let Some(diff) = first_difference(&theirs, config) {
-        return Err(format!(
-            "{shown} holds a run of a different config ({diff}); resume it with --resume {shown}, or give this run another name with --set name=..."
-        ));
+    let run = RunDir::open(dir).map_err(|_| Refusal::NotARun(dir.to_path_buf()))?;
+    let theirs = run.read_config()?;
+    if let Some(difference) = first_difference(&theirs, config) {
+        return Err(Refusal::OtherConfig {
+            dir: dir.to_path_buf(),
+            difference,
+        });
     }
     match run.state_or_recovered()? {
         Some(state) => match state.status {
             Status::Finished => Ok(Plan::AlreadyFinished(dir.to_path_buf())),
-            Status::Failed => Err(format!(
-                "{shown} failed earlier ({}); fix the cause and continue it with --resume {shown}, or move it away to start over",
-                if state.message.is_empty() { "no message" } else { &state.message }
-            )),
+            Status::Failed => Err(Refusal::Failed {
+                dir: dir.to_path_buf(),
+                message: if state.message.is_empty() {
+                    "no message".into()
+                } else {
+                    state.message
+                },
+            }),
             Status::Stopped | Status::Paused | Status::Running => {
                 Ok(Plan::Resume(dir.to_path_buf()))
             }
@@ -105,7 +127,10 @@ pub fn plan(dir: &Path, config: &RunConfig) -> Result<Plan, String> {
                 Status::Stopped,
                 "killed before its first epoch",
             ))
-            .map_err(|e| format!("{}: {e}", run.file("state.json").display()))?;
+            .map_err(|source| Refusal::Write {
+                path: run.file("state.json"),
+                source,
+            })?;
             Ok(Plan::Resume(dir.to_path_buf()))
         }
     }
@@ -168,18 +193,23 @@ mod tests {
         );
         state(&dir, Status::Failed);
         let e = plan(&dir.path, &c).unwrap_err();
-        assert!(e.contains("failed earlier (diverged)"), "{e}");
+        assert!(matches!(e, Refusal::Failed { .. }), "{e}");
+        assert!(e.to_string().contains("failed earlier (diverged)"), "{e}");
 
         state(&dir, Status::Stopped);
         let other = config("name = \"exp\"\n[train]\nepochs = 7\n");
         let e = plan(&dir.path, &other).unwrap_err();
-        assert!(e.contains("train.epochs: 50 there, 7 here"), "{e}");
+        assert!(
+            e.to_string().contains("train.epochs: 50 there, 7 here"),
+            "{e}"
+        );
 
         let stray = tmp.path().join("notes");
         std::fs::create_dir(&stray).unwrap();
         std::fs::write(stray.join("a.txt"), "x").unwrap();
         assert!(plan(&stray, &c)
             .unwrap_err()
+            .to_string()
             .contains("not a run directory"));
     }
 

@@ -91,8 +91,8 @@ fn run_all(
             match start(id, work, slot, runs_dir, &tx, progress) {
                 Ok(Some(job)) => jobs.push(job.on_slot(slot_index)),
                 Ok(None) => scheduler.release(slot_index),
-                Err(message) => {
-                    progress.line(&format!("invlab: {message}"));
+                Err(error) => {
+                    progress.line(&format!("invlab: {error}"));
                     tally.failed += 1;
                     scheduler.release(slot_index);
                 }
@@ -132,10 +132,10 @@ fn start(
     runs_dir: &Path,
     tx: &mpsc::Sender<(usize, Event)>,
     progress: &mut Progress,
-) -> Result<Option<Job>, String> {
+) -> Result<Option<Job>, existing::ClaimError> {
     let (request, lock, name) = match work {
         Work::Resume(dir) => {
-            let lock = RunLock::for_dir(&dir).map_err(|e| e.to_string())?;
+            let lock = RunLock::for_dir(&dir)?;
             // A finished run is reported as finished and left byte-identical.
             let run = invlab_core::rundir::RunDir { path: dir.clone() };
             if run.read_state().map(|s| s.status) == Some(invlab_core::rundir::Status::Finished) {
@@ -174,7 +174,7 @@ fn start(
                     progress.line(&format!("[{name}] skipped: {e}"));
                     return Ok(None);
                 }
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e),
             };
             let request = match &claim.plan {
                 Plan::Start => RunRequest::New {
@@ -231,8 +231,8 @@ fn start(
 
 /// `--devices TEXT` as concrete devices: `auto` is every visible GPU (none on a machine
 /// without one), else the listed ones. Shared by batch mode and the lab.
-pub fn devices(text: &str) -> Result<Vec<DeviceRequest>, String> {
-    match schedule::parse_devices(text).map_err(|e| format!("--devices: {e}"))? {
+pub fn devices(text: &str) -> Result<Vec<DeviceRequest>, schedule::DeviceListError> {
+    match schedule::parse_devices(text)? {
         Some(list) => Ok(list),
         None => Ok(engine::device::visible_gpus()),
     }
@@ -241,7 +241,7 @@ pub fn devices(text: &str) -> Result<Vec<DeviceRequest>, String> {
 /// The slots this invocation runs on: `--devices` (or every visible GPU, else the CPU),
 /// `--jobs`, `--per-device`, `--threads`. The cores are libtorch's own default thread count
 /// (the physical cores, or `OMP_NUM_THREADS`), so one job alone runs as it always has.
-fn slots(cli: &crate::cli::Cli) -> Result<Vec<Slot>, String> {
+fn slots(cli: &crate::cli::Cli) -> Result<Vec<Slot>, CliError> {
     let devices = devices(cli.devices.as_deref().unwrap_or("auto"))?;
     let request = SlotRequest {
         devices,
@@ -249,8 +249,7 @@ fn slots(cli: &crate::cli::Cli) -> Result<Vec<Slot>, String> {
         per_device: cli.per_device,
         threads: cli.threads,
     };
-    let (slots, warning) = schedule::plan_slots(&request, engine::device::default_threads())
-        .map_err(|e| e.to_string())?;
+    let (slots, warning) = schedule::plan_slots(&request, engine::device::default_threads())?;
     if let Some(w) = warning {
         eprintln!("invlab: warning: {w}");
     }
@@ -306,7 +305,7 @@ pub fn main(cli: &crate::cli::Cli, runs_dir: &Path) -> Result<(), CliError> {
         }
         work
     };
-    let slots = slots(cli).map_err(CliError::Usage)?;
+    let slots = slots(cli)?;
     if slots.len() > 1 && work.len() > 1 {
         progress.line(&format!(
             "invlab: {} runs, {} at a time ({})",

@@ -193,7 +193,7 @@ impl RunDir {
     /// checkpoint says (`checkpoint.json`): checkpointed epochs are never thrown away. `None`
     /// with no checkpoint at all (killed before its first: a resume starts at epoch 0). An
     /// error, leaving every file as it is, when a checkpoint exists whose epoch nothing records.
-    pub fn state_or_recovered(&self) -> Result<Option<RunState>, String> {
+    pub fn state_or_recovered(&self) -> Result<Option<RunState>, UnrecordedCheckpoint> {
         if let Some(state) = self.read_state() {
             return Ok(Some(state));
         }
@@ -210,11 +210,10 @@ impl RunDir {
                 )
             })),
             (_, false) => Ok(None),
-            (None, true) => Err(format!(
-                "{} is missing or unreadable and nothing records which epoch {} holds; every file is left as it is (restore state.json, or move the directory away to start over)",
-                self.file("state.json").display(),
-                checkpoint.display()
-            )),
+            (None, true) => Err(UnrecordedCheckpoint {
+                state: self.file("state.json"),
+                checkpoint,
+            }),
         }
     }
 
@@ -309,6 +308,15 @@ impl RunDir {
             summary.per_class_csv().as_bytes(),
         )
     }
+}
+
+/// A checkpoint whose epoch nothing records (`state.json` and `checkpoint.json` both lost):
+/// resuming would have to guess, so nothing is touched.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{} is missing or unreadable and nothing records which epoch {} holds; every file is left as it is (restore state.json, or move the directory away to start over)", state.display(), checkpoint.display())]
+pub struct UnrecordedCheckpoint {
+    pub state: PathBuf,
+    pub checkpoint: PathBuf,
 }
 
 /// Why a folder could not be read as a run directory.

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::device::DeviceRequest;
+use crate::device::{DeviceParseError, DeviceRequest};
 
 /// Where one run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,18 +135,26 @@ pub fn plan_slots(
     Ok((slots, warning))
 }
 
+/// Why a `--devices` list does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceListError {
+    #[error("auto cannot be part of a list")]
+    AutoInList,
+    #[error(transparent)]
+    Device(#[from] DeviceParseError),
+}
+
 /// Parses `--devices`: `auto` (returned as `None`: the engine knows the visible GPUs), or a
 /// comma-separated list of `cpu` / `cuda:N`.
-pub fn parse_devices(text: &str) -> Result<Option<Vec<DeviceRequest>>, String> {
+pub fn parse_devices(text: &str) -> Result<Option<Vec<DeviceRequest>>, DeviceListError> {
     if text.trim() == "auto" {
         return Ok(None);
     }
     text.split(',')
-        .map(|word| match DeviceRequest::parse(word) {
-            Ok(DeviceRequest::Cuda(n)) => Ok(DeviceRequest::Cuda(Some(n.unwrap_or(0)))),
-            Ok(DeviceRequest::Auto) => Err("auto cannot be part of a list".to_string()),
-            Ok(d) => Ok(d),
-            Err(e) => Err(e.to_string()),
+        .map(|word| match DeviceRequest::parse(word)? {
+            DeviceRequest::Cuda(n) => Ok(DeviceRequest::Cuda(Some(n.unwrap_or(0)))),
+            DeviceRequest::Auto => Err(DeviceListError::AutoInList),
+            d => Ok(d),
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -308,8 +316,14 @@ mod tests {
             parse_devices("cuda").unwrap().unwrap(),
             vec![DeviceRequest::Cuda(Some(0))]
         );
-        assert!(parse_devices("cuda:x").unwrap_err().contains("\"cuda:x\""));
-        assert!(parse_devices("cpu,auto").is_err());
+        assert!(parse_devices("cuda:x")
+            .unwrap_err()
+            .to_string()
+            .contains("\"cuda:x\""));
+        assert_eq!(
+            parse_devices("cpu,auto").unwrap_err(),
+            DeviceListError::AutoInList
+        );
         // Absurd sizes are refused before any list is built.
         for r in [
             SlotRequest {

@@ -40,7 +40,7 @@ impl Trainer<'_> {
         let state = self
             .dir
             .state_or_recovered()
-            .map_err(EngineError::Resume)?
+            .map_err(|e| EngineError::Resume(e.to_string()))?
             .unwrap_or_else(|| RunState::at_start(Status::Stopped, ""));
         if state.status == Status::Finished {
             return Err(EngineError::Resume(format!(
