@@ -24,8 +24,9 @@ use invlab_core::atomic::write_atomic;
 use invlab_core::config::{Augment, EkldTransform, RunConfig};
 use invlab_core::device::DeviceRequest;
 use invlab_core::evaluation::{self as plain, Confusion, Corrected, EvalRecord, Logits};
-use invlab_core::nuisance_coverage;
-use invlab_core::rundir::{now_secs, RunDir};
+use invlab_core::nuisance_coverage::{self, NuisanceCoverage};
+use invlab_core::records::RunInfo;
+use invlab_core::rundir::{now_secs, RunDir, RunRecord};
 
 /// What to evaluate and how.
 #[derive(Debug, Clone, Default)]
@@ -184,12 +185,21 @@ fn changed_fields(config: &RunConfig, recorded: &RunConfig) -> Vec<String> {
         .collect()
 }
 
-fn evaluate_unguarded(
-    request: &EvalRequest,
-    progress: &dyn Fn(EvalStep),
-    stop: &dyn Fn() -> bool,
-) -> Result<EvalOutput, EvalError> {
-    let started = Instant::now();
+/// The run as `invlab eval` finds it, checked: its directory, the folder's name, the config
+/// (with the eval overrides), the checkpoint and the record of what the run trained with.
+struct OpenedRun {
+    run: RunDir,
+    name: String,
+    config: RunConfig,
+    checkpoint: PathBuf,
+    checkpoint_epoch: usize,
+    on_disk: RunRecord,
+    info: RunInfo,
+}
+
+/// Opens the run and refuses what cannot be scored: no checkpoint, no `run.json`, a
+/// `config.toml` edited since the run (eval settings aside).
+fn open_run(request: &EvalRequest) -> Result<OpenedRun, EvalError> {
     // `invlab eval .` names the run by its folder, not "".
     let run_dir = std::fs::canonicalize(&request.run_dir).unwrap_or(request.run_dir.clone());
     let run = RunDir::open(&run_dir).map_err(|e| {
@@ -217,10 +227,10 @@ fn evaluate_unguarded(
             )))
         }
     };
-    let record_on_disk = run
+    let on_disk = run
         .load()
         .map_err(|e| EvalError::BadInput(format!("{}: {e}", run.path.display())))?;
-    let info = record_on_disk.info.clone().ok_or_else(|| {
+    let info = on_disk.info.clone().ok_or_else(|| {
         EvalError::BadInput(format!(
             "{} is missing or unreadable: without it the checkpoint cannot be checked against what the run trained",
             run.file("run.json").display()
@@ -235,10 +245,181 @@ fn evaluate_unguarded(
             changed.join(", ")
         )));
     }
-    super::worker::fits_in_memory(&config)?;
+    Ok(OpenedRun {
+        run,
+        name,
+        config,
+        checkpoint,
+        checkpoint_epoch,
+        on_disk,
+        info,
+    })
+}
+
+/// The run's classifier with the checkpoint's weights. The weights and the epoch they belong
+/// to must be one checkpoint: a live run may replace it meanwhile (checkpoint.ot first, then
+/// checkpoint.json), which is refused.
+fn load_model(
+    opened: &OpenedRun,
+    data: &data::DeviceData,
+    classes: usize,
+    device: Device,
+) -> Result<(VarStore, Classifier), EvalError> {
+    let (run, checkpoint) = (&opened.run, &opened.checkpoint);
+    let mut vs = VarStore::new(device);
+    // Initialised under the torch-seed lock like a run's model (the values are replaced by
+    // the checkpoint's), so that this draw never interleaves with a run's initialisation.
+    let model = with_torch_seed(0, || {
+        Classifier::new(
+            &vs.root(),
+            opened.config.model.arch,
+            data.channels,
+            data.size,
+            classes as i64,
+            head_kind(&opened.config),
+        )
+    });
+    let stamp = file_stamp(checkpoint);
+    vs.load(checkpoint).map_err(|e| {
+        EvalError::BadInput(format!(
+            "{}: cannot load the checkpoint ({}); is it corrupt, or no longer the model config.toml describes?",
+            checkpoint.display(),
+            crate::error::short_torch_text(&e.to_string())
+        ))
+    })?;
+    vs.freeze();
+    let json_time = std::fs::metadata(run.file("checkpoint.json"))
+        .and_then(|m| m.modified())
+        .ok();
+    let replaced = file_stamp(checkpoint) != stamp
+        || run.read_checkpoint_epoch() != Some(opened.checkpoint_epoch)
+        || matches!((stamp, json_time), (Some((_, _, ot)), Some(json)) if ot > json);
+    if replaced {
+        return Err(EvalError::BadInput(format!(
+            "{}: the run wrote a new checkpoint while it was read; evaluate again",
+            checkpoint.display()
+        )));
+    }
+    Ok((vs, model))
+}
+
+/// The generator the run used (`generator.json`), from its cache entry.
+fn load_generator(
+    opened: &OpenedRun,
+    device: Device,
+    channels: i64,
+) -> Result<(VarStore, Generator), EvalError> {
+    let record = opened.on_disk.generator.as_ref().ok_or_else(|| {
+        EvalError::BadInput(format!(
+            "{}: eval.ekld_transform = \"generator\" needs a GIT run's generator (generator.json)",
+            opened.run.path.display()
+        ))
+    })?;
+    let path = record.cache_dir.join("generator.ot");
+    let mut gvs = VarStore::new(device);
+    let net = Generator::new(&(gvs.root() / "a"), &record.inputs.spec, channels);
+    gvs.load(&path).map_err(|e| {
+        EvalError::BadInput(format!(
+            "{}: cannot load the run's generator ({e}); was the generator cache removed?",
+            path.display()
+        ))
+    })?;
+    gvs.freeze();
+    Ok((gvs, net))
+}
+
+/// A GIT run's coverage diagnostic, measured as the run measured it. A run made before the
+/// diagnostic gets its run-directory copy now (the same function of its generator, seed and
+/// data), so that `invlab report` finds it where it finds every other run's.
+fn measure_coverage(
+    opened: &OpenedRun,
+    generator: &Generator,
+    data: &data::DeviceData,
+    train_sizes: &[usize],
+) -> Result<Option<NuisanceCoverage>, EvalError> {
+    let Some(base) = &data.train_raw else {
+        return Ok(None);
+    };
+    let config = &opened.config;
+    let Some(c) = coverage::measure(
+        generator,
+        &data.train,
+        base,
+        &data.train_by_class,
+        train_sizes,
+        config.data.transform,
+        config.seed,
+    ) else {
+        return Ok(None);
+    };
+    let path = opened.run.file(nuisance_coverage::FILE);
+    if !path.exists() {
+        let text = serde_json::to_string(&c).unwrap_or_default() + "\n";
+        write_atomic(&path, text.as_bytes())
+            .map_err(|e| EvalError::Failed(format!("writing {}: {e}", path.display())))?;
+    }
+    Ok(Some(c))
+}
+
+/// The test set's logits, raw and (one matrix per head) with each tau-normalised head, in
+/// forward batches; `stop` is polled between them.
+fn test_logits(
+    model: &Classifier,
+    data: &data::DeviceData,
+    normalized_heads: &[Tensor],
+    classes: usize,
+    stop: &dyn Fn() -> bool,
+) -> Result<(Vec<f32>, Vec<Vec<f32>>), EvalError> {
+    let n = data.test.size()[0];
+    let mut raw = Vec::with_capacity(n as usize * classes);
+    let mut normalized: Vec<Vec<f32>> = vec![Vec::new(); normalized_heads.len()];
+    let mut start = 0;
+    while start < n {
+        if stop() {
+            return Err(EvalError::Stopped);
+        }
+        let len = (crate::metrics::FORWARD_BATCH as i64).min(n - start);
+        let batch = data.normalize(&data.test.narrow(0, start, len));
+        let (logits, per_tau) = tch::no_grad(|| {
+            let features = model.backbone.forward_t(&batch, false);
+            let logits = model.head.logits(&features);
+            // Kang et al.'s classifier: the normalised weights alone, no bias.
+            let per_tau = normalized_heads
+                .iter()
+                .map(|w| features.matmul(&w.tr()))
+                .collect::<Vec<_>>();
+            (logits, per_tau)
+        });
+        raw.extend(rows_of(&logits)?);
+        for (out, l) in normalized.iter_mut().zip(&per_tau) {
+            out.extend(rows_of(l)?);
+        }
+        start += len;
+    }
+    Ok((raw, normalized))
+}
+
+/// The taus asked for, or the defaults.
+fn or_default(asked: &[f64], default: &[f64]) -> Vec<f64> {
+    if asked.is_empty() {
+        default.to_vec()
+    } else {
+        asked.to_vec()
+    }
+}
+
+fn evaluate_unguarded(
+    request: &EvalRequest,
+    progress: &dyn Fn(EvalStep),
+    stop: &dyn Fn() -> bool,
+) -> Result<EvalOutput, EvalError> {
+    let started = Instant::now();
+    let opened = open_run(request)?;
+    let (run, config, info) = (&opened.run, &opened.config, &opened.info);
+    super::worker::fits_in_memory(config)?;
     let device =
         device::resolve(request.device.unwrap_or(config.device)).map_err(EngineError::from)?;
-    super::worker::fits_on_gpu(&config, device)?;
+    super::worker::fits_on_gpu(config, device)?;
     // libtorch's intra-op setting is per OS thread: this one's alone. On the CPU, by default
     // the run's own count, so that the arithmetic (and so eKLD) is the run's.
     let cpu_default = (device == Device::Cpu)
@@ -249,12 +430,12 @@ fn evaluate_unguarded(
     }
     // Before any output is computed: the folder can be written (a read-only run directory
     // fails now, not after minutes of eKLD).
-    let dir = plain::eval_dir(&run.path, &name);
+    let dir = plain::eval_dir(&run.path, &opened.name);
     plain::begin(&dir)
         .map_err(|e| EvalError::Failed(format!("preparing {}: {e}", dir.display())))?;
     let _deterministic = crate::determinism::Deterministic::for_run(config.train.deterministic);
     progress(EvalStep::LoadingData);
-    let prepared = prepare(&config).map_err(EngineError::from)?;
+    let prepared = prepare(config).map_err(EngineError::from)?;
     // The class prior and the groups must be those of the training set the run trained on.
     if info.train_sizes != prepared.train_sizes
         || info.test_sizes != prepared.test_sizes
@@ -266,114 +447,30 @@ fn evaluate_unguarded(
             run.path.display()
         )));
     }
-    let device_data = data::upload(&prepared, &config, device)?;
-    let mut vs = VarStore::new(device);
-    // Initialised under the torch-seed lock like a run's model (the values are replaced by
-    // the checkpoint's), so that this draw never interleaves with a run's initialisation.
-    let model = with_torch_seed(0, || {
-        Classifier::new(
-            &vs.root(),
-            config.model.arch,
-            device_data.channels,
-            device_data.size,
-            prepared.num_classes as i64,
-            head_kind(&config),
-        )
-    });
-    // The weights and the epoch they belong to must be one checkpoint: a live run may replace
-    // it meanwhile (checkpoint.ot first, then checkpoint.json).
-    let stamp = file_stamp(&checkpoint);
-    vs.load(&checkpoint).map_err(|e| {
-        EvalError::BadInput(format!(
-            "{}: cannot load the checkpoint ({}); is it corrupt, or no longer the model config.toml describes?",
-            checkpoint.display(),
-            crate::error::short_torch_text(&e.to_string())
-        ))
-    })?;
-    vs.freeze();
-    let json_time = std::fs::metadata(run.file("checkpoint.json"))
-        .and_then(|m| m.modified())
-        .ok();
-    let replaced = file_stamp(&checkpoint) != stamp
-        || run.read_checkpoint_epoch() != Some(checkpoint_epoch)
-        || matches!((stamp, json_time), (Some((_, _, ot)), Some(json)) if ot > json);
-    if replaced {
-        return Err(EvalError::BadInput(format!(
-            "{}: the run wrote a new checkpoint while it was read; evaluate again",
-            checkpoint.display()
-        )));
-    }
+    let device_data = data::upload(&prepared, config, device)?;
+    let (_vs, model) = load_model(&opened, &device_data, prepared.num_classes, device)?;
+    let train_sizes = &prepared.train_sizes;
 
-    // The generator the run used (generator.json): required when eKLD is asked under it; for
-    // the coverage diagnostic of a GIT run, used when its cache entry is still there.
-    let load_generator = || -> Result<(VarStore, Generator), EvalError> {
-        let record = record_on_disk.generator.as_ref().ok_or_else(|| {
-            EvalError::BadInput(format!(
-                "{}: eval.ekld_transform = \"generator\" needs a GIT run's generator (generator.json)",
-                run.path.display()
-            ))
-        })?;
-        let path = record.cache_dir.join("generator.ot");
-        let mut gvs = VarStore::new(device);
-        let net = Generator::new(
-            &(gvs.root() / "a"),
-            &record.inputs.spec,
-            device_data.channels,
-        );
-        gvs.load(&path).map_err(|e| {
-            EvalError::BadInput(format!(
-                "{}: cannot load the run's generator ({e}); was the generator cache removed?",
-                path.display()
-            ))
-        })?;
-        gvs.freeze();
-        Ok((gvs, net))
-    };
-    let git_run = record_on_disk.generator.is_some() && config.method.augment == Augment::Git;
-    let generator_vs_and_net =
+    // The generator: required when eKLD is asked under it; for a GIT run's coverage
+    // diagnostic, used when its cache entry is still there.
+    let git_run = opened.on_disk.generator.is_some() && config.method.augment == Augment::Git;
+    let generator =
         if !request.skip_invariance && config.ekld_transform() == EkldTransform::Generator {
-            Some(load_generator()?)
+            Some(load_generator(&opened, device, device_data.channels)?)
         } else if git_run {
-            load_generator().ok()
+            load_generator(&opened, device, device_data.channels).ok()
         } else {
             None
         };
-    // The coverage diagnostic, measured as the run measured it. A run made before the
-    // diagnostic gets its run-directory copy now (the same function of its generator, seed and
-    // data), so that `invlab report` finds it where it finds every other run's.
-    let generator_coverage = match (&generator_vs_and_net, &device_data.train_raw) {
-        (Some((_, net)), Some(base)) if git_run => coverage::measure(
-            net,
-            &device_data.train,
-            base,
-            &device_data.train_by_class,
-            &prepared.train_sizes,
-            config.data.transform,
-            config.seed,
-        ),
+    let generator_coverage = match &generator {
+        Some((_, net)) if git_run => measure_coverage(&opened, net, &device_data, train_sizes)?,
         _ => None,
     };
-    if let Some(c) = &generator_coverage {
-        let path = run.file(nuisance_coverage::FILE);
-        if !path.exists() {
-            let text = serde_json::to_string(c).unwrap_or_default() + "\n";
-            write_atomic(&path, text.as_bytes())
-                .map_err(|e| EvalError::Failed(format!("writing {}: {e}", path.display())))?;
-        }
-    }
 
     progress(EvalStep::Scoring);
     let classes = prepared.num_classes;
-    let taus = if request.taus.is_empty() {
-        plain::DEFAULT_TAUS.to_vec()
-    } else {
-        request.taus.clone()
-    };
-    let norm_taus = if request.norm_taus.is_empty() {
-        plain::DEFAULT_NORM_TAUS.to_vec()
-    } else {
-        request.norm_taus.clone()
-    };
+    let taus = or_default(&request.taus, &plain::DEFAULT_TAUS);
+    let norm_taus = or_default(&request.norm_taus, &plain::DEFAULT_NORM_TAUS);
     // tau-normalisation (Kang et al. 2020) of the linear head; a cosine head's weights are
     // unit vectors already.
     let (normalized_heads, norm_note) = match &model.head {
@@ -389,34 +486,8 @@ fn evaluate_unguarded(
             Some("the cosine (LDAM) head's class weights are unit vectors already: tau-normalisation changes nothing".to_string()),
         ),
     };
-    let n = device_data.test.size()[0];
-    let mut raw = Vec::with_capacity(n as usize * classes);
-    let mut normalized: Vec<Vec<f32>> = vec![Vec::new(); normalized_heads.len()];
-    let mut start = 0;
-    while start < n {
-        if stop() {
-            return Err(EvalError::Stopped);
-        }
-        let len = (crate::metrics::FORWARD_BATCH as i64).min(n - start);
-        let batch = device_data.normalize(&device_data.test.narrow(0, start, len));
-        let (logits, per_tau) = tch::no_grad(|| -> Result<_, EvalError> {
-            let features = model.backbone.forward_t(&batch, false);
-            let logits = model.head.logits(&features);
-            // Kang et al.'s classifier: the normalised weights alone, no bias.
-            let per_tau = normalized_heads
-                .iter()
-                .map(|w| features.matmul(&w.tr()))
-                .collect::<Vec<_>>();
-            Ok((logits, per_tau))
-        })?;
-        raw.extend(rows_of(&logits)?);
-        for (out, l) in normalized.iter_mut().zip(&per_tau) {
-            out.extend(rows_of(l)?);
-        }
-        start += len;
-    }
+    let (raw, normalized) = test_logits(&model, &device_data, &normalized_heads, classes, stop)?;
     let labels = &device_data.test_labels;
-    let train_sizes = &prepared.train_sizes;
     let raw_logits = Logits {
         values: &raw,
         classes,
@@ -424,23 +495,21 @@ fn evaluate_unguarded(
     let (raw_scores, confusion) = plain::score(raw_logits, labels, train_sizes);
     // The run's own accuracy after this epoch, class by class: equal unless the checkpoint,
     // the data or the arithmetic (device, threads) differ from what the run had.
-    let matches_run = record_on_disk
+    let matches_run = opened
+        .on_disk
         .epochs
-        .get(checkpoint_epoch - 1)
+        .get(opened.checkpoint_epoch - 1)
         .map(|m| m.per_class_accuracy == raw_scores.per_class_accuracy);
     let prior = plain::log_prior(train_sizes);
     let logit_adjusted = taus
         .iter()
         .map(|&tau| {
             let adjusted = plain::logit_adjusted(raw_logits, &prior, tau);
-            let (scores, _) = plain::score(
-                Logits {
-                    values: &adjusted,
-                    classes,
-                },
-                labels,
-                train_sizes,
-            );
+            let values = Logits {
+                values: &adjusted,
+                classes,
+            };
+            let (scores, _) = plain::score(values, labels, train_sizes);
             Corrected { tau, scores }
         })
         .collect();
@@ -452,34 +521,34 @@ fn evaluate_unguarded(
             Corrected { tau, scores }
         })
         .collect();
-
-    let posthoc_note = rebalanced(&config).map(|how| {
+    let posthoc_note = rebalanced(config).map(|how| {
         format!(
             "this model was trained {how}: its logits already lean toward the tail, and subtracting tau x ln(training prior) corrects a second time (tau near 0 may suit it better)"
         )
     });
+
     let invariance = if request.skip_invariance {
         None
     } else {
         progress(EvalStep::Invariance);
         let inputs = InvarianceInputs {
-            config: &config,
+            config,
             data: &device_data,
             train_sizes,
-            generator: generator_vs_and_net.as_ref().map(|(_, g)| g),
+            generator: generator.as_ref().map(|(_, g)| g),
         };
         // The final estimate's draws for this epoch: for a finished run evaluated with its own
         // eval settings on its device and thread count, the eKLD it reported at the end.
         let logits_of = |x: &Tensor| model.logits(&device_data.normalize(x));
-        let measured = inputs.measure(checkpoint_epoch - 1, true, &logits_of, stop);
+        let measured = inputs.measure(opened.checkpoint_epoch - 1, true, &logits_of, stop);
         Some(measured.ok_or(EvalError::Stopped)?)
     };
 
     progress(EvalStep::Writing);
     let record = EvalRecord {
-        name: name.clone(),
+        name: opened.name.clone(),
         run_id: run.id(),
-        checkpoint_epoch,
+        checkpoint_epoch: opened.checkpoint_epoch,
         total_epochs: info.total_epochs,
         overrides: request.overrides.clone(),
         eval: config.eval.clone(),
