@@ -677,10 +677,20 @@ impl RunConfig {
 
     /// Range and consistency checks that serde cannot express.
     pub fn validate(&self, source: &str) -> Result<(), ConfigError> {
-        let err = |field: &str, msg: String| Err(field_error(source, field, msg));
         check_run_name(&self.name).map_err(|m| {
             field_error(source, "name", format!("{m} (it names the run directory)"))
         })?;
+        self.validate_data(source)?;
+        self.validate_train(source)?;
+        self.validate_method(source)?;
+        self.validate_git(source)?;
+        self.validate_eval(source)?;
+        Ok(())
+    }
+
+    /// The dataset's sizes and imbalance.
+    fn validate_data(&self, source: &str) -> Result<(), ConfigError> {
+        let err = |field: &str, msg: String| Err(field_error(source, field, msg));
         let d = &self.data;
         if !(d.imbalance.is_finite() && d.imbalance >= 1.0) {
             return err(
@@ -709,6 +719,12 @@ impl RunConfig {
         if d.test_per_class == 0 {
             return err("data.test_per_class", "must be at least 1".into());
         }
+        Ok(())
+    }
+
+    /// The schedule, and that what switches on at E1 has epochs after it.
+    fn validate_train(&self, source: &str) -> Result<(), ConfigError> {
+        let err = |field: &str, msg: String| Err(field_error(source, field, msg));
         let t = &self.train;
         if t.epochs == 0 {
             return err("train.epochs", "must be at least 1".into());
@@ -765,6 +781,13 @@ impl RunConfig {
                 ),
             );
         }
+        Ok(())
+    }
+
+    /// The method's parameters.
+    fn validate_method(&self, source: &str) -> Result<(), ConfigError> {
+        let err = |field: &str, msg: String| Err(field_error(source, field, msg));
+        let d = &self.data;
         let m = &self.method;
         if !(m.la_tau.is_finite() && m.la_tau >= 0.0) {
             return err(
@@ -810,6 +833,12 @@ impl RunConfig {
                 ),
             );
         }
+        Ok(())
+    }
+
+    /// GIT's mixing and its generator's sizes.
+    fn validate_git(&self, source: &str) -> Result<(), ConfigError> {
+        let err = |field: &str, msg: String| Err(field_error(source, field, msg));
         let g = &self.git;
         if !(g.gen_fraction > 0.0 && g.gen_fraction <= 1.0) {
             return err(
@@ -830,6 +859,12 @@ impl RunConfig {
         if let Err((field, message)) = spec.check() {
             return err(&format!("git.{field}"), message);
         }
+        Ok(())
+    }
+
+    /// eKLD's budgets and targets.
+    fn validate_eval(&self, source: &str) -> Result<(), ConfigError> {
+        let err = |field: &str, msg: String| Err(field_error(source, field, msg));
         let e = &self.eval;
         if e.ekld_images_per_class == 0 || e.ekld_samples == 0 {
             return err(
