@@ -81,7 +81,7 @@ pub fn demo_app(live_epoch: usize) -> crate::app::App {
     app.apply(Command::Start);
     app.selected = 1;
     app.message = None;
-    app.on_event(AppEvent::Gpu(crate::sampler::GpuSample {
+    app.on_event(AppEvent::System(crate::sampler::SystemSample {
         gpus: Vec::new(),
         no_gpu_reason: Some("NVML: driver not loaded".into()),
         host: crate::sampler::HostSample {

@@ -11,7 +11,7 @@ use invlab_core::signal::Signal;
 use invlab_core::watch::Changes;
 use invlab_engine::Event;
 
-use super::sampler::GpuSample;
+use super::sampler::SystemSample;
 use invlab_engine::data_preview::DataPreview;
 
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub enum AppEvent {
         slot: usize,
         event: Event,
     },
-    Gpu(GpuSample),
+    System(SystemSample),
     /// A data preview built in the background for the config whose `preview_key` is `key`.
     Preview {
         key: String,

@@ -52,7 +52,7 @@ pub(crate) fn spawn_sampler(tx: UnboundedSender<AppEvent>, period: Duration) {
                 return;
             };
             sampler = back;
-            if tx.send(AppEvent::Gpu(sample)).is_err() {
+            if tx.send(AppEvent::System(sample)).is_err() {
                 return;
             }
         }

@@ -39,7 +39,7 @@ pub struct HostSample {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct GpuSample {
+pub struct SystemSample {
     /// One entry per NVIDIA device; empty without NVML.
     pub gpus: Vec<NvidiaSample>,
     /// Why there is no GPU reading (detail), when there is none.
@@ -79,7 +79,7 @@ impl Sampler {
     }
 
     /// One reading of every GPU and of the host (quick, but blocking).
-    pub(crate) fn sample(&mut self) -> GpuSample {
+    pub(crate) fn sample(&mut self) -> SystemSample {
         let gpus = self.nvml.as_ref().map(sample_nvml).unwrap_or_default();
         let host = self
             .sys
@@ -91,7 +91,7 @@ impl Sampler {
             (None, true) => Some("NVML sees no device".into()),
             _ => None,
         };
-        GpuSample {
+        SystemSample {
             gpus,
             no_gpu_reason,
             host,

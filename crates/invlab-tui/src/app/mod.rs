@@ -14,7 +14,7 @@ use invlab_engine::{Control, RunRequest};
 use super::command::{map_key, Command, KeyMode};
 use super::event::AppEvent;
 use super::form::{ConfigFile, Form};
-use super::sampler::GpuSample;
+use super::sampler::SystemSample;
 use super::theme::Theme;
 
 pub(crate) use super::pane::Pane;
@@ -165,7 +165,7 @@ pub struct App {
     pub show_generator: bool,
     pub themes: Vec<Theme>,
     pub theme: usize,
-    pub gpu: Option<GpuSample>,
+    pub system: Option<SystemSample>,
     /// Recent GPU (or CPU) utilisation in percent, oldest first.
     pub utilization: VecDeque<u64>,
     pub message: Option<Message>,
@@ -245,7 +245,7 @@ impl App {
             show_generator: false,
             themes,
             theme,
-            gpu: None,
+            system: None,
             utilization: VecDeque::new(),
             message,
             runs_dir: setup.runs_dir,
@@ -393,7 +393,7 @@ impl App {
                 self.paste(&text);
                 Vec::new()
             }
-            AppEvent::Gpu(sample) => {
+            AppEvent::System(sample) => {
                 let util = sample
                     .gpus
                     .first()
@@ -403,7 +403,7 @@ impl App {
                 while self.utilization.len() > UTIL_HISTORY {
                     self.utilization.pop_front();
                 }
-                self.gpu = Some(sample);
+                self.system = Some(sample);
                 Vec::new()
             }
             AppEvent::Run { slot, event } => self.on_run_event(slot, event),

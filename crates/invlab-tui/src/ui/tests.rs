@@ -6,7 +6,7 @@ use ratatui::Terminal;
 use crate::app::{App, AppSetup, Pane, Prompt};
 use crate::command::Command;
 use crate::demo::demo_app;
-use crate::sampler::{GpuSample, HostSample, NvidiaSample};
+use crate::sampler::{HostSample, NvidiaSample, SystemSample};
 
 fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
@@ -118,7 +118,7 @@ fn gpu_line_200x50() {
         power_limit_mw: Some(700_000),
     };
     // As under Slurm with CUDA_VISIBLE_DEVICES=1: NVML's GPU1 is this process's cuda:0.
-    app.on_event(crate::event::AppEvent::Gpu(GpuSample {
+    app.on_event(crate::event::AppEvent::System(SystemSample {
         gpus: vec![
             gpu(0, None, Vec::new()),
             gpu(

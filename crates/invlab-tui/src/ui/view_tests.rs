@@ -341,3 +341,75 @@ fn the_bottom_right_corner_of_the_scatter_shows_its_points() {
         "{around:?} at column {column}, row {bottom}"
     );
 }
+
+#[test]
+fn the_system_view_names_each_reading_or_says_why_there_is_none() {
+    use super::system::{SystemLine, SystemView};
+    use crate::sampler::{HostSample, NvidiaSample, SystemSample};
+    let mut app = demo_app(20);
+    app.system = None;
+    app.utilization.clear();
+    assert_eq!(SystemView::build(&app).lines, [SystemLine::Sampling]);
+    let host = HostSample {
+        cpu_percent: 37.4,
+        cores: 2,
+        process_memory: 3 << 29,
+        total_memory: 24 << 30,
+    };
+    app.system = Some(SystemSample {
+        gpus: Vec::new(),
+        no_gpu_reason: Some("NVML: driver not loaded".into()),
+        host: host.clone(),
+    });
+    app.utilization.extend([10, 90]);
+    let view = SystemView::build(&app);
+    assert_eq!(
+        view.lines,
+        [SystemLine::NoGpu {
+            cpu: "37% of 2 cores".into(),
+            memory: "1.5/24.0 GiB".into(),
+            reason: "NVML: driver not loaded".into(),
+        }]
+    );
+    assert_eq!(
+        (view.spark_label, view.utilization),
+        (" CPU util", vec![10, 90])
+    );
+    // A GPU seen through MIG (no utilisation), power without a limit, NVML's index 3 as
+    // this process's cuda:1.
+    app.system = Some(SystemSample {
+        gpus: vec![NvidiaSample {
+            index: 3,
+            cuda: Some(1),
+            uuid: None,
+            processes: Vec::new(),
+            name: "NVIDIA H200".into(),
+            utilization: None,
+            memory_used: Some(1 << 30),
+            memory_total: Some(4 << 30),
+            temperature: None,
+            power_mw: Some(250_400),
+            power_limit_mw: None,
+        }],
+        no_gpu_reason: None,
+        host,
+    });
+    let view = SystemView::build(&app);
+    let SystemLine::Gpu {
+        label,
+        utilization,
+        memory,
+        temperature,
+        power,
+        ..
+    } = &view.lines[0]
+    else {
+        panic!("{:?}", view.lines)
+    };
+    assert_eq!(label, " cuda:1 (GPU3) ");
+    assert_eq!(utilization, "n/a (MIG?)");
+    assert_eq!(memory, "1.0/4.0 GiB");
+    assert_eq!(temperature, "n/a");
+    assert_eq!(power, "250 W");
+    assert_eq!(view.spark_label, " GPU util");
+}
