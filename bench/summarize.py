@@ -25,6 +25,21 @@ def load(path):
         return json.load(f)
 
 
+def epoch_lines(path):
+    """A copied run's `metrics.jsonl`, read as invlab's own reader (`RunDir::read_metrics`)
+    reads it: one JSON object per line, a torn last line (a run killed mid-write) skipped.
+    The benchmark reads the per-epoch file itself because it needs what no `invlab report`
+    output carries: every epoch's `train_seconds` and the final eKLD's timing fields."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
 def load_optional(path):
     return load(path) if os.path.exists(path) else None
 
@@ -43,7 +58,7 @@ def train_row(pair, rust_metrics, py_json, py_layout_json=None):
     """One pair's training epoch: each side's median over its epochs after the first. With
     `py_layout_json` (the reference with invlab's layout of the same small CNN), the ratio also
     splits into the layout's share and the rest of the pipeline's."""
-    epochs = [json.loads(l) for l in open(rust_metrics)]
+    epochs = epoch_lines(rust_metrics)
     rust_epoch = statistics.median(e["train_seconds"] for e in epochs[1:])
     py_train = load(py_json)
     py_epoch = statistics.median(py_train["epoch_seconds"][1:])
@@ -368,7 +383,7 @@ def main():
         rust_metrics = os.path.join(raw, f"rust-{i}.metrics.jsonl")
         train_rows.append(train_row(i, rust_metrics, os.path.join(raw, f"py-train-{i}.json"),
                                     os.path.join(raw, f"py-train-layout-{i}.json")))
-        inv = [json.loads(l) for l in open(rust_metrics)][-1]["invariance"]
+        inv = epoch_lines(rust_metrics)[-1]["invariance"]
         ekld_rows.append(ekld_row(
             i, inv, load_optional(os.path.join(raw, f"rust-transforms-{i}.json")),
             load_optional(os.path.join(raw, f"py-ekld-{i}.json")),
