@@ -11,6 +11,7 @@ use invlab_core::signal::Signal;
 use invlab_core::watch::Changes;
 use invlab_engine::Event;
 
+use super::error::LabError;
 use super::sampler::SystemSample;
 use invlab_engine::data_preview::DataPreview;
 
@@ -34,21 +35,21 @@ pub enum AppEvent {
     /// A data preview built in the background for the config whose `preview_key` is `key`.
     Preview {
         key: String,
-        result: Result<Arc<DataPreview>, String>,
+        result: Result<Arc<DataPreview>, LabError>,
     },
     /// The run directory `dir` of the run in `slot` was moved to the trash (or not: why).
     Trashed {
         slot: usize,
-        result: Result<std::path::PathBuf, String>,
+        result: Result<std::path::PathBuf, LabError>,
     },
     /// The evaluation of the run in `slot` was written (a line saying what it found), or why
     /// not.
     Evaluated {
         slot: usize,
-        result: Result<String, String>,
+        result: Result<String, LabError>,
     },
     /// A config file was saved (the path written), or why not.
-    Saved(Result<std::path::PathBuf, String>),
+    Saved(Result<std::path::PathBuf, LabError>),
     /// SIGTERM, SIGINT or SIGHUP (named): stop active runs cleanly, then exit.
     Shutdown(Signal),
     Resize(u16, u16),

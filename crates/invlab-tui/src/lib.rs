@@ -18,6 +18,7 @@ pub mod app;
 pub mod command;
 #[cfg(test)]
 mod demo;
+pub mod error;
 pub mod event;
 mod event_loop;
 pub mod form;

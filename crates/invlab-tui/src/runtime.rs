@@ -14,6 +14,7 @@ use invlab_core::config::RunConfig;
 use invlab_engine::RunHandle;
 
 use crate::app::Effect;
+use crate::error::LabError;
 use crate::event::AppEvent;
 
 /// Carries out the App's effects: run workers, controls, file writes, trash, previews.
@@ -67,14 +68,14 @@ impl Runtime {
                 Effect::SaveConfig { path, text } => {
                     let tx = self.tx.clone();
                     spawn_named("invlab-save", move || {
-                        let result = save_config(&path, &text).map_err(|e| e.to_string());
+                        let result = save_config(&path, &text).map_err(LabError::from);
                         let _ = tx.send(AppEvent::Saved(result));
                     });
                 }
                 Effect::Trash { slot, dir, trash } => {
                     let tx = self.tx.clone();
                     spawn_named("invlab-trash", move || {
-                        let result = move_to_trash(&dir, &trash).map_err(|e| e.to_string());
+                        let result = move_to_trash(&dir, &trash).map_err(LabError::from);
                         tracing::info!(slot, ?result, "trash {}", dir.display());
                         let _ = tx.send(AppEvent::Trashed { slot, result });
                     });
@@ -97,7 +98,10 @@ impl Runtime {
                         Err(e) => {
                             let _ = self.tx.send(AppEvent::Evaluated {
                                 slot,
-                                result: Err(format!("cannot start the evaluation thread: {e}")),
+                                result: Err(LabError::Thread {
+                                    what: "evaluation",
+                                    reason: e.to_string(),
+                                }),
                             });
                         }
                     }
@@ -145,17 +149,15 @@ impl Runtime {
 }
 
 /// `invlab eval RUN` with its defaults, figures included; a line saying what it found.
-fn evaluate(dir: PathBuf, threads: usize, stop: &AtomicBool) -> Result<String, String> {
+fn evaluate(dir: PathBuf, threads: usize, stop: &AtomicBool) -> Result<String, LabError> {
     let request = invlab_engine::evaluation::EvalRequest {
         run_dir: dir,
         threads: Some(threads),
         ..Default::default()
     };
     let output =
-        invlab_engine::evaluation::evaluate(&request, &|_| {}, &|| stop.load(Ordering::Relaxed))
-            .map_err(|e| format!("evaluation: {e}"))?;
-    invlab_report::finish_eval_folder(&output.dir, &output.record, &output.confusion)
-        .map_err(|e| format!("evaluation: {e}"))?;
+        invlab_engine::evaluation::evaluate(&request, &|_| {}, &|| stop.load(Ordering::Relaxed))?;
+    invlab_report::finish_eval_folder(&output.dir, &output.record, &output.confusion)?;
     Ok(invlab_report::eval_line(&output.record, &output.dir))
 }
 
@@ -175,7 +177,7 @@ fn terminate(pid: u32) -> bool {
 
 /// A file operation of the lab's that failed: what, on which path, and why.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum FileError {
+pub enum FileError {
     #[error("{}: not a run directory", .0.display())]
     NotARunDirectory(PathBuf),
     #[error("cannot {action} {}: {source}", path.display())]
@@ -254,8 +256,8 @@ fn spawn_figures(dir: PathBuf) {
 fn spawn_preview(tx: UnboundedSender<AppEvent>, key: String, config: Box<RunConfig>) {
     spawn_named("invlab-preview", move || {
         let result = std::panic::catch_unwind(|| invlab_engine::data_preview::build(&config))
-            .map_err(|_| "building the preview panicked (see the log)".to_string())
-            .and_then(|built| built.map_err(|e| e.to_string()))
+            .map_err(|_| LabError::Panicked("building the preview"))
+            .and_then(|built| built.map_err(LabError::from))
             .map(Arc::new);
         if let Err(e) = &result {
             tracing::warn!("data preview: {e}");

@@ -514,7 +514,11 @@ impl App {
     }
 
     /// The runtime moved (or failed to move) a run directory to the trash.
-    pub(super) fn on_trashed(&mut self, slot: usize, result: Result<PathBuf, String>) {
+    pub(super) fn on_trashed(
+        &mut self,
+        slot: usize,
+        result: Result<PathBuf, crate::error::LabError>,
+    ) {
         match result {
             Ok(to) => {
                 let name = self
@@ -524,7 +528,7 @@ impl App {
                 self.remove_run(slot);
                 self.say(format!("moved {name} to {}", to.display()));
             }
-            Err(e) => self.warn(e),
+            Err(e) => self.warn(e.to_string()),
         }
     }
 

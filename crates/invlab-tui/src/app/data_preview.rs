@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::{App, Effect, Pane};
+use crate::error::LabError;
 use invlab_engine::data_preview::{preview_key, DataPreview};
 
 /// Built previews kept, so flipping back to an earlier setting shows at once.
@@ -13,7 +14,7 @@ const CACHED: usize = 6;
 #[derive(Debug, Default)]
 pub struct PreviewCache {
     /// (key, result), oldest first.
-    done: Vec<(String, Result<Arc<DataPreview>, String>)>,
+    done: Vec<(String, Result<Arc<DataPreview>, LabError>)>,
     /// The key being built, if any (one build at a time).
     building: Option<String>,
     /// The key seen on the last tick: a build starts once it holds still for a tick.
@@ -27,11 +28,11 @@ pub(crate) enum PreviewView<'a> {
     Ready(&'a DataPreview),
     /// The form's config is being built (or about to be); pictures of an earlier one meanwhile.
     Building(Option<&'a DataPreview>),
-    Failed(&'a str),
+    Failed(&'a LabError),
 }
 
 impl PreviewCache {
-    fn get(&self, key: &str) -> Option<&Result<Arc<DataPreview>, String>> {
+    fn get(&self, key: &str) -> Option<&Result<Arc<DataPreview>, LabError>> {
         self.done
             .iter()
             .rev()
@@ -39,7 +40,7 @@ impl PreviewCache {
             .map(|(_, r)| r)
     }
 
-    pub(super) fn finished(&mut self, key: String, result: Result<Arc<DataPreview>, String>) {
+    pub(super) fn finished(&mut self, key: String, result: Result<Arc<DataPreview>, LabError>) {
         if self.building.as_deref() == Some(key.as_str()) {
             self.building = None;
         }

@@ -331,10 +331,10 @@ impl App {
     }
 
     /// Tells the user how an effect went (the runtime reports file writes here).
-    pub fn report(&mut self, result: Result<String, String>) {
+    pub fn report<E: std::fmt::Display>(&mut self, result: Result<String, E>) {
         match result {
             Ok(t) => self.say(t),
-            Err(t) => self.warn(t),
+            Err(e) => self.warn(e.to_string()),
         }
     }
 

@@ -542,7 +542,13 @@ fn x_on_a_finished_run_asks_then_trashes_its_directory() {
     assert_eq!(app.runs.len(), 1);
     app.on_event(AppEvent::Trashed {
         slot: 0,
-        result: Err("cannot move /tmp/x: denied".into()),
+        result: Err(crate::error::LabError::from(
+            crate::runtime::FileError::Move {
+                from: PathBuf::from("/tmp/x"),
+                to: PathBuf::from("/data/invlab/trash/x"),
+                source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
+            },
+        )),
     });
     assert_eq!(app.runs.len(), 1);
     assert!(app.message.as_ref().unwrap().error);
@@ -595,9 +601,18 @@ fn e_evaluates_the_selected_runs_checkpoint_once_at_a_time() {
     // Its result is said (an error as an error), and E works again.
     app.on_event(AppEvent::Evaluated {
         slot: 0,
-        result: Err("evaluation: /tmp/x has no checkpoint to evaluate".into()),
+        result: Err(crate::error::LabError::from(
+            invlab_engine::evaluation::EvalError::BadInput(
+                "/tmp/x has no checkpoint to evaluate".into(),
+            ),
+        )),
     });
-    assert!(app.message.as_ref().unwrap().error);
+    let m = app.message.as_ref().unwrap();
+    assert!(
+        m.error && m.text.contains("evaluation: /tmp/x has no checkpoint"),
+        "{}",
+        m.text
+    );
     assert!(app.evaluating.is_empty());
     assert_eq!(ch(&mut app, 'E').len(), 1);
     app.on_event(AppEvent::Evaluated {
@@ -723,9 +738,16 @@ fn the_data_preview_is_built_when_shown_debounced_and_cached() {
     assert!(build_requests(&app.on_event(AppEvent::Tick)).is_empty());
     app.on_event(AppEvent::Preview {
         key: key.clone(),
-        result: Err("no cifar-10 files found".into()),
+        result: Err(crate::error::LabError::from(
+            invlab_engine::data_preview::PreviewError::Data(invlab_engine::data::DataError::new(
+                "/data/cifar-10",
+                "no cifar-10 files found",
+            )),
+        )),
     });
-    assert!(matches!(app.preview_view(), PreviewView::Failed(e) if e.contains("cifar")));
+    assert!(
+        matches!(app.preview_view(), PreviewView::Failed(e) if e.to_string().contains("cifar"))
+    );
     // A data change asks again after it settles; changing back shows the cached result.
     app.form.config.data.transform = invlab_core::config::TransformKind::Bg;
     let bg = preview_key(&app.form.config);

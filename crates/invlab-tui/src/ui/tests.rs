@@ -227,7 +227,12 @@ fn data_pane_says_what_is_missing() {
     let key = invlab_engine::data_preview::preview_key(&app.form.config);
     app.on_event(crate::event::AppEvent::Preview {
         key,
-        result: Err("/data/cifar-10: no cifar-10 files found".into()),
+        result: Err(crate::error::LabError::from(
+            invlab_engine::data_preview::PreviewError::Data(invlab_engine::data::DataError::new(
+                "/data/cifar-10",
+                "no cifar-10 files found",
+            )),
+        )),
     });
     let text = format!("{}", render(&app, 80, 24).backend());
     assert!(text.contains("cannot show glyphs"), "{text}");
