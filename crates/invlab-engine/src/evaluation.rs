@@ -408,6 +408,54 @@ fn or_default(asked: &[f64], default: &[f64]) -> Vec<f64> {
     }
 }
 
+/// Every row of the evaluation's table: the raw logits' scores and confusion, the post-hoc
+/// logit adjustment at each tau (the training set's prior), and each tau-normalised head's.
+struct Scored {
+    raw: plain::Scores,
+    confusion: Confusion,
+    logit_adjusted: Vec<Corrected>,
+    tau_normalized: Vec<Corrected>,
+}
+
+fn score_all(
+    raw: Logits,
+    normalized: &[Vec<f32>],
+    taus: &[f64],
+    norm_taus: &[f64],
+    labels: &[i64],
+    train_sizes: &[usize],
+) -> Scored {
+    let classes = raw.classes;
+    let (raw_scores, confusion) = plain::score(raw, labels, train_sizes);
+    let prior = plain::log_prior(train_sizes);
+    let logit_adjusted = taus
+        .iter()
+        .map(|&tau| {
+            let adjusted = plain::logit_adjusted(raw, &prior, tau);
+            let values = Logits {
+                values: &adjusted,
+                classes,
+            };
+            let (scores, _) = plain::score(values, labels, train_sizes);
+            Corrected { tau, scores }
+        })
+        .collect();
+    let tau_normalized = norm_taus
+        .iter()
+        .zip(normalized)
+        .map(|(&tau, values)| {
+            let (scores, _) = plain::score(Logits { values, classes }, labels, train_sizes);
+            Corrected { tau, scores }
+        })
+        .collect();
+    Scored {
+        raw: raw_scores,
+        confusion,
+        logit_adjusted,
+        tau_normalized,
+    }
+}
+
 fn evaluate_unguarded(
     request: &EvalRequest,
     progress: &dyn Fn(EvalStep),
@@ -492,7 +540,15 @@ fn evaluate_unguarded(
         values: &raw,
         classes,
     };
-    let (raw_scores, confusion) = plain::score(raw_logits, labels, train_sizes);
+    let scored = score_all(
+        raw_logits,
+        &normalized,
+        &taus,
+        &norm_taus,
+        labels,
+        train_sizes,
+    );
+    let (raw_scores, confusion) = (scored.raw, scored.confusion);
     // The run's own accuracy after this epoch, class by class: equal unless the checkpoint,
     // the data or the arithmetic (device, threads) differ from what the run had.
     let matches_run = opened
@@ -500,27 +556,6 @@ fn evaluate_unguarded(
         .epochs
         .get(opened.checkpoint_epoch - 1)
         .map(|m| m.per_class_accuracy == raw_scores.per_class_accuracy);
-    let prior = plain::log_prior(train_sizes);
-    let logit_adjusted = taus
-        .iter()
-        .map(|&tau| {
-            let adjusted = plain::logit_adjusted(raw_logits, &prior, tau);
-            let values = Logits {
-                values: &adjusted,
-                classes,
-            };
-            let (scores, _) = plain::score(values, labels, train_sizes);
-            Corrected { tau, scores }
-        })
-        .collect();
-    let tau_normalized = norm_taus
-        .iter()
-        .zip(&normalized)
-        .map(|(&tau, values)| {
-            let (scores, _) = plain::score(Logits { values, classes }, labels, train_sizes);
-            Corrected { tau, scores }
-        })
-        .collect();
     let posthoc_note = rebalanced(config).map(|how| {
         format!(
             "this model was trained {how}: its logits already lean toward the tail, and subtracting tau x ln(training prior) corrects a second time (tau near 0 may suit it better)"
@@ -562,8 +597,8 @@ fn evaluate_unguarded(
         train_sizes: prepared.train_sizes.clone(),
         test_sizes: prepared.test_sizes.clone(),
         raw: raw_scores,
-        logit_adjusted,
-        tau_normalized,
+        logit_adjusted: scored.logit_adjusted,
+        tau_normalized: scored.tau_normalized,
         tau_normalized_note: norm_note,
         posthoc_note,
         matches_run,
