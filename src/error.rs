@@ -101,6 +101,10 @@ mod tests {
             invlab_core::config::RunConfig::from_toml_str("nope = 1", "x.toml", &[]).unwrap_err();
         assert_eq!(CliError::Config(config).exit_code(), 2);
         assert_eq!(CliError::Usage("--jobs 0".into()).exit_code(), 2);
+        let devices = invlab_core::schedule::parse_devices("cpu,auto").unwrap_err();
+        assert_eq!(CliError::from(devices).exit_code(), 2);
+        let slots = invlab_core::schedule::SlotError::NoJobs;
+        assert_eq!(CliError::from(slots).exit_code(), 2);
         assert_eq!(CliError::RunsFailed { failed: 1 }.exit_code(), 1);
         assert_eq!(CliError::Stopped.exit_code(), 75);
         let writing = PreviewError::Writing {

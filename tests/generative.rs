@@ -273,6 +273,24 @@ fn the_generator_is_trained_cached_reused_and_a_stopped_training_resumes_exactly
         );
     }
     assert_eq!(key(&a), key(&c));
+
+    // With its generator's cache entry gone, `invlab eval` still scores the run and says why
+    // the coverage is missing, rather than leaving it out silently.
+    std::fs::remove_dir_all(&rec_a.cache_dir).unwrap();
+    let evaluated = invlab_engine::evaluation::evaluate(
+        &invlab_engine::evaluation::EvalRequest {
+            run_dir: runs.join("a"),
+            name: Some("no-cache".into()),
+            skip_invariance: true,
+            ..Default::default()
+        },
+        &|_| {},
+        &|| false,
+    )
+    .unwrap();
+    assert!(evaluated.record.generator_coverage.is_none());
+    let note = evaluated.record.generator_coverage_note.unwrap();
+    assert!(note.contains("generator cache removed"), "{note}");
 }
 
 /// eKLD under the learned generator, end to end: a CE run (no GIT in its batches) whose eKLD

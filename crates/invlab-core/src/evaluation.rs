@@ -300,6 +300,9 @@ pub struct EvalRecord {
     /// GIT runs (BG, DIL): the generator's coverage of the true nuisance, measured again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator_coverage: Option<crate::nuisance_coverage::NuisanceCoverage>,
+    /// Why a GIT run's coverage was not measured (its generator could not be loaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_coverage_note: Option<String>,
 }
 
 /// `RUN/eval-<name>`.

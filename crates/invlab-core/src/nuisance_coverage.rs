@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::TransformKind;
+use crate::summary::SizeGroup;
 
 /// The run-directory file.
 pub const FILE: &str = "generator-coverage.json";
@@ -59,9 +60,9 @@ impl NuisanceMeasure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SizeEnd {
-    /// The largest third of the classes.
+    /// The many-shot classes (else the largest third).
     Head,
-    /// The smallest third.
+    /// The few-shot classes (else the smallest third).
     Tail,
 }
 
@@ -128,7 +129,7 @@ pub struct CoverageSummary {
     pub generated: Spread,
     pub truth: Spread,
     /// The share of the true values' 5-95 % range that the generated values' 5-95 % range
-    /// covers (0: disjoint or a point; 1: all of it).
+    /// covers (0: disjoint or a point; 1: all of it; NaN without finite values).
     pub range_covered: f64,
     /// Mean over images of the generated values' sd across styles, over the same mean of the
     /// true draws' sd: near 0 when an image's styles all give one nuisance (a dead style
@@ -146,8 +147,20 @@ impl CoverageGroup {
     pub fn summary(&self, styles: usize) -> CoverageSummary {
         let generated = Spread::of(&self.generated);
         let truth = Spread::of(&self.truth);
+        // Each image's finite values; an image with fewer than two has no spread to report.
         let per_image_sd = |values: &[f64]| -> f64 {
-            let sds: Vec<f64> = values.chunks(styles.max(1)).map(sd).collect();
+            let sds: Vec<f64> = values
+                .chunks(styles.max(1))
+                .map(|chunk| {
+                    chunk
+                        .iter()
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .collect::<Vec<_>>()
+                })
+                .filter(|finite| finite.len() > 1)
+                .map(|finite| sd(&finite))
+                .collect();
             mean(&sds)
         };
         CoverageSummary {
@@ -161,8 +174,14 @@ impl CoverageGroup {
     }
 }
 
-/// The share of `of` (lo, hi) that `by` covers; 0 for an empty `of`.
+/// The share of `of` (lo, hi) that `by` covers; 0 for an empty `of`, NaN for a bound that is
+/// not finite.
 pub fn overlap_share(by: (f64, f64), of: (f64, f64)) -> f64 {
+    // A bound that is not a number (no finite values behind it) covers nothing; `f64::min`
+    // and `max` would silently pick the other side.
+    if ![by.0, by.1, of.0, of.1].iter().all(|v| v.is_finite()) {
+        return f64::NAN;
+    }
     let width = of.1 - of.0;
     if width <= 0.0 || !width.is_finite() {
         return 0.0;
@@ -229,10 +248,13 @@ pub fn wasserstein1(a: &[f64], b: &[f64]) -> f64 {
     total
 }
 
-/// Which images the diagnostic measures: the largest third of the classes (head) and the
-/// smallest third (tail), `per_end` images from each, taken round-robin across the end's
-/// classes (first images first) so that every class of the end is represented. Classes
-/// without images are skipped. `usable` says whether an image can carry the measure.
+/// Which images the diagnostic measures: `per_end` from the head (the many-shot classes, over
+/// 100 training images, largest first) and from the tail (the few-shot classes, under 20,
+/// smallest first), the groups every table of the project uses; where a group is empty (a
+/// dataset without few-shot classes), the largest or smallest third of the classes instead.
+/// Images are taken round-robin across the end's classes (first images first), so an end with
+/// up to `per_end` classes has all of them. Classes without images are skipped; `usable` says
+/// whether an image can carry the measure.
 pub fn pick_images(
     by_class: &[Vec<usize>],
     sizes: &[usize],
@@ -244,38 +266,61 @@ pub fn pick_images(
         .collect();
     order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
     let third = order.len().div_ceil(3);
-    let ends = [
-        (SizeEnd::Head, order[..third].to_vec()),
-        (SizeEnd::Tail, order[order.len() - third..].to_vec()),
-    ];
-    ends.into_iter()
-        .map(|(end, classes)| {
-            let mut picked = Vec::new();
-            let mut next = vec![0usize; classes.len()];
-            let mut progress = true;
-            while picked.len() < per_end && progress {
-                progress = false;
-                for (k, &c) in classes.iter().enumerate() {
-                    if picked.len() >= per_end {
-                        break;
-                    }
-                    while let Some(&i) = by_class[c].get(next[k]) {
-                        next[k] += 1;
-                        if usable(i) {
-                            picked.push((c, i));
-                            progress = true;
-                            break;
-                        }
-                    }
-                }
-            }
-            (end, picked)
-        })
+    let in_group = |group: SizeGroup| -> Vec<usize> {
+        order
+            .iter()
+            .copied()
+            .filter(|&c| SizeGroup::of(sizes[c]) == group)
+            .collect()
+    };
+    let mut head = in_group(SizeGroup::Many);
+    if head.is_empty() {
+        head = order[..third].to_vec();
+    }
+    let mut tail = in_group(SizeGroup::Few);
+    if tail.is_empty() {
+        tail = order[order.len() - third..].to_vec();
+    }
+    // A dataset whose classes are all few-shot: the head's classes are not the tail too.
+    tail.retain(|c| !head.contains(c));
+    tail.reverse();
+    [(SizeEnd::Head, head), (SizeEnd::Tail, tail)]
+        .into_iter()
+        .map(|(end, classes)| (end, round_robin(by_class, &classes, per_end, usable)))
         .collect()
 }
 
-/// Two lines per end for the lab and the batch log, e.g. `tail  generated 5-95% [14, 21]
-/// true [5, 94]: covers 8%, within-image spread 0.04x, W1 31`.
+/// Up to `count` usable images, one per class in turn.
+fn round_robin(
+    by_class: &[Vec<usize>],
+    classes: &[usize],
+    count: usize,
+    usable: &dyn Fn(usize) -> bool,
+) -> Vec<(usize, usize)> {
+    let mut picked = Vec::new();
+    let mut next = vec![0usize; classes.len()];
+    let mut progress = true;
+    while picked.len() < count && progress {
+        progress = false;
+        for (k, &c) in classes.iter().enumerate() {
+            if picked.len() >= count {
+                break;
+            }
+            while let Some(&i) = by_class[c].get(next[k]) {
+                next[k] += 1;
+                if usable(i) {
+                    picked.push((c, i));
+                    progress = true;
+                    break;
+                }
+            }
+        }
+    }
+    picked
+}
+
+/// One line per end for the batch log and `invlab eval`, e.g. `tail (16 images)  generated
+/// 5-95% [14, 21]  true [5, 94]: covers 8%, within-image spread 0.04x, W1 31`.
 pub fn summary_line(coverage: &NuisanceCoverage, group: &CoverageGroup) -> String {
     let s = group.summary(coverage.styles);
     let d = coverage.measure.decimals();
@@ -369,26 +414,80 @@ mod tests {
     }
 
     #[test]
-    fn head_and_tail_are_the_ends_of_the_size_order_taken_round_robin() {
-        // Six classes: sizes 9, 1, 5, 3, 7, 2; class c holds images 10c..10c+size.
-        let sizes = [9usize, 1, 5, 3, 7, 2];
-        let by_class: Vec<Vec<usize>> = sizes
-            .iter()
-            .enumerate()
-            .map(|(c, &n)| (0..n).map(|i| 10 * c + i).collect())
-            .collect();
+    fn head_and_tail_are_the_many_and_few_shot_classes_taken_round_robin() {
+        // Many: classes 4 (5000), 0 (300), 2 (150); medium: 3 (40), 7 (25); few: 5 (12),
+        // 6 (3), 1 (1). Class c holds images 10000 c + i.
+        let sizes = [300usize, 1, 150, 40, 5000, 12, 3, 25];
+        let classes = |sizes: &[usize]| -> Vec<Vec<usize>> {
+            sizes
+                .iter()
+                .enumerate()
+                .map(|(c, &n)| (0..n).map(|i| 10_000 * c + i).collect())
+                .collect()
+        };
         // Image 1 of class 0 cannot carry the measure.
-        let picked = pick_images(&by_class, &sizes, 5, &|i| i != 1);
+        let picked = pick_images(&classes(&sizes), &sizes, 5, &|i| i != 1);
         assert_eq!(picked[0].0, SizeEnd::Head);
-        // Head: classes 0 (9) and 4 (7), alternating, skipping image 1.
-        assert_eq!(picked[0].1, vec![(0, 0), (4, 40), (0, 2), (4, 41), (0, 3)]);
-        // Tail: classes 5 (2) and 1 (1) by size, ascending-last order of the sort; 3 images.
+        // Head: the many-shot classes, largest first, in turn, skipping image 1.
+        assert_eq!(
+            picked[0].1,
+            vec![(4, 40_000), (0, 0), (2, 20_000), (4, 40_001), (0, 2)]
+        );
+        // Tail: the few-shot classes, smallest first, in turn until they run out.
         assert_eq!(picked[1].0, SizeEnd::Tail);
-        assert_eq!(picked[1].1, vec![(5, 50), (1, 10), (5, 51)]);
+        assert_eq!(
+            picked[1].1,
+            vec![
+                (1, 10_000),
+                (6, 60_000),
+                (5, 50_000),
+                (6, 60_001),
+                (5, 50_001)
+            ]
+        );
+        // No many-shot class: the largest third is the head, and the tail (here every class
+        // is few-shot) leaves the head's classes out.
+        let small = [9usize, 1, 5, 3, 7, 2];
+        let picked = pick_images(&classes(&small), &small, 5, &|_| true);
+        assert_eq!(
+            picked[0].1,
+            vec![(0, 0), (4, 40_000), (0, 1), (4, 40_001), (0, 2)]
+        );
+        assert_eq!(
+            picked[1].1,
+            vec![
+                (1, 10_000),
+                (5, 50_000),
+                (3, 30_000),
+                (2, 20_000),
+                (5, 50_001)
+            ]
+        );
         // An empty dataset picks nothing and does not panic.
         assert!(pick_images(&[], &[], 4, &|_| true)
             .iter()
             .all(|(_, p)| p.is_empty()));
+    }
+
+    /// A generator whose values are all unreadable covers nothing: NaN, never "100 %".
+    #[test]
+    fn a_generator_without_finite_values_reports_no_coverage() {
+        let group = CoverageGroup {
+            end: SizeEnd::Head,
+            classes: vec![0, 1],
+            class_sizes: vec![200, 200],
+            generated: vec![f64::NAN; 6],
+            truth: vec![0.0, 40.0, 80.0, 10.0, 50.0, 90.0],
+        };
+        let s = group.summary(3);
+        assert!(s.range_covered.is_nan(), "{s:?}");
+        assert!(s.within_image_spread.is_nan() && s.wasserstein.is_nan());
+        assert!(overlap_share((f64::NAN, f64::NAN), (0.0, 1.0)).is_nan());
+        // One unreadable value in an image leaves that image's other values their spread.
+        let mut one_bad = group.clone();
+        one_bad.generated = vec![0.0, 40.0, f64::NAN, 10.0, 50.0, 90.0];
+        let s = one_bad.summary(3);
+        assert!(s.within_image_spread.is_finite(), "{s:?}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use invlab_core::atomic::write_atomic;
 use invlab_core::config::{Augment, EkldTransform, RunConfig};
 use invlab_core::device::DeviceRequest;
 use invlab_core::evaluation::{self as plain, Confusion, Corrected, EvalRecord, Logits};
-use invlab_core::nuisance_coverage::{self, NuisanceCoverage};
+use invlab_core::nuisance_coverage::{self, NuisanceCoverage, NuisanceMeasure};
 use invlab_core::records::RunInfo;
 use invlab_core::rundir::{now_secs, RunDir, RunRecord};
 
@@ -501,12 +501,21 @@ fn evaluate_unguarded(
 
     // The generator: required when eKLD is asked under it; for a GIT run's coverage
     // diagnostic, used when its cache entry is still there.
-    let git_run = opened.on_disk.generator.is_some() && config.method.augment == Augment::Git;
+    let git_run = opened.on_disk.generator.is_some()
+        && config.method.augment == Augment::Git
+        && NuisanceMeasure::of(config.data.transform).is_some();
+    let mut generator_coverage_note = None;
     let generator =
         if !request.skip_invariance && config.ekld_transform() == EkldTransform::Generator {
             Some(load_generator(&opened, device, device_data.channels)?)
         } else if git_run {
-            load_generator(&opened, device, device_data.channels).ok()
+            match load_generator(&opened, device, device_data.channels) {
+                Ok(loaded) => Some(loaded),
+                Err(e) => {
+                    generator_coverage_note = Some(format!("coverage not measured: {e}"));
+                    None
+                }
+            }
         } else {
             None
         };
@@ -604,6 +613,7 @@ fn evaluate_unguarded(
         matches_run,
         invariance,
         generator_coverage,
+        generator_coverage_note,
     };
     plain::write_tables(&dir, &record, &confusion)
         .map_err(|e| EvalError::Failed(format!("writing {}: {e}", dir.display())))?;

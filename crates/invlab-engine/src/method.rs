@@ -225,10 +225,13 @@ pub(crate) fn training_images(
 /// control draw fresh transforms of them; GIT's coverage diagnostic measures the nuisance
 /// against them.
 pub(crate) fn needs_base_images(config: &RunConfig) -> bool {
-    matches!(
-        config.method.augment,
-        Augment::Oracle | Augment::Git | Augment::GitOracle
-    )
+    match config.method.augment {
+        Augment::Oracle | Augment::GitOracle => true,
+        Augment::Git => {
+            invlab_core::nuisance_coverage::NuisanceMeasure::of(config.data.transform).is_some()
+        }
+        Augment::None => false,
+    }
 }
 
 /// Random crop (zero padding 4) and horizontal flip, one draw per image, batched by gather.

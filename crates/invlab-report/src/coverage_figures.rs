@@ -191,17 +191,18 @@ pub(crate) fn coverage_markdown(runs: &[ReportRun]) -> String {
         .iter()
         .filter_map(|r| Some((r, r.coverage.as_ref()?)))
         .collect();
-    let Some((_, first)) = rows.first() else {
+    if rows.is_empty() {
         return String::new();
-    };
-    let mut out = format!(
-        "\n## GIT generator coverage\n\nFor head and tail training images, the {} of {} generated variants (random styles) \
-against as many fresh draws of the true transform: the share of the true 5-95 % range that the generated 5-95 % range covers, \
-the within-image spread (mean sd over an image's styles / the same of its true draws; near 0: the style path does not vary \
-the nuisance) and the Wasserstein-1 distance. Each run's `generator-coverage.png` shows the histograms.\n\n\
-| run | end | images | generated 5-95 % | true 5-95 % | covers | within-image spread | W1 |\n|---|---|---|---|---|---|---|---|\n",
-        first.measure.label(),
-        first.styles
+    }
+    let mut out = String::from(
+        "\n## GIT generator coverage\n\nFor head (many-shot) and tail (few-shot) training images, the nuisance statistic \
+(background level for BG, ink-area ratio for DIL) of generated variants with random styles against as many fresh draws of the \
+true transform: the share of the true 5-95 % range that the generated 5-95 % range covers, the within-image spread (mean sd \
+over an image's styles / the same of its true draws; near 0: the style path does not vary the nuisance) and the \
+Wasserstein-1 distance. A run keeps the histograms as `generator-coverage.png` (an `invlab eval` folder, for a run measured \
+after the fact).\n\n\
+| run | statistic | end | images | styles | generated 5-95 % | true 5-95 % | covers | within-image spread | W1 |\n\
+|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (run, coverage) in rows {
         let d = coverage.measure.decimals();
@@ -209,10 +210,12 @@ the nuisance) and the Wasserstein-1 distance. Each run's `generator-coverage.png
             let s = g.summary(coverage.styles);
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.d$} - {:.d$} | {:.d$} - {:.d$} | {:.0} % | {:.2}x | {:.d$} |",
+                "| {} | {} | {} | {} | {} | {:.d$} - {:.d$} | {:.d$} - {:.d$} | {:.0} % | {:.2}x | {:.d$} |",
                 md_cell(&run.label),
+                coverage.measure.label(),
                 g.end.label(),
                 s.images,
+                coverage.styles,
                 s.generated.q05,
                 s.generated.q95,
                 s.truth.q05,

@@ -452,6 +452,7 @@ mod tests {
             matches_run: Some(true),
             invariance: None,
             generator_coverage: None,
+            generator_coverage_note: None,
         }
     }
 

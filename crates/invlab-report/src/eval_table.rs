@@ -90,6 +90,9 @@ pub fn eval_table(record: &EvalRecord, dir: &Path) -> String {
         }
         None => out.push_str("eKLD: not measured (--no-ekld)\n"),
     }
+    if let Some(note) = &record.generator_coverage_note {
+        let _ = writeln!(out, "\nGIT generator {note}");
+    }
     if let Some(c) = &record.generator_coverage {
         let _ = writeln!(
             out,

@@ -967,7 +967,7 @@ mod tests {
         let md = std::fs::read_to_string(out.join("report.md")).unwrap();
         assert!(md.contains("## GIT generator coverage"), "{md}");
         assert!(
-            md.contains("| bg-git-seed0 | head | 2 | 0 - 80 | 0 - 80 | 100 % | 1.00x | 0 |"),
+            md.contains("| bg-git-seed0 | background level | head | 2 | 3 | 0 - 80 | 0 - 80 | 100 % | 1.00x | 0 |"),
             "{md}"
         );
         // Without coverage records: no file, no section.

@@ -8,7 +8,7 @@ use invlab_engine::data_preview::PreviewError;
 use invlab_engine::evaluation::EvalError;
 use invlab_report::ReportError;
 
-use crate::runtime::FileError;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LabError {
@@ -54,4 +54,23 @@ impl From<ReportError> for LabError {
     fn from(e: ReportError) -> Self {
         LabError::EvalFigures(Arc::new(e))
     }
+}
+
+/// A file operation of the lab's that failed: what, on which path, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{}: not a run directory", .0.display())]
+    NotARunDirectory(PathBuf),
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot move {} to {}: {source}", from.display(), to.display())]
+    Move {
+        from: PathBuf,
+        to: PathBuf,
+        source: std::io::Error,
+    },
 }

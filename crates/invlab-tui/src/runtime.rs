@@ -14,7 +14,7 @@ use invlab_core::config::RunConfig;
 use invlab_engine::RunHandle;
 
 use crate::app::Effect;
-use crate::error::LabError;
+use crate::error::{FileError, LabError};
 use crate::event::AppEvent;
 
 /// Carries out the App's effects: run workers, controls, file writes, trash, previews.
@@ -173,25 +173,6 @@ fn terminate(pid: u32) -> bool {
         .process(pid)
         .and_then(|p| p.kill_with(Signal::Term))
         .unwrap_or(false)
-}
-
-/// A file operation of the lab's that failed: what, on which path, and why.
-#[derive(Debug, thiserror::Error)]
-pub enum FileError {
-    #[error("{}: not a run directory", .0.display())]
-    NotARunDirectory(PathBuf),
-    #[error("cannot {action} {}: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot move {} to {}: {source}", from.display(), to.display())]
-    Move {
-        from: PathBuf,
-        to: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 /// Moves a run directory into `trash` (created if missing), under a fresh name when one of

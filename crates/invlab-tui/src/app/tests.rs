@@ -543,7 +543,7 @@ fn x_on_a_finished_run_asks_then_trashes_its_directory() {
     app.on_event(AppEvent::Trashed {
         slot: 0,
         result: Err(crate::error::LabError::from(
-            crate::runtime::FileError::Move {
+            crate::error::FileError::Move {
                 from: PathBuf::from("/tmp/x"),
                 to: PathBuf::from("/data/invlab/trash/x"),
                 source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),

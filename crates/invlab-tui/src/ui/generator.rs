@@ -166,8 +166,10 @@ pub(crate) fn coverage_lines(c: &NuisanceCoverage, width: usize) -> Vec<String> 
     for g in &c.groups {
         let s = g.summary(c.styles);
         if !wide {
+            // One decimal fewer for ratios: the line must fit a third of an 80-column screen.
+            let d = d.min(1);
             lines.push(format!(
-                "  {} [{:.d$}, {:.d$}] vs [{:.d$}, {:.d$}] {:.0}%, spread {:.2}x",
+                "  {} {:.d$}-{:.d$} vs {:.d$}-{:.d$} {:.0}%, spread {:.2}x",
                 g.end.label(),
                 s.generated.q05,
                 s.generated.q95,
@@ -486,7 +488,20 @@ mod tests {
         );
         // A narrow pane: the same figures, shorter words, within 46 columns.
         let narrow = coverage_lines(&coverage, 46);
-        assert_eq!(narrow[1], "  head [10, 30] vs [0, 90] 22%, spread 0.00x");
+        assert_eq!(narrow[1], "  head 10-30 vs 0-90 22%, spread 0.00x");
+        // DIL's ratios, the widest figures, fit too.
+        let dil = NuisanceCoverage {
+            transform: invlab_core::config::TransformKind::Dil,
+            measure: NuisanceMeasure::InkAreaRatio,
+            styles: 4,
+            groups: vec![group(
+                SizeEnd::Tail,
+                vec![0.09, 4.37, 1.0, 2.0, 0.5, 3.1, 1.1, 2.2],
+            )],
+        };
+        let narrow = coverage_lines(&dil, 46);
+        assert!(narrow[1].starts_with("  tail 0.2-3.9 vs "), "{narrow:?}");
+        assert!(narrow.iter().all(|l| l.chars().count() <= 46), "{narrow:?}");
         assert!(narrow.iter().all(|l| l.chars().count() <= 46), "{narrow:?}");
     }
 
