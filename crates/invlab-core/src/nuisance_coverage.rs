@@ -319,22 +319,54 @@ fn round_robin(
     picked
 }
 
+/// A summary's figures as every view writes them: the 5-95 % ranges and W1 with the measure's
+/// decimals, the share covered in whole percent, the spread with two decimals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryText {
+    pub generated: [String; 2],
+    pub truth: [String; 2],
+    /// Percent, without the sign.
+    pub covers: String,
+    /// Times, without the `x`.
+    pub spread: String,
+    pub wasserstein: String,
+}
+
+impl CoverageSummary {
+    pub fn text(&self, decimals: usize) -> SummaryText {
+        let d = decimals;
+        SummaryText {
+            generated: [
+                format!("{:.d$}", self.generated.q05),
+                format!("{:.d$}", self.generated.q95),
+            ],
+            truth: [
+                format!("{:.d$}", self.truth.q05),
+                format!("{:.d$}", self.truth.q95),
+            ],
+            covers: format!("{:.0}", 100.0 * self.range_covered),
+            spread: format!("{:.2}", self.within_image_spread),
+            wasserstein: format!("{:.d$}", self.wasserstein),
+        }
+    }
+}
+
 /// One line per end for the batch log and `invlab eval`, e.g. `tail (16 images)  generated
 /// 5-95% [14, 21]  true [5, 94]: covers 8%, within-image spread 0.04x, W1 31`.
 pub fn summary_line(coverage: &NuisanceCoverage, group: &CoverageGroup) -> String {
     let s = group.summary(coverage.styles);
-    let d = coverage.measure.decimals();
+    let t = s.text(coverage.measure.decimals());
     format!(
-        "{} ({} images)  generated 5-95% [{:.d$}, {:.d$}]  true [{:.d$}, {:.d$}]: covers {:.0}%, within-image spread {:.2}x, W1 {:.d$}",
+        "{} ({} images)  generated 5-95% [{}, {}]  true [{}, {}]: covers {}%, within-image spread {}x, W1 {}",
         group.end.label(),
         s.images,
-        s.generated.q05,
-        s.generated.q95,
-        s.truth.q05,
-        s.truth.q95,
-        100.0 * s.range_covered,
-        s.within_image_spread,
-        s.wasserstein,
+        t.generated[0],
+        t.generated[1],
+        t.truth[0],
+        t.truth[1],
+        t.covers,
+        t.spread,
+        t.wasserstein,
     )
 }
 

@@ -124,7 +124,7 @@ fn panel(
         "<rect x=\"{left}\" y=\"{PLOT_TOP}\" width=\"{PANEL_W}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>",
         PLOT_BOTTOM - PLOT_TOP
     );
-    let d = coverage.measure.decimals();
+    let t = s.text(coverage.measure.decimals());
     for (v, label) in super::y_ticks(lo, hi) {
         let _ = writeln!(
             out,
@@ -136,14 +136,14 @@ fn panel(
     }
     let _ = writeln!(
         out,
-        "<text x=\"{0:.1}\" y=\"{1}\" text-anchor=\"middle\">generated 5-95% covers {2:.0}% of the true range;</text>\n\
-<text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\">within-image spread {4:.2}x; W1 {5:.d$}</text>",
+        "<text x=\"{0:.1}\" y=\"{1}\" text-anchor=\"middle\">generated 5-95% covers {2}% of the true range;</text>\n\
+<text x=\"{0:.1}\" y=\"{3}\" text-anchor=\"middle\">within-image spread {4}x; W1 {5}</text>",
         left + PANEL_W / 2.0,
         PLOT_BOTTOM + 38.0,
-        100.0 * s.range_covered,
+        t.covers,
         PLOT_BOTTOM + 54.0,
-        s.within_image_spread,
-        s.wasserstein
+        t.spread,
+        t.wasserstein
     );
 }
 
@@ -208,21 +208,22 @@ after the fact).\n\n\
         let d = coverage.measure.decimals();
         for g in &coverage.groups {
             let s = g.summary(coverage.styles);
+            let t = s.text(d);
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {:.d$} - {:.d$} | {:.d$} - {:.d$} | {:.0} % | {:.2}x | {:.d$} |",
+                "| {} | {} | {} | {} | {} | {} - {} | {} - {} | {} % | {}x | {} |",
                 md_cell(&run.label),
                 coverage.measure.label(),
                 g.end.label(),
                 s.images,
                 coverage.styles,
-                s.generated.q05,
-                s.generated.q95,
-                s.truth.q05,
-                s.truth.q95,
-                100.0 * s.range_covered,
-                s.within_image_spread,
-                s.wasserstein
+                t.generated[0],
+                t.generated[1],
+                t.truth[0],
+                t.truth[1],
+                t.covers,
+                t.spread,
+                t.wasserstein
             );
         }
     }

@@ -167,29 +167,30 @@ pub(crate) fn coverage_lines(c: &NuisanceCoverage, width: usize) -> Vec<String> 
         let s = g.summary(c.styles);
         if !wide {
             // One decimal fewer for ratios: the line must fit a third of an 80-column screen.
-            let d = d.min(1);
+            let t = s.text(d.min(1));
             lines.push(format!(
-                "  {} {:.d$}-{:.d$} vs {:.d$}-{:.d$} {:.0}%, spread {:.2}x",
+                "  {} {}-{} vs {}-{} {}%, spread {}x",
                 g.end.label(),
-                s.generated.q05,
-                s.generated.q95,
-                s.truth.q05,
-                s.truth.q95,
-                100.0 * s.range_covered,
-                s.within_image_spread,
+                t.generated[0],
+                t.generated[1],
+                t.truth[0],
+                t.truth[1],
+                t.covers,
+                t.spread,
             ));
             continue;
         }
+        let t = s.text(d);
         lines.push(format!(
-            "  {:<5} [{:.d$}, {:.d$}] vs [{:.d$}, {:.d$}]  covers {:.0}%  within-image spread {:.2}x  W1 {:.d$}",
+            "  {:<5} [{}, {}] vs [{}, {}]  covers {}%  within-image spread {}x  W1 {}",
             g.end.label(),
-            s.generated.q05,
-            s.generated.q95,
-            s.truth.q05,
-            s.truth.q95,
-            100.0 * s.range_covered,
-            s.within_image_spread,
-            s.wasserstein,
+            t.generated[0],
+            t.generated[1],
+            t.truth[0],
+            t.truth[1],
+            t.covers,
+            t.spread,
+            t.wasserstein,
         ));
     }
     lines
