@@ -149,9 +149,10 @@ pub(crate) const GLOBAL: &[Binding] = &[bind(
         code: KeyCode::Char('c'),
         ctrl: true,
     }],
-    "Ctrl-C",
+    // Listed in the help with q (one row: the help fits 80 x 24).
+    "",
     Command::ForceQuit,
-    "quit at once, stopping active runs cleanly",
+    "",
     None,
 )];
 
@@ -308,9 +309,9 @@ pub(crate) const NORMAL: &[Binding] = &[
     ),
     bind(
         &[ch('q')],
-        "q",
+        "q / Ctrl-C",
         Command::Quit,
-        "quit (asks while a run is active; it is stopped cleanly)",
+        "quit (q asks while a run is active); runs stop cleanly",
         Some("quit"),
     ),
     bind(&[code(KeyCode::Esc)], "", Command::Cancel, "", None),
@@ -458,7 +459,7 @@ mod tests {
     fn help_and_footer_come_from_the_table() {
         let help = help_lines();
         assert!(help.iter().any(|(k, _)| *k == "s / Enter"));
-        assert!(help.iter().any(|(k, _)| *k == "Ctrl-C"));
+        assert!(help.iter().any(|(k, _)| *k == "q / Ctrl-C"));
         let footer = footer_keys();
         assert_eq!(footer[0], ("s".to_string(), "start"));
         assert!(footer.contains(&("Tab".to_string(), "pane")));
