@@ -1366,6 +1366,23 @@ fn eval_rescores_a_checkpoint_as_the_run_scored_it_and_adds_corrections() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(run.join("eval-checkpoint-no-ekld/eval.json").is_file());
     assert!(read_json(&dir.join("eval.json"))["invariance"].is_object());
+    // While another process writes a folder of that name, an evaluation waits its turn: it
+    // refuses (exit 2, saying why) and leaves the folder as it is.
+    let before = std::fs::read(run.join("eval-checkpoint-no-ekld/eval.json")).unwrap();
+    let held = invlab_core::lock::RunLock::acquire(&run, "eval-checkpoint-no-ekld").unwrap();
+    let (code, _, stderr) = eval(&["--no-ekld"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("another evaluation is writing it"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(run.join("eval-checkpoint-no-ekld/eval.json")).unwrap(),
+        before
+    );
+    drop(held);
+    let (code, _, stderr) = eval(&["--no-ekld"]);
+    assert_eq!(code, Some(0), "{stderr}");
     // A tau that is not a finite number.
     let (code, _, stderr) = eval(&["--tau", "nan"]);
     assert_eq!(code, Some(2), "{stderr}");

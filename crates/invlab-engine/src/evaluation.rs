@@ -109,6 +109,9 @@ pub struct EvalOutput {
     pub dir: PathBuf,
     pub record: EvalRecord,
     pub confusion: Confusion,
+    /// The folder's lock (`RUN/.eval-<name>.lock`): two evaluations of one name never write
+    /// one folder at once. Held until the front end has finished the folder and drops this.
+    pub lock: Option<std::sync::Arc<invlab_core::lock::RunLock>>,
 }
 
 /// The run's config with `overrides` applied to its eval section (and only there).
@@ -479,6 +482,14 @@ fn evaluate_unguarded(
     // Before any output is computed: the folder can be written (a read-only run directory
     // fails now, not after minutes of eKLD).
     let dir = plain::eval_dir(&run.path, &opened.name);
+    let lock = invlab_core::lock::RunLock::acquire(&run.path, &format!("eval-{}", opened.name))
+        .map_err(|e| match e {
+            invlab_core::lock::LockError::Held { holder, .. } => EvalError::BadInput(format!(
+                "{}: another evaluation is writing it ({holder}); wait for it, or choose another --name",
+                dir.display()
+            )),
+            other => EvalError::Failed(other.to_string()),
+        })?;
     plain::begin(&dir)
         .map_err(|e| EvalError::Failed(format!("preparing {}: {e}", dir.display())))?;
     let _deterministic = crate::determinism::Deterministic::for_run(config.train.deterministic);
@@ -621,6 +632,7 @@ fn evaluate_unguarded(
         dir,
         record,
         confusion,
+        lock: lock.map(std::sync::Arc::new),
     })
 }
 
