@@ -40,8 +40,8 @@ pub enum ReportError {
         source: std::io::Error,
     },
     /// The SVG could not be rasterised to `path`.
-    #[error("{}: {reason}", path.display())]
-    Render { path: PathBuf, reason: String },
+    #[error("{}: {source}", path.display())]
+    Render { path: PathBuf, source: RenderError },
     /// `--out` is a run directory: the report's figures would replace the run's own.
     #[error("{} is a run directory; the report's ekld_vs_size and curves figures would replace the run's own: choose another --out", dir.display())]
     OutIsARun { dir: PathBuf },
@@ -702,17 +702,30 @@ fn render_options() -> &'static resvg::usvg::Options<'static> {
     })
 }
 
+/// Why an SVG written here could not become a PNG.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("reading the SVG: {0}")]
+    Svg(#[from] resvg::usvg::Error),
+    #[error("a {width}x{height} image is too large")]
+    TooLarge { width: u32, height: u32 },
+    #[error("encoding the PNG: {0}")]
+    Encode(String),
+}
+
 /// Rasterises one of the SVGs written here to PNG bytes.
-pub(crate) fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn svg_to_png(svg: &str) -> Result<Vec<u8>, RenderError> {
     use resvg::tiny_skia::{Pixmap, Transform};
-    let tree = resvg::usvg::Tree::from_str(svg, render_options())
-        .map_err(|e| format!("reading the SVG: {e}"))?;
+    let tree = resvg::usvg::Tree::from_str(svg, render_options())?;
     let size = tree.size();
     let (w, h) = (
         (size.width() * PNG_SCALE).ceil() as u32,
         (size.height() * PNG_SCALE).ceil() as u32,
     );
-    let mut pixmap = Pixmap::new(w, h).ok_or_else(|| format!("a {w}x{h} image is too large"))?;
+    let mut pixmap = Pixmap::new(w, h).ok_or(RenderError::TooLarge {
+        width: w,
+        height: h,
+    })?;
     resvg::render(
         &tree,
         Transform::from_scale(PNG_SCALE, PNG_SCALE),
@@ -720,7 +733,7 @@ pub(crate) fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
     );
     pixmap
         .encode_png()
-        .map_err(|e| format!("encoding the PNG: {e}"))
+        .map_err(|e| RenderError::Encode(e.to_string()))
 }
 
 /// Writes `<stem>.svg` and `<stem>.png` into `dir`, atomically; returns both paths.
@@ -728,9 +741,9 @@ fn write_figure(dir: &Path, stem: &str, svg: &str) -> Result<[PathBuf; 2], Repor
     let svg_path = dir.join(format!("{stem}.svg"));
     let png_path = dir.join(format!("{stem}.png"));
     write_file(&svg_path, svg.as_bytes())?;
-    let png = svg_to_png(svg).map_err(|reason| ReportError::Render {
+    let png = svg_to_png(svg).map_err(|source| ReportError::Render {
         path: png_path.clone(),
-        reason,
+        source,
     })?;
     write_file(&png_path, &png)?;
     Ok([svg_path, png_path])

@@ -20,15 +20,15 @@ use super::theme::Theme;
 pub(crate) use super::pane::Pane;
 
 mod apply;
-mod data_preview;
 mod filter;
 mod mouse;
+mod preview_cache;
 mod run_events;
 mod runs;
 mod watched;
 
-pub(crate) use data_preview::{PreviewCache, PreviewView};
 pub use filter::RunFilter;
+pub(crate) use preview_cache::{PreviewCache, PreviewView};
 pub use runs::RunStatus;
 pub(crate) use runs::{BatchProgress, RunEntry};
 
