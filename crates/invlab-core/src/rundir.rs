@@ -301,6 +301,11 @@ impl RunDir {
         serde_json::from_str(&text).ok()
     }
 
+    /// Writes the generator's coverage diagnostic (`generator-coverage.json`), atomically.
+    pub fn write_generator_coverage(&self, coverage: &NuisanceCoverage) -> io::Result<()> {
+        write_json(&self.file(crate::nuisance_coverage::FILE), coverage)
+    }
+
     pub fn write_summary(&self, summary: &Summary) -> io::Result<()> {
         write_json(&self.file("summary.json"), summary)?;
         write_atomic(

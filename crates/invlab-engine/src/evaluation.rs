@@ -20,7 +20,6 @@ use crate::generative::munit::Generator;
 use crate::models::{Classifier, Head};
 use crate::torch_seed::with_torch_seed;
 use crate::worker::{data, evaluate::InvarianceInputs, head_kind};
-use invlab_core::atomic::write_atomic;
 use invlab_core::config::{Augment, EkldTransform, RunConfig};
 use invlab_core::device::DeviceRequest;
 use invlab_core::evaluation::{self as plain, Confusion, Corrected, EvalRecord, Logits};
@@ -340,25 +339,14 @@ fn measure_coverage(
     data: &data::DeviceData,
     train_sizes: &[usize],
 ) -> Result<Option<NuisanceCoverage>, EvalError> {
-    let Some(base) = &data.train_raw else {
-        return Ok(None);
-    };
-    let config = &opened.config;
-    let Some(c) = coverage::measure(
-        generator,
-        &data.train,
-        base,
-        &data.train_by_class,
-        train_sizes,
-        config.data.transform,
-        config.seed,
-    ) else {
+    let Some(c) = coverage::measure_run(generator, data, train_sizes, &opened.config) else {
         return Ok(None);
     };
     let path = opened.run.file(nuisance_coverage::FILE);
     if !path.exists() {
-        let text = serde_json::to_string(&c).unwrap_or_default() + "\n";
-        write_atomic(&path, text.as_bytes())
+        opened
+            .run
+            .write_generator_coverage(&c)
             .map_err(|e| EvalError::Failed(format!("writing {}: {e}", path.display())))?;
     }
     Ok(Some(c))

@@ -10,7 +10,8 @@ use tch::{Kind, Tensor};
 use super::augment::generate;
 use super::munit::Generator;
 use crate::transforms;
-use invlab_core::config::TransformKind;
+use crate::worker::data::DeviceData;
+use invlab_core::config::{RunConfig, TransformKind};
 use invlab_core::nuisance_coverage::{
     pick_images, CoverageGroup, NuisanceCoverage, NuisanceMeasure,
 };
@@ -52,20 +53,42 @@ pub fn nuisance_values(measure: NuisanceMeasure, reference: &Tensor, images: &Te
             }
         }
     });
-    let values = values.to_device(tch::Device::Cpu).contiguous();
+    let values = values.to_device(tch::Device::Cpu).view([-1]);
     let n = values.numel();
-    let mut out = vec![0f64; n];
-    values.copy_data(&mut out, n);
     // 0 / 0 is NaN already; x / 0 (ink from nothing) is infinite: unreadable too.
-    out.into_iter()
+    Vec::<f64>::try_from(values)
+        .unwrap_or_else(|_| vec![f64::NAN; n])
+        .into_iter()
         .map(|v| if v.is_finite() { v } else { f64::NAN })
         .collect()
 }
 
-/// The diagnostic of `generator` on the run's training images (`train`: as stored, transformed
-/// once; `base`: untransformed; N x C x H x W bytes or floats on the run's device), `None` for
-/// a transform without a measure.
-pub fn measure(
+/// The diagnostic of `generator` on a run's training images as the run holds them on its device
+/// (`data.train` as stored, transformed once; `data.train_raw` untransformed), seeded by the
+/// run's seed. `None` for a transform without a measure, or a run that keeps no untransformed
+/// images. The worker's generator phase and `invlab eval` both measure through this.
+pub(crate) fn measure_run(
+    generator: &Generator,
+    data: &DeviceData,
+    train_sizes: &[usize],
+    config: &RunConfig,
+) -> Option<NuisanceCoverage> {
+    let base = data.train_raw.as_ref()?;
+    measure(
+        generator,
+        &data.train,
+        base,
+        &data.train_by_class,
+        train_sizes,
+        config.data.transform,
+        config.seed,
+    )
+}
+
+/// The diagnostic of `generator` on training images (`train`: as stored, transformed once;
+/// `base`: untransformed; N x C x H x W bytes or floats on the run's device), `None` for a
+/// transform without a measure.
+fn measure(
     generator: &Generator,
     train: &Tensor,
     base: &Tensor,

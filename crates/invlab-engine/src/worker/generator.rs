@@ -177,23 +177,14 @@ impl Trainer<'_> {
 
     /// The generator's coverage diagnostic, into the run directory and to the front end.
     fn write_coverage(&self, generator: &Generator) -> EngineResult<()> {
-        let Some(base) = &self.data.train_raw else {
+        let Some(coverage) =
+            coverage::measure_run(generator, &self.data, &self.info.train_sizes, &self.config)
+        else {
             return Ok(());
         };
-        let Some(coverage) = coverage::measure(
-            generator,
-            &self.data.train,
-            base,
-            &self.data.train_by_class,
-            &self.info.train_sizes,
-            self.config.data.transform,
-            self.config.seed,
-        ) else {
-            return Ok(());
-        };
-        let path = self.dir.file(nuisance_coverage::FILE);
-        let text = serde_json::to_string(&coverage).unwrap_or_default() + "\n";
-        write_atomic(&path, text.as_bytes()).map_err(|e| EngineError::writing(&path, e))?;
+        self.dir
+            .write_generator_coverage(&coverage)
+            .map_err(|e| EngineError::writing(&self.dir.file(nuisance_coverage::FILE), e))?;
         self.emit(Event::GeneratorCoverage(Box::new(coverage)));
         Ok(())
     }
