@@ -15,11 +15,13 @@ use tch::{Device, Kind, Tensor};
 use crate::data::prepare::prepare;
 use crate::device;
 use crate::error::EngineError;
-use crate::generative::coverage;
 use crate::generative::munit::Generator;
 use crate::models::{Classifier, Head};
 use crate::torch_seed::with_torch_seed;
-use crate::worker::{data, evaluate::InvarianceInputs, head_kind};
+use crate::worker::{
+    data, evaluate::InvarianceInputs, generator::measure_coverage as measure_run_coverage,
+    head_kind,
+};
 use invlab_core::config::{Augment, EkldTransform, RunConfig};
 use invlab_core::device::DeviceRequest;
 use invlab_core::evaluation::{self as plain, Confusion, Corrected, EvalRecord, Logits};
@@ -339,7 +341,7 @@ fn measure_coverage(
     data: &data::DeviceData,
     train_sizes: &[usize],
 ) -> Result<Option<NuisanceCoverage>, EvalError> {
-    let Some(c) = coverage::measure_run(generator, data, train_sizes, &opened.config) else {
+    let Some(c) = measure_run_coverage(generator, data, train_sizes, &opened.config) else {
         return Ok(None);
     };
     let path = opened.run.file(nuisance_coverage::FILE);

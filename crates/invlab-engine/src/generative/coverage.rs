@@ -10,8 +10,7 @@ use tch::{Kind, Tensor};
 use super::augment::generate;
 use super::munit::Generator;
 use crate::transforms;
-use crate::worker::data::DeviceData;
-use invlab_core::config::{RunConfig, TransformKind};
+use invlab_core::config::TransformKind;
 use invlab_core::nuisance_coverage::{
     pick_images, CoverageGroup, NuisanceCoverage, NuisanceMeasure,
 };
@@ -63,32 +62,10 @@ pub fn nuisance_values(measure: NuisanceMeasure, reference: &Tensor, images: &Te
         .collect()
 }
 
-/// The diagnostic of `generator` on a run's training images as the run holds them on its device
-/// (`data.train` as stored, transformed once; `data.train_raw` untransformed), seeded by the
-/// run's seed. `None` for a transform without a measure, or a run that keeps no untransformed
-/// images. The worker's generator phase and `invlab eval` both measure through this.
-pub(crate) fn measure_run(
-    generator: &Generator,
-    data: &DeviceData,
-    train_sizes: &[usize],
-    config: &RunConfig,
-) -> Option<NuisanceCoverage> {
-    let base = data.train_raw.as_ref()?;
-    measure(
-        generator,
-        &data.train,
-        base,
-        &data.train_by_class,
-        train_sizes,
-        config.data.transform,
-        config.seed,
-    )
-}
-
 /// The diagnostic of `generator` on training images (`train`: as stored, transformed once;
 /// `base`: untransformed; N x C x H x W bytes or floats on the run's device), `None` for a
 /// transform without a measure.
-fn measure(
+pub(crate) fn measure(
     generator: &Generator,
     train: &Tensor,
     base: &Tensor,

@@ -7,6 +7,7 @@ use std::time::Instant;
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
+use super::data::DeviceData;
 use super::{Flow, Trainer};
 use crate::error::{EngineError, EngineResult};
 use crate::events::{Event, Phase};
@@ -16,9 +17,9 @@ use crate::generative::samples::{pick_rows, sample_grid};
 use crate::generative::training::MunitTraining;
 use crate::generative::{cache, coverage};
 use invlab_core::atomic::{save_atomic_with_room, write_atomic};
-use invlab_core::config::{Augment, GenMode};
+use invlab_core::config::{Augment, GenMode, RunConfig};
 use invlab_core::generator::{GeneratorSpec, KeyInputs, Losses, SampleGrid};
-use invlab_core::nuisance_coverage;
+use invlab_core::nuisance_coverage::{self, NuisanceCoverage};
 use invlab_core::records::{GeneratorProgress, GeneratorRecord};
 use invlab_core::rundir::Status;
 
@@ -178,7 +179,7 @@ impl Trainer<'_> {
     /// The generator's coverage diagnostic, into the run directory and to the front end.
     fn write_coverage(&self, generator: &Generator) -> EngineResult<()> {
         let Some(coverage) =
-            coverage::measure_run(generator, &self.data, &self.info.train_sizes, &self.config)
+            measure_coverage(generator, &self.data, &self.info.train_sizes, &self.config)
         else {
             return Ok(());
         };
@@ -365,6 +366,27 @@ impl Trainer<'_> {
         self.generator_iteration.set(None);
         Ok(Some((dir, seconds)))
     }
+}
+
+/// The coverage diagnostic of `generator` on a run's training images as the run holds them on
+/// its device (`data.train` as stored, transformed once; `data.train_raw` untransformed), seeded
+/// by the run's seed. `None` for a transform without a measure, or a run that keeps no
+/// untransformed images. The generator phase and `invlab eval` both measure through this.
+pub(crate) fn measure_coverage(
+    generator: &Generator,
+    data: &DeviceData,
+    train_sizes: &[usize],
+    config: &RunConfig,
+) -> Option<NuisanceCoverage> {
+    coverage::measure(
+        generator,
+        &data.train,
+        data.train_raw.as_ref()?,
+        &data.train_by_class,
+        train_sizes,
+        config.data.transform,
+        config.seed,
+    )
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 mod checkpoint;
 pub(crate) mod data;
 pub(crate) mod evaluate;
-mod generator;
+pub(crate) mod generator;
 mod heartbeat;
 mod optim;
 mod train;
