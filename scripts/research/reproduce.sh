@@ -9,7 +9,8 @@
 # Balanced-Softmax and CE-DRS-GIT. Seeds: SEEDS for the ROT and BG rows, the first seed elsewhere.
 # The statistics (mean ± sd, 95 % intervals, paired comparisons on seeds) are `invlab report`'s:
 # each row's report against ERM, and CE-DRS-GIT's against CE-DRS in its vs-ce-drs/ folder;
-# reproduction_table.py only reads and words them.
+# reproduction_table.py only reads and words them, and adds a section on GIT against its oracle
+# control from the docs/results/git-oracle-ROW/ reports that scripts/research/git_oracle.sh writes.
 #
 # Usage: scripts/research/reproduce.sh [--seeds "0 1 2"] [--rows "glyphs-rot glyphs-bg"] [--quick]
 #            [--runs DIR] [--methods "ERM LA-tau2"] [--results DIR]

@@ -1,0 +1,100 @@
+//! The research scripts' wording of `invlab report`'s statistics: `reproduction_table.py`'s
+//! GIT-with-oracle-control section reads `git-oracle-ROW/{paired,gaps,coverage}.csv` and must
+//! word each verdict from its printed interval, and pick the right series for each role.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::path::Path;
+use std::process::Command;
+
+const PAIRED_HEADER: &str = "candidate,baseline,measure,contrast,seeds,mean,ci95_low,ci95_high,above,below,sign_test_p,seed_list,per_seed";
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// The section's text for a results folder, or `None` without python3.
+fn git_section(results: &Path) -> Option<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/research");
+    let code = format!(
+        "import sys; sys.path.insert(0, {:?}); import reproduction_table as t; \
+         from pathlib import Path; print('\\n'.join(t.git_oracle_section(Path({:?}))))",
+        script.display().to_string(),
+        results.display().to_string()
+    );
+    let out = Command::new("python3").args(["-c", &code]).output().ok()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn the_git_oracle_section_words_each_verdict_from_its_interval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bg = tmp.path().join("git-oracle-bg");
+    // GIT's interval crosses 1 (no verdict); the control's lies below 1. The oracle control's
+    // series name also ends in "-git" before "-oracle": it must not be taken for GIT's.
+    write(
+        &bg,
+        "paired.csv",
+        &format!(
+            "{PAIRED_HEADER}\n\
+             s-git-oracle (4 seeds),s-drs (4 seeds),ekld_few,ratio,4,0.70,0.60,0.82,0,4,0.125,0;1;2;3,0.7;0.6;0.8;0.7\n\
+             s-git (4 seeds),s-drs (4 seeds),ekld_few,ratio,4,0.93,0.81,1.07,1,3,0.625,0;1;2;3,0.9;1.1;0.8;0.9\n\
+             s-git (4 seeds),s-drs (4 seeds),balanced_accuracy,difference,4,0.004,-0.001,0.009,3,1,0.625,0;1;2;3,0;0;0;0\n"
+        ),
+    );
+    write(
+        &bg,
+        "gaps.csv",
+        "candidate,baseline,reference,measure,seeds,mean,ci95_low,ci95_high,seed_list,per_seed\n\
+         s-git (4 seeds),s-drs (4 seeds),s-git-oracle (4 seeds),ekld_few,4,0.21,-0.3,0.72,0;1;2;3,0;0;0;0\n",
+    );
+    write(
+        &bg,
+        "coverage.csv",
+        "run,seed,transform,measure,end,images,styles,generated_q05,generated_q50,generated_q95,true_q05,true_q50,true_q95,range_covered,within_image_spread,wasserstein1\n\
+         s-git-seed0,0,bg,background level,tail,16,64,1,2,3,1,2,3,0.81,0.9,1\n\
+         s-git-seed1,1,bg,background level,tail,16,64,1,2,3,1,2,3,0.95,1.02,1\n",
+    );
+    let Some(text) = git_section(tmp.path()) else {
+        invlab_core::fixtures::skip(module_path!(), "no python3");
+        return;
+    };
+    let line = |start: &str| {
+        text.lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line starting {start:?} in\n{text}"))
+            .to_string()
+    };
+    let git = line("| CE-DRS-GIT |");
+    assert!(git.contains("0.93x [0.81x, 1.07x]"), "{git}");
+    assert!(git.contains("not established"), "{git}");
+    assert!(git.contains("+0.4 [-0.1, +0.9]"), "{git}");
+    let control = line("| oracle control |");
+    assert!(control.contains("0.70x [0.60x, 0.82x]"), "{control}");
+    assert!(control.contains("lower on the interval"), "{control}");
+    assert!(control.contains("p = 0.12"), "{control}");
+    assert!(line("- GIT closes").contains("21 % [-30, 72]"));
+    let tail = line("- Generator coverage, tail images");
+    assert!(
+        tail.contains("2 runs") && tail.contains("81-95 %"),
+        "{tail}"
+    );
+    assert!(tail.contains("0.90-1.02x"), "{tail}");
+    // Rows without a folder are left out; so is ROT, which has no GIT in the paper.
+    assert!(!text.contains("DIL") && !text.contains("Fashion"), "{text}");
+}
+
+#[test]
+fn without_git_oracle_folders_the_section_is_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(text) = git_section(tmp.path()) else {
+        invlab_core::fixtures::skip(module_path!(), "no python3");
+        return;
+    };
+    assert_eq!(text.trim(), "");
+}
