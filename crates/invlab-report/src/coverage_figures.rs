@@ -1,13 +1,14 @@
 //! GIT's generator coverage (`invlab_core::nuisance_coverage`) where researchers read it: a
 //! figure in the run directory (`generator-coverage.svg/.png`: per end, the histogram of the
 //! nuisance the generator produced over that of the true transform), and in `invlab report`
-//! a table and `coverage.csv`, one row per run and end.
+//! a table (one row per run and end, then each series' spread over its seeds) and
+//! `coverage.csv` (one row per run and end).
 
 use std::fmt::Write as _;
 
-use invlab_core::nuisance_coverage::{CoverageGroup, NuisanceCoverage};
+use invlab_core::nuisance_coverage::{CoverageGroup, CoverageSummary, NuisanceCoverage, SizeEnd};
 
-use super::{csv_quote, escape, md_cell, ReportRun};
+use super::{csv_quote, escape, md_cell, ReportRun, Series};
 
 const W: f64 = 920.0;
 const H: f64 = 400.0;
@@ -185,8 +186,9 @@ pub fn coverage_svg(coverage: &NuisanceCoverage) -> String {
     out
 }
 
-/// The report's section: one row per run that has a coverage record and end.
-pub(crate) fn coverage_markdown(runs: &[ReportRun]) -> String {
+/// The report's section: one row per run that has a coverage record and end, then, for each
+/// series of several seeds, the spread of those rows over its seeds.
+pub(crate) fn coverage_markdown(runs: &[ReportRun], series: &[Series]) -> String {
     let rows: Vec<(&ReportRun, &NuisanceCoverage)> = runs
         .iter()
         .filter_map(|r| Some((r, r.coverage.as_ref()?)))
@@ -224,6 +226,72 @@ after the fact).\n\n\
                 t.covers,
                 t.spread,
                 t.wasserstein
+            );
+        }
+    }
+    out.push_str(&over_seeds_markdown(runs, series));
+    out
+}
+
+/// Per series of several seeds with coverage records, and per end: the mean, least and
+/// greatest of each run's coverage figures (each run measures its own generator, so these
+/// are the generator's seed-to-seed spread).
+fn over_seeds_markdown(runs: &[ReportRun], series: &[Series]) -> String {
+    let mut out = String::new();
+    for s in series {
+        let measured: Vec<&NuisanceCoverage> = s
+            .members
+            .iter()
+            .filter_map(|&i| runs[i].coverage.as_ref())
+            .collect();
+        if measured.len() < 2 {
+            continue;
+        }
+        if out.is_empty() {
+            out.push_str(
+                "\nOver seeds (each seed's run trains and measures its own generator): the mean and, in \
+brackets, the least and greatest of the runs' figures.\n\n\
+| series | end | runs | covers | within-image spread | W1 |\n|---|---|---|---|---|---|\n",
+            );
+        }
+        let d = measured[0].measure.decimals();
+        for end in [SizeEnd::Head, SizeEnd::Tail] {
+            let summaries: Vec<CoverageSummary> = measured
+                .iter()
+                .flat_map(|c| {
+                    c.groups
+                        .iter()
+                        .filter(|g| g.end == end)
+                        .map(|g| g.summary(c.styles))
+                })
+                .collect();
+            if summaries.is_empty() {
+                continue;
+            }
+            let spread = |value: fn(&CoverageSummary) -> f64, scale: f64, digits: usize| {
+                let values: Vec<f64> = summaries
+                    .iter()
+                    .map(value)
+                    .filter(|v| v.is_finite())
+                    .map(|v| v * scale)
+                    .collect();
+                if values.is_empty() {
+                    return "–".to_string();
+                }
+                let mean = values.iter().sum::<f64>() / values.len() as f64;
+                let least = values.iter().copied().fold(f64::INFINITY, f64::min);
+                let most = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                format!("{mean:.digits$} [{least:.digits$}, {most:.digits$}]")
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} % | {}x | {} |",
+                md_cell(&s.label),
+                end.label(),
+                summaries.len(),
+                spread(|c| c.range_covered, 100.0, 0),
+                spread(|c| c.within_image_spread, 1.0, 2),
+                spread(|c| c.wasserstein, 1.0, d),
             );
         }
     }

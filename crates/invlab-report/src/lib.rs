@@ -843,7 +843,7 @@ pub(crate) fn report_markdown(runs: &[ReportRun], statistics: &str, series: &[Se
     let mut out = String::from("# Run comparison\n\n");
     out.push_str(&comparison_table(runs));
     out.push_str(statistics);
-    out.push_str(&coverage_figures::coverage_markdown(runs));
+    out.push_str(&coverage_figures::coverage_markdown(runs, series));
     out.push_str(
         "\nBalanced accuracy is the mean of per-class test accuracies; many / medium / few are the \
 classes with > 100, 20-100 and < 20 training images. eKLD in nats (lower: more invariant).\n\n\
@@ -959,7 +959,10 @@ mod tests {
     fn the_report_tables_each_git_runs_coverage() {
         let mut config = RunConfig::default();
         config.data.transform = invlab_core::config::TransformKind::Bg;
-        let mut git = record("bg-git-seed0", 0, &config, 0.5);
+        // GIT's runs differ from the control's in their config, so the two are two series.
+        let mut git_config = config.clone();
+        git_config.method.rule = invlab_core::config::Rule::Drs;
+        let mut git = record("bg-git-seed0", 0, &git_config, 0.5);
         git.coverage = Some(coverage_figures::tests::coverage());
         let runs = vec![record("bg-drs-seed0", 0, &config, 0.4), git];
         let tmp = tempfile::tempdir().unwrap();
@@ -981,6 +984,30 @@ mod tests {
         assert!(md.contains("## GIT generator coverage"), "{md}");
         assert!(
             md.contains("| bg-git-seed0 | background level | head | 2 | 3 | 0 - 80 | 0 - 80 | 100 % | 1.00x | 0 |"),
+            "{md}"
+        );
+        // A single run of its series: no over-seeds table.
+        assert!(!md.contains("Over seeds (each seed"), "{md}");
+        // Two seeds of one GIT series: their figures' mean, least and greatest per end. The
+        // second seed's tail generator matches the truth (100 %, 1.00x, W1 0) where the
+        // first's gives one level (0 %, 0.00x, W1 33.3).
+        let mut git1 = record("bg-git-seed1", 1, &git_config, 0.5);
+        let mut matched = coverage_figures::tests::coverage();
+        let truth = matched.groups[1].truth.clone();
+        matched.groups[1].generated = truth;
+        git1.coverage = Some(matched);
+        let two = vec![runs[0].clone(), runs[1].clone(), git1];
+        let both = tmp.path().join("both");
+        write_report(&two, &both, None).unwrap();
+        let md = std::fs::read_to_string(both.join("report.md")).unwrap();
+        assert!(
+            md.contains("| bg-git (2 seeds) | head | 2 | 100 [100, 100] % | 1.00 [1.00, 1.00]x | 0 [0, 0] |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| bg-git (2 seeds) | tail | 2 | 50 [0, 100] % | 0.50 [0.00, 1.00]x | 17 [0, 33] |"
+            ),
             "{md}"
         );
         // Without coverage records: no file, no section.
