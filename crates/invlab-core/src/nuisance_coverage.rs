@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::TransformKind;
-use crate::summary::SizeGroup;
+use crate::summary::{classes_largest_first, SizeGroup};
 
 /// The run-directory file.
 pub const FILE: &str = "generator-coverage.json";
@@ -261,10 +261,7 @@ pub fn pick_images(
     per_end: usize,
     usable: &dyn Fn(usize) -> bool,
 ) -> Vec<(SizeEnd, Vec<(usize, usize)>)> {
-    let mut order: Vec<usize> = (0..sizes.len().min(by_class.len()))
-        .filter(|&c| !by_class[c].is_empty())
-        .collect();
-    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    let order = classes_largest_first(by_class, sizes);
     let third = order.len().div_ceil(3);
     let in_group = |group: SizeGroup| -> Vec<usize> {
         order

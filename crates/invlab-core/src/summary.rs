@@ -98,6 +98,16 @@ pub struct Summary {
     pub peak_rss_mib: Option<f64>,
 }
 
+/// The classes that have images (`by_class[c]` non-empty), largest training set first, ties by
+/// class index: the order the generator's sample grid and its coverage diagnostic pick from.
+pub fn classes_largest_first(by_class: &[Vec<usize>], sizes: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sizes.len().min(by_class.len()))
+        .filter(|&c| !by_class[c].is_empty())
+        .collect();
+    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    order
+}
+
 /// Class-size groups as used throughout the long-tail literature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SizeGroup {

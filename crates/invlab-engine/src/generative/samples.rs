@@ -8,6 +8,7 @@ use super::augment::generate;
 use super::munit::Generator;
 use invlab_core::generator::{SampleGrid, SampleRow};
 use invlab_core::seed::{self, SeedPurpose};
+use invlab_core::summary::classes_largest_first;
 
 /// Which training images the grid shows: two of the largest class, then one of each of the
 /// smallest classes (up to `rows` in all).
@@ -16,10 +17,7 @@ pub(crate) fn pick_rows(
     sizes: &[usize],
     rows: usize,
 ) -> Vec<(usize, usize)> {
-    let mut order: Vec<usize> = (0..sizes.len())
-        .filter(|&c| !by_class[c].is_empty())
-        .collect();
-    order.sort_by(|&a, &b| sizes[b].cmp(&sizes[a]).then(a.cmp(&b)));
+    let order = classes_largest_first(by_class, sizes);
     let mut picked = Vec::new();
     if let Some(&head) = order.first() {
         for &i in by_class[head].iter().take(2) {
