@@ -98,3 +98,42 @@ fn without_git_oracle_folders_the_section_is_empty() {
     };
     assert_eq!(text.trim(), "");
 }
+
+/// `reproduction_table.py`'s value of a Python expression over its module `t`, or `None`
+/// without python3.
+fn table_eval(expr: &str) -> Option<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/research");
+    let code = format!(
+        "import sys; sys.path.insert(0, {:?}); import reproduction_table as t; print({expr})",
+        script.display().to_string()
+    );
+    let out = Command::new("python3").args(["-c", &code]).output().ok()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap().trim().to_string())
+}
+
+#[test]
+fn a_bound_that_rounds_onto_no_change_is_printed_with_the_digit_that_decides() {
+    let ratio = "{'mean': '0.9', 'ci95_low': '0.8', 'ci95_high': '0.996', 'contrast': 'ratio'}";
+    let Some(text) = table_eval(&format!("t.interval({ratio}), t.verdict({ratio})")) else {
+        invlab_core::fixtures::skip(module_path!(), "no python3");
+        return;
+    };
+    // "[0.80x, 1.00x]" beside "lower on the interval" would contradict itself.
+    assert_eq!(text, "0.900x [0.800x, 0.996x] lower on the interval");
+    let plain = "{'mean': '0.87', 'ci95_low': '0.80', 'ci95_high': '0.95', 'contrast': 'ratio'}";
+    assert_eq!(
+        table_eval(&format!("t.interval({plain})")).unwrap(),
+        "0.87x [0.80x, 0.95x]"
+    );
+    // A series given twice is labelled "(4 runs, 3 seeds)"; its name is the same.
+    assert_eq!(
+        table_eval("t.series_name('s-git (4 runs, 3 seeds)'), t.series_name('s-git (10 seeds)')")
+            .unwrap(),
+        "s-git s-git"
+    );
+}

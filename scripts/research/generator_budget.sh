@@ -14,8 +14,8 @@
 # Each run is a CE-DRS-GIT run on configs/default-bg-long-git.toml cut to 3 classifier epochs
 # (E1 = 1), enough for the generator phase: it trains the generator into a cache of its own
 # (RUNS/generators, so nothing is reused from earlier runs and every time is a training time),
-# and measures its coverage diagnostic. Then `invlab report` tables the coverage
-# (RESULTS/generator-budget/coverage.csv) and generator_budget_table.py writes the time, the
+# and measures its coverage diagnostic. Then `invlab report` tables the coverage per transform
+# (RESULTS/generator-budget/TRANSFORM/coverage.csv) and generator_budget_table.py writes the time, the
 # losses over the last 100 iterations (each domain's style reconstruction against the 0.80 of
 # an encoder that answers 0) and the coverage into RESULTS/generator-budget/README.md.
 #
@@ -49,22 +49,31 @@ declare -A variant_sets=(
   [batch16]="git.batch_size=16"
   [style4]="git.recon_s_weight=4"
 )
+for variant in $variants; do
+  [[ -v "variant_sets[$variant]" ]] || { echo "generator_budget.sh: unknown variant $variant" >&2; exit 2; }
+done
 mkdir -p "$runs/generators"
 runs=$(cd "$runs" && pwd)
-sweep_seeds=$(tr ' ' ',' <<< "$seeds")
-dirs=()
+read -r -a seed_list <<< "$seeds"
+sweep_seeds=$(IFS=,; echo "${seed_list[*]}")
+out="$results/generator-budget"
+all_dirs=()
 for transform in $transforms; do
+  dirs=()
   for variant in $variants; do
-    [[ -v "variant_sets[$variant]" ]] || { echo "generator_budget.sh: unknown variant $variant" >&2; exit 2; }
     sets=(--set "data.transform=$transform" --set train.epochs=3 --set "train.decay_epochs=[1,2]"
       --set "git.cache_dir=\"$runs/generators\"" --set "name=\"genbudget-$transform-$variant\"")
     for s in ${variant_sets[$variant]}; do sets+=(--set "$s"); done
     # One at a time: the seconds an iteration are compared between variants.
     "$invlab" --batch configs/default-bg-long-git.toml "${sets[@]}" --sweep "seed=$sweep_seeds" \
       --jobs 1 --continue --out "$runs"
-    for s in $seeds; do dirs+=("$runs/genbudget-$transform-$variant-seed$s"); done
+    for s in "${seed_list[@]}"; do dirs+=("$runs/genbudget-$transform-$variant-seed$s"); done
   done
+  # One report per transform, against its preset where the preset was run: its coverage.csv
+  # feeds the table (the classifier's 3 epochs are not a comparison of anything).
+  baseline=()
+  [[ " $variants " == *" preset "* ]] && baseline=(--baseline "genbudget-$transform-preset")
+  "$invlab" report "${dirs[@]}" "${baseline[@]}" --out "$out/$transform" > /dev/null
+  all_dirs+=("${dirs[@]}")
 done
-out="$results/generator-budget"
-"$invlab" report "${dirs[@]}" --out "$out" > /dev/null
-python3 scripts/research/generator_budget_table.py "$out" "${dirs[@]}"
+python3 scripts/research/generator_budget_table.py "$out" "${all_dirs[@]}"

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Words generator_budget.sh's runs into OUT/README.md: per transform and variant, the
 generator's training time, its losses over the last 100 iterations and its coverage diagnostic
-(read from `invlab report`'s coverage.csv in OUT). Computes no statistic beyond those means.
+(read from `invlab report`'s OUT/TRANSFORM/coverage.csv). Computes no statistic beyond those
+means. A generator whose training was interrupted and resumed counts only the seconds after the
+resume, and its record does not say so: time a variant from an uninterrupted run (delete its
+cache folder under RUNS/generators and its run to train it again).
 
 Usage: generator_budget_table.py OUT RUN_DIR...
 """
@@ -16,6 +19,8 @@ LOSSES = ["recon_x", "recon_s_a", "recon_s_b", "recon_c", "dis", "gan"]
 
 
 def last_means(path: Path) -> dict:
+    if not path.is_file():
+        return {}
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     rows = rows[-LAST:]
     return {
@@ -60,8 +65,7 @@ def main() -> None:
     out = Path(sys.argv[1])
     runs = [Path(p) for p in sys.argv[2:]]
     coverage = {}
-    cov_path = out / "coverage.csv"
-    if cov_path.exists():
+    for cov_path in sorted(out.glob("*/coverage.csv")):
         with cov_path.open() as f:
             for r in csv.DictReader(f):
                 coverage[(r["run"], r["end"])] = r

@@ -13,6 +13,7 @@ and the row's transform come from the report's comparison.csv. No run directory 
 directories are named ROW-METHOD-sSEED (scripts/research/reproduce.sh).
 """
 import csv
+import math
 import re
 import sys
 from pathlib import Path
@@ -46,8 +47,9 @@ def read_csv(path):
 
 
 def series_name(label):
-    """A series' name without the "(3 seeds)" the report appends to its label."""
-    return re.sub(r" \(\d+ seeds?\)$", "", label)
+    """A series' name without the "(3 seeds)" or "(4 runs, 3 seeds)" the report appends to its
+    label."""
+    return re.sub(r" \((\d+ runs?, )?\d+ seeds?\)$", "", label)
 
 
 def number(text):
@@ -91,6 +93,13 @@ def interval(r, scale=1.0, digits=2, suffix=""):
     """"0.71x [0.32, 1.52]" or "+5.2 [+0.4, +10.0]" from a paired.csv row."""
     mean, lo, hi = number(r["mean"]), number(r["ci95_low"]), number(r["ci95_high"])
     ratio = r["contrast"] == "ratio"
+    none = 1.0 if ratio else 0.0
+    # A bound that rounds onto "no change" without being it gets one more digit, so that the
+    # printed interval shows the side the verdict (which reads the unrounded bound) is on.
+    for bound in (lo, hi):
+        while (bound is not None and bound != none and digits < 6
+               and round(bound * (1 if ratio else scale), digits) == none):
+            digits += 1
     fmt = (lambda v: f"{v:.{digits}f}x") if ratio else (lambda v: f"{v * scale:+.{digits}f}{suffix}")
     text = fmt(mean)
     if lo is not None and hi is not None:
@@ -249,7 +258,10 @@ def git_oracle_section(results):
             acc_text = interval(acc, 100, 1) if acc else "–"
             lines.append(f"| {name} | {interval(r)} | {seeds_text(r)} | {verdict(r)} | {acc_text} |")
         lines.append("")
-        gaps = {g["measure"]: g for g in read_csv(folder / "gaps.csv")}
+        gaps = {g["measure"]: g for g in read_csv(folder / "gaps.csv")
+                if (series_name(g["candidate"]), series_name(g["baseline"]),
+                    series_name(g["reference"])) == (role.get("git"), role.get("drs"),
+                                                     role.get("git-oracle"))}
         for measure, what in [("ekld_few", "few-shot eKLD (on the log scale"),
                               ("balanced_accuracy", "balanced accuracy (")]:
             g = gaps.get(measure)
@@ -263,11 +275,18 @@ def git_oracle_section(results):
             rows = [c for c in cover if c["end"] == end]
             if not rows:
                 continue
-            covered = [100 * float(c["range_covered"]) for c in rows]
-            spread = [float(c["within_image_spread"]) for c in rows]
+            finite = [c for c in rows if math.isfinite(float(c["range_covered"]))
+                      and math.isfinite(float(c["within_image_spread"]))]
+            unread = f"; {len(rows) - len(finite)} measured nothing" if len(finite) < len(rows) else ""
+            if not finite:
+                lines.append(f"- Generator coverage, {end} images: no run measured anything.")
+                continue
+            covered = [100 * float(c["range_covered"]) for c in finite]
+            spread = [float(c["within_image_spread"]) for c in finite]
             lines.append(f"- Generator coverage, {end} images ({rows[0]['measure']}, "
-                         f"{len(rows)} runs): {min(covered):.0f}-{max(covered):.0f} % of the true "
-                         f"5-95 % range, within-image spread {min(spread):.2f}-{max(spread):.2f}x.")
+                         f"{len(rows)} runs{unread}): {min(covered):.0f}-{max(covered):.0f} % of "
+                         f"the true 5-95 % range, within-image spread "
+                         f"{min(spread):.2f}-{max(spread):.2f}x.")
         lines.append("")
     if not lines:
         return []

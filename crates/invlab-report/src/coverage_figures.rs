@@ -268,7 +268,9 @@ brackets, the least and greatest of the runs' figures.\n\n\
             if summaries.is_empty() {
                 continue;
             }
-            let spread = |value: fn(&CoverageSummary) -> f64, scale: f64, digits: usize| {
+            // Over the runs whose figure is finite (a run whose measure read nothing has NaN);
+            // the count says how many that is when some are not.
+            let spread = |value: fn(&CoverageSummary) -> f64, scale: f64, digits: usize, unit| {
                 let values: Vec<f64> = summaries
                     .iter()
                     .map(value)
@@ -281,17 +283,22 @@ brackets, the least and greatest of the runs' figures.\n\n\
                 let mean = values.iter().sum::<f64>() / values.len() as f64;
                 let least = values.iter().copied().fold(f64::INFINITY, f64::min);
                 let most = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                format!("{mean:.digits$} [{least:.digits$}, {most:.digits$}]")
+                let of = if values.len() < summaries.len() {
+                    format!(" ({} of {})", values.len(), summaries.len())
+                } else {
+                    String::new()
+                };
+                format!("{mean:.digits$} [{least:.digits$}, {most:.digits$}]{unit}{of}")
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} % | {}x | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 md_cell(&s.label),
                 end.label(),
                 summaries.len(),
-                spread(|c| c.range_covered, 100.0, 0),
-                spread(|c| c.within_image_spread, 1.0, 2),
-                spread(|c| c.wasserstein, 1.0, d),
+                spread(|c| c.range_covered, 100.0, 0, " %"),
+                spread(|c| c.within_image_spread, 1.0, 2, "x"),
+                spread(|c| c.wasserstein, 1.0, d, ""),
             );
         }
     }

@@ -995,8 +995,30 @@ mod tests {
         let mut matched = coverage_figures::tests::coverage();
         let truth = matched.groups[1].truth.clone();
         matched.groups[1].generated = truth;
-        git1.coverage = Some(matched);
-        let two = vec![runs[0].clone(), runs[1].clone(), git1];
+        git1.coverage = Some(matched.clone());
+        // Another series of two seeds with records of its own (every value a constant 40:
+        // covers 0 %, spread 0.00x on both ends) must get its own rows and none of GIT's.
+        let mut other_config = config.clone();
+        other_config.method.rule = invlab_core::config::Rule::Drw;
+        let flat = {
+            let mut c = matched;
+            for g in &mut c.groups {
+                g.generated = vec![40.0; g.generated.len()];
+            }
+            c
+        };
+        let mut others: Vec<ReportRun> = (0..2)
+            .map(|seed| {
+                let mut r = record(&format!("bg-other-seed{seed}"), seed, &other_config, 0.5);
+                r.coverage = Some(flat.clone());
+                r
+            })
+            .collect();
+        // The second's tail measured nothing (NaN): its figures are left out, and counted.
+        if let Some(c) = others[1].coverage.as_mut() {
+            c.groups[1].generated = vec![f64::NAN; c.groups[1].generated.len()];
+        }
+        let two = [vec![runs[0].clone(), runs[1].clone(), git1], others].concat();
         let both = tmp.path().join("both");
         write_report(&two, &both, None).unwrap();
         let md = std::fs::read_to_string(both.join("report.md")).unwrap();
@@ -1010,6 +1032,17 @@ mod tests {
             ),
             "{md}"
         );
+        assert!(
+            md.contains(
+                "| bg-other (2 seeds) | tail | 2 | 0 [0, 0] % (1 of 2) | 0.00 [0.00, 0.00]x (1 of 2) | 27 [27, 27] (1 of 2) |"
+            ),
+            "{md}"
+        );
+        let over_seeds_rows = md
+            .lines()
+            .filter(|l| l.contains(" seeds) | head |") || l.contains(" seeds) | tail |"))
+            .count();
+        assert_eq!(over_seeds_rows, 4, "{md}");
         // Without coverage records: no file, no section.
         let plain = tmp.path().join("plain");
         write_report(&runs[..1], &plain, None).unwrap();
