@@ -15,20 +15,10 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 /// The section's text for a results folder, or `None` without python3.
 fn git_section(results: &Path) -> Option<String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/research");
-    let code = format!(
-        "import sys; sys.path.insert(0, {:?}); import reproduction_table as t; \
-         from pathlib import Path; print('\\n'.join(t.git_oracle_section(Path({:?}))))",
-        script.display().to_string(),
+    table_eval(&format!(
+        "'\\n'.join(t.git_oracle_section(__import__('pathlib').Path({:?})))",
         results.display().to_string()
-    );
-    let out = Command::new("python3").args(["-c", &code]).output().ok()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8(out.stdout).unwrap())
+    ))
 }
 
 #[test]
@@ -113,7 +103,12 @@ fn table_eval(expr: &str) -> Option<String> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(String::from_utf8(out.stdout).unwrap().trim().to_string())
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim_end()
+            .to_string(),
+    )
 }
 
 #[test]
