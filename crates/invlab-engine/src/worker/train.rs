@@ -101,6 +101,7 @@ impl Trainer<'_> {
             );
         }
         let mut generated: Option<usize> = None;
+        let mut window = ReadbackWindow::default();
         for (b, chunk) in order.chunks(batch_size).enumerate() {
             if let Flow::Stop = self.check_controls()? {
                 return Ok(None);
@@ -128,19 +129,30 @@ impl Trainer<'_> {
             optimizer.zero_grad();
             loss.backward();
             optimizer.step(lr);
-            let loss_value = f64::try_from(&loss)?;
-            if !loss_value.is_finite() {
-                return Err(EngineError::Diverged {
-                    epoch: epoch + 1,
-                    batch: b + 1,
-                    value: loss_value,
-                });
+            window.push(
+                loss.detach(),
+                logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64),
+                chunk.len(),
+            );
+            let report = last_report.elapsed().as_millis() >= 200 || b + 1 == batches;
+            if report || window.is_full() {
+                // One host synchronisation for the whole window (on a GPU the queue stays full).
+                let first_batch = b + 2 - window.len();
+                let (losses, corrects, sizes) = window.read_back()?;
+                for (k, (loss_value, n)) in losses.into_iter().zip(sizes).enumerate() {
+                    if !loss_value.is_finite() {
+                        return Err(EngineError::Diverged {
+                            epoch: epoch + 1,
+                            batch: first_batch + k,
+                            value: loss_value,
+                        });
+                    }
+                    loss_sum += loss_value * n as f64;
+                    seen += n;
+                }
+                correct += corrects;
             }
-            loss_sum += loss_value * chunk.len() as f64;
-            correct +=
-                i64::try_from(logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64)).unwrap_or(0);
-            seen += chunk.len();
-            if last_report.elapsed().as_millis() >= 200 || b + 1 == batches {
+            if report {
                 last_report = Instant::now();
                 self.emit(Event::Batch {
                     epoch: epoch + 1,
@@ -184,5 +196,79 @@ impl Trainer<'_> {
                 }
             })
         });
+    }
+}
+
+/// Batches between reads of the loss and accuracy back to the host. Each read waits for the
+/// device to finish the queued work; reading once per window instead of once per batch keeps a
+/// GPU's queue full. The values and the order they are summed in are the same either way.
+const READBACK_BATCHES: usize = 16;
+
+/// The losses and correct counts of the batches since the last read, still on the device.
+#[derive(Default)]
+struct ReadbackWindow {
+    losses: Vec<Tensor>,
+    corrects: Vec<Tensor>,
+    sizes: Vec<usize>,
+}
+
+impl ReadbackWindow {
+    fn push(&mut self, loss: Tensor, correct: Tensor, size: usize) {
+        self.losses.push(loss);
+        self.corrects.push(correct);
+        self.sizes.push(size);
+    }
+
+    fn len(&self) -> usize {
+        self.sizes.len()
+    }
+
+    fn is_full(&self) -> bool {
+        self.len() >= READBACK_BATCHES
+    }
+
+    /// Each batch's loss (as `f64`, as a per-batch read gives it), the window's correct count
+    /// and each batch's size; empties the window.
+    fn read_back(&mut self) -> EngineResult<(Vec<f64>, i64, Vec<usize>)> {
+        if self.losses.is_empty() {
+            return Ok((Vec::new(), 0, Vec::new()));
+        }
+        let losses = Tensor::stack(&self.losses, 0).to_kind(Kind::Double);
+        let losses = Vec::<f64>::try_from(&losses)?;
+        let correct = i64::try_from(Tensor::stack(&self.corrects, 0).sum(Kind::Int64))?;
+        self.losses.clear();
+        self.corrects.clear();
+        Ok((losses, correct, std::mem::take(&mut self.sizes)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_reads_back_each_batch_loss_in_order_and_the_summed_correct_counts() {
+        let mut w = ReadbackWindow::default();
+        let batches = [(0.5f32, 3i64, 128usize), (f32::NAN, 7, 128), (1.25, 2, 5)];
+        for (loss, correct, n) in batches {
+            w.push(Tensor::from(loss), Tensor::from(correct), n);
+        }
+        assert_eq!(w.len(), 3);
+        assert!(!w.is_full());
+        let (losses, correct, sizes) = w.read_back().unwrap();
+        assert_eq!(losses[0], 0.5);
+        assert!(
+            losses[1].is_nan(),
+            "the non-finite batch stays where it was"
+        );
+        assert_eq!(losses[2], f64::from(1.25f32));
+        assert_eq!(correct, 12);
+        assert_eq!(sizes, vec![128, 128, 5]);
+        assert_eq!(w.len(), 0, "reading empties the window");
+        assert_eq!(w.read_back().unwrap(), (Vec::new(), 0, Vec::new()));
+        for _ in 0..READBACK_BATCHES {
+            w.push(Tensor::from(1.0f32), Tensor::from(1i64), 1);
+        }
+        assert!(w.is_full());
     }
 }
