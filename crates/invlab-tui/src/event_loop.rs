@@ -27,14 +27,14 @@ pub(crate) const FRAME: Duration = Duration::from_millis(33);
 /// App ticks: messages fade, previews debounce.
 pub(crate) const TICK: Duration = Duration::from_millis(250);
 /// GPU / CPU sampling period.
-pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// After a shutdown signal, how long active runs get to report `Stopped` (a run stops at the
 /// next batch boundary, so seconds at most; this bounds a hung device).
 pub(crate) const SIGNAL_GRACE: Duration = Duration::from_secs(15);
 
 /// Samples GPU / CPU once per `period` on a timer task; the blocking NVML / sysinfo calls run
 /// on tokio's blocking pool, off the select loop.
-pub(crate) fn spawn_sampler(tx: UnboundedSender<AppEvent>, period: Duration) {
+pub fn spawn_sampler(tx: UnboundedSender<AppEvent>, period: Duration) {
     tokio::spawn(async move {
         let Ok(mut sampler) = tokio::task::spawn_blocking(sampler::Sampler::new).await else {
             return;

@@ -38,12 +38,12 @@ use color_eyre::eyre::WrapErr;
 use ratatui::crossterm::event as ct;
 use tokio::sync::mpsc::unbounded_channel;
 
-pub use event_loop::{event_loop, Sources};
+pub use event_loop::{event_loop, spawn_sampler, Sources, SAMPLE_EVERY};
 pub use invlab_core::signal::Signal;
 pub use runtime::Runtime;
 pub use startup::TuiOptions;
 
-use event_loop::{shutdown_signals, spawn_sampler, spawn_watcher, SAMPLE_EVERY, WATCH_EVERY};
+use event_loop::{shutdown_signals, spawn_watcher, WATCH_EVERY};
 use startup::{build_app, init_logging};
 use ui::Graphics;
 

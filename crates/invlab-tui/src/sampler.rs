@@ -48,7 +48,7 @@ pub struct SystemSample {
 }
 
 /// Holds the NVML handle (costly to create: one per process) and the host counters.
-pub(crate) struct Sampler {
+pub struct Sampler {
     nvml: Option<nvml_wrapper::Nvml>,
     /// Why there is no NVML, when there is none.
     reason: Option<String>,
@@ -79,7 +79,7 @@ impl Sampler {
     }
 
     /// One reading of every GPU and of the host (quick, but blocking).
-    pub(crate) fn sample(&mut self) -> SystemSample {
+    pub fn sample(&mut self) -> SystemSample {
         let gpus = self.nvml.as_ref().map(sample_nvml).unwrap_or_default();
         let host = self
             .sys
