@@ -14,7 +14,9 @@
 #                           # is left alone
 #
 # Benchmarks: (a) a training epoch of configs/default.toml, with its small CNN and, as (a2), with
-# the paper's ResNet-20 on the same K49-LT-sized set (49 classes, Zipf a = 2, n_max 4800: 7,822
+# the paper's ResNet-20 on the same K49-LT-sized set, each against the tutorial PyTorch pipeline
+# (DataLoader) and the careful peers (in-memory tensor + permutation, channels_last,
+# torch.compile; bench/ref_train.py) (49 classes, Zipf a = 2, n_max 4800: 7,822
 # images of 28 x 28, as the paper's K49-LT); (b) the full fixed eKLD evaluation
 # (49 classes x 40 images x 100 rotations) in invlab, in a batched PyTorch peer and in the
 # paper-style PIL reference; (c) adaptive against fixed 40 x 100 eKLD on one fully trained
@@ -63,6 +65,15 @@ mkdir -p "$RAW" "$LOGS"
 # Only the stages run now lose their old files (machine.json belongs to the pairs and the
 # ResNet stage, machine-adaptive.json to the adaptive stage).
 if stage pairs; then rm -f "$RAW"/rust-* "$RAW"/py-* "$RAW"/machine.json; fi
+# steal.jsonl: the stages run now lose their lines.
+if [ -f "$RAW/steal.jsonl" ]; then
+  pattern='^$'
+  if stage pairs; then pattern="$pattern|\"pairs_\""; fi
+  if stage resnet; then pattern="$pattern|\"resnet_\""; fi
+  grep -Ev "$pattern" "$RAW/steal.jsonl" > "$RAW/steal.tmp" || true
+  mv "$RAW/steal.tmp" "$RAW/steal.jsonl"
+fi
+# (py-* covers the small CNN's peers, py-peer-*; resnet-* the ResNet-20's, resnet-peer-*.)
 if stage resnet; then rm -f "$RAW"/resnet-*; fi
 if stage adaptive; then rm -f "$RAW"/*adaptive*; fi
 # The fixed eKLD design of benchmark (b), for every program that reads the config.
@@ -121,13 +132,24 @@ py_ekld_batched() {
 # The reference epoch with the plain small CNN (py-train-N.json) and with invlab's layout of
 # the same function (py-train-layout-N.json): the ratio between them is what the layout buys.
 py_train_as() {
-  (cd bench && "../$PY" ref_train.py "$WORK/data" "$EPOCHS" "$RAW/$2-$1.json" "$3") \
-    2>> "$LOGS/py-$1.log"
+  local pair=$1 name=$2 arch=$3; shift 3
+  (cd bench && "../$PY" ref_train.py "$WORK/data" "$EPOCHS" "$RAW/$name-$pair.json" "$arch" "$@") \
+    2>> "$LOGS/py-$pair.log"
+}
+# The careful peers (issue #22): the whole set in one tensor indexed by a permutation, plain,
+# channels_last, in invlab's layout and under torch.compile (py-peer-VARIANT-N.json).
+py_peers() {
+  py_train_as "$1" py-peer-tensor small-cnn --loader tensor
+  py_train_as "$1" py-peer-tensor-cl small-cnn --loader tensor --channels-last
+  py_train_as "$1" py-peer-tensor-layout small-cnn-invlab-layout --loader tensor
+  py_train_as "$1" py-peer-tensor-compile small-cnn --loader tensor --compile
 }
 py_train() {
   if [ $(($1 % 2)) -eq 1 ]; then
     py_train_as "$1" py-train small-cnn; py_train_as "$1" py-train-layout small-cnn-invlab-layout
+    py_peers "$1"
   else
+    py_peers "$1"
     py_train_as "$1" py-train-layout small-cnn-invlab-layout; py_train_as "$1" py-train small-cnn
   fi
 }
@@ -141,15 +163,24 @@ py_run() {
 }
 
 (cd bench && "../$PY" ref_ekld_batched.py --check "$WORK/data") 2> "$LOGS/py-rotation-check.log"
+# CPU time the hypervisor gave to other guests ("steal"), and all CPU time, in clock ticks
+# since boot: on a shared virtual machine it is what makes one run slower than its pair.
+cpu_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $9, t}' /proc/stat; }
 # alternate LABEL PREFIX N: N pairs of ${PREFIX}rust_run / ${PREFIX}py_run, invlab first in odd
-# pairs and the reference first in even ones.
+# pairs and the reference first in even ones. Each side's steal share goes to steal.jsonl (the
+# conditional is in parentheses: a bare `>` in awk's printf arguments is an output redirection).
 alternate() {
-  local label=$1 prefix=$2 pairs=$3 i first second side
+  local label=$1 prefix=$2 pairs=$3 i first second side before after
   for i in $(seq 1 "$pairs"); do
     if [ $((i % 2)) -eq 1 ]; then first=rust second=py; else first=py second=rust; fi
     for side in $first $second; do
       echo "${label}pair $i/$pairs: $side ($(cut -d' ' -f1-3 /proc/loadavg))" >&2
+      before=$(cpu_ticks)
       "${prefix}${side}_run" "$i"
+      after=$(cpu_ticks)
+      echo "$before $after" | awk -v stage="${prefix:-pairs_}" -v pair="$i" -v side="$side" \
+        '{d = $4 - $2; printf "{\"stage\": \"%s\", \"pair\": %d, \"side\": \"%s\", \"steal_percent\": %.2f}\n", stage, pair, side, (d > 0 ? 100 * ($3 - $1) / d : 0)}' \
+        >> "$RAW/steal.jsonl"
     done
   done
 }
@@ -164,9 +195,23 @@ resnet_rust_run() {
     --set eval.ekld_images_per_class=1 --set eval.ekld_samples=1 2> "$LOGS/resnet-rust-$1.log"
   cp "$WORK"/runs/*/metrics.jsonl "$RAW/resnet-rust-$1.metrics.jsonl"
 }
+resnet_py_as() {
+  local pair=$1 name=$2; shift 2
+  (cd bench && "../$PY" ref_train.py "$WORK/data" "$RESNET_EPOCHS" "$RAW/$name-$pair.json" \
+    resnet20 "$@") 2>> "$LOGS/resnet-py-$pair.log"
+}
+# The DataLoader reference and the careful peers, their order turned round in even pairs.
 resnet_py_run() {
-  (cd bench && "../$PY" ref_train.py "$WORK/data" "$RESNET_EPOCHS" "$RAW/resnet-py-$1.json" \
-    resnet20) 2> "$LOGS/resnet-py-$1.log"
+  : > "$LOGS/resnet-py-$1.log"
+  local runs=("resnet-py" "resnet-peer-tensor --loader tensor"
+    "resnet-peer-tensor-cl --loader tensor --channels-last"
+    "resnet-peer-tensor-compile --loader tensor --compile")
+  local k order
+  if [ $(($1 % 2)) -eq 1 ]; then order="0 1 2 3"; else order="3 2 1 0"; fi
+  for k in $order; do
+    # shellcheck disable=SC2086 # each entry is a name and its flags
+    resnet_py_as "$1" ${runs[$k]}
+  done
 }
 if stage resnet; then alternate "resnet-20 " resnet_ "$RESNET_PAIRS"; fi
 

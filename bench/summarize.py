@@ -157,12 +157,107 @@ def training_lines(title, training, rows):
     ]
 
 
+# The careful PyTorch peers (issue #22): each reference variant's raw file prefix and label.
+# bench/run.sh writes PREFIX-N.json for pair N; "dataloader" rows are the tutorial pipeline.
+SMALL_CNN_PEERS = (
+    ("py-train", "DataLoader, plain layout"),
+    ("py-train-layout", "DataLoader, invlab's layout"),
+    ("py-peer-tensor", "in-memory tensor + permutation, plain layout"),
+    ("py-peer-tensor-cl", "in-memory tensor, channels_last"),
+    ("py-peer-tensor-layout", "in-memory tensor, invlab's layout"),
+    ("py-peer-tensor-compile", "in-memory tensor, torch.compile"),
+)
+RESNET_PEERS = (
+    ("resnet-py", "DataLoader"),
+    ("resnet-peer-tensor", "in-memory tensor + permutation"),
+    ("resnet-peer-tensor-cl", "in-memory tensor, channels_last"),
+    ("resnet-peer-tensor-compile", "in-memory tensor, torch.compile"),
+)
+# Issue #22's goal: invlab ahead of the strongest peer by at least this factor.
+PEER_GOAL = 1.2
+
+
+def peer_summary(raw, rust_rows, peers):
+    """Every peer variant against invlab, pair by pair (peer epoch / invlab epoch, then the
+    median), and the strongest peer: the variant with the shortest median epoch."""
+    rust = {r["pair"]: r["rust_seconds"] for r in rust_rows}
+    out = []
+    for prefix, label in peers:
+        epochs, ratios, firsts = [], [], []
+        for pair, rust_epoch in rust.items():
+            path = os.path.join(raw, f"{prefix}-{pair}.json")
+            if not os.path.exists(path):
+                continue
+            peer = load(path)
+            epoch = statistics.median(peer["epoch_seconds"][1:])
+            epochs.append(epoch)
+            ratios.append(epoch / rust_epoch)
+            firsts.append(peer["epoch_seconds"][0])
+        if epochs:
+            out.append({"variant": prefix, "label": label, "pairs": len(epochs),
+                        "first_epoch_seconds": statistics.median(firsts),
+                        "seconds": stats(epochs), "ratio": stats(ratios)})
+    if not out:
+        return None
+    strongest = min(out, key=lambda p: p["seconds"]["median"])
+    return {"variants": out, "strongest": strongest["variant"],
+            "ratio_to_strongest": strongest["ratio"], "goal": PEER_GOAL,
+            "goal_met": strongest["ratio"]["median"] >= PEER_GOAL}
+
+
+def steal_line(raw, stage):
+    """The share of CPU time the hypervisor gave to other guests while each run of a stage ran
+    (bench/run.sh's steal.jsonl): on a shared virtual machine, what slows one side of a pair."""
+    path = os.path.join(raw, "steal.jsonl")
+    if not os.path.exists(path):
+        return []
+    runs = [r for r in epoch_lines(path) if r["stage"] == stage]
+    if not runs:
+        return []
+    values = [r["steal_percent"] for r in runs]
+    noisy = sorted({r["pair"] for r in runs if r["steal_percent"] > 5})
+    return [
+        f"CPU steal (time this virtual machine's host gave to other guests) while the runs ran: "
+        f"median {statistics.median(values):.1f} %, at most {max(values):.1f} % of a run"
+        + (f"; pairs with a side over 5 %: {', '.join(map(str, noisy))}" if noisy else "")
+        + ".",
+        "",
+    ]
+
+
+def peer_lines(title, peers, rust):
+    if not peers:
+        return []
+    best = next(p for p in peers["variants"] if p["variant"] == peers["strongest"])
+    verdict = "**PASS**" if peers["goal_met"] else "**FAIL**"
+    return [
+        f"#### {title}: invlab against every PyTorch peer",
+        "",
+        "Each peer's epoch (median after the first; `torch.compile` compiles in the first) "
+        "and peer / invlab per pair, then the median (min - max); above 1 means invlab is faster. "
+        f"invlab: {fmt(rust)} s per epoch.",
+        "",
+        "| peer (`bench/ref_train.py`) | seconds per epoch | first epoch s | peer / invlab |",
+        "|---|---|---|---|",
+        *[f"| {p['label']} | {fmt(p['seconds'])} | {fmt(p['first_epoch_seconds'])} | "
+          f"**{fmt(p['ratio'])}x** |" for p in peers["variants"]],
+        "",
+        f"Strongest peer: {best['label']}; invlab against it **{fmt(best['ratio'])}x** "
+        f"(goal >= {PEER_GOAL}x: {verdict}).",
+        "",
+    ]
+
+
 def stats(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values),
             "values": values}
 
 
 def fmt(s, digits=2):
+    if s is None:
+        return "-"
+    if isinstance(s, (int, float)):
+        return f"{s:.{digits}f}"
     return f"{s['median']:.{digits}f} ({s['min']:.{digits}f} - {s['max']:.{digits}f})"
 
 
@@ -400,6 +495,11 @@ def main():
     resnet = (training_summary("training epoch, ResNet-20 on the K49-LT-sized set of "
                                "configs/default.toml (7,822 images)", machine, resnet_rows)
               if resnet_rows else None)
+    small_peers = peer_summary(raw, train_rows, SMALL_CNN_PEERS)
+    training["peers"] = small_peers
+    resnet_peers = peer_summary(raw, resnet_rows, RESNET_PEERS) if resnet_rows else None
+    if resnet is not None:
+        resnet["peers"] = resnet_peers
     numeric = sorted({k for k in ekld_rows[0] if k.endswith(("seconds", "ratio"))
                       and all(k in r for r in ekld_rows)})
     ekld = {"benchmark": "full eKLD evaluation, 49 classes x "
@@ -426,8 +526,13 @@ def main():
         f"{machine['loadavg_start']} at the start, {machine.get('loadavg_end', '?')} at the end.",
         "",
         *training_lines("(a) Training epoch, `configs/default.toml`", training, train_rows),
+        *steal_line(raw, "pairs_"),
+        *peer_lines("(a) small CNN", small_peers, training["rust_seconds"]["median"]),
         *(training_lines("(a2) Training epoch, ResNet-20 on the same K49-LT-sized set "
                          "(`--set model.arch=resnet20`)", resnet, resnet_rows)
+          if resnet is not None else []),
+        *(steal_line(raw, "resnet_") if resnet is not None else []),
+        *(peer_lines("(a2) ResNet-20", resnet_peers, resnet["rust_seconds"]["median"])
           if resnet is not None else []),
         *ekld_lines(ekld, ekld_rows),
         *[line for a in adaptive.values() for line in ["", *adaptive_lines(a, adaptive_machine)]],
