@@ -139,12 +139,7 @@ fn main() {
         metrics::pick_per_class(&t.labels, prepared.num_classes, per_class, &mut rng)
     };
     let fixed_chosen = pick(e.ekld_images_per_class);
-    let plan = AdaptivePlan {
-        target_stderr: e.ekld_target_stderr,
-        target_relative: e.ekld_target_relative,
-        max_images: e.ekld_max_images_per_class,
-        max_samples: e.ekld_max_samples,
-    };
+    let plan = AdaptivePlan::for_final(e);
     let adaptive_chosen = pick(plan.max_images);
     let run_fixed = |seed: u64| -> ClassInvariance {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -510,7 +510,7 @@ impl Default for EvalConfig {
             live_samples: 20,
             ekld_transform: EkldTransform::Auto,
             ekld_sampling: EkldSampling::Adaptive,
-            ekld_target_stderr: 0.005,
+            ekld_target_stderr: 0.002,
             live_target_stderr: 0.01,
             ekld_target_relative: 0.08,
             live_target_relative: 0.15,

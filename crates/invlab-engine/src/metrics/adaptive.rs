@@ -12,6 +12,8 @@
 
 use std::ops::Range;
 
+use invlab_core::config::EvalConfig;
+
 /// Running sums of one image's KL draws (and how many of them kept the argmax).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ImageDraws {
@@ -144,6 +146,28 @@ pub struct AdaptivePlan {
     pub max_images: usize,
     /// Most draws per image.
     pub max_samples: usize,
+}
+
+impl AdaptivePlan {
+    /// The final estimate's plan, from a run's eval settings.
+    pub fn for_final(e: &EvalConfig) -> Self {
+        AdaptivePlan {
+            target_stderr: e.ekld_target_stderr,
+            target_relative: e.ekld_target_relative,
+            max_images: e.ekld_max_images_per_class,
+            max_samples: e.ekld_max_samples,
+        }
+    }
+
+    /// The live (periodic) estimate's plan: its own looser targets, within the live caps.
+    pub fn for_live(e: &EvalConfig) -> Self {
+        AdaptivePlan {
+            target_stderr: e.live_target_stderr,
+            target_relative: e.live_target_relative,
+            max_images: e.live_images_per_class,
+            max_samples: e.live_samples,
+        }
+    }
 }
 
 /// The pilot: enough images and two draws each to see both variance components.
@@ -312,22 +336,38 @@ mod tests {
         assert!((est.consistency - 0.5).abs() < 1e-12);
     }
 
-    /// Relative bias of the mean and coverage of mean +- 2 SE over `trials` classes of
-    /// `images` held-out images each, drawn afresh from a log-normal population whose mean is
+    /// Relative bias of the mean, coverage of mean +- 2 SE and of the skew-corrected interval
+    /// over `classes` classes of `images` held-out images each, drawn afresh from a log-normal population whose mean is
     /// the known truth.
     fn bias_and_coverage(
         plan: &AdaptivePlan,
+        classes: u64,
         images: usize,
         mu: f64,
         between_sd: f64,
         within_sd: f64,
     ) -> (f64, f64, f64) {
+        let (bias, coverage, corrected, _) =
+            coverage_and_draws(plan, 0..classes, images, mu, between_sd, within_sd);
+        (bias, coverage, corrected)
+    }
+
+    /// As [`bias_and_coverage`], over the classes seeded `seeds`, and the mean draws per image.
+    fn coverage_and_draws(
+        plan: &AdaptivePlan,
+        seeds: Range<u64>,
+        images: usize,
+        mu: f64,
+        between_sd: f64,
+        within_sd: f64,
+    ) -> (f64, f64, f64, f64) {
         let true_mean = (mu + between_sd * between_sd / 2.0).exp();
-        let trials = 4000;
-        let (mut ratio_sum, mut covered, mut corrected) = (0.0, 0, 0);
-        for seed in 0..trials {
+        let trials = seeds.end - seeds.start;
+        let (mut ratio_sum, mut covered, mut corrected, mut draws) = (0.0, 0, 0, 0);
+        for seed in seeds {
             let mut class = Synthetic::new(images, mu, between_sd, within_sd, seed);
             let est = sample_class(plan, images, &mut |r, k, out| class.draw(r, k, out)).unwrap();
+            draws += est.samples_per_image;
             ratio_sum += est.mean / true_mean;
             covered += usize::from((est.mean - true_mean).abs() <= 2.0 * est.stderr);
             let [lo, hi] = skew_corrected_interval(est.mean, est.stderr, est.skewness, est.images);
@@ -337,6 +377,7 @@ mod tests {
             ratio_sum / trials as f64 - 1.0,
             covered as f64 / trials as f64,
             corrected as f64 / trials as f64,
+            draws as f64 / trials as f64,
         )
     }
 
@@ -358,7 +399,7 @@ mod tests {
     }
 
     /// Issue #19's check, with known truth at both scales of the product's default targets
-    /// (an absolute floor of 0.005 nats, 8 % relative): BG-like classes (eKLD ~ 0.02, where the
+    /// (an absolute floor of 0.002 nats, 8 % relative): BG-like classes (eKLD ~ 0.02, where the
     /// floor binds) and ROT-like ones (eKLD ~ 3), 100 held-out images, skewed per-image KL
     /// (log-normal between images and between draws). The old design stopped on its own SE
     /// and was biased low by 5-16 % in such cases; now |bias| <= 2 % everywhere. Coverage of
@@ -366,17 +407,17 @@ mod tests {
     /// strong skew (sd 0.8, or sd 1.2 between draws) it is 90-92 %, which is the skew of a mean
     /// of 100 such values, not the design: a fixed 40-image design covers less still (84-90 %
     /// in the same cases, checked here too). The skew-corrected interval the product reports
-    /// (`skew_corrected_interval`) covers more in every case: 92.8-94.3 % here; with 20,000
-    /// classes per case (BENCHMARKS.md) the least favourable is BG scale with sd 0.6 between
-    /// images and 1.2 between draws, at 92.7 % [92.3, 93.1].
+    /// (`skew_corrected_interval`) covers more in every case, and at least the issue's 93 %
+    /// (93.0-94.4 % on these classes, 93.3-94.0 % on the measurement's below); at the earlier floor of 0.005 nats the BG case with sd 0.6 between images and 1.2 between draws fell to
+    /// 92.7 % [92.3, 93.0] (the floor left its images 2-3 draws, whose skew stays in the means).
     #[test]
     fn the_estimate_is_unbiased_and_its_interval_covers_at_both_scales() {
-        let plan = AdaptivePlan {
-            target_stderr: 0.005,
-            target_relative: 0.08,
-            max_images: 1000,
-            max_samples: 100,
-        };
+        let plan = AdaptivePlan::for_final(&EvalConfig::default());
+        assert_eq!(
+            (plan.target_stderr, plan.target_relative, plan.max_samples),
+            (0.002, 0.08, 100),
+            "the defaults this test was written for"
+        );
         let fixed = AdaptivePlan {
             target_stderr: 1e9,
             target_relative: 0.0,
@@ -391,13 +432,14 @@ mod tests {
             ("ROT", 0.8, 0.8, 0.8, 0.90),
             ("ROT", 1.0, 0.3, 1.5, 0.90),
         ] {
+            // 20,000 classes: a coverage near 93 % has a Monte-Carlo SE of 0.18 points.
             let (bias, coverage, corrected) =
-                bias_and_coverage(&plan, 100, mu, between_sd, within_sd);
+                bias_and_coverage(&plan, 20_000, 100, mu, between_sd, within_sd);
             let case = format!("{scale} (mu {mu}, between {between_sd}, within {within_sd})");
             assert!(
                 bias.abs() <= 0.02
                     && coverage >= least_coverage
-                    && corrected >= 0.925
+                    && corrected >= 0.93
                     && corrected > coverage,
                 "{case}: bias {:+.1} %, coverage {:.1} %, skew-corrected {:.1} %",
                 100.0 * bias,
@@ -405,11 +447,51 @@ mod tests {
                 100.0 * corrected
             );
             println!("{case}: ±2 SE {coverage:.3}, skew-corrected {corrected:.3}");
-            let (_, fixed_coverage, _) = bias_and_coverage(&fixed, 100, mu, between_sd, within_sd);
+            let (_, fixed_coverage, _) =
+                bias_and_coverage(&fixed, 4000, 100, mu, between_sd, within_sd);
             assert!(
                 coverage >= fixed_coverage,
                 "{case}: {coverage} vs fixed {fixed_coverage}"
             );
+        }
+    }
+
+    /// The six cases of the test above on another 20,000 classes each, at the product's
+    /// default targets and at the two absolute floors compared in BENCHMARKS.md ("Adaptive
+    /// eKLD"), with the draws per image each costs. A measurement, not a check:
+    /// `cargo test --release -p invlab-engine --lib coverage_measured -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement (15 s in release); BENCHMARKS.md quotes its output"]
+    fn coverage_measured_on_20000_classes_per_case() {
+        let default = AdaptivePlan::for_final(&EvalConfig::default());
+        let cases = [
+            ("BG", -4.5, 0.6, 0.6),
+            ("ROT", 0.8, 0.6, 0.8),
+            ("BG", -4.5, 0.8, 0.6),
+            ("BG", -4.0, 0.6, 1.2),
+            ("ROT", 0.8, 0.8, 0.8),
+            ("ROT", 1.0, 0.3, 1.5),
+        ];
+        for floor in [default.target_stderr, 0.005, 0.002] {
+            let plan = AdaptivePlan {
+                target_stderr: floor,
+                ..default
+            };
+            println!("floor {floor} nats (relative {}):", plan.target_relative);
+            for (scale, mu, between_sd, within_sd) in cases {
+                let (bias, coverage, corrected, draws) =
+                    coverage_and_draws(&plan, 1_000_000..1_020_000, 100, mu, between_sd, within_sd);
+                let se = (corrected * (1.0 - corrected) / 20_000.0).sqrt();
+                println!(
+                    "  {scale} (mu {mu}, between {between_sd}, within {within_sd}): bias {:+.2} %, \
+                     ±2 SE {:.1} %, skew-corrected {:.1} % [{:.1}, {:.1}], {draws:.1} draws per image",
+                    100.0 * bias,
+                    100.0 * coverage,
+                    100.0 * corrected,
+                    100.0 * (corrected - 1.96 * se),
+                    100.0 * (corrected + 1.96 * se),
+                );
+            }
         }
     }
 

@@ -144,19 +144,9 @@ impl InvarianceInputs<'_> {
         // Adaptive sampling measures every usable image in a seeded order, its pilot the
         // order's prefix (the live estimate stays within its own caps, with a looser target).
         let plan = if full {
-            AdaptivePlan {
-                target_stderr: e.ekld_target_stderr,
-                target_relative: e.ekld_target_relative,
-                max_images: e.ekld_max_images_per_class,
-                max_samples: e.ekld_max_samples,
-            }
+            AdaptivePlan::for_final(e)
         } else {
-            AdaptivePlan {
-                target_stderr: e.live_target_stderr,
-                target_relative: e.live_target_relative,
-                max_images: e.live_images_per_class,
-                max_samples: e.live_samples,
-            }
+            AdaptivePlan::for_live(e)
         };
         // The same held-out images every time, so live estimates are comparable across epochs.
         let mut pick_rng = seed::rng(self.config.seed, SeedPurpose::EkldImages);
