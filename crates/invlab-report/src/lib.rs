@@ -146,9 +146,11 @@ pub(crate) fn seed_series(runs: &[ReportRun]) -> Vec<Series> {
         }
     }
     for s in &mut series {
+        // A one-run series keeps its run's label but answers to the seedless name as well,
+        // so `--baseline ROW-erm` finds a row run on one seed as on three.
+        let first = &runs[s.members[0]];
+        s.name = strip_seed_suffix(&first.label, first.summary.seed).to_string();
         if s.members.len() > 1 {
-            let first = &runs[s.members[0]];
-            s.name = strip_seed_suffix(&first.label, first.summary.seed).to_string();
             let seeds: std::collections::BTreeSet<u64> =
                 s.members.iter().map(|&i| runs[i].summary.seed).collect();
             let plural = |n: usize| if n == 1 { "" } else { "s" };
@@ -950,6 +952,53 @@ mod tests {
             ekld.matches("<circle").count(),
             4 * classes,
             "every seed's classes"
+        );
+    }
+
+    /// `--baseline` names a series by its seedless name whether it holds one seed or several
+    /// (reproduce.sh names runs ROW-METHOD-sSEED and gives one seed to some rows).
+    #[test]
+    fn a_baseline_of_one_seed_is_found_by_its_seedless_name() {
+        let erm = RunConfig::default();
+        let mut drs = RunConfig::default();
+        drs.method.rule = invlab_core::config::Rule::Drs;
+        let one_seed = vec![
+            record("dil-erm-s0", 0, &erm, 0.4),
+            record("dil-drs-s0", 0, &drs, 0.5),
+        ];
+        let series = seed_series(&one_seed);
+        assert_eq!(
+            series[1].label, "dil-drs-s0",
+            "a lone run keeps its own label"
+        );
+        assert_eq!(
+            baseline_index(&one_seed, &series, Some("dil-drs"), "--baseline").unwrap(),
+            1
+        );
+        assert_eq!(
+            baseline_index(&one_seed, &series, Some("dil-drs-s0"), "--baseline").unwrap(),
+            1
+        );
+        let three = vec![
+            record("bg-erm-s0", 0, &erm, 0.4),
+            record("bg-drs-s0", 0, &drs, 0.5),
+            record("bg-erm-s1", 1, &erm, 0.4),
+            record("bg-drs-s1", 1, &drs, 0.5),
+        ];
+        let series = seed_series(&three);
+        assert_eq!(
+            baseline_index(&three, &series, Some("bg-drs"), "--baseline").unwrap(),
+            1
+        );
+        let err = baseline_index(
+            &one_seed,
+            &seed_series(&one_seed),
+            Some("dil-ce"),
+            "--baseline",
+        );
+        assert!(
+            matches!(err, Err(ReportError::UnknownBaseline { ref known, .. }) if known == &["dil-erm", "dil-drs"]),
+            "{err:?}"
         );
     }
 
