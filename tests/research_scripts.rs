@@ -75,8 +75,53 @@ fn the_git_oracle_section_words_each_verdict_from_its_interval() {
         "{tail}"
     );
     assert!(tail.contains("0.90-1.02x"), "{tail}");
-    // Rows without a folder are left out; so is ROT, which has no GIT in the paper.
+    // Rows without a folder are left out; without a ROT folder the head says why ROT has none.
     assert!(!text.contains("DIL") && !text.contains("Fashion"), "{text}");
+    assert!(text.contains("ROT has no row"), "{text}");
+}
+
+#[test]
+fn rots_git_row_is_measured_and_labelled_outside_the_paper_never_judged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rot = tmp.path().join("git-oracle-rot");
+    // GIT's interval lies wholly below 1 and the control's too: only the control gets a verdict.
+    write(
+        &rot,
+        "paired.csv",
+        &format!(
+            "{PAIRED_HEADER}\n\
+             r-git-oracle (4 seeds),r-drs (4 seeds),ekld_few,ratio,4,0.80,0.70,0.90,0,4,0.125,0;1;2;3,0.8;0.7;0.9;0.8\n\
+             r-git (4 seeds),r-drs (4 seeds),ekld_few,ratio,4,0.90,0.85,0.95,0,4,0.125,0;1;2;3,0.9;0.9;0.9;0.9\n"
+        ),
+    );
+    let Some(text) = git_section(tmp.path()) else {
+        invlab_core::fixtures::skip(module_path!(), "no python3");
+        return;
+    };
+    let git = text
+        .lines()
+        .find(|l| l.starts_with("| CE-DRS-GIT |"))
+        .unwrap_or_else(|| panic!("no GIT line in\n{text}"));
+    assert!(git.contains("0.90x [0.85x, 0.95x]"), "{git}");
+    assert!(git.contains("outside the paper"), "{git}");
+    assert!(
+        git.contains("measured: lower on the interval"),
+        "what the interval says stays visible: {git}"
+    );
+    let control = text
+        .lines()
+        .find(|l| l.starts_with("| oracle control |"))
+        .unwrap();
+    assert!(
+        control.contains("lower on the interval") && !control.contains("outside"),
+        "{control}"
+    );
+    assert!(text.contains("ROT (GIT outside the paper)"), "{text}");
+    assert!(
+        text.contains("ROT's row is outside the paper's GIT claim"),
+        "{text}"
+    );
+    assert!(!text.contains("ROT has no row"), "{text}");
 }
 
 #[test]

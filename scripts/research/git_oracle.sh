@@ -13,7 +13,8 @@
 # Usage: scripts/research/git_oracle.sh [--rows "bg dil fashion-mnist-bg"] [--seeds "0 1 ... 9"]
 #            [--runs DIR] [--results DIR] [--report-only]
 #   rows: bg, dil (the built-in glyphs) and fashion-mnist-bg (configs/fashion-mnist-bg-long.toml;
-#         Debian's dataset-fashion-mnist)
+#         Debian's dataset-fashion-mnist); rot (the built-in glyphs: its GIT is outside the paper,
+#         which trains no rotation generator, so it is measured beside the oracle control)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rows="bg dil"
@@ -40,11 +41,13 @@ declare -A row_args=(
   [bg]="configs/default-bg-long.toml"
   [dil]="configs/default-bg-long.toml --set data.transform=dil"
   [fashion-mnist-bg]="configs/fashion-mnist-bg-long.toml"
+  [rot]="configs/default-bg-long.toml --set data.transform=rot"
 )
 declare -A row_stem=(
   [bg]="default-bg-long"
   [dil]="default-dil-long"
   [fashion-mnist-bg]="fashion-mnist-bg-long"
+  [rot]="default-rot-long"
 )
 declare -A method_suffix=([ce-drs-git]=git [ce-drs]=drs [ce-drs-git-oracle]=git-oracle)
 
