@@ -177,3 +177,51 @@ fn a_bound_that_rounds_onto_no_change_is_printed_with_the_digit_that_decides() {
         "s-git s-git"
     );
 }
+
+/// A row run on one seed (DIL, Fashion-MNIST-ROT by default): `invlab report` writes its
+/// series.csv (each one-run series labelled by its run's name) and no paired.csv; the table
+/// still names each method and says what one seed gives (a point ratio, no verdict).
+#[test]
+fn a_one_seed_row_is_tabled_with_point_comparisons_and_no_verdict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let row = tmp.path().join("reproduction-glyphs-dil");
+    let mut series = String::from("series,seeds,measure,mean,sd,ci95_low,ci95_high\n");
+    for (method, balanced, few) in [("erm", 0.90, 0.25), ("oracle", 0.95, 0.125)] {
+        series.push_str(&format!(
+            "glyphs-dil-{method}-s0,1,balanced_accuracy,{balanced},,,\n\
+             glyphs-dil-{method}-s0,1,ekld_few,{few},,,\n\
+             glyphs-dil-{method}-s0,1,spearman_size_ekld,-0.7,,,\n"
+        ));
+    }
+    write(&row, "series.csv", &series);
+    write(
+        &row,
+        "comparison.csv",
+        "run,transform,ekld_sampling,invlab_commit\nglyphs-dil-erm-s0,dil,adaptive,abc\n",
+    );
+    let expr = format!(
+        "'\\n'.join(t.findings(t.series(__import__('pathlib').Path({:?}), 'glyphs-dil'), {{}}, {{}}, 'dil')) \
+         + '\\nMETHODS ' + ','.join(sorted(t.series(__import__('pathlib').Path({:?}), 'glyphs-dil')))",
+        tmp.path().display().to_string(),
+        tmp.path().display().to_string()
+    );
+    let Some(text) = table_eval(&expr) else {
+        invlab_core::fixtures::skip(module_path!(), "no python3");
+        return;
+    };
+    assert!(text.contains("METHODS erm,oracle"), "{text}");
+    let oracle = text
+        .lines()
+        .find(|l| l.starts_with("Oracle against ERM"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(oracle.contains("0.50x"), "{oracle}");
+    assert!(
+        oracle.contains("one seed") && oracle.contains("no verdict"),
+        "{oracle}"
+    );
+    assert!(!oracle.contains("["), "no interval from one seed: {oracle}");
+    assert!(
+        text.contains("ERM: Spearman(size, eKLD) -0.70 (one seed: no interval)."),
+        "{text}"
+    );
+}

@@ -49,8 +49,9 @@ def read_csv(path):
 
 def series_name(label):
     """A series' name without the "(3 seeds)" or "(4 runs, 3 seeds)" the report appends to its
-    label."""
-    return re.sub(r" \((\d+ runs?, )?\d+ seeds?\)$", "", label)
+    label; a one-run series is labelled by its run's name, whose "-sSEED" / "-seedSEED" goes."""
+    name, several = re.subn(r" \((\d+ runs?, )?\d+ seeds?\)$", "", label)
+    return name if several else re.sub(r"-(s|seed)\d+$", "", name)
 
 
 def number(text):
@@ -127,6 +128,8 @@ def p_text(p):
 
 
 def seeds_text(r):
+    if r["seeds"] == "1":
+        return "one seed"
     return (f"{r['seeds']} seeds, {r['above']} above / {r['below']} below, "
             f"sign test p = {p_text(float(r['sign_test_p']))}")
 
@@ -152,7 +155,42 @@ def tail_group(means):
     return None
 
 
+def one_seed_pair(means, candidate, baseline, measure):
+    """A paired.csv-shaped row from two one-seed series' values (the report pairs nothing
+    without seeds): the ratio (eKLD) or difference, with no interval."""
+    a = (means.get(candidate) or {}).get(measure)
+    b = (means.get(baseline) or {}).get(measure)
+    if not a or not b or a[0] is None or b[0] is None:
+        return None
+    if measure.startswith("ekld"):
+        if b[0] <= 0:
+            return None
+        contrast, value = "ratio", a[0] / b[0]
+    else:
+        contrast, value = "difference", a[0] - b[0]
+    return {"contrast": contrast, "mean": str(value), "ci95_low": "", "ci95_high": "",
+            "seeds": "1", "above": str(int(value > (1 if contrast == "ratio" else 0))),
+            "below": str(int(value < (1 if contrast == "ratio" else 0))), "sign_test_p": "1"}
+
+
+def with_one_seed_pairs(pairs, means, baseline):
+    """`pairs`, or where a row ran one seed, the point comparisons with `baseline`."""
+    if pairs or any(m.get("seeds", 0) > 1 for m in means.values()):
+        return pairs
+    out = {}
+    for method in means:
+        if method == baseline:
+            continue
+        for measure in MEASURES:
+            r = one_seed_pair(means, method, baseline, measure)
+            if r:
+                out[(method, baseline, measure)] = r
+    return out
+
+
 def findings(means, vs_erm, vs_drs, transform):
+    vs_erm = with_one_seed_pairs(vs_erm, means, "erm")
+    vs_drs = with_one_seed_pairs(vs_drs, means, "ce-drs")
     out = []
     for method in ["erm", "ce-drs"]:
         s = (means.get(method) or {}).get("spearman_size_ekld")

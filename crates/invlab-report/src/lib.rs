@@ -817,11 +817,13 @@ pub fn write_report_with(
     if let Some(csv) = coverage_figures::coverage_csv(runs) {
         files.push(("coverage.csv", csv));
     }
+    // Every series' figures, one seed or several (a one-run series has no sd or interval):
+    // scripts read one file whatever a row's seeds.
+    files.push((
+        "series.csv",
+        over_seeds::series_csv(runs, &statistics.series),
+    ));
     if statistics.has_seeds {
-        files.push((
-            "series.csv",
-            over_seeds::series_csv(runs, &statistics.series),
-        ));
         if !statistics.comparisons.is_empty() {
             files.push((
                 "paired.csv",
@@ -1095,6 +1097,21 @@ mod tests {
         // Without coverage records: no file, no section.
         let plain = tmp.path().join("plain");
         write_report(&runs[..1], &plain, None).unwrap();
+        // One run: its series' figures still reach series.csv, with no sd or interval.
+        let series = std::fs::read_to_string(plain.join("series.csv")).unwrap();
+        let balanced = series
+            .lines()
+            .find(|l| l.contains(",balanced_accuracy,"))
+            .unwrap_or_else(|| panic!("{series}"));
+        assert!(
+            balanced.starts_with(&format!("{},1,balanced_accuracy,", runs[0].label))
+                && balanced.ends_with(",,,"),
+            "{balanced}"
+        );
+        assert!(
+            !plain.join("paired.csv").exists(),
+            "one seed: nothing to pair"
+        );
         assert!(!plain.join("coverage.csv").exists());
         assert!(!std::fs::read_to_string(plain.join("report.md"))
             .unwrap()
