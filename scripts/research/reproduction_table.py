@@ -114,7 +114,7 @@ def verdict(r, lower_is="lower"):
     lo, hi = number(r["ci95_low"]), number(r["ci95_high"])
     none = 1.0 if r["contrast"] == "ratio" else 0.0
     if lo is None or hi is None:
-        return "one seed: no interval, no verdict"
+        return "no interval, no verdict"
     if hi < none:
         return f"{lower_is} on the interval"
     if lo > none:
