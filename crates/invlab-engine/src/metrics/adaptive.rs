@@ -337,8 +337,8 @@ mod tests {
     }
 
     /// Relative bias of the mean, coverage of mean +- 2 SE and of the skew-corrected interval
-    /// over `classes` classes of `images` held-out images each, drawn afresh from a log-normal population whose mean is
-    /// the known truth.
+    /// over `classes` classes of `images` held-out images each, drawn afresh from a log-normal
+    /// population whose mean is the known truth.
     fn bias_and_coverage(
         plan: &AdaptivePlan,
         classes: u64,
@@ -408,8 +408,9 @@ mod tests {
     /// of 100 such values, not the design: a fixed 40-image design covers less still (84-90 %
     /// in the same cases, checked here too). The skew-corrected interval the product reports
     /// (`skew_corrected_interval`) covers more in every case, and at least the 93 %
-    /// (93.0-94.4 % on these classes, 93.3-94.0 % on the measurement's below); at the earlier floor of 0.005 nats the BG case with sd 0.6 between images and 1.2 between draws fell to
-    /// 92.7 % [92.3, 93.0] (the floor left its images 2-3 draws, whose skew stays in the means).
+    /// (93.0-94.4 % on these classes, 93.3-94.0 % on the measurement's below). At the earlier
+    /// floor of 0.005 nats the BG case with sd 0.6 between images and 1.2 between draws fell to
+    /// 92.7 % [92.3, 93.0]: the floor left its images 2-3 draws, whose skew stays in the means.
     #[test]
     fn the_estimate_is_unbiased_and_its_interval_covers_at_both_scales() {
         let plan = AdaptivePlan::for_final(&EvalConfig::default());
