@@ -10,6 +10,15 @@ fn probe() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gpu_check"))
 }
 
+/// The probe exited 0; otherwise the failure shows its stderr.
+fn assert_succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes).unwrap()
 }
@@ -23,11 +32,7 @@ fn make_cifar_writes_cifar10s_binary_layout_with_classes_that_differ() {
         .args(["--train-per-class", "10", "--test-per-class", "4"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let folder = tmp.path().join("cifar-10-batches-bin");
     let read = |name: &str| {
         let path = folder.join(name);
@@ -81,11 +86,7 @@ fn make_cifar_writes_cifar10s_binary_layout_with_classes_that_differ() {
 #[test]
 fn devices_reports_libtorch_and_nvml_and_auto_is_the_cpu_without_a_gpu() {
     let out = probe().arg("devices").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let d = json(&out.stdout);
     let count = d["libtorch"]["device_count"].as_i64().unwrap();
     assert_eq!(
@@ -153,11 +154,7 @@ fn lab_draw_saves_a_frame_of_the_lab_with_its_run_training() {
         .env("TMPDIR", tmp.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let text = std::fs::read_to_string(&frame).unwrap();
     assert_eq!(text.lines().count(), 40);
     assert!(text.lines().all(|l| l.chars().count() <= 120));
