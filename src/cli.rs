@@ -171,8 +171,9 @@ pub enum Command {
         #[arg(required = true, value_name = "RUN_DIR")]
         runs: Vec<PathBuf>,
         /// Folder to write (created if needed): report.md, comparison.csv, and the overlaid
-        /// figures ekld_vs_size and curves as .svg and .png; with seeds, series.csv (mean,
-        /// sd, 95 % interval per series) and paired.csv (each series against the baseline).
+        /// figures ekld_vs_size and curves as .svg and .png, series.csv (mean per series;
+        /// with seeds, sd and 95 % interval) and, with seeds, paired.csv (each series
+        /// against the baseline).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// The series the others are compared with, on their shared seeds: a series name

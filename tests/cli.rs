@@ -103,9 +103,21 @@ fn batch_run_of_a_tiny_config_writes_its_directory_and_prints_it() {
         "{md}"
     );
     assert!(!tmp.path().join("cmp.md").exists());
-    // One seed given twice: nothing to aggregate over seeds, so no series statistics.
+    // One seed given twice: nothing to aggregate over seeds, so no series statistics in the
+    // report and nothing to pair; series.csv still carries the series' figures (scripts read
+    // it for one-seed rows too), with the sd and interval columns empty.
     assert!(!md.contains("## Over seeds"), "{md}");
-    assert!(!cmp.join("series.csv").exists());
+    assert!(!cmp.join("paired.csv").exists());
+    let series = std::fs::read_to_string(cmp.join("series.csv")).unwrap();
+    let balanced = series
+        .lines()
+        .find(|l| l.contains(",balanced_accuracy,"))
+        .unwrap_or_else(|| panic!("{series}"));
+    assert!(
+        balanced.starts_with("\"cli (2 runs, 1 seed)\",1,balanced_accuracy,")
+            && balanced.ends_with(",,,"),
+        "{series}"
+    );
     // A baseline that is none of the series: exit 2, naming it and the series there are.
     let out = invlab()
         .arg("report")
