@@ -19,7 +19,8 @@
 #             LA-tauT for the logit-adjusted loss at tau = T (LA at tau 1 is Balanced Softmax)
 #   --quick   final (adaptive) eKLD to 15 % of each class's eKLD instead of 8 %
 #   --runs    keep the run directories there (default: a temporary folder); finished runs found
-#             there are reused, so an interrupted reproduction continues where it stopped
+#             there are reused and stopped or killed ones resumed from their last checkpoint, so
+#             an interrupted reproduction continues where it stopped
 #   --results where the report goes (default docs/results: reproduction.md and one
 #             reproduction-ROW/ folder per row)
 set -euo pipefail
@@ -92,7 +93,9 @@ for row in "${rows[@]}"; do
       fi
       sets=(--set "name=\"$name\"" --set "seed=$seed" "${method_sets[@]}")
       # shellcheck disable=SC2086
-      dir=$(target/release/invlab --batch ${row_config[$row]} --out "$runs" "${sets[@]}" "${quick[@]}")
+      # --continue: a run stopped or killed part-way resumes from its checkpoint instead of
+      # starting again beside it as NAME-2.
+      dir=$(target/release/invlab --batch ${row_config[$row]} --out "$runs" --continue "${sets[@]}" "${quick[@]}")
       dirs+=("$dir")
       [[ "$lower" == ce-drs || "$lower" == ce-drs-git ]] && drs_git+=("$dir")
     done
