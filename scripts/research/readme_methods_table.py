@@ -16,11 +16,9 @@ RESULTS = Path(__file__).resolve().parents[2] / "docs/results"
 
 
 def text(value, scale, digits, unit=""):
-    if value is None or value[0] is None:
-        return "–"
-    mean, sd = value[0] * scale, value[1]
-    fmt = lambda v: f"{v:.{digits}f}".replace("-", "−")
-    return fmt(mean) + (f" ± {sd * scale:.{digits}f}" if sd is not None else "") + unit
+    """reproduction_table's cell, with the README's minus sign and a unit after a number."""
+    cell = t.cell(value, scale, digits)
+    return cell if cell == "–" else cell.replace("-", "−") + unit
 
 
 if len(sys.argv) < 2 or any("=" not in a for a in sys.argv[1:]):
